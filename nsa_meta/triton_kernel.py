@@ -1,0 +1,196 @@
+"""Sync-free Triton kernel: one launch expands every request and applies the top-k clamp.
+
+Each program owns BLOCK_REQ consecutive requests. Its first output slot is the sum of
+the extends before it (one wide masked load, computed on the device), so no program
+searches the batch per token and the host never learns the total. Every store is masked
+to [0, capacity), so a too-small buffer with validation off truncates instead of
+corrupting memory. Import this module only after TRITON_INTERPRET is settled.
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+from nsa_meta.interpreter import interpreting
+
+
+@triton.jit
+def _expand_kernel(
+    ext_ptr,
+    seq_ptr,
+    out_expanded_ptr,
+    out_clamped_ptr,
+    stride_ext,
+    stride_seq,
+    stride_out_expanded,
+    stride_out_clamped,
+    bs,
+    nsa_index_topk,
+    capacity,
+    ext_index_ptr,
+    seq_index_ptr,
+    topk_ptr,
+    INDEXED: tl.constexpr,
+    BLOCK_REQ: tl.constexpr,
+    SUM_BLOCK: tl.constexpr,
+    BLOCK_TOK: tl.constexpr,
+):
+    """Program p writes the tokens of requests [p * BLOCK_REQ, (p + 1) * BLOCK_REQ).
+
+    INDEXED=False is the public path: request i lives at `ptr + i * stride`.
+    INDEXED=True reads each request's element index and top-k from tables, so that the
+    fuzzer can put many independent cases (own strides, offsets, top-k) in one launch.
+    """
+    pid = tl.program_id(0)
+    first = pid * BLOCK_REQ
+
+    # Output offset of this program's first request: sum of all earlier extends.
+    offset = tl.zeros((), dtype=tl.int64)
+    for base in range(0, first, SUM_BLOCK):
+        idx = base + tl.arange(0, SUM_BLOCK).to(tl.int64)
+        before = idx < first
+        if INDEXED:
+            addr = tl.load(ext_index_ptr + idx, mask=before, other=0)
+        else:
+            addr = idx * stride_ext
+        prior = tl.load(ext_ptr + addr, mask=before, other=0)
+        offset += tl.sum(prior.to(tl.int64), axis=0)
+
+    req = first + tl.arange(0, BLOCK_REQ).to(tl.int64)
+    req_mask = req < bs
+    if INDEXED:
+        ext_addr = tl.load(ext_index_ptr + req, mask=req_mask, other=0)
+        seq_addr = tl.load(seq_index_ptr + req, mask=req_mask, other=0)
+        topk = tl.load(topk_ptr + req, mask=req_mask, other=0)[:, None]
+    else:
+        ext_addr = req * stride_ext
+        seq_addr = req * stride_seq
+        topk = nsa_index_topk
+    ext = tl.load(ext_ptr + ext_addr, mask=req_mask, other=0).to(tl.int64)
+    seq = tl.load(seq_ptr + seq_addr, mask=req_mask, other=0).to(tl.int64)
+
+    start = offset + tl.cumsum(ext, axis=0) - ext  # first output slot of each request
+    first_value = seq - ext + 1
+    longest = tl.max(ext, axis=0)
+    for col0 in range(0, longest, BLOCK_TOK):
+        col = col0 + tl.arange(0, BLOCK_TOK).to(tl.int64)
+        pos = start[:, None] + col[None, :]
+        # Garbage with validation off may make `pos` anything: never store outside the buffer.
+        in_buffer = (pos >= 0) & (pos < capacity)
+        mask = req_mask[:, None] & (col[None, :] < ext[:, None]) & in_buffer
+        value = first_value[:, None] + col[None, :]
+        tl.store(out_expanded_ptr + pos * stride_out_expanded, value.to(tl.int32), mask=mask)
+        clamped = tl.minimum(value, topk)
+        tl.store(out_clamped_ptr + pos * stride_out_clamped, clamped.to(tl.int32), mask=mask)
+
+
+def _blocks(bs: int, longest_hint: int = 4) -> dict[str, int]:
+    # The interpreter pays per program and per op, not per element: one wide program.
+    # On a GPU, 256 requests a program keep several SMs busy at bs 4096; the prefix sum
+    # of earlier extends is one 4096-wide load for every bs SGLang captures.
+    if interpreting():
+        block_req = triton.next_power_of_2(max(bs, 16))
+        tok = min(triton.next_power_of_2(max(longest_hint, 4)), 64)
+        return {"BLOCK_REQ": block_req, "SUM_BLOCK": block_req, "BLOCK_TOK": tok}
+    return {"BLOCK_REQ": 256, "SUM_BLOCK": 4096, "BLOCK_TOK": 8}
+
+
+def expand_into(
+    extend_seq_lens: torch.Tensor,
+    seq_lens: torch.Tensor,
+    nsa_index_topk: int,
+    out_seqlens_expanded: torch.Tensor,
+    out_nsa_cache_seqlens: torch.Tensor,
+    capacity: int,
+) -> None:
+    """One launch; writes slots [0, min(total, capacity)) of both buffers, nothing else."""
+    bs = extend_seq_lens.numel()
+    if bs == 0 or capacity == 0:
+        return
+    blocks = _blocks(bs)
+    grid = (triton.cdiv(bs, blocks["BLOCK_REQ"]),)
+    _expand_kernel[grid](
+        extend_seq_lens,
+        seq_lens,
+        out_seqlens_expanded,
+        out_nsa_cache_seqlens,
+        extend_seq_lens.stride(0),
+        seq_lens.stride(0),
+        out_seqlens_expanded.stride(0),
+        out_nsa_cache_seqlens.stride(0),
+        bs,
+        nsa_index_topk,
+        capacity,
+        extend_seq_lens,  # index tables: unused when INDEXED=False
+        seq_lens,
+        extend_seq_lens,
+        INDEXED=False,
+        **blocks,
+    )
+
+
+def _pack(tensors: list[torch.Tensor]) -> tuple[torch.Tensor, list[int]]:
+    """Copy each view's whole storage into one buffer; return it and each storage's base."""
+    chunks, bases, at = [], [], 0
+    for t in tensors:
+        storage = torch.empty(0, dtype=t.dtype, device=t.device)
+        storage.set_(t.untyped_storage())
+        chunks.append(storage)
+        bases.append(at)
+        at += storage.numel()
+    return torch.cat(chunks), bases
+
+
+def expand_many(
+    problems: list[tuple[torch.Tensor, torch.Tensor, int]],
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Run many independent calls in one launch (the fuzzer's fast path on the interpreter).
+
+    All extend tensors must share one dtype, all seq tensors another, and all one device.
+    Each problem keeps its own strides, storage offset and top-k: the kernel reads
+    element `storage_offset + i * stride` of a packed copy of that problem's storage.
+    Returns freshly allocated outputs, one pair per problem.
+    """
+    if not problems:
+        return []
+    device = problems[0][0].device
+    ext_store, ext_base = _pack([p[0] for p in problems])
+    seq_store, seq_base = _pack([p[1] for p in problems])
+    ext_index, seq_index, topks, totals = [], [], [], []
+    for (ext, seq, topk), eb, sb in zip(problems, ext_base, seq_base):
+        n = ext.numel()
+        ext_index += [eb + ext.storage_offset() + i * ext.stride(0) for i in range(n)]
+        seq_index += [sb + seq.storage_offset() + i * seq.stride(0) for i in range(n)]
+        topks += [topk] * n
+        totals.append(int(ext.sum()))
+    bs, total = len(ext_index), sum(totals)
+    out_e = torch.empty(total, dtype=torch.int32, device=device)
+    out_c = torch.empty(total, dtype=torch.int32, device=device)
+    if bs and total:
+        as_tensor = lambda xs: torch.tensor(xs, dtype=torch.int64, device=device)  # noqa: E731
+        longest = max(int(p[0].max()) if p[0].numel() else 0 for p in problems)
+        blocks = _blocks(bs, longest)
+        grid = (triton.cdiv(bs, blocks["BLOCK_REQ"]),)
+        _expand_kernel[grid](
+            ext_store,
+            seq_store,
+            out_e,
+            out_c,
+            0,
+            0,
+            1,
+            1,
+            bs,
+            0,
+            total,
+            as_tensor(ext_index),
+            as_tensor(seq_index),
+            as_tensor(topks),
+            INDEXED=True,
+            **blocks,
+        )
+    return [
+        (e, c) for e, c in zip(out_e.split(totals), out_c.split(totals))
+    ]
