@@ -71,9 +71,14 @@ class Case:
         )
 
     def to_json(self) -> dict:
-        return asdict(self) | {
+        return {
             "extend_seq_lens": list(self.extend_seq_lens),
             "seq_lens": list(self.seq_lens),
+            "nsa_index_topk": self.nsa_index_topk,
+            "extend_layout": asdict(self.extend_layout),
+            "seq_layout": asdict(self.seq_layout),
+            "out_slack": self.out_slack,
+            "validate": self.validate,
         }
 
     @classmethod
@@ -106,28 +111,30 @@ class Case:
         )
 
 
-def _extend_gap(i: int) -> int:
+def _extend_gap(n: int) -> torch.Tensor:
     # Plausible small extends: a kernel that ignores strides reads these and goes wrong.
-    return 1 + i % 3
+    return 1 + torch.arange(n) % 3
 
 
-def _seq_gap(i: int) -> int:
-    return 1000 + 37 * i
+def _seq_gap(n: int) -> torch.Tensor:
+    return 1000 + 37 * torch.arange(n)
 
 
 def _materialise(values, layout: Layout, device, gap) -> torch.Tensor:
     dtype = DTYPES[layout.dtype]
     n = len(values)
+    if (layout.stride, layout.offset) == (1, 0):
+        return torch.tensor(values, dtype=dtype, device=device)
     if layout.stride == 0 and n > 1 and len(set(values)) != 1:
         raise ValueError("a stride-0 layout needs all values equal")
     step = max(layout.stride, 1)
-    size = layout.offset + (step * (n - 1) + 1 if n else 0) if layout.stride else layout.offset + 1
-    storage = torch.tensor([gap(i) for i in range(max(size, 1))], dtype=dtype)
+    size = layout.offset + (step * (n - 1) + 1 if n and layout.stride else 1)
+    storage = gap(size).to(dtype)
     if n:
         if layout.stride == 0:
             storage[layout.offset] = values[0]
         else:
-            storage[layout.offset :: step][:n] = torch.tensor(values, dtype=dtype)
+            storage[layout.offset :: step] = torch.tensor(values, dtype=dtype)
     storage = storage.to(device)
     return storage.as_strided((n,), (layout.stride,), layout.offset)
 

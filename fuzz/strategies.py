@@ -58,12 +58,12 @@ def _u32(b: bytes, i: int) -> int:
 
 
 def extend_from(kind: int, value: int) -> int:
-    """Kind byte: 50% 1..4 (MTP accept lengths), 20% zero, 15% 5..64, 15% long 65..1100."""
+    """Kind byte: 50% 1..4 (MTP accept lengths), 20% zero, 22% 5..64, 8% long 65..1100."""
     if kind < 128:
         return 1 + value % 4
     if kind < 179:
         return 0
-    if kind < 218:
+    if kind < 236:
         return 5 + value % 60
     return 65 + value % 1036  # crosses 1024, whatever block size a kernel uses
 
@@ -88,6 +88,8 @@ def _prng_requests(header: bytes, bs: int) -> tuple[list[int], list[int]]:
     Each array has its own generator, so shrinking bs keeps a prefix of the same batch.
     """
     longest = (4, 4, 16, 600, 1100)[header[20] % 5]
+    # Large totals, not huge ones: past 2**16 (where 16-bit offsets overflow) and no further.
+    longest = max(1, min(longest, 2**17 // bs))
     zero_share = (0.0, 0.2, 0.6, 1.0)[header[21] % 4]
     padded_share = (0.0, 0.1)[header[22] % 2]
     top = (8192, 2**20, INT32_MAX)[header[23] % 3]

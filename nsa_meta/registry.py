@@ -51,5 +51,7 @@ IMPLEMENTATIONS: dict[str, Candidate] = {
 
 # Documented departures from CONTRACT.md: (implementation, what happens, why it is kept).
 KNOWN_DIVERGENCES = {
-    ("legacy", "empty batch"): "torch.cat of an empty list raises RuntimeError",
+    ("legacy", "empty batch"): (
+        "torch.cat of an empty list raises (RuntimeError in older torch, ValueError in 2.13)"
+    ),
 }

@@ -86,13 +86,18 @@ def _expand_kernel(
         tl.store(out_clamped_ptr + pos * stride_out_clamped, clamped.to(tl.int32), mask=mask)
 
 
-def _blocks(bs: int, longest_hint: int = 4) -> dict[str, int]:
-    # The interpreter pays per program and per op, not per element: one wide program.
+MAX_TILE = 2**20
+
+
+def _blocks(bs: int, longest: int | None = None) -> dict[str, int]:
+    # The interpreter pays per program and per op, far less per element: one wide program,
+    # and (when the caller knows the longest extend) one pass over the token columns.
     # On a GPU, 256 requests a program keep several SMs busy at bs 4096; the prefix sum
     # of earlier extends is one 4096-wide load for every bs SGLang captures.
     if interpreting():
-        block_req = triton.next_power_of_2(max(bs, 16))
-        tok = min(triton.next_power_of_2(max(longest_hint, 4)), 64)
+        block_req = min(triton.next_power_of_2(max(bs, 16)), 2**14)
+        tok = 64 if longest is None else triton.next_power_of_2(max(longest, 4))
+        tok = min(tok, MAX_TILE // block_req)  # the interpreter refuses tiles past 2**20
         return {"BLOCK_REQ": block_req, "SUM_BLOCK": block_req, "BLOCK_TOK": tok}
     return {"BLOCK_REQ": 256, "SUM_BLOCK": 4096, "BLOCK_TOK": 8}
 

@@ -1,7 +1,8 @@
 """The legacy oracle: the original torch loop exactly as it ran in SGLang.
 
 It keeps one known divergence from CONTRACT.md visible on purpose: on an empty batch,
-`torch.cat([])` raises (RuntimeError) where the contract gives two empty outputs.
+`torch.cat([])` raises where the contract gives two empty outputs (RuntimeError in older
+torch, ValueError in torch 2.13: "torch.cat(): expected a non-empty list of Tensors").
 """
 
 import torch

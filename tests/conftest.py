@@ -19,7 +19,9 @@ import pytest  # noqa: E402
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if torch.cuda.is_available():
         return
-    skip_gpu = pytest.mark.skip(reason="needs CUDA (marked gpu); torch.cuda.is_available() is False")
+    skip_gpu = pytest.mark.skip(
+        reason="needs CUDA (marked gpu); torch.cuda.is_available() is False"
+    )
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip_gpu)

@@ -20,7 +20,7 @@ OUTPUT_NAMES = ("seqlens_expanded", "nsa_cache_seqlens")
 
 
 def _first_difference(got: list[int], expected: list[int]) -> int | None:
-    for i, (g, e) in enumerate(zip(got, expected)):
+    for i, (g, e) in enumerate(zip(got, expected, strict=False)):
         if g != e:
             return i
     if len(got) != len(expected):
@@ -44,7 +44,7 @@ def assert_same_expansion(
         f"{name}: expected a pair (seqlens_expanded, nsa_cache_seqlens), "
         f"got {type(got_pair).__name__}"
     )
-    for output, got, expected in zip(OUTPUT_NAMES, got_pair, expected_lists):
+    for output, got, expected in zip(OUTPUT_NAMES, got_pair, expected_lists, strict=True):
         where = f"{name}: {output}"
         assert isinstance(got, torch.Tensor), f"{where} is {type(got).__name__}, not a tensor"
         assert got.dtype == torch.int32, f"{where} has dtype {got.dtype}, expected torch.int32"

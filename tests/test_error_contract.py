@@ -21,7 +21,9 @@ I32, I64 = torch.int32, torch.int64
 BACKENDS = ["triton", "torch"]
 
 
-def t(values: object, dtype: torch.dtype = I32, device: torch.device | str = DEVICE) -> torch.Tensor:
+def t(
+    values: object, dtype: torch.dtype = I32, device: torch.device | str = DEVICE
+) -> torch.Tensor:
     return torch.tensor(values, dtype=dtype, device=device)
 
 
@@ -66,14 +68,20 @@ def bad_dtype(name: str, dtype: torch.dtype) -> BadInput:
 
 BAD_INPUTS: dict[str, BadInput] = {
     # TypeError: not a tensor, not a Python int, or a dtype other than int32/int64.
-    "extend is a list": bad_type([3, 0, 2], SEQ, 9, r"extend_seq_lens must be a torch\.Tensor, got list"),
+    "extend is a list": bad_type(
+        [3, 0, 2], SEQ, 9, r"extend_seq_lens must be a torch\.Tensor, got list"
+    ),
     "seq is a list": bad_type(EXT, [10, 4, 1], 9, r"seq_lens must be a torch\.Tensor, got list"),
-    "extend is a numpy array": bad_type(np.array([3, 0, 2]), SEQ, 9, r"extend_seq_lens .* got ndarray"),
+    "extend is a numpy array": bad_type(
+        np.array([3, 0, 2]), SEQ, 9, r"extend_seq_lens must be a torch\.Tensor, got ndarray"
+    ),
     "topk is a float": bad_type(EXT, SEQ, 9.0, r"nsa_index_topk must be an int, got float"),
     "topk is a str": bad_type(EXT, SEQ, "9", r"nsa_index_topk must be an int, got str"),
     "topk is True": bad_type(EXT, SEQ, True, r"nsa_index_topk must be an int, got bool"),
     # Only a Python int is an int here: numpy and 0-d tensor scalars are rejected too.
-    "topk is a numpy int": bad_type(EXT, SEQ, np.int64(9), r"nsa_index_topk must be an int, got int64"),
+    "topk is a numpy int": bad_type(
+        EXT, SEQ, np.int64(9), r"nsa_index_topk must be an int, got int64"
+    ),
     "topk is a 0-d tensor": bad_type(EXT, SEQ, t(9), r"nsa_index_topk must be an int, got Tensor"),
     **{
         f"{name} is {str(dtype).removeprefix('torch.')}": bad_dtype(name, dtype)
@@ -81,32 +89,48 @@ BAD_INPUTS: dict[str, BadInput] = {
         for dtype in (torch.float32, torch.int16, torch.uint8, torch.bool)
     },
     # ValueError, visible without reading values.
-    "extend is 2-D": bad_layout(t([[3, 0, 2]]), SEQ, 9, r"extend_seq_lens must be 1-D, got shape \(1, 3\)"),
+    "extend is 2-D": bad_layout(
+        t([[3, 0, 2]]), SEQ, 9, r"extend_seq_lens must be 1-D, got shape \(1, 3\)"
+    ),
     "extend is 0-d": bad_layout(t(3), t([10]), 9, r"extend_seq_lens must be 1-D, got shape \(\)"),
-    "seq is 2-D": bad_layout(EXT, t([[10], [4], [1]]), 9, r"seq_lens must be 1-D, got shape \(3, 1\)"),
+    "seq is 2-D": bad_layout(
+        EXT, t([[10], [4], [1]]), 9, r"seq_lens must be 1-D, got shape \(3, 1\)"
+    ),
     "seq is 0-d": bad_layout(t([3]), t(10), 9, r"seq_lens must be 1-D, got shape \(\)"),
     "lengths differ": bad_layout(
         EXT, t([10, 4]), 9, r"extend_seq_lens has length 3 but seq_lens has length 2"
     ),
     "extend on another device": bad_layout(
-        t([3, 0, 2], device="meta"), SEQ, 9, rf"extend_seq_lens is on meta but seq_lens is on {DEVICE.type}"
+        t([3, 0, 2], device="meta"),
+        SEQ,
+        9,
+        rf"extend_seq_lens is on meta but seq_lens is on {DEVICE.type}",
     ),
     "seq on another device": bad_layout(
-        EXT, t([10, 4, 1], device="meta"), 9, rf"extend_seq_lens is on {DEVICE.type}.* but seq_lens is on meta"
+        EXT,
+        t([10, 4, 1], device="meta"),
+        9,
+        rf"extend_seq_lens is on {DEVICE.type}.* but seq_lens is on meta",
     ),
     "topk is -1": bad_layout(EXT, SEQ, -1, r"nsa_index_topk is -1"),
     "topk is 2**31": bad_layout(EXT, SEQ, 2**31, r"nsa_index_topk is 2147483648"),
     # ValueError, found by reading values (a host sync).
     "negative extend": bad_value(t([3, -1, 2]), SEQ, 9, r"extend_seq_lens\[1\] is -1\b"),
-    "negative extend, int64, last": bad_value(t([0, 0, -7], I64), SEQ, 9, r"extend_seq_lens\[2\] is -7\b"),
+    "negative extend, int64, last": bad_value(
+        t([0, 0, -7], I64), SEQ, 9, r"extend_seq_lens\[2\] is -7\b"
+    ),
     "negative seq": bad_value(EXT, t([10, 4, -3]), 9, r"seq_lens\[2\] is -3\b"),
     "seq is 2**31": bad_value(EXT, t([10, 2**31, 1], I64), 9, r"seq_lens\[1\] is 2147483648"),
-    "total is 2**31": bad_value(t([2**30, 2**30], I64), t([5, 5]), 9, r"sum\(extend_seq_lens\) is 2147483648"),
+    "total is 2**31": bad_value(
+        t([2**30, 2**30], I64), t([5, 5]), 9, r"sum\(extend_seq_lens\) is 2147483648"
+    ),
     # The int32 extends are fine one by one; only their sum is too long.
     "int32 total is 2**31": bad_value(
         t([INT32_MAX, 1]), t([5, 5]), 9, r"sum\(extend_seq_lens\) is 2147483648"
     ),
-    "one extend over 2**31 - 1": bad_value(t([2**31, 0], I64), t([5, 5]), 9, r"extend_seq_lens\[0\] is 2147483648"),
+    "one extend over 2**31 - 1": bad_value(
+        t([2**31, 0], I64), t([5, 5]), 9, r"extend_seq_lens\[0\] is 2147483648"
+    ),
     # Four extends of 2**62 sum to 0 in int64: each must be checked on its own.
     "extends whose int64 sum wraps": bad_value(
         t([2**62] * 4, I64), t([1] * 4), 9, r"extend_seq_lens\[0\] is 4611686018427387904"
@@ -121,19 +145,29 @@ def bad_out(out: object, error: type[Exception], message: str, layout: bool = Tr
 BAD_OUTS: dict[str, BadInput] = {
     "out is one tensor": bad_out(poisoned_buffer(8), TypeError, r"out must be a pair"),
     "out[0] is a list": bad_out(
-        ([SENTINEL] * 8, poisoned_buffer(8)), TypeError, r"out: out_seqlens_expanded must be a torch\.Tensor, got list"
+        ([SENTINEL] * 8, poisoned_buffer(8)),
+        TypeError,
+        r"out: out_seqlens_expanded must be a torch\.Tensor, got list",
     ),
     "out[0] is int64": bad_out(
-        (poisoned_buffer(8).to(I64), poisoned_buffer(8)), TypeError, r"out: out_seqlens_expanded has dtype torch\.int64"
+        (poisoned_buffer(8).to(I64), poisoned_buffer(8)),
+        TypeError,
+        r"out: out_seqlens_expanded has dtype torch\.int64",
     ),
     "out[1] is int64": bad_out(
-        (poisoned_buffer(8), poisoned_buffer(8).to(I64)), TypeError, r"out: out_nsa_cache_seqlens has dtype torch\.int64"
+        (poisoned_buffer(8), poisoned_buffer(8).to(I64)),
+        TypeError,
+        r"out: out_nsa_cache_seqlens has dtype torch\.int64",
     ),
     "out[1] is 2-D": bad_out(
-        (poisoned_buffer(8), poisoned_buffer(8).view(2, 4)), ValueError, r"out: out_nsa_cache_seqlens must be 1-D"
+        (poisoned_buffer(8), poisoned_buffer(8).view(2, 4)),
+        ValueError,
+        r"out: out_nsa_cache_seqlens must be 1-D",
     ),
     "out[0] on another device": bad_out(
-        (poisoned_buffer(8, device="meta"), poisoned_buffer(8)), ValueError, r"out: out_seqlens_expanded is on meta"
+        (poisoned_buffer(8, device="meta"), poisoned_buffer(8)),
+        ValueError,
+        r"out: out_seqlens_expanded is on meta",
     ),
     "out[0] too small": bad_out(
         (poisoned_buffer(4), poisoned_buffer(8)),
@@ -185,7 +219,9 @@ def expand_cases() -> list[object]:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("kind, validate, out_given", expand_cases())
-def test_expand_rejects_before_writing(backend: str, kind: str, validate: bool, out_given: bool) -> None:
+def test_expand_rejects_before_writing(
+    backend: str, kind: str, validate: bool, out_given: bool
+) -> None:
     bad = BAD_INPUTS.get(kind) or BAD_OUTS[kind]
     out = bad.out if bad.out is not None else (poisoned_buffer(64), poisoned_buffer(64))
     out = out if out_given else None
@@ -200,7 +236,7 @@ def test_expand_rejects_before_writing(backend: str, kind: str, validate: bool, 
             out=out,
             validate=validate,
         )
-    for i, (buffer, snap) in enumerate(zip(buffers, before)):
+    for i, (buffer, snap) in enumerate(zip(buffers, before, strict=True)):
         assert_storage_unchanged(buffer, snap, name=f"{kind}: out buffer {i}")
 
 
@@ -216,23 +252,59 @@ def test_expand_names_an_unknown_backend(backend: object) -> None:
 # -- the pure-Python oracle on lists -----------------------------------------------------
 
 BAD_LISTS: dict[str, tuple[object, object, object, type[Exception], str]] = {
-    "lengths differ": ([3, 0], [10, 4, 1], 9, ValueError, r"extend_seq_lens has length 2 but seq_lens has length 3"),
+    "lengths differ": (
+        [3, 0],
+        [10, 4, 1],
+        9,
+        ValueError,
+        r"extend_seq_lens has length 2 but seq_lens has length 3",
+    ),
     "negative extend": ([3, -1], [10, 4], 9, ValueError, r"extend_seq_lens\[1\] is -1\b"),
     "negative seq": ([3, 1], [10, -4], 9, ValueError, r"seq_lens\[1\] is -4\b"),
     "seq is 2**31": ([3], [2**31], 9, ValueError, r"seq_lens\[0\] is 2147483648"),
     "topk is -1": ([3], [10], -1, ValueError, r"nsa_index_topk is -1"),
     "topk is 2**31": ([3], [10], 2**31, ValueError, r"nsa_index_topk is 2147483648"),
-    "total is 2**31": ([2**30, 2**30], [5, 5], 9, ValueError, r"sum\(extend_seq_lens\) is 2147483648"),
+    "total is 2**31": (
+        [2**30, 2**30],
+        [5, 5],
+        9,
+        ValueError,
+        r"sum\(extend_seq_lens\) is 2147483648",
+    ),
     "a float extend": ([3.0], [10], 9, TypeError, r"extend_seq_lens\[0\] is 3\.0 \(float\)"),
     "a bool seq": ([1], [True], 9, TypeError, r"seq_lens\[0\] is True \(bool\)"),
-    "a numpy int extend": ([np.int64(3)], [10], 9, TypeError, r"extend_seq_lens\[0\] is .* \(int64\)"),
+    "a numpy int extend": (
+        [np.int64(3)],
+        [10],
+        9,
+        TypeError,
+        r"extend_seq_lens\[0\] is .* \(int64\)",
+    ),
     "a None seq": ([1], [None], 9, TypeError, r"seq_lens\[0\] is None"),
-    "extend is a str": ("30", [10, 4], 9, TypeError, r"extend_seq_lens must be a sequence of ints, got str"),
-    "seq is a tensor": ([3], torch.tensor([10]), 9, TypeError, r"seq_lens must be a sequence of ints, got Tensor"),
+    "extend is a str": (
+        "30",
+        [10, 4],
+        9,
+        TypeError,
+        r"extend_seq_lens must be a sequence of ints, got str",
+    ),
+    "seq is a tensor": (
+        [3],
+        torch.tensor([10]),
+        9,
+        TypeError,
+        r"seq_lens must be a sequence of ints, got Tensor",
+    ),
     "seq is a set": ([3], {10}, 9, TypeError, r"seq_lens must be a sequence of ints, got set"),
     "topk is True": ([3], [10], True, TypeError, r"nsa_index_topk must be an int, got bool"),
     "topk is a float": ([3], [10], 9.0, TypeError, r"nsa_index_topk must be an int, got float"),
-    "topk is a numpy int": ([3], [10], np.int64(9), TypeError, r"nsa_index_topk must be an int, got int64"),
+    "topk is a numpy int": (
+        [3],
+        [10],
+        np.int64(9),
+        TypeError,
+        r"nsa_index_topk must be an int, got int64",
+    ),
 }
 
 

@@ -1,0 +1,241 @@
+"""Run every selected implementation on the same cases and compare each with the oracle.
+
+Built-ins run in this process; plug-ins in isolated workers (isolation.py), which work
+while the built-ins run. On the Triton interpreter one launch serves a whole batch
+(`expand_many`), since each interpreted launch costs milliseconds.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+import torch
+
+from fuzz.case import Case, Fault, expected_error, faulty_args, faulty_out
+from fuzz.compare import Mismatch, check_outputs, expected_tensors, summarise
+from fuzz.isolation import Answer, IsolatedCandidate, call_checked
+from nsa_meta import IMPLEMENTATIONS
+from nsa_meta.api import expand
+
+POISON = -777  # written into caller buffers beforehand; must survive past `total`
+GUARD = 8  # slots past the buffer's capacity that must survive too
+BACKENDS = ("triton", "torch")  # built-ins that take `out=` and `validate=`
+
+
+@dataclass
+class Finding:
+    mismatch: Mismatch
+    case: Case
+    fault: Fault | None = None
+
+
+@dataclass
+class Tally:
+    """Counts and time per implementation, for the report."""
+
+    calls: Counter = field(default_factory=Counter)
+    seconds: defaultdict = field(default_factory=lambda: defaultdict(float))
+    divergences: Counter = field(default_factory=Counter)
+
+    def add(self, impl: str, seconds: float, n: int = 1) -> None:
+        self.calls[impl] += n
+        self.seconds[impl] += seconds
+
+
+def is_known_divergence(impl: str, case: Case, answer: Answer) -> bool:
+    """The legacy loop raises on an empty batch (torch.cat of []); CONTRACT.md keeps that visible."""
+    return impl == "legacy" and case.bs == 0 and answer.status == "raised"
+
+
+def judge_valid(impl: str, case: Case, answer: Answer, expected, device) -> Mismatch | None:
+    if answer.status == "hang":
+        return Mismatch(impl, "hang", detail=answer.detail or f"{answer.seconds:g} s")
+    if answer.status == "crash":
+        return Mismatch(impl, "crash", detail=answer.detail)
+    if answer.status == "raised":
+        return Mismatch(impl, f"raised {answer.exc_type}", detail=answer.message[:200])
+    if answer.status != "ok":
+        return Mismatch(impl, answer.status, detail=answer.message)
+    found = check_outputs(impl, answer.outputs, expected, device)
+    if found is None and answer.modified:
+        return Mismatch(impl, "input-modified")
+    return found
+
+
+def judge_error(impl: str, fault: Fault, answer: Answer) -> Mismatch | None:
+    """A bad input must raise the contract's exception, naming the argument, writing nothing."""
+    want, names = expected_error(fault)
+    kind = f"error {fault.kind}"
+    if answer.status in ("hang", "crash"):
+        return Mismatch(impl, f"{kind}: {answer.status}", detail=answer.detail)
+    if answer.status != "raised":
+        return Mismatch(impl, f"{kind}: no exception", expected=want.__name__, got="returned")
+    if want.__name__ not in answer.exc_mro:
+        return Mismatch(
+            impl, f"{kind}: wrong exception", expected=want.__name__, got=answer.exc_type,
+            detail=answer.message[:200],
+        )
+    if not any(n in answer.message for n in names):
+        return Mismatch(
+            impl, f"{kind}: message", expected=" or ".join(names), got=answer.message[:200]
+        )
+    if answer.modified:
+        return Mismatch(impl, f"{kind}: wrote before raising")
+    return None
+
+
+def _poisoned(n: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    store = torch.full((2, n + GUARD), POISON, dtype=torch.int32, device=device)
+    return store[0], store[1]
+
+
+def run_backend(name: str, case: Case, device, expected) -> tuple[Mismatch | None, float]:
+    """Call nsa_meta.expand with this case's out/validate mode; check buffers' tails too."""
+    ext, seq = case.tensors(device)
+    if case.out_slack is None:
+        answer = call_checked(
+            lambda e, s, k: expand(e, s, k, backend=name, validate=case.validate),
+            (ext, seq, case.nsa_index_topk),
+            device,
+        )
+        return judge_valid(name, case, answer, expected, device), answer.seconds
+    capacity = case.total + case.out_slack
+    store_e, store_c = _poisoned(capacity, device)
+    def into_buffers(e, s, k) -> None:  # what matters is the buffers, read below
+        expand(e, s, k, backend=name, out=(store_e[:capacity], store_c[:capacity]),
+               validate=case.validate)
+
+    answer = call_checked(into_buffers, (ext, seq, case.nsa_index_topk), device)
+    if answer.status != "ok":
+        return judge_valid(name, case, answer, expected, device), answer.seconds
+    total = case.total
+    written = summarise((store_e[:total], store_c[:total]))
+    found = check_outputs(name, written, expected, device)
+    if found is None and answer.modified:
+        found = Mismatch(name, "input-modified")
+    for out_name, store in (("seqlens_expanded", store_e), ("nsa_cache_seqlens", store_c)):
+        tail = store[total:].cpu()
+        if found is None and bool((tail != POISON).any()):
+            i = int((tail != POISON).nonzero()[0, 0])
+            found = Mismatch(name, "tail-written", out_name, total + i, POISON, int(tail[i]),
+                             detail=f"capacity {capacity}")
+    return found, answer.seconds
+
+
+def run_builtin_error(name: str, case: Case, fault: Fault, device) -> Mismatch | None:
+    from fuzz.case import OUT_FAULTS
+
+    if fault.kind in OUT_FAULTS:
+        if name not in BACKENDS:
+            return None
+        out = faulty_out(case, fault, device)
+        before = [o.clone() for o in out if isinstance(o, torch.Tensor) and o.device.type != "meta"]
+        ext, seq = case.tensors(device)
+        answer = call_checked(
+            lambda e, s, k: expand(e, s, k, backend=name, out=out, validate=True),
+            (ext, seq, case.nsa_index_topk),
+            device,
+        )
+        after = [o for o in out if isinstance(o, torch.Tensor) and o.device.type != "meta"]
+        answer.modified = answer.modified or any(not torch.equal(a, b) for a, b in zip(after, before))
+    else:
+        answer = call_checked(IMPLEMENTATIONS[name], faulty_args(case, fault, device), device)
+    return judge_error(name, fault, answer)
+
+
+def run_triton_batch(cases: list[Case], device, expected: list, tally: Tally) -> list[Finding]:
+    """All cases through the Triton kernel, one launch per dtype pair."""
+    from nsa_meta.triton_kernel import expand_many
+
+    # A launch's tile is (requests x longest extend), so cases go by how long their longest
+    # extend is: a thousand MTP-sized requests never pay for one long extend.
+    groups: dict[tuple[str, str, int], list[int]] = defaultdict(list)
+    for i, c in enumerate(cases):
+        longest = max(c.extend_seq_lens, default=0)
+        bucket = sum(longest > edge for edge in (4, 16, 64))
+        groups[(c.extend_layout.dtype, c.seq_layout.dtype, bucket)].append(i)
+    findings = []
+    for idx in groups.values():
+        problems = [(*cases[i].tensors(device), cases[i].nsa_index_topk) for i in idx]
+        start = time.perf_counter()
+        try:
+            results = expand_many(problems)
+        except Exception as exc:
+            findings.append(Finding(Mismatch("triton", f"raised {type(exc).__name__}", detail=str(exc)[:200]), cases[idx[0]]))
+            continue
+        tally.add("triton", time.perf_counter() - start, len(idx))
+        for i, result in zip(idx, results):
+            found = check_outputs("triton", summarise(result), expected[i], device)
+            if found is not None:
+                findings.append(Finding(found, cases[i]))
+    return findings
+
+
+def run_example(
+    cases: list[Case],
+    bad: list[tuple[Case, Fault]],
+    builtins: list[str],
+    candidates: list[tuple[str, IsolatedCandidate]],
+    device: str,
+    tally: Tally,
+    *,
+    triton_batched: bool,
+    check_errors: bool,
+    deadline: float | None = None,
+) -> list[Finding]:
+    """Every implementation on every case; a Finding for each mismatch."""
+    if candidates:
+        items = [{"case": c.to_json()} for c in cases]
+        if check_errors:
+            items += [{"case": c.to_json(), "fault": f.to_json()} for c, f in bad]
+        for _, worker in candidates:
+            worker.submit(items)
+
+    findings: list[Finding] = []
+    start = time.perf_counter()
+    expected = [expected_tensors(c.expected()) for c in cases]
+    tally.add("reference", time.perf_counter() - start, len(cases))
+    for name in builtins:
+        if name == "reference":
+            continue
+        if name == "triton" and triton_batched:
+            findings += run_triton_batch(cases, device, expected, tally)
+            continue
+        for case, want in zip(cases, expected):
+            if name in BACKENDS:
+                found, seconds = run_backend(name, case, device, want)
+            else:
+                ext, seq = case.tensors(device)
+                answer = call_checked(IMPLEMENTATIONS[name], (ext, seq, case.nsa_index_topk), device)
+                seconds = answer.seconds
+                if is_known_divergence(name, case, answer):
+                    tally.divergences[f"{name}: empty batch"] += 1
+                    found = None
+                else:
+                    found = judge_valid(name, case, answer, want, device)
+            tally.add(name, seconds)
+            if found is not None:
+                findings.append(Finding(found, case))
+        for case, fault in bad:
+            found = run_builtin_error(name, case, fault, device)
+            if found is not None:
+                findings.append(Finding(found, case, fault))
+
+    for name, worker in candidates:
+        answers = worker.collect(deadline)
+        for i, answer in enumerate(answers):
+            if answer is None:
+                continue
+            tally.add(name, answer.seconds)
+            if i < len(cases):
+                found = judge_valid(name, cases[i], answer, expected[i], device)
+                if found is not None:
+                    findings.append(Finding(found, cases[i]))
+            else:
+                case, fault = bad[i - len(cases)]
+                found = judge_error(name, fault, answer)
+                if found is not None:
+                    findings.append(Finding(found, case, fault))
+    return findings
