@@ -99,8 +99,10 @@ class Case:
             return f"[{body}]"
 
         def lay(layout: Layout) -> str:
-            extra = "" if (layout.stride, layout.offset) == (1, 0) else (
-                f" stride={layout.stride} offset={layout.offset}"
+            extra = (
+                ""
+                if (layout.stride, layout.offset) == (1, 0)
+                else (f" stride={layout.stride} offset={layout.offset}")
             )
             return layout.dtype + extra
 
@@ -194,7 +196,12 @@ OUT_FAULTS: dict[str, tuple[type[Exception], tuple[str, ...]]] = {
     "out_too_small": (ValueError, ("out",)),
     "out_other_device": (ValueError, ("out",)),
 }
-BAD_DTYPES = {"float32": torch.float32, "int16": torch.int16, "uint8": torch.uint8, "bool": torch.bool}
+BAD_DTYPES = {
+    "float32": torch.float32,
+    "int16": torch.int16,
+    "uint8": torch.uint8,
+    "bool": torch.bool,
+}
 
 
 def expected_error(fault: Fault) -> tuple[type[Exception], tuple[str, ...]]:

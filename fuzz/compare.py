@@ -32,8 +32,10 @@ class Mismatch:
         if self.index is not None:
             where += f"[{self.index}]"
         body = f"{where} is {self.got!r}, expected {self.expected!r}" if where else ""
-        return f"{self.impl}: {self.kind}" + (f": {body}" if body else "") + (
-            f" ({self.detail})" if self.detail else ""
+        return (
+            f"{self.impl}: {self.kind}"
+            + (f": {body}" if body else "")
+            + (f" ({self.detail})" if self.detail else "")
         )
 
     def to_json(self) -> dict:

@@ -74,7 +74,10 @@ def judge_error(impl: str, fault: Fault, answer: Answer) -> Mismatch | None:
         return Mismatch(impl, f"{kind}: no exception", expected=want.__name__, got="returned")
     if want.__name__ not in answer.exc_mro:
         return Mismatch(
-            impl, f"{kind}: wrong exception", expected=want.__name__, got=answer.exc_type,
+            impl,
+            f"{kind}: wrong exception",
+            expected=want.__name__,
+            got=answer.exc_type,
             detail=answer.message[:200],
         )
     if not any(n in answer.message for n in names):
@@ -103,9 +106,16 @@ def run_backend(name: str, case: Case, device, expected) -> tuple[Mismatch | Non
         return judge_valid(name, case, answer, expected, device), answer.seconds
     capacity = case.total + case.out_slack
     store_e, store_c = _poisoned(capacity, device)
+
     def into_buffers(e, s, k) -> None:  # what matters is the buffers, read below
-        expand(e, s, k, backend=name, out=(store_e[:capacity], store_c[:capacity]),
-               validate=case.validate)
+        expand(
+            e,
+            s,
+            k,
+            backend=name,
+            out=(store_e[:capacity], store_c[:capacity]),
+            validate=case.validate,
+        )
 
     answer = call_checked(into_buffers, (ext, seq, case.nsa_index_topk), device)
     if answer.status != "ok":
@@ -119,8 +129,15 @@ def run_backend(name: str, case: Case, device, expected) -> tuple[Mismatch | Non
         tail = store[total:].cpu()
         if found is None and bool((tail != POISON).any()):
             i = int((tail != POISON).nonzero()[0, 0])
-            found = Mismatch(name, "tail-written", out_name, total + i, POISON, int(tail[i]),
-                             detail=f"capacity {capacity}")
+            found = Mismatch(
+                name,
+                "tail-written",
+                out_name,
+                total + i,
+                POISON,
+                int(tail[i]),
+                detail=f"capacity {capacity}",
+            )
     return found, answer.seconds
 
 
@@ -139,7 +156,9 @@ def run_builtin_error(name: str, case: Case, fault: Fault, device) -> Mismatch |
             device,
         )
         after = [o for o in out if isinstance(o, torch.Tensor) and o.device.type != "meta"]
-        answer.modified = answer.modified or any(not torch.equal(a, b) for a, b in zip(after, before))
+        answer.modified = answer.modified or any(
+            not torch.equal(a, b) for a, b in zip(after, before)
+        )
     else:
         answer = call_checked(IMPLEMENTATIONS[name], faulty_args(case, fault, device), device)
     return judge_error(name, fault, answer)
@@ -163,7 +182,12 @@ def run_triton_batch(cases: list[Case], device, expected: list, tally: Tally) ->
         try:
             results = expand_many(problems)
         except Exception as exc:
-            findings.append(Finding(Mismatch("triton", f"raised {type(exc).__name__}", detail=str(exc)[:200]), cases[idx[0]]))
+            findings.append(
+                Finding(
+                    Mismatch("triton", f"raised {type(exc).__name__}", detail=str(exc)[:200]),
+                    cases[idx[0]],
+                )
+            )
             continue
         tally.add("triton", time.perf_counter() - start, len(idx))
         for i, result in zip(idx, results):
@@ -208,7 +232,9 @@ def run_example(
                 found, seconds = run_backend(name, case, device, want)
             else:
                 ext, seq = case.tensors(device)
-                answer = call_checked(IMPLEMENTATIONS[name], (ext, seq, case.nsa_index_topk), device)
+                answer = call_checked(
+                    IMPLEMENTATIONS[name], (ext, seq, case.nsa_index_topk), device
+                )
                 seconds = answer.seconds
                 if is_known_divergence(name, case, answer):
                     tally.divergences[f"{name}: empty batch"] += 1

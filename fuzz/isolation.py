@@ -86,11 +86,17 @@ def _unpack(answer: Answer) -> Answer:
     if isinstance(answer.outputs, list):
         for o in answer.outputs:
             if o.values is not None:
-                o.values = torch.frombuffer(bytearray(o.values), dtype=torch.int32)  # type: ignore[arg-type]
+                raw = bytearray(o.values)  # type: ignore[arg-type]
+                o.values = (
+                    torch.frombuffer(raw, dtype=torch.int32)
+                    if raw
+                    else torch.empty(0, dtype=torch.int32)
+                )
     return answer
 
 
 def _worker(spec: str, device: str, conn, memory_limit_gb: float) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C ends the campaign, not a "crash"
     if memory_limit_gb and device == "cpu":
         import resource
 
@@ -198,7 +204,9 @@ class IsolatedCandidate:
         self._conn.send(self._pending)  # type: ignore[union-attr]
 
     def collect(self, deadline: float | None = None) -> list[Answer | None]:
-        """One answer per submitted item. None: not run because the campaign ran out of time."""
+        """One answer per submitted item. None: not run, because the campaign ran out of
+        time or because an earlier item of the batch hung or crashed (one fault per batch
+        bounds what a hanging plug-in costs; the skipped items are drawn again later)."""
         answers: list[Answer | None] = []
         while self._pending:
             wait = self.timeout
@@ -211,7 +219,7 @@ class IsolatedCandidate:
                     self._pending.pop(0)
                     if answers[-1].status == "crash":
                         self._kill()
-                        self._resubmit()
+                        break
                     continue
                 except EOFError:
                     self._proc.join(5)  # type: ignore[union-attr]
@@ -223,17 +231,15 @@ class IsolatedCandidate:
                 self._pending = []
                 break
             else:
-                answers.append(Answer("hang", seconds=self.timeout, detail=f"no answer in {self.timeout:g} s"))
+                answers.append(
+                    Answer("hang", seconds=self.timeout, detail=f"no answer in {self.timeout:g} s")
+                )
             self._pending.pop(0)
             self._kill()
-            self._resubmit()
+            break
+        answers += [None] * len(self._pending)
+        self._pending = []
         return answers
-
-    def _resubmit(self) -> None:
-        if self._pending:
-            self.restarts += 1
-            self.start()
-            self._conn.send(self._pending)  # type: ignore[union-attr]
 
 
 def exit_description(code: int | None) -> str:

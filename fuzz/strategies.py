@@ -87,7 +87,7 @@ def _prng_requests(header: bytes, bs: int) -> tuple[list[int], list[int]]:
 
     Each array has its own generator, so shrinking bs keeps a prefix of the same batch.
     """
-    longest = (4, 4, 16, 600, 1100)[header[20] % 5]
+    longest = (4, 4, 4, 4, 16, 16, 600, 1100)[header[20] % 8]
     # Large totals, not huge ones: past 2**16 (where 16-bit offsets overflow) and no further.
     longest = max(1, min(longest, 2**17 // bs))
     zero_share = (0.0, 0.2, 0.6, 1.0)[header[21] % 4]
@@ -114,7 +114,7 @@ def _requests(draw, h: bytes) -> tuple[list[int], list[int]]:
     if h[0] < 16:
         return [], []
     if h[0] >= 216:
-        lo, span = ((9, 56), (65, 236), (1000, 4001))[h[1] % 3]
+        lo, span = ((9, 56), (9, 56), (65, 236), (1000, 4001))[h[1] % 4]
         return _prng_requests(h, lo + _u16(h, 2) % span)
     bs = 1 + h[1] % 8 if h[0] < 192 else _SPECIAL_BS[h[1] % len(_SPECIAL_BS)]
     # h[4]: 10% all-zero extends, 10% one extend for all, 10% one request repeated.
@@ -198,7 +198,11 @@ def faults(draw, case: Case, with_out: bool) -> Fault:
     """A fault that applies to `case` (some need a request, or two)."""
     kinds = sorted(FAULTS) + (sorted(OUT_FAULTS) if with_out else [])
     if case.bs == 0:
-        kinds = [k for k in kinds if k not in ("extend_negative", "seq_negative", "seq_too_large", "total_too_large")]
+        kinds = [
+            k
+            for k in kinds
+            if k not in ("extend_negative", "seq_negative", "seq_too_large", "total_too_large")
+        ]
     if case.total == 0:
         kinds = [k for k in kinds if k != "out_too_small"]
     kind = draw(st.sampled_from(kinds))
@@ -250,14 +254,22 @@ NAMED_CASES: dict[str, Case] = {
     "topk is 1": Case((3, 1), (3, 1), 1),
     "padded request (seq < extend)": Case((4, 1), (2, 5), 2048),
     "seq == extend": Case((3,), (3,), 2),
-    "int32 max": Case((3, 1), (INT32_MAX, INT32_MAX), INT32_MAX - 1, Layout("int64"), Layout("int64")),
-    "int32 max, int32 tensors": Case((2,), (INT32_MAX,), INT32_MAX, Layout("int32"), Layout("int32")),
+    "int32 max": Case(
+        (3, 1), (INT32_MAX, INT32_MAX), INT32_MAX - 1, Layout("int64"), Layout("int64")
+    ),
+    "int32 max, int32 tensors": Case(
+        (2,), (INT32_MAX,), INT32_MAX, Layout("int32"), Layout("int32")
+    ),
     "long extend across 1024": Case((1030, 1), (2000, 5), 1024),
     "large batch": Case((1, 2, 3, 4) * 1024, (4096,) * 4096, 2048),
     "bs 16 (Triton specialisation)": Case((1,) * 16, tuple(range(100, 116)), 16),
     "int64 extends, int32 seqs": Case((2, 1), (5, 8), 7, Layout("int64"), Layout("int32")),
     "int32 extends, int64 seqs": Case((2, 1), (5, 8), 7, Layout("int32"), Layout("int64")),
-    "strided views with offsets": Case((2, 1, 3), (5, 8, 4), 6, Layout("int32", 3, 2), Layout("int64", 2, 1)),
-    "stride-0 expanded views": Case((2, 2, 2), (7, 7, 7), 6, Layout("int32", 0, 1), Layout("int32", 0, 0)),
+    "strided views with offsets": Case(
+        (2, 1, 3), (5, 8, 4), 6, Layout("int32", 3, 2), Layout("int64", 2, 1)
+    ),
+    "stride-0 expanded views": Case(
+        (2, 2, 2), (7, 7, 7), 6, Layout("int32", 0, 1), Layout("int32", 0, 0)
+    ),
     "caller buffers, validation off": Case((3, 0, 2), (10, 4, 1), 9, out_slack=5, validate=False),
 }

@@ -21,7 +21,7 @@ def _triton_kernel():
 
 
 def resolve_backend(backend: str, device: torch.device) -> str:
-    """"auto" means triton on CUDA (and on CPU under TRITON_INTERPRET=1), torch otherwise."""
+    """ "auto" means triton on CUDA (and on CPU under TRITON_INTERPRET=1), torch otherwise."""
     if backend not in BACKENDS:
         raise ValueError(f"backend is {backend!r}; expected one of {', '.join(BACKENDS)}")
     if backend != "auto":

@@ -196,6 +196,4 @@ def expand_many(
             INDEXED=True,
             **blocks,
         )
-    return [
-        (e, c) for e, c in zip(out_e.split(totals), out_c.split(totals))
-    ]
+    return [(e, c) for e, c in zip(out_e.split(totals), out_c.split(totals))]

@@ -79,7 +79,9 @@ def check_values(
     out: OutPair | None = None,
 ) -> int:
     """Value checks (host sync). Returns total = sum(extend_seq_lens)."""
-    _first_bad("extend_seq_lens", extend_seq_lens < 0, extend_seq_lens, "accept lengths must be >= 0")
+    _first_bad(
+        "extend_seq_lens", extend_seq_lens < 0, extend_seq_lens, "accept lengths must be >= 0"
+    )
     _first_bad(
         "seq_lens",
         (seq_lens < 0) | (seq_lens > INT32_MAX),
@@ -101,9 +103,7 @@ def check_values(
     if out is not None:
         for name, buf in zip(("out_seqlens_expanded", "out_nsa_cache_seqlens"), out):
             if buf.numel() < total:
-                raise ValueError(
-                    f"out: {name} holds {buf.numel()} elements but total is {total}"
-                )
+                raise ValueError(f"out: {name} holds {buf.numel()} elements but total is {total}")
     return total
 
 

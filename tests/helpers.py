@@ -37,8 +37,9 @@ def assert_same_expansion(
 ) -> None:
     """Check a `(seqlens_expanded, nsa_cache_seqlens)` result against two lists of ints.
 
-    Each output must be an int32, 1-D tensor (on `device`, if given) of the expected
-    length and values; on a mismatch the message says which output first differs where.
+    Each output must be an int32, 1-D tensor (on `device`, the inputs' device, if given)
+    of the expected length and values; on a mismatch the message says which output
+    first differs, at which index, and both values there.
     """
     assert isinstance(got_pair, (tuple, list)) and len(got_pair) == 2, (
         f"{name}: expected a pair (seqlens_expanded, nsa_cache_seqlens), "

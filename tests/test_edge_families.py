@@ -12,7 +12,6 @@ import random
 import pytest
 import torch
 from helpers import (
-    DEVICE,
     SENTINEL,
     assert_same_expansion,
     assert_storage_unchanged,
@@ -53,7 +52,7 @@ def check_implementation(
     expected = reference.expand(extend_seq_lens.tolist(), seq_lens.tolist(), nsa_index_topk)
     before = snapshot(extend_seq_lens), snapshot(seq_lens)
     got = nsa_meta.IMPLEMENTATIONS[impl](extend_seq_lens, seq_lens, nsa_index_topk)
-    assert_same_expansion(got, expected, name=f"{impl} on {case}", device=DEVICE)
+    assert_same_expansion(got, expected, name=f"{impl} on {case}", device=extend_seq_lens.device)
     assert_storage_unchanged(extend_seq_lens, before[0], name=f"{impl} on {case}: extend_seq_lens")
     assert_storage_unchanged(seq_lens, before[1], name=f"{impl} on {case}: seq_lens")
 
@@ -90,7 +89,7 @@ def test_contract_example(impl: str) -> None:
     assert reference.expand([3, 0, 2], [10, 4, 1], 9) == expected
     ext, seq = strided_tensor([3, 0, 2], I32), strided_tensor([10, 4, 1], I32)
     got = nsa_meta.IMPLEMENTATIONS[impl](ext, seq, 9)
-    assert_same_expansion(got, expected, name=f"{impl} on the contract example", device=DEVICE)
+    assert_same_expansion(got, expected, name=f"{impl} on the contract example", device=ext.device)
 
 
 # -- batch shape -------------------------------------------------------------------------
@@ -278,7 +277,7 @@ def test_expand_writes_only_the_front_of_out(
 
     name = f"expand({backend}, validate={validate}) on {case}, out step {out_step}"
     if validate:
-        assert_same_expansion(got, expected, name=name, device=DEVICE)
+        assert_same_expansion(got, expected, name=name, device=ext.device)
         for view, buffer in zip(got, out, strict=True):
             same_storage = view.untyped_storage().data_ptr() == buffer.untyped_storage().data_ptr()
             assert same_storage and view.storage_offset() == buffer.storage_offset(), (
@@ -308,5 +307,5 @@ def test_expand_allocates_without_out(backend: str, validate: bool) -> None:
     got = nsa_meta.expand(ext, seq, 9, backend=backend, validate=validate)
     expected = reference.expand([3, 0, 2], [10, 4, 1], 9)
     assert_same_expansion(
-        got, expected, name=f"expand({backend}, validate={validate})", device=DEVICE
+        got, expected, name=f"expand({backend}, validate={validate})", device=ext.device
     )

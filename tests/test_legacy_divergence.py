@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from helpers import DEVICE, assert_same_expansion, strided_tensor
+from helpers import assert_same_expansion, strided_tensor
 
 import nsa_meta
 import reference
@@ -44,8 +44,9 @@ def test_legacy_raises_on_an_empty_batch(legacy, dtype: torch.dtype) -> None:
 @pytest.mark.parametrize("impl", ["reference", "triton", "torch"])
 def test_contract_gives_two_empty_outputs(impl: str, dtype: torch.dtype) -> None:
     assert reference.expand([], [], 2048) == ([], [])
-    got = nsa_meta.IMPLEMENTATIONS[impl](*empty_batch(dtype), 2048)
-    assert_same_expansion(got, ([], []), name=f"{impl} on an empty batch", device=DEVICE)
+    ext, seq = empty_batch(dtype)
+    got = nsa_meta.IMPLEMENTATIONS[impl](ext, seq, 2048)
+    assert_same_expansion(got, ([], []), name=f"{impl} on an empty batch", device=ext.device)
 
 
 # Ordinary batches, all-zero extends included: torch.cat of empty aranges is fine.
@@ -69,4 +70,4 @@ def test_legacy_agrees_with_the_reference_elsewhere(
     seq = strided_tensor(seq_lens, dtypes[1])
     got = legacy_expand(ext, seq, topk)
     expected = reference.expand(extend_seq_lens, seq_lens, topk)
-    assert_same_expansion(got, expected, name=f"legacy_expand on {case}", device=DEVICE)
+    assert_same_expansion(got, expected, name=f"legacy_expand on {case}", device=ext.device)
