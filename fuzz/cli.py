@@ -477,9 +477,10 @@ def cmd_replay(args) -> int:
             w.start()
     except CandidateError as exc:
         raise UsageError(str(exc)) from None
+    missing = [str(t) for t in args.targets if not t.exists()]
+    if missing:
+        raise UsageError(f"replay: no such file or directory: {', '.join(missing)}")
     files = corpus.entry_files(args.targets)
-    if not files:
-        raise UsageError(f"replay: no corpus files under {', '.join(map(str, args.targets))}")
     failed = 0
     tally = Tally()
     names = {n for n, _ in workers}
