@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
 from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
 from hypothesis import strategies as st
 
@@ -126,6 +127,8 @@ class Campaign:
     # --- the loop -------------------------------------------------------------------------
 
     def run(self) -> Campaign:
+        # Cases are small: one intra-op thread beats several, and leaves a core to plug-ins.
+        torch.set_num_threads(1)
         try:
             self.workers = [
                 (

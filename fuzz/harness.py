@@ -173,7 +173,7 @@ def run_triton_batch(cases: list[Case], device, expected: list, tally: Tally) ->
     groups: dict[tuple[str, str, int], list[int]] = defaultdict(list)
     for i, c in enumerate(cases):
         longest = max(c.extend_seq_lens, default=0)
-        bucket = sum(longest > edge for edge in (4, 16, 64))
+        bucket = sum(longest > edge for edge in (4, 16, 64, 256))
         groups[(c.extend_layout.dtype, c.seq_layout.dtype, bucket)].append(i)
     findings = []
     for idx in groups.values():

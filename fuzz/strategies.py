@@ -185,7 +185,7 @@ def cases(draw, dtypes: tuple[str, str] | None = None) -> Case:
     )
 
 
-def batches(min_size: int = 16, max_size: int = 64) -> st.SearchStrategy[list[Case]]:
+def batches(min_size: int = 32, max_size: int = 128) -> st.SearchStrategy[list[Case]]:
     """A list of cases sharing one dtype pair, so the Triton interpreter runs them in one launch."""
     return DTYPE_PAIRS.flatmap(lambda d: st.lists(cases(d), min_size=min_size, max_size=max_size))
 
