@@ -183,6 +183,8 @@ def setup_device(requested: str | None) -> str:
         from nsa_meta.interpreter import use_interpreter
 
         use_interpreter()
+    else:
+        device = f"cuda:{torch.cuda.current_device()}"  # outputs report "cuda:0", not "cuda"
     return device
 
 

@@ -96,6 +96,21 @@ def summarise(result: object) -> list[Output] | str:
     return outputs
 
 
+def same_device(got: str | None, want: torch.device | str) -> bool:
+    """`cuda` names the current CUDA device, as tensors created with device="cuda" do."""
+    if got is None:
+        return False
+    g, w = torch.device(got), torch.device(want)
+    if g.type != w.type:
+        return False
+    if g.type == "cuda":
+        current = torch.cuda.current_device()
+        return (g.index if g.index is not None else current) == (
+            w.index if w.index is not None else current
+        )
+    return True
+
+
 def check_outputs(
     impl: str,
     result: list[Output] | str,
@@ -110,7 +125,7 @@ def check_outputs(
             return Mismatch(impl, "type", name, got=got.typename, expected="Tensor")
         if got.dtype != "torch.int32":
             return Mismatch(impl, "dtype", name, got=got.dtype, expected="torch.int32")
-        if got.device != str(torch.device(device)):
+        if not same_device(got.device, device):
             return Mismatch(impl, "device", name, got=got.device, expected=str(device))
         if got.shape is None or len(got.shape) != 1:
             return Mismatch(impl, "shape", name, got=got.shape, expected=(want.numel(),))
