@@ -61,13 +61,15 @@ class Case:
     def size_key(self) -> tuple:
         """Smaller is simpler: used to keep the smallest failing case of a kind."""
         values = self.extend_seq_lens + self.seq_lens
-        plain = (Layout(), Layout())
+        layouts = (self.extend_layout, self.seq_layout)
+        unusual = sum((x.stride != 1) + (x.offset != 0) + (x.dtype != "int32") for x in layouts)
         return (
             self.bs,
             self.total,
-            (self.extend_layout, self.seq_layout) != plain,
+            unusual,
             sum(abs(v) for v in values),
             self.nsa_index_topk,
+            (self.out_slack is not None) + (not self.validate),
         )
 
     def to_json(self) -> dict:

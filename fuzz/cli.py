@@ -1,4 +1,4 @@
-"""Command line: `run` a campaign, `replay` saved cases, `list` and `show` the corpus.
+"""Command line: `run` a campaign; `replay`, `minimise`, `list` and `show` the corpus.
 
 Exit codes: 0 no failure, 1 at least one failure, 2 usage error. On a CPU the Triton
 interpreter is switched on here, before anything imports Triton (plug-ins too).
@@ -146,6 +146,11 @@ def build_parser() -> argparse.ArgumentParser:
     common(rep)
     rep.add_argument("targets", nargs="+", type=Path, metavar="FILE|DIR")
 
+    mini = sub.add_parser("minimise", help="shrink a saved failure again; saves the result")
+    common(mini)
+    mini.add_argument("target", type=Path, metavar="FILE")
+    mini.add_argument("--seconds", type=_positive_float, default=30.0)
+
     ls = sub.add_parser("list", help="one line per corpus entry")
     ls.add_argument("targets", nargs="*", type=Path, default=[Path("corpus")], metavar="FILE|DIR")
     show = sub.add_parser("show", help="an entry in full, with a snippet that reproduces it")
@@ -161,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_run(args)
         if args.command == "replay":
             return cmd_replay(args)
+        if args.command == "minimise":
+            return cmd_minimise(args)
         if args.command == "list":
             return cmd_list(args)
         return cmd_show(args)
@@ -520,6 +527,77 @@ def cmd_replay(args) -> int:
             w.close()
     print(f"replayed {len(files)} file(s): {failed} failing")
     return 1 if failed else 0
+
+
+def cmd_minimise(args) -> int:
+    """Greedy reductions that keep the entry's failure signature; the result is saved beside it."""
+    check_candidates(args.candidate)
+    device = setup_device(args.device)
+    from fuzz import corpus
+    from fuzz.candidates import CandidateError, candidate_name
+    from fuzz.harness import Tally, run_example
+    from fuzz.isolation import IsolatedCandidate
+    from fuzz.minimise import minimise
+
+    try:
+        entry = corpus.load(args.target)
+    except corpus.CorpusError as exc:
+        raise UsageError(str(exc)) from None
+    workers = [
+        (candidate_name(s), IsolatedCandidate(s, device, args.timeout, args.memory_limit))
+        for s in args.candidate
+        if candidate_name(s) == entry.impl
+    ]
+    builtins = [entry.impl] if entry.impl in IMPL_NAMES else []
+    if not workers and not builtins:
+        raise UsageError(f"minimise: {entry.impl} is a plug-in: pass its --candidate SPEC")
+    try:
+        for _, w in workers:
+            w.start()
+    except CandidateError as exc:
+        raise UsageError(str(exc)) from None
+    tally = Tally()
+
+    def findings(case):
+        cases, bad = ([], [(case, entry.fault)]) if entry.fault else ([case], [])
+        return [
+            f
+            for f in run_example(
+                cases,
+                bad,
+                builtins,
+                workers,
+                device,
+                tally,
+                triton_batched=False,
+                check_errors=True,
+            )
+            if f.mismatch.signature == entry.signature
+        ]
+
+    try:
+        if not findings(entry.case):
+            print(f"{args.target}: {entry.signature} does not fail any more; nothing to minimise")
+            return 0
+        small = minimise(entry.case, lambda c: bool(findings(c)), args.seconds)
+        found = findings(small)[0]
+    finally:
+        for _, w in workers:
+            w.close()
+    if small == entry.case:
+        print(f"{args.target}: already minimal for these reductions")
+        return 0
+    path = corpus.save(
+        args.target.parent,
+        found.mismatch,
+        small,
+        entry.fault,
+        device=device,
+        seed=entry.data.get("seed"),
+        spec=entry.data.get("candidate"),
+    )
+    print(f"was: {entry.case.describe()}\nnow: {small.describe()}\nsaved: {path}")
+    return 0
 
 
 def cmd_list(args) -> int:
