@@ -24,9 +24,11 @@ from fuzz.case import Case, Fault
 from fuzz.compare import Mismatch
 from fuzz.harness import Finding, Tally, run_example
 from fuzz.isolation import IsolatedCandidate
+from fuzz.minimise import minimise
 from fuzz.strategies import NAMED_CASES, bad_calls, batches
 
 EXAMPLES_PER_ROUND = 25
+POLISH_SECONDS = 3.0
 FAULT_KINDS = ("hang", "crash")
 
 
@@ -231,9 +233,18 @@ class Campaign:
                 continue
             if sig in self.in_corpus:
                 self._record(f, self.in_corpus[sig], in_corpus_before=True)
-            elif not shrinkable or f.mismatch.kind.endswith(FAULT_KINDS):
-                # Shrinking a hang would cost a timeout a try; named cases are small already.
-                self._record(f, self._save(f), named=not shrinkable)
+            elif f.mismatch.kind.endswith(FAULT_KINDS):
+                self._record(f, self._save(f))  # shrinking a hang would cost a timeout a try
+            elif not shrinkable:  # a named case: Hypothesis did not draw it, so reduce it here
+                first = self._save(f)  # on disk at once, in case the reduction is cut short
+                polished = self._polish(
+                    Failure(sig, f.mismatch, f.case, f.fault, first), self.o.shrink_seconds
+                )
+                small = Finding(polished.mismatch, polished.case, polished.fault)
+                path = self._save(small)
+                if path != first:
+                    first.unlink(missing_ok=True)
+                self._record(small, path, shrunk=polished.case != f.case, named=True)
             elif chase is None:
                 chase = sig
                 self.pending[sig] = Failure(sig, f.mismatch, f.case, f.fault, self._save(f))
@@ -279,11 +290,43 @@ class Campaign:
         if sig is None or sig not in self.pending:
             return
         f = self.pending.pop(sig)
+        if not self.interrupted and not self.out_of_time():
+            f = self._polish(f)
         old = f.path
         path = self._save(Finding(f.mismatch, f.case, f.fault))
         if old is not None and old != path:
             old.unlink(missing_ok=True)
         self._record(Finding(f.mismatch, f.case, f.fault), path, shrunk=True)
+
+    def _polish(self, f: Failure, seconds: float = POLISH_SECONDS) -> Failure:
+        """A few seconds of greedy reductions after Hypothesis: rounder values, plainer layouts."""
+        builtins = [b for b in self.o.builtins if b == f.mismatch.impl]
+        workers = [(n, w) for n, w in self.workers if n == f.mismatch.impl]
+        best = [f]
+
+        def fails(case: Case) -> bool:
+            cases, bad = ([], [(case, f.fault)]) if f.fault else ([case], [])
+            found = run_example(
+                cases,
+                bad,
+                builtins,
+                workers,
+                self.o.device,
+                self.tally,
+                triton_batched=False,
+                check_errors=True,
+                deadline=self.deadline,
+            )
+            same = [x for x in found if x.mismatch.signature == f.signature]
+            if same:
+                best[0] = Failure(f.signature, same[0].mismatch, case, f.fault, f.path)
+            return bool(same)
+
+        seconds = min(seconds, self.o.shrink_seconds)
+        if self.deadline is not None:
+            seconds = min(seconds, self.deadline - time.monotonic())
+        small = minimise(f.case, fails, seconds)
+        return best[0] if best[0].case == small else f
 
     # --- bookkeeping ------------------------------------------------------------------------
 
