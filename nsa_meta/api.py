@@ -15,9 +15,14 @@ Backend = Literal["auto", "triton", "torch"]
 BACKENDS = ("auto", "triton", "torch")
 
 
+_loaded: dict[str, object] = {}
+
+
 def _triton_kernel():
     # Imported on first use, so that TRITON_INTERPRET can be set before Triton loads.
-    return importlib.import_module("nsa_meta.triton_kernel")
+    if "triton" not in _loaded:
+        _loaded["triton"] = importlib.import_module("nsa_meta.triton_kernel")
+    return _loaded["triton"]
 
 
 def resolve_backend(backend: str, device: torch.device) -> str:

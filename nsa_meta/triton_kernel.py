@@ -87,6 +87,7 @@ def _expand_kernel(
 
 
 MAX_TILE = 2**20
+INTERPRETED = interpreting()  # fixed once Triton is imported
 
 
 def _blocks(bs: int, longest: int | None = None) -> dict[str, int]:
@@ -94,7 +95,7 @@ def _blocks(bs: int, longest: int | None = None) -> dict[str, int]:
     # and (when the caller knows the longest extend) one pass over the token columns.
     # On a GPU, 256 requests a program keep several SMs busy at bs 4096; the prefix sum
     # of earlier extends is one 4096-wide load for every bs SGLang captures.
-    if interpreting():
+    if INTERPRETED:
         block_req = min(triton.next_power_of_2(max(bs, 16)), 2**14)
         tok = 64 if longest is None else triton.next_power_of_2(max(longest, 4))
         tok = min(tok, MAX_TILE // block_req)  # the interpreter refuses tiles past 2**20

@@ -12,6 +12,8 @@ INT32_MAX = 2**31 - 1
 def _check_ints(name: str, values: Sequence[int]) -> None:
     if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
         raise TypeError(f"{name} must be a sequence of ints, got {type(values).__name__}")
+    if all(type(v) is int for v in values):  # the common case, without a per-item branch
+        return
     for i, v in enumerate(values):
         if isinstance(v, bool) or not isinstance(v, int):
             raise TypeError(f"{name}[{i}] is {v!r} ({type(v).__name__}); expected int")
@@ -28,12 +30,14 @@ def validate(extend_seq_lens: Sequence[int], seq_lens: Sequence[int], nsa_index_
             f"extend_seq_lens has length {len(extend_seq_lens)} but seq_lens has length "
             f"{len(seq_lens)}; one entry per request in both"
         )
-    for i, qo in enumerate(extend_seq_lens):
-        if qo < 0:
-            raise ValueError(f"extend_seq_lens[{i}] is {qo}; accept lengths must be >= 0")
-    for i, kv in enumerate(seq_lens):
-        if not 0 <= kv <= INT32_MAX:
-            raise ValueError(f"seq_lens[{i}] is {kv}; seq lengths must be in [0, 2**31 - 1]")
+    if extend_seq_lens and min(extend_seq_lens) < 0:
+        i = next(i for i, qo in enumerate(extend_seq_lens) if qo < 0)
+        raise ValueError(
+            f"extend_seq_lens[{i}] is {extend_seq_lens[i]}; accept lengths must be >= 0"
+        )
+    if seq_lens and not 0 <= min(seq_lens) <= max(seq_lens) <= INT32_MAX:
+        i = next(i for i, kv in enumerate(seq_lens) if not 0 <= kv <= INT32_MAX)
+        raise ValueError(f"seq_lens[{i}] is {seq_lens[i]}; seq lengths must be in [0, 2**31 - 1]")
     if not 0 <= nsa_index_topk <= INT32_MAX:
         raise ValueError(f"nsa_index_topk is {nsa_index_topk}; it must be in [0, 2**31 - 1]")
     total = sum(extend_seq_lens)
