@@ -17,60 +17,20 @@ from nsa_meta.interpreter import interpreting
 
 
 @triton.jit
-def _expand_kernel(
-    ext_ptr,
-    seq_ptr,
+def _write_requests(
     out_expanded_ptr,
     out_clamped_ptr,
-    stride_ext,
-    stride_seq,
     stride_out_expanded,
     stride_out_clamped,
-    bs,
-    nsa_index_topk,
+    offset,
+    ext,
+    seq,
+    req_mask,
+    topk,
     capacity,
-    ext_index_ptr,
-    seq_index_ptr,
-    topk_ptr,
-    INDEXED: tl.constexpr,
-    BLOCK_REQ: tl.constexpr,
-    SUM_BLOCK: tl.constexpr,
     BLOCK_TOK: tl.constexpr,
 ):
-    """Program p writes the tokens of requests [p * BLOCK_REQ, (p + 1) * BLOCK_REQ).
-
-    INDEXED=False is the public path: request i lives at `ptr + i * stride`.
-    INDEXED=True reads each request's element index and top-k from tables, so that the
-    fuzzer can put many independent cases (own strides, offsets, top-k) in one launch.
-    """
-    pid = tl.program_id(0)
-    first = pid * BLOCK_REQ
-
-    # Output offset of this program's first request: sum of all earlier extends.
-    offset = tl.zeros((), dtype=tl.int64)
-    for base in range(0, first, SUM_BLOCK):
-        idx = base + tl.arange(0, SUM_BLOCK).to(tl.int64)
-        before = idx < first
-        if INDEXED:
-            addr = tl.load(ext_index_ptr + idx, mask=before, other=0)
-        else:
-            addr = idx * stride_ext
-        prior = tl.load(ext_ptr + addr, mask=before, other=0)
-        offset += tl.sum(prior.to(tl.int64), axis=0)
-
-    req = first + tl.arange(0, BLOCK_REQ).to(tl.int64)
-    req_mask = req < bs
-    if INDEXED:
-        ext_addr = tl.load(ext_index_ptr + req, mask=req_mask, other=0)
-        seq_addr = tl.load(seq_index_ptr + req, mask=req_mask, other=0)
-        topk = tl.load(topk_ptr + req, mask=req_mask, other=0)[:, None]
-    else:
-        ext_addr = req * stride_ext
-        seq_addr = req * stride_seq
-        topk = nsa_index_topk
-    ext = tl.load(ext_ptr + ext_addr, mask=req_mask, other=0).to(tl.int64)
-    seq = tl.load(seq_ptr + seq_addr, mask=req_mask, other=0).to(tl.int64)
-
+    """Write every token of a block of requests; `offset` is the block's first output slot."""
     start = offset + tl.cumsum(ext, axis=0) - ext  # first output slot of each request
     first_value = seq - ext + 1
     longest = tl.max(ext, axis=0)
@@ -86,6 +46,112 @@ def _expand_kernel(
         tl.store(out_clamped_ptr + pos * stride_out_clamped, clamped.to(tl.int32), mask=mask)
 
 
+# No specialisation on integer values or pointer alignment: one compiled variant serves
+# every bs, top-k, capacity and storage offset (a fuzzer would otherwise compile hundreds).
+_SCALARS = ["bs", "nsa_index_topk", "capacity", "stride_out_expanded", "stride_out_clamped"]
+_POINTERS = ["ext_ptr", "seq_ptr", "out_expanded_ptr", "out_clamped_ptr"]
+
+
+@triton.jit(do_not_specialize=_SCALARS, do_not_specialize_on_alignment=_POINTERS)
+def _expand_kernel(
+    ext_ptr,
+    seq_ptr,
+    out_expanded_ptr,
+    out_clamped_ptr,
+    stride_ext,
+    stride_seq,
+    stride_out_expanded,
+    stride_out_clamped,
+    bs,
+    nsa_index_topk,
+    capacity,
+    BLOCK_REQ: tl.constexpr,
+    SUM_BLOCK: tl.constexpr,
+    BLOCK_TOK: tl.constexpr,
+):
+    """Program p writes the tokens of requests [p * BLOCK_REQ, (p + 1) * BLOCK_REQ).
+
+    Request i lives at `ptr + i * stride` (stride 0 included). The only cross-request
+    information a program needs is its first output slot: the sum of earlier extends.
+    """
+    pid = tl.program_id(0)
+    first = pid * BLOCK_REQ
+    offset = tl.zeros((), dtype=tl.int64)
+    for base in range(0, first, SUM_BLOCK):
+        idx = base + tl.arange(0, SUM_BLOCK).to(tl.int64)
+        prior = tl.load(ext_ptr + idx * stride_ext, mask=idx < first, other=0)
+        offset += tl.sum(prior.to(tl.int64), axis=0)
+    req = first + tl.arange(0, BLOCK_REQ).to(tl.int64)
+    req_mask = req < bs
+    ext = tl.load(ext_ptr + req * stride_ext, mask=req_mask, other=0).to(tl.int64)
+    seq = tl.load(seq_ptr + req * stride_seq, mask=req_mask, other=0).to(tl.int64)
+    _write_requests(
+        out_expanded_ptr,
+        out_clamped_ptr,
+        stride_out_expanded,
+        stride_out_clamped,
+        offset,
+        ext,
+        seq,
+        req_mask,
+        nsa_index_topk,
+        capacity,
+        BLOCK_TOK,
+    )
+
+
+@triton.jit(do_not_specialize=["bs", "capacity"], do_not_specialize_on_alignment=_POINTERS)
+def _expand_many_kernel(
+    ext_ptr,
+    seq_ptr,
+    out_expanded_ptr,
+    out_clamped_ptr,
+    ext_index_ptr,
+    seq_index_ptr,
+    topk_ptr,
+    bs,
+    capacity,
+    BLOCK_REQ: tl.constexpr,
+    SUM_BLOCK: tl.constexpr,
+    BLOCK_TOK: tl.constexpr,
+):
+    """The same body over many independent cases laid end to end (see `expand_many`).
+
+    Request i's extend and seq are read at element `ext_index[i]` / `seq_index[i]` of
+    packed storages and its top-k at `topk[i]`: each case keeps its own strides, storage
+    offset and top-k, and its outputs follow the previous case's.
+    """
+    pid = tl.program_id(0)
+    first = pid * BLOCK_REQ
+    offset = tl.zeros((), dtype=tl.int64)
+    for base in range(0, first, SUM_BLOCK):
+        idx = base + tl.arange(0, SUM_BLOCK).to(tl.int64)
+        before = idx < first
+        addr = tl.load(ext_index_ptr + idx, mask=before, other=0)
+        prior = tl.load(ext_ptr + addr, mask=before, other=0)
+        offset += tl.sum(prior.to(tl.int64), axis=0)
+    req = first + tl.arange(0, BLOCK_REQ).to(tl.int64)
+    req_mask = req < bs
+    ext_addr = tl.load(ext_index_ptr + req, mask=req_mask, other=0)
+    seq_addr = tl.load(seq_index_ptr + req, mask=req_mask, other=0)
+    ext = tl.load(ext_ptr + ext_addr, mask=req_mask, other=0).to(tl.int64)
+    seq = tl.load(seq_ptr + seq_addr, mask=req_mask, other=0).to(tl.int64)
+    topk = tl.load(topk_ptr + req, mask=req_mask, other=0)[:, None]
+    _write_requests(
+        out_expanded_ptr,
+        out_clamped_ptr,
+        1,
+        1,
+        offset,
+        ext,
+        seq,
+        req_mask,
+        topk,
+        capacity,
+        BLOCK_TOK,
+    )
+
+
 MAX_TILE = 2**20
 INTERPRETED = interpreting()  # fixed once Triton is imported
 
@@ -93,14 +159,36 @@ INTERPRETED = interpreting()  # fixed once Triton is imported
 def _blocks(bs: int, longest: int | None = None) -> dict[str, int]:
     # The interpreter pays per program and per op, far less per element: one wide program,
     # and (when the caller knows the longest extend) one pass over the token columns.
-    # On a GPU, 256 requests a program keep several SMs busy at bs 4096; the prefix sum
-    # of earlier extends is one 4096-wide load for every bs SGLang captures.
+    # On a GPU, 256 requests a program keep several SMs busy at bs 4096, and the prefix
+    # sum of earlier extends is one 4096-wide load for every bs SGLang captures.
     if INTERPRETED:
         block_req = min(triton.next_power_of_2(max(bs, 16)), 2**14)
         tok = 64 if longest is None else triton.next_power_of_2(max(longest, 4))
         tok = min(tok, MAX_TILE // block_req)  # the interpreter refuses tiles past 2**20
         return {"BLOCK_REQ": block_req, "SUM_BLOCK": block_req, "BLOCK_TOK": tok}
-    return {"BLOCK_REQ": 256, "SUM_BLOCK": 4096, "BLOCK_TOK": 8}
+    return {"BLOCK_REQ": 256, "SUM_BLOCK": 4096, "BLOCK_TOK": 8}  # one variant for every bs
+
+
+# On CUDA, calls after the first skip the JIT's per-call argument binding (most of the
+# eager cost at these sizes) and launch the compiled kernel directly, keyed by what
+# selects a variant. Any surprise from this Triton version turns the fast path off.
+_compiled: dict[tuple, object] = {}
+_fast_path = {"on": not INTERPRETED}
+
+
+def _launch(grid: tuple[int], args: tuple, blocks: dict[str, int], key: tuple) -> None:
+    if _fast_path["on"]:
+        compiled = _compiled.get(key)
+        if compiled is not None:
+            try:
+                # The launcher takes every parameter in order, constexprs included.
+                compiled[grid](*args, *blocks.values())
+                return
+            except Exception:
+                _fast_path["on"] = False
+    compiled = _expand_kernel[grid](*args, **blocks)
+    if _fast_path["on"] and hasattr(compiled, "__getitem__"):
+        _compiled[key] = compiled
 
 
 def expand_into(
@@ -117,24 +205,33 @@ def expand_into(
         return
     blocks = _blocks(bs)
     grid = (triton.cdiv(bs, blocks["BLOCK_REQ"]),)
-    _expand_kernel[grid](
+    stride_ext, stride_seq = extend_seq_lens.stride(0), seq_lens.stride(0)
+    args = (
         extend_seq_lens,
         seq_lens,
         out_seqlens_expanded,
         out_nsa_cache_seqlens,
-        extend_seq_lens.stride(0),
-        seq_lens.stride(0),
+        stride_ext,
+        stride_seq,
         out_seqlens_expanded.stride(0),
         out_nsa_cache_seqlens.stride(0),
         bs,
         nsa_index_topk,
         capacity,
-        extend_seq_lens,  # index tables: unused when INDEXED=False
-        seq_lens,
-        extend_seq_lens,
-        INDEXED=False,
-        **blocks,
     )
+    # Everything that selects a compiled variant: dtypes, device, the strides' 1 and
+    # multiple-of-16 specialisations, and the block sizes.
+    key = (
+        extend_seq_lens.dtype,
+        seq_lens.dtype,
+        extend_seq_lens.device,
+        stride_ext == 1,
+        stride_ext % 16 == 0,
+        stride_seq == 1,
+        stride_seq % 16 == 0,
+        *blocks.values(),
+    )
+    _launch(grid, args, blocks, key)
 
 
 def _pack(tensors: list[torch.Tensor]) -> tuple[torch.Tensor, list[int]]:
@@ -179,22 +276,16 @@ def expand_many(
         longest = max(int(p[0].max()) if p[0].numel() else 0 for p in problems)
         blocks = _blocks(bs, longest)
         grid = (triton.cdiv(bs, blocks["BLOCK_REQ"]),)
-        _expand_kernel[grid](
+        _expand_many_kernel[grid](
             ext_store,
             seq_store,
             out_e,
             out_c,
-            0,
-            0,
-            1,
-            1,
-            bs,
-            0,
-            total,
             as_tensor(ext_index),
             as_tensor(seq_index),
             as_tensor(topks),
-            INDEXED=True,
+            bs,
+            total,
             **blocks,
         )
     return [(e, c) for e, c in zip(out_e.split(totals), out_c.split(totals))]
