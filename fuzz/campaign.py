@@ -9,16 +9,18 @@ implementation runs while it shrinks), saved, and the campaign goes on.
 from __future__ import annotations
 
 import hashlib
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
 from hypothesis import strategies as st
 
-from fuzz import corpus
+from fuzz import bulk, corpus
 from fuzz.candidates import candidate_name
 from fuzz.case import Case, Fault
 from fuzz.compare import Mismatch
@@ -48,6 +50,7 @@ class Options:
     units: int = 1
     shrink_seconds: float = 10.0
     memory_limit_gb: float = 8.0
+    bulk: int = 0  # cases per bulk screen of the Triton kernel after each round (0: none)
 
 
 @dataclass
@@ -92,6 +95,8 @@ class Campaign:
         self.on_progress = on_progress or (lambda c: None)
         self.tally = Tally()
         self.cases = 0
+        self.bulk_cases = 0
+        self.bulk_seconds = 0.0
         self.examples = 0
         self.rounds = 0
         self.failures: dict[str, Failure] = {}
@@ -146,6 +151,8 @@ class Campaign:
             r = self.o.unit
             while not self.done():
                 self._round(r)
+                if self.o.bulk and "triton" in self.o.builtins and not self.done():
+                    self._bulk(r)
                 r += self.o.units
                 self.rounds += 1
         except KeyboardInterrupt:
@@ -235,16 +242,8 @@ class Campaign:
                 self._record(f, self.in_corpus[sig], in_corpus_before=True)
             elif f.mismatch.kind.endswith(FAULT_KINDS):
                 self._record(f, self._save(f))  # shrinking a hang would cost a timeout a try
-            elif not shrinkable:  # a named case: Hypothesis did not draw it, so reduce it here
-                first = self._save(f)  # on disk at once, in case the reduction is cut short
-                polished = self._polish(
-                    Failure(sig, f.mismatch, f.case, f.fault, first), self.o.shrink_seconds
-                )
-                small = Finding(polished.mismatch, polished.case, polished.fault)
-                path = self._save(small)
-                if path != first:
-                    first.unlink(missing_ok=True)
-                self._record(small, path, shrunk=polished.case != f.case, named=True)
+            elif not shrinkable:  # a named case: Hypothesis did not draw it
+                self._record_unshrunk(f)
             elif chase is None:
                 chase = sig
                 self.pending[sig] = Failure(sig, f.mismatch, f.case, f.fault, self._save(f))
@@ -284,6 +283,57 @@ class Campaign:
         if best.case.size_key() <= current.case.size_key():
             self.pending[sig] = Failure(sig, best.mismatch, best.case, best.fault, current.path)
         raise _Shrink(sig)
+
+    def _bulk(self, r: int) -> None:
+        """Screen a numpy-drawn batch through the Triton kernel; confirm what differs."""
+        n = self.o.bulk
+        if self.o.max_cases is not None:
+            n = min(n, self.o.max_cases - self.cases)
+        if n <= 0:
+            return
+        start = time.perf_counter()
+        batch = bulk.draw(np.random.default_rng(round_seed(self.o.seed, r)), n)
+        found, part = bulk.screen(batch, self.o.device)
+        self.bulk_seconds += time.perf_counter() - start
+        self.cases += n
+        self.bulk_cases += n
+        self.digest.update(f"bulk {r} {n}".encode())
+        self.on_progress(self)
+        if found.first_bad is None:
+            return
+        case = part.case(found.first_bad)
+        # The vectorised oracle only points; the reference and the public entry decide.
+        for batched in (False, True):
+            findings = run_example(
+                [case],
+                [],
+                ["reference", "triton"],
+                [],
+                self.o.device,
+                self.tally,
+                triton_batched=batched,
+                check_errors=False,
+            )
+            new = [f for f in findings if f.mismatch.signature not in self.failures]
+            if new:
+                self._record_unshrunk(new[0])
+                return
+        print(
+            f"bulk screen: oracle disagreement not confirmed on {case.describe()}", file=sys.stderr
+        )
+
+    def _record_unshrunk(self, f: Finding) -> None:
+        """A failure Hypothesis did not draw: save at once, reduce greedily, save again."""
+        sig = f.mismatch.signature
+        first = self._save(f)  # on disk at once, in case the reduction is cut short
+        polished = self._polish(
+            Failure(sig, f.mismatch, f.case, f.fault, first), self.o.shrink_seconds
+        )
+        small = Finding(polished.mismatch, polished.case, polished.fault)
+        path = self._save(small)
+        if path != first:
+            first.unlink(missing_ok=True)
+        self._record(small, path, shrunk=polished.case != f.case, named=True)
 
     def _finish_chase(self) -> None:
         sig, self._chasing = self._chasing, None
@@ -373,6 +423,9 @@ class Campaign:
         seconds = self.elapsed()
         return {
             "cases": self.cases,
+            "hypothesis_cases": self.cases - self.bulk_cases,
+            "bulk_cases": self.bulk_cases,
+            "bulk_seconds": round(self.bulk_seconds, 3),
             "examples": self.examples,
             "rounds": self.rounds,
             "seconds": round(seconds, 3),

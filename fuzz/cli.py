@@ -141,6 +141,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="time spent shrinking each new failure",
     )
+    run.add_argument(
+        "--bulk",
+        type=int,
+        default=None,
+        metavar="N",
+        help="after each round, screen N numpy-drawn cases through the Triton kernel in a few "
+        "launches (default 8192 on cpu, 65536 on cuda; 0: off)",
+    )
 
     rep = sub.add_parser("replay", help="re-run saved cases")
     common(rep)
@@ -245,6 +253,7 @@ def cmd_run(args) -> int:
         units=shard_n * args.workers,
         shrink_seconds=args.shrink_seconds,
         memory_limit_gb=args.memory_limit,
+        bulk=args.bulk if args.bulk is not None else (8192 if device == "cpu" else 65536),
     )
     progress = Progress(args.seconds, args.max_cases)
     where = "Triton interpreter" if device == "cpu" else torch_device_name()
@@ -367,6 +376,9 @@ def merge_reports(reports: list[dict]) -> dict:
     """Add the workers' counts; keep one failure per signature (the first found)."""
     merged = {
         "cases": sum(r["cases"] for r in reports),
+        "hypothesis_cases": sum(r["hypothesis_cases"] for r in reports),
+        "bulk_cases": sum(r["bulk_cases"] for r in reports),
+        "bulk_seconds": round(sum(r["bulk_seconds"] for r in reports), 3),
         "examples": sum(r["examples"] for r in reports),
         "rounds": sum(r["rounds"] for r in reports),
         "seconds": max((r["seconds"] for r in reports), default=0.0),
@@ -460,6 +472,11 @@ def print_summary(report: dict) -> None:
         f"summary: {report['cases']:,} cases in {report['seconds']:.1f} s "
         f"({report['cases_per_second']:,.0f} cases/s); {len(report['failures'])} failure(s)"
         + ("; interrupted" if report["interrupted"] else "")
+    )
+    print(
+        f"         {report.get('hypothesis_cases', 0):,} drawn by Hypothesis through every "
+        f"selected implementation, {report.get('bulk_cases', 0):,} screened in bulk through "
+        f"the Triton kernel ({report.get('bulk_seconds', 0):.1f} s)"
     )
     print(f"         implementations: {impls}")
     print(f"         known divergences (documented, not failures): {div}")

@@ -268,24 +268,40 @@ def expand_many(
         seq_index += [sb + seq.storage_offset() + i * seq.stride(0) for i in range(n)]
         topks += [topk] * n
         totals.append(int(ext.sum()))
-    bs, total = len(ext_index), sum(totals)
+    as_tensor = lambda xs: torch.tensor(xs, dtype=torch.int64, device=device)  # noqa: E731
+    longest = max((int(p[0].max()) for p in problems if p[0].numel()), default=0)
+    out_e, out_c = expand_packed(
+        ext_store,
+        seq_store,
+        as_tensor(ext_index),
+        as_tensor(seq_index),
+        as_tensor(topks),
+        sum(totals),
+        longest,
+    )
+    return [(e, c) for e, c in zip(out_e.split(totals), out_c.split(totals))]
+
+
+def expand_packed(
+    ext_store: torch.Tensor,
+    seq_store: torch.Tensor,
+    ext_index: torch.Tensor,
+    seq_index: torch.Tensor,
+    topk: torch.Tensor,
+    total: int,
+    longest: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One launch over requests given by element indices into two storages (int64 tables
+    of one entry per request), each with its own top-k. `total` and `longest` (the sum
+    and the largest of the extends) size the outputs and the tiles."""
+    device = ext_store.device
+    bs = ext_index.numel()
     out_e = torch.empty(total, dtype=torch.int32, device=device)
     out_c = torch.empty(total, dtype=torch.int32, device=device)
     if bs and total:
-        as_tensor = lambda xs: torch.tensor(xs, dtype=torch.int64, device=device)  # noqa: E731
-        longest = max(int(p[0].max()) if p[0].numel() else 0 for p in problems)
         blocks = _blocks(bs, longest)
         grid = (triton.cdiv(bs, blocks["BLOCK_REQ"]),)
         _expand_many_kernel[grid](
-            ext_store,
-            seq_store,
-            out_e,
-            out_c,
-            as_tensor(ext_index),
-            as_tensor(seq_index),
-            as_tensor(topks),
-            bs,
-            total,
-            **blocks,
+            ext_store, seq_store, out_e, out_c, ext_index, seq_index, topk, bs, total, **blocks
         )
-    return [(e, c) for e, c in zip(out_e.split(totals), out_c.split(totals))]
+    return out_e, out_c
