@@ -31,6 +31,7 @@ from fuzz.strategies import NAMED_CASES, bad_calls, batches
 
 EXAMPLES_PER_ROUND = 25
 POLISH_SECONDS = 3.0
+BULK_CHUNK = 131072
 FAULT_KINDS = ("hang", "crash")
 
 
@@ -291,17 +292,24 @@ class Campaign:
             n = min(n, self.o.max_cases - self.cases)
         if n <= 0:
             return
-        start = time.perf_counter()
-        batch = bulk.draw(np.random.default_rng(round_seed(self.o.seed, r)), n)
-        found, part = bulk.screen(batch, self.o.device)
-        self.bulk_seconds += time.perf_counter() - start
-        self.cases += n
-        self.bulk_cases += n
-        self.digest.update(f"bulk {r} {n}".encode())
-        self.on_progress(self)
-        if found.first_bad is None:
+        rng = np.random.default_rng(round_seed(self.o.seed, r))
+        case = None
+        for chunk in range(0, n, BULK_CHUNK):  # bounded host memory, whatever N is
+            size = min(BULK_CHUNK, n - chunk)
+            start = time.perf_counter()
+            found, part = bulk.screen(bulk.draw(rng, size), self.o.device)
+            self.bulk_seconds += time.perf_counter() - start
+            self.cases += size
+            self.bulk_cases += size
+            self.digest.update(f"bulk {r} {chunk} {size}".encode())
+            self.on_progress(self)
+            if found.first_bad is not None:
+                case = part.case(found.first_bad)
+                break
+            if self.out_of_time():
+                return
+        if case is None:
             return
-        case = part.case(found.first_bad)
         # The vectorised oracle only points; the reference and the public entry decide.
         for batched in (False, True):
             findings = run_example(

@@ -147,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="N",
         help="after each round, screen N numpy-drawn cases through the Triton kernel in a few "
-        "launches (default 8192 on cpu, 65536 on cuda; 0: off)",
+        "launches (default 8192 on cpu, 1048576 on cuda; 0: off)",
     )
 
     rep = sub.add_parser("replay", help="re-run saved cases")
@@ -253,7 +253,7 @@ def cmd_run(args) -> int:
         units=shard_n * args.workers,
         shrink_seconds=args.shrink_seconds,
         memory_limit_gb=args.memory_limit,
-        bulk=args.bulk if args.bulk is not None else (8192 if device == "cpu" else 65536),
+        bulk=args.bulk if args.bulk is not None else (8192 if device == "cpu" else 2**20),
     )
     progress = Progress(args.seconds, args.max_cases)
     where = "Triton interpreter" if device == "cpu" else torch_device_name()
