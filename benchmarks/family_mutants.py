@@ -81,7 +81,9 @@ def campaign(name: str, seconds: float, seed: int, no_named: bool, work: Path) -
 
 
 def replay(path: str, name: str | None) -> int:
-    cmd = [sys.executable, "-m", "fuzz", "replay", path] + (["--candidate", spec(name)] if name else [])
+    cmd = [sys.executable, "-m", "fuzz", "replay", path] + (
+        ["--candidate", spec(name)] if name else []
+    )
     return subprocess.run(cmd, cwd=ROOT, env=env(), capture_output=True).returncode
 
 
@@ -93,9 +95,7 @@ def row_line(r: dict) -> str:
     if r["found"]:
         ok_m = "ok" if r["replay_mutant"] == 1 else f"exit {r['replay_mutant']}"
         ok_b = "ok" if r["replay_builtins"] == 0 else f"exit {r['replay_builtins']}"
-        line += (
-            f"  {r['how']:8} {r['bs']:>5} {r['total']:>7}  {ok_m:7} {ok_b:7}  {r['signature']}"
-        )
+        line += f"  {r['how']:8} {r['bs']:>5} {r['total']:>7}  {ok_m:7} {ok_b:7}  {r['signature']}"
     return line
 
 
@@ -136,7 +136,9 @@ def main() -> int:
         print(f"{'correct':28} {alarm} ({r.get('cases', 0)} cases in {r['wall_s']:.1f} s)")
     missed = [r["mutant"] for r in rows if r["mutant"] != "correct" and not r.get("found")]
     slow = [
-        r["mutant"] for r in rows if r["mutant"] != "correct" and r.get("campaign_s", 0) > args.seconds
+        r["mutant"]
+        for r in rows
+        if r["mutant"] != "correct" and r.get("campaign_s", 0) > args.seconds
     ]
     print(f"# missed: {', '.join(missed) or 'none'}; over budget: {', '.join(slow) or 'none'}")
     if args.json:

@@ -112,6 +112,7 @@ class Campaign:
         self._chasing: str | None = None
         self._chase_start = 0.0
         self._internal: BaseException | None = None
+        self._seen: set[bytes] = set()
 
     # --- budget -------------------------------------------------------------------------
 
@@ -205,6 +206,12 @@ class Campaign:
             return
         if self.o.max_cases is not None:
             cases = cases[: self.o.max_cases - self.cases]
+        # Every round opens with Hypothesis's simplest examples (all-zero bytes): run and
+        # count an example once per campaign, not once per round.
+        seen = hashlib.blake2b(repr((cases, bad)).encode(), digest_size=16).digest()
+        if seen in self._seen:
+            return
+        self._seen.add(seen)
         chase = self._check(cases, bad, count=True, shrinkable=True)
         if chase is not None:
             self._chasing, self._chase_start = chase, time.monotonic()

@@ -7,6 +7,7 @@ interpreter is switched on here, before anything imports Triton (plug-ins too).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import multiprocessing as mp
 import os
@@ -388,6 +389,14 @@ def merge_reports(reports: list[dict]) -> dict:
         "workers": reports,
         "interrupted": any(r["interrupted"] for r in reports),
     }
+    digests = sorted(r["cases_digest"] for r in reports)
+    merged["cases_digest"] = hashlib.sha256("".join(digests).encode()).hexdigest()
+    for key in ("seed", "device", "versions"):
+        merged[key] = reports[0][key] if reports else None
+    merged["restarts"] = {}
+    for r in reports:
+        for name, n in r["restarts"].items():
+            merged["restarts"][name] = merged["restarts"].get(name, 0) + n
     merged["cases_per_second"] = (
         round(merged["cases"] / merged["seconds"], 1) if merged["seconds"] else 0.0
     )

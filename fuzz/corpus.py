@@ -123,12 +123,22 @@ def load(path: Path) -> Entry:
         raise CorpusError(f"{path}: not a readable corpus entry ({exc!r})") from exc
 
 
+def is_foreign(path: Path) -> bool:
+    """A JSON object that is plainly no corpus entry (a campaign report kept beside the
+    entries, say): it has neither an entry's "format" nor its "signature"."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and "format" not in data and "signature" not in data
+
+
 def entry_files(targets: list[Path]) -> list[Path]:
-    """Files named, and the *.json files of directories named, in a stable order."""
+    """Files named, and the entry files of directories named, in a stable order."""
     files: list[Path] = []
     for t in targets:
         t = Path(t)
-        files += sorted(t.glob("*.json")) if t.is_dir() else [t]
+        files += [f for f in sorted(t.glob("*.json")) if not is_foreign(f)] if t.is_dir() else [t]
     return files
 
 

@@ -48,7 +48,10 @@ def register_profiles() -> None:
         database=DirectoryBasedExampleDatabase(".hypothesis/examples"),
         print_blob=True,
     )
-    settings.load_profile(os.environ.get(PROFILE_ENV, "ci"))
+    chosen = os.environ.get(PROFILE_ENV, "ci")
+    if chosen not in ("ci", "dev", "nightly"):
+        raise pytest.UsageError(f"{PROFILE_ENV}={chosen!r}: expected ci, dev or nightly")
+    settings.load_profile(chosen)
 
 
 register_profiles()

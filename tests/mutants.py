@@ -98,7 +98,9 @@ def bs_one_wrong(extend_seq_lens, seq_lens, nsa_index_topk):
     """specialisations: a single request (bs == 1, Triton's int specialisation) starts one low."""
     if extend_seq_lens.numel() != 1:
         return correct(extend_seq_lens, seq_lens, nsa_index_topk)
-    return _expand(extend_seq_lens.tolist(), [seq_lens.tolist()[0] - 1], nsa_index_topk, seq_lens.device)
+    return _expand(
+        extend_seq_lens.tolist(), [seq_lens.tolist()[0] - 1], nsa_index_topk, seq_lens.device
+    )
 
 
 def bs_multiple_of_16_wrong(extend_seq_lens, seq_lens, nsa_index_topk):
@@ -184,9 +186,9 @@ def int32_sum_saturates(extend_seq_lens, seq_lens, nsa_index_topk):
 # --- layouts --------------------------------------------------------------------------------
 
 
-def _elements(t: torch.Tensor, offset: int, stride: int) -> list[int]:
-    """What a kernel reads at `base + offset + i * stride`, in t's own element type."""
-    return t.as_strided((t.numel(),), (stride,), offset).tolist()
+def _elements(t: torch.Tensor, n: int, offset: int, stride: int) -> list[int]:
+    """What a kernel reads at `base + offset + i * stride`, i < n, in t's own element type."""
+    return t.as_strided((n,), (stride,), offset).tolist()
 
 
 def int64_seq_read_as_int32(extend_seq_lens, seq_lens, nsa_index_topk):
@@ -194,26 +196,28 @@ def int64_seq_read_as_int32(extend_seq_lens, seq_lens, nsa_index_topk):
     if not (extend_seq_lens.dtype == torch.int32 and seq_lens.dtype == torch.int64):
         return correct(extend_seq_lens, seq_lens, nsa_index_topk)
     words = torch.empty(0, dtype=torch.int32).set_(seq_lens.untyped_storage())
-    seqs = _elements(words, seq_lens.storage_offset(), seq_lens.stride(0))
+    seqs = _elements(words, seq_lens.numel(), seq_lens.storage_offset(), seq_lens.stride(0))
     return _expand(extend_seq_lens.tolist(), seqs, nsa_index_topk, seq_lens.device)
 
 
 def strides_ignored(extend_seq_lens, seq_lens, nsa_index_topk):
     """strides: both tensors are read as if contiguous from their storage offsets."""
-    extends = _elements(extend_seq_lens, extend_seq_lens.storage_offset(), 1)
-    seqs = _elements(seq_lens, seq_lens.storage_offset(), 1)
+    extends = _elements(
+        extend_seq_lens, extend_seq_lens.numel(), extend_seq_lens.storage_offset(), 1
+    )
+    seqs = _elements(seq_lens, seq_lens.numel(), seq_lens.storage_offset(), 1)
     return _expand(extends, seqs, nsa_index_topk, seq_lens.device)
 
 
 def storage_offset_ignored(extend_seq_lens, seq_lens, nsa_index_topk):
     """strides: both tensors are read from the start of their storage (offset dropped)."""
-    extends = _elements(extend_seq_lens, 0, extend_seq_lens.stride(0))
-    seqs = _elements(seq_lens, 0, seq_lens.stride(0))
+    extends = _elements(extend_seq_lens, extend_seq_lens.numel(), 0, extend_seq_lens.stride(0))
+    seqs = _elements(seq_lens, seq_lens.numel(), 0, seq_lens.stride(0))
     return _expand(extends, seqs, nsa_index_topk, seq_lens.device)
 
 
 def stride_zero_mishandled(extend_seq_lens, seq_lens, nsa_index_topk):
-    """strides: an expand()ed view (stride 0) is taken as one request (numel of its storage)."""
+    """strides: a batch with an expand()ed view (stride 0) is taken as its first request."""
     extends, seqs = extend_seq_lens.tolist(), seq_lens.tolist()
     if extend_seq_lens.stride(0) == 0 or seq_lens.stride(0) == 0:
         extends, seqs = extends[:1], seqs[:1]
