@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from fuzz.case import Case, Fault, expected_error, faulty_args, faulty_out
+from fuzz.case import FAULTS, OUT_FAULTS, Case, Fault, expected_error, faulty_args, faulty_out
 from fuzz.compare import Mismatch, check_outputs, expected_tensors, summarise
 from fuzz.isolation import Answer, IsolatedCandidate, call_checked
 from nsa_meta import IMPLEMENTATIONS
@@ -142,8 +142,6 @@ def run_backend(name: str, case: Case, device, expected) -> tuple[Mismatch | Non
 
 
 def run_builtin_error(name: str, case: Case, fault: Fault, device) -> Mismatch | None:
-    from fuzz.case import OUT_FAULTS
-
     if fault.kind in OUT_FAULTS:
         if name not in BACKENDS:
             return None
@@ -210,10 +208,11 @@ def run_example(
     deadline: float | None = None,
 ) -> list[Finding]:
     """Every implementation on every case; a Finding for each mismatch."""
+    # A plug-in has no `out` argument: only the faults of the three contract arguments.
+    plugin_bad = [(c, f) for c, f in bad if f.kind in FAULTS] if check_errors else []
     if candidates:
         items = [{"case": c.to_json()} for c in cases]
-        if check_errors:
-            items += [{"case": c.to_json(), "fault": f.to_json()} for c, f in bad]
+        items += [{"case": c.to_json(), "fault": f.to_json()} for c, f in plugin_bad]
         for _, worker in candidates:
             worker.submit(items)
 
@@ -260,7 +259,7 @@ def run_example(
                 if found is not None:
                     findings.append(Finding(found, cases[i]))
             else:
-                case, fault = bad[i - len(cases)]
+                case, fault = plugin_bad[i - len(cases)]
                 found = judge_error(name, fault, answer)
                 if found is not None:
                     findings.append(Finding(found, case, fault))
