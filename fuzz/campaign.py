@@ -24,7 +24,7 @@ from fuzz import bulk, corpus
 from fuzz.candidates import candidate_name
 from fuzz.case import Case, Fault
 from fuzz.compare import Mismatch
-from fuzz.harness import Finding, Tally, run_example
+from fuzz.harness import Finding, Tally, run_example, run_one, smallest_per_signature
 from fuzz.isolation import IsolatedCandidate
 from fuzz.minimise import minimise
 from fuzz.strategies import NAMED_CASES, bad_calls, batches
@@ -220,17 +220,7 @@ class Campaign:
     def _check(self, cases, bad, *, count: bool, shrinkable: bool) -> str | None:
         """Run one example; record findings. Returns a new signature worth shrinking."""
         try:
-            findings = run_example(
-                cases,
-                bad,
-                self.o.builtins,
-                self.workers,
-                self.o.device,
-                self.tally,
-                triton_batched=self.o.device == "cpu",
-                check_errors=self.o.check_errors,
-                deadline=self.deadline,
-            )
+            findings = self._run(cases, bad, self.o.builtins, self.workers)
         except Exception as exc:
             self._internal = _InternalError(f"the harness failed: {exc!r}")
             self._internal.__cause__ = exc
@@ -242,7 +232,7 @@ class Campaign:
                 self.digest.update(repr(c).encode())
             self.on_progress(self)
         chase = None
-        for f in _smallest_per_signature(findings):
+        for f in smallest_per_signature(findings):
             sig = f.mismatch.signature
             if sig in self.failures:
                 continue
@@ -259,6 +249,19 @@ class Campaign:
                 self.pending[sig] = Failure(sig, f.mismatch, f.case, f.fault, self._save(f))
         return chase
 
+    def _run(self, cases, bad, builtins, workers) -> list[Finding]:
+        return run_example(
+            cases,
+            bad,
+            builtins,
+            workers,
+            self.o.device,
+            self.tally,
+            triton_batched=self.o.device == "cpu",
+            check_errors=self.o.check_errors,
+            deadline=self.deadline,
+        )
+
     def _shrink_step(self, cases, bad) -> None:
         sig = self._chasing
         assert sig is not None
@@ -269,17 +272,7 @@ class Campaign:
         workers = [(n, w) for n, w in self.workers if n == impl]
         bad = [(c, f) for c, f in bad if self.o.check_errors or impl in self.o.builtins]
         try:
-            findings = run_example(
-                cases,
-                bad,
-                builtins,
-                workers,
-                self.o.device,
-                self.tally,
-                triton_batched=self.o.device == "cpu",
-                check_errors=self.o.check_errors,
-                deadline=self.deadline,
-            )
+            findings = self._run(cases, bad, builtins, workers)
         except Exception as exc:
             self._internal = _InternalError(f"the harness failed while shrinking: {exc!r}")
             return
@@ -370,17 +363,8 @@ class Campaign:
         best = [f]
 
         def fails(case: Case) -> bool:
-            cases, bad = ([], [(case, f.fault)]) if f.fault else ([case], [])
-            found = run_example(
-                cases,
-                bad,
-                builtins,
-                workers,
-                self.o.device,
-                self.tally,
-                triton_batched=False,
-                check_errors=True,
-                deadline=self.deadline,
+            found = run_one(
+                case, f.fault, builtins, workers, self.o.device, self.tally, self.deadline
             )
             same = [x for x in found if x.mismatch.signature == f.signature]
             if same:
@@ -462,12 +446,3 @@ class Campaign:
             "interrupted": self.interrupted,
             "versions": corpus.versions(),
         }
-
-
-def _smallest_per_signature(findings: list[Finding]) -> list[Finding]:
-    best: dict[str, Finding] = {}
-    for f in findings:
-        sig = f.mismatch.signature
-        if sig not in best or f.case.size_key() < best[sig].case.size_key():
-            best[sig] = f
-    return list(best.values())

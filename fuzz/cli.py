@@ -499,7 +499,7 @@ def cmd_replay(args) -> int:
     device = setup_device(args.device)
     from fuzz import corpus
     from fuzz.candidates import CandidateError, candidate_name
-    from fuzz.harness import Tally, run_example
+    from fuzz.harness import Tally, run_one
     from fuzz.isolation import IsolatedCandidate
 
     builtins = args.impl if args.impl is not None else list(IMPL_NAMES)
@@ -527,17 +527,7 @@ def cmd_replay(args) -> int:
                 print(f"ERROR {exc}")
                 failed += 1
                 continue
-            cases, bad = ([], [(entry.case, entry.fault)]) if entry.fault else ([entry.case], [])
-            findings = run_example(
-                cases,
-                bad,
-                builtins,
-                workers,
-                device,
-                tally,
-                triton_batched=False,
-                check_errors=True,
-            )
+            findings = run_one(entry.case, entry.fault, builtins, workers, device, tally)
             note = ""
             if entry.impl not in builtins and entry.impl not in names:
                 note = f" ({entry.impl} not given: pass --candidate to replay it)"
@@ -561,7 +551,7 @@ def cmd_minimise(args) -> int:
     device = setup_device(args.device)
     from fuzz import corpus
     from fuzz.candidates import CandidateError, candidate_name
-    from fuzz.harness import Tally, run_example
+    from fuzz.harness import Tally, run_one
     from fuzz.isolation import IsolatedCandidate
     from fuzz.minimise import minimise
 
@@ -585,19 +575,9 @@ def cmd_minimise(args) -> int:
     tally = Tally()
 
     def findings(case):
-        cases, bad = ([], [(case, entry.fault)]) if entry.fault else ([case], [])
         return [
             f
-            for f in run_example(
-                cases,
-                bad,
-                builtins,
-                workers,
-                device,
-                tally,
-                triton_batched=False,
-                check_errors=True,
-            )
+            for f in run_one(case, entry.fault, builtins, workers, device, tally)
             if f.mismatch.signature == entry.signature
         ]
 

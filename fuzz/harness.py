@@ -264,3 +264,37 @@ def run_example(
                 if found is not None:
                     findings.append(Finding(found, case, fault))
     return findings
+
+
+def run_one(
+    case: Case,
+    fault: Fault | None,
+    builtins: list[str],
+    candidates: list[tuple[str, IsolatedCandidate]],
+    device: str,
+    tally: Tally,
+    deadline: float | None = None,
+) -> list[Finding]:
+    """One saved or reduced case (valid, or with its fault) through the public entries."""
+    cases, bad = ([], [(case, fault)]) if fault else ([case], [])
+    return run_example(
+        cases,
+        bad,
+        builtins,
+        candidates,
+        device,
+        tally,
+        triton_batched=False,
+        check_errors=True,
+        deadline=deadline,
+    )
+
+
+def smallest_per_signature(findings: list[Finding]) -> list[Finding]:
+    """One finding per signature: the one with the simplest case."""
+    best: dict[str, Finding] = {}
+    for f in findings:
+        sig = f.mismatch.signature
+        if sig not in best or f.case.size_key() < best[sig].case.size_key():
+            best[sig] = f
+    return list(best.values())

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from fuzz import corpus
-from fuzz.harness import Finding
+from fuzz.harness import Finding, smallest_per_signature
 
 SAVE_ENV = "NSA_SAVE_FAILURES_TO"
 
@@ -24,15 +24,6 @@ def _final_example() -> bool:
         return current_build_context().is_final
     except Exception:
         return True
-
-
-def _smallest(findings: list[Finding]) -> list[Finding]:
-    best: dict[str, Finding] = {}
-    for f in findings:
-        sig = f.mismatch.signature
-        if sig not in best or f.case.size_key() < best[sig].case.size_key():
-            best[sig] = f
-    return list(best.values())
 
 
 def explain(f: Finding, device: str) -> str:
@@ -59,4 +50,6 @@ def explain(f: Finding, device: str) -> str:
 
 def assert_no_findings(findings: list[Finding], *, device: str = "cpu") -> None:
     if findings:
-        raise AssertionError("\n".join(explain(f, device) for f in _smallest(findings)))
+        raise AssertionError(
+            "\n".join(explain(f, device) for f in smallest_per_signature(findings))
+        )
