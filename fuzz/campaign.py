@@ -1,18 +1,20 @@
-"""A campaign: rounds of seeded Hypothesis runs until the time, case or failure budget ends.
+"""The round driver: named cases and shipped seeds first, then rounds of seeded Hypothesis
+runs (and bulk screens) until the time, case or failure budget ends.
 
 Round r has its own seed, derived from the campaign seed, so the same --seed and
 --max-cases give the same cases, and N workers or N machines split one campaign by
-taking every N-th round. A new failure is shrunk by Hypothesis at once (only the failing
-implementation runs while it shrinks), saved, and the campaign goes on.
+taking every N-th round. Failures go to the book (book.py), which saves, shrinks and
+saves again; this module only decides what runs next and counts it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,23 +23,23 @@ from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
 from hypothesis import strategies as st
 
 from fuzz import bulk, corpus
-from fuzz.candidates import candidate_name
+from fuzz.book import Book, is_fault_kind
+from fuzz.candidates import CandidateError, candidate_name
 from fuzz.case import Case, Fault
-from fuzz.compare import Mismatch
-from fuzz.harness import Finding, Tally, run_example, run_one, smallest_per_signature
+from fuzz.harness import Finding, Tally, run_example, smallest_per_signature
 from fuzz.isolation import IsolatedCandidate
-from fuzz.minimise import minimise
-from fuzz.strategies import NAMED_CASES, bad_calls, batches
+from fuzz.report import Report
+from fuzz.strategies import bad_calls, batches
 
 EXAMPLES_PER_ROUND = 25
-POLISH_SECONDS = 3.0
 BULK_CHUNK = 131072
-FAULT_KINDS = ("hang", "crash")
+SHIPPED_PER_EXAMPLE = 1  # CPU: cases per example also sent through nsa_meta.expand itself
+INJECT_ENV = "NSA_FUZZ_INJECT"  # tests only: "harness-error:<unit>" breaks that worker
 
 
 @dataclass
 class Options:
-    seconds: float | None = None
+    deadline: float | None = None  # time.monotonic() at which --seconds ends
     max_cases: int | None = None
     seed: int = 0
     builtins: list[str] = field(default_factory=lambda: ["reference"])
@@ -46,44 +48,27 @@ class Options:
     corpus_dir: Path = Path("corpus")
     max_failures: int = 20
     timeout: float = 5.0
+    slow_is_failure: bool = False
     check_errors: bool = False
     unit: int = 0  # this process's share of the rounds: r % units == unit
     units: int = 1
     shrink_seconds: float = 10.0
+    fault_shrink_seconds: float = 60.0
     memory_limit_gb: float = 8.0
     bulk: int = 0  # cases per bulk screen of the Triton kernel after each round (0: none)
+    envelope: dict | None = None  # from --envelope; a candidate's own fn.envelope wins
+    named: bool = True
 
+    def confirm_timeout(self) -> float:
+        return max(30.0, 6 * self.timeout)
 
-@dataclass
-class Failure:
-    signature: str
-    mismatch: Mismatch
-    case: Case
-    fault: Fault | None
-    path: Path | None
-    shrunk: bool = False
-    in_corpus_before: bool = False
-    named: bool = False
-
-    def to_json(self) -> dict:
-        return {
-            "signature": self.signature,
-            "summary": self.mismatch.describe(),
-            "case": self.case.describe(),
-            "fault": self.fault and self.fault.to_json(),
-            "file": str(self.path) if self.path else None,
-            "shrunk": self.shrunk,
-            "in_corpus_before": self.in_corpus_before,
-            "named_case": self.named,
-        }
+    def grace_seconds(self) -> float:
+        """How far past --seconds a campaign may run: one hang confirmation."""
+        return self.confirm_timeout() + 5.0 if self.candidates else 5.0
 
 
 class _Shrink(Exception):
     """Raised inside the property so that Hypothesis shrinks the example."""
-
-
-class _InternalError(Exception):
-    """A bug in the fuzzer itself: stops the campaign loudly instead of being shrunk."""
 
 
 def round_seed(campaign_seed: int, r: int) -> int:
@@ -95,29 +80,27 @@ class Campaign:
         self.o = options
         self.on_progress = on_progress or (lambda c: None)
         self.tally = Tally()
-        self.cases = 0
-        self.bulk_cases = 0
+        self.cases = self.bulk_cases = self.shipped_cases = 0
         self.bulk_seconds = 0.0
-        self.examples = 0
-        self.rounds = 0
-        self.failures: dict[str, Failure] = {}
-        self.pending: dict[str, Failure] = {}  # saved unshrunk; shrunk if found again
+        self.examples = self.rounds = 0
         self.digest = hashlib.sha256()
         self.interrupted = False
+        self.errors: list[str] = []
         self.start = time.monotonic()
-        self.deadline = None if options.seconds is None else self.start + options.seconds
+        self.deadline = options.deadline
+        self.hard_deadline = (
+            None if self.deadline is None else self.deadline + options.grace_seconds()
+        )
         self.names = {spec: candidate_name(spec) for spec in options.candidates}
         self.workers: list[tuple[str, IsolatedCandidate]] = []
-        self.in_corpus = self._corpus_signatures()
+        self.envelope = None
+        self.book = Book(self)
+        self.pending: dict[str, tuple[Finding, Case]] = {}  # being shrunk by Hypothesis
         self._chasing: str | None = None
         self._chase_start = 0.0
-        self._internal: BaseException | None = None
         self._seen: set[bytes] = set()
 
-    # --- budget -------------------------------------------------------------------------
-
-    def elapsed(self) -> float:
-        return time.monotonic() - self.start
+    # --- budget ---------------------------------------------------------------------------
 
     def out_of_time(self) -> bool:
         return self.deadline is not None and time.monotonic() >= self.deadline
@@ -129,9 +112,13 @@ class Campaign:
         return (
             self.out_of_time()
             or self.out_of_cases()
-            or len(self.failures) >= self.o.max_failures
-            or self._internal is not None
+            or len(self.book) >= self.o.max_failures
+            or bool(self.errors)
+            or self.interrupted
         )
+
+    def _room(self, n: int) -> int:
+        return n if self.o.max_cases is None else max(0, min(n, self.o.max_cases - self.cases))
 
     # --- the loop -------------------------------------------------------------------------
 
@@ -139,17 +126,9 @@ class Campaign:
         # Cases are small: one intra-op thread beats several, and leaves a core to plug-ins.
         torch.set_num_threads(1)
         try:
-            self.workers = [
-                (
-                    self.names[spec],
-                    IsolatedCandidate(spec, self.o.device, self.o.timeout, self.o.memory_limit_gb),
-                )
-                for spec in self.o.candidates
-            ]
-            for _, w in self.workers:
-                w.start()
-            if self.o.unit == 0:  # one named case per family, already small: no shrinking
-                self._check(list(NAMED_CASES.values()), [], count=True, shrinkable=False)
+            self._start_workers()
+            if self.o.named and self.o.unit == 0:
+                self._check(self._opening_cases(), [], count=True, found_by="named case")
             r = self.o.unit
             while not self.done():
                 self._round(r)
@@ -160,19 +139,66 @@ class Campaign:
         except KeyboardInterrupt:
             self.interrupted = True
         finally:
-            self._finish_chase()
+            try:
+                self._finish_chase()
+            except KeyboardInterrupt:
+                self.interrupted = True
             for _, w in self.workers:
                 w.close()
-        if self._internal is not None:
-            raise self._internal
         return self
+
+    def _start_workers(self) -> None:
+        from fuzz.envelope import Envelope, EnvelopeError
+
+        for spec in self.o.candidates:
+            w = IsolatedCandidate(
+                spec,
+                self.o.device,
+                self.o.timeout,
+                self.o.memory_limit_gb,
+                confirm_timeout=self.o.confirm_timeout(),
+            )
+            self.workers.append((self.names[spec], w))
+            w.start(deadline=self.deadline)  # import time counts against --seconds
+        cli = Envelope.parse(self.o.envelope, source="--envelope") if self.o.envelope else None
+        found = []
+        for spec, (_, w) in zip(self.o.candidates, self.workers):
+            own = getattr(w, "envelope", None)
+            try:
+                found.append(Envelope.parse(own, source=f"{spec}.envelope") if own else cli)
+            except EnvelopeError as exc:
+                raise CandidateError(str(exc)) from None
+        if len({repr(e) for e in found}) > 1:
+            raise CandidateError(
+                "these candidates declare different envelopes; run each in its own campaign"
+            )
+        self.envelope = found[0] if found else cli
+
+    def _opening_cases(self) -> list[Case]:
+        """One named case per family, and the shipped regression seeds, inside the envelope."""
+        from fuzz.contract import named_cases
+        from fuzz.seeds import seeds_dir
+
+        opening = list(named_cases(self.envelope).values())
+        entries, errors = corpus.load_all([seeds_dir()])
+        for e in errors:
+            self.errors.append(f"a shipped regression seed could not be read: {e}")
+        for e in entries:
+            case = e.case if self.envelope is None else self.envelope.restrict(e.case)
+            if case is not None and e.fault is None:
+                opening.append(case)
+        return opening[: self._room(len(opening))]
 
     def _strategy(self) -> st.SearchStrategy:
         wants_bad = any(b != "reference" for b in self.o.builtins) or (
             self.o.check_errors and self.o.candidates
         )
-        bad = st.lists(bad_calls(with_out=True), max_size=3) if wants_bad else st.just([])
-        return st.tuples(batches(), bad)
+        bad = (
+            st.lists(bad_calls(with_out=True, envelope=self.envelope), max_size=3)
+            if wants_bad
+            else st.just([])
+        )
+        return st.tuples(batches(envelope=self.envelope), bad)
 
     def _round(self, r: int) -> None:
         @settings(
@@ -194,9 +220,11 @@ class Campaign:
             property_()
         except _Shrink:
             pass
+        except KeyboardInterrupt:
+            raise
         except Exception as exc:  # Hypothesis's Flaky when shrinking ran out of time, etc.
-            if self._chasing is None and self._internal is None:
-                raise _InternalError(f"campaign round {r} failed: {exc!r}") from exc
+            if self._chasing is None and not self.errors:
+                self.errors.append(f"campaign round {r} failed: {exc!r}")
         self._finish_chase()
 
     def _property(self, cases: list[Case], bad: list[tuple[Case, Fault]]) -> None:
@@ -204,26 +232,31 @@ class Campaign:
             return self._shrink_step(cases, bad)
         if self.done():
             return
-        if self.o.max_cases is not None:
-            cases = cases[: self.o.max_cases - self.cases]
+        cases = cases[: self._room(len(cases))]
         # Every round opens with Hypothesis's simplest examples (all-zero bytes): run and
         # count an example once per campaign, not once per round.
         seen = hashlib.blake2b(repr((cases, bad)).encode(), digest_size=16).digest()
         if seen in self._seen:
             return
         self._seen.add(seen)
-        chase = self._check(cases, bad, count=True, shrinkable=True)
+        chase = self._check(cases, bad, count=True, found_by="hypothesis")
         if chase is not None:
             self._chasing, self._chase_start = chase, time.monotonic()
             raise _Shrink(chase)
 
-    def _check(self, cases, bad, *, count: bool, shrinkable: bool) -> str | None:
-        """Run one example; record findings. Returns a new signature worth shrinking."""
+    def _check(self, cases, bad, *, count: bool, found_by: str) -> str | None:
+        """Run one example; record findings. Returns a new signature for Hypothesis to shrink."""
+        if os.environ.get(INJECT_ENV) == f"harness-error:{self.o.unit}":
+            self.errors.append(f"worker {self.o.unit}: injected harness error ({INJECT_ENV})")
+            return None
         try:
             findings = self._run(cases, bad, self.o.builtins, self.workers)
+            if self.o.device == "cpu" and "triton" in self.o.builtins and cases:
+                findings += self._shipped_path(cases)
+        except KeyboardInterrupt:
+            raise
         except Exception as exc:
-            self._internal = _InternalError(f"the harness failed: {exc!r}")
-            self._internal.__cause__ = exc
+            self.errors.append(f"the harness failed: {exc!r}")
             return None
         if count:
             self.cases += len(cases)
@@ -234,19 +267,13 @@ class Campaign:
         chase = None
         for f in smallest_per_signature(findings):
             sig = f.mismatch.signature
-            if sig in self.failures:
+            if sig in self.book or sig in self.pending:
                 continue
-            if sig in self.in_corpus:
-                self._record(f, self.in_corpus[sig], in_corpus_before=True)
-            elif f.mismatch.kind.endswith(FAULT_KINDS):
-                self._record(f, self._save(f))  # shrinking a hang would cost a timeout a try
-            elif not shrinkable:  # a named case: Hypothesis did not draw it
-                self._record_unshrunk(f)
-            elif chase is None:
-                chase = sig
-                self.pending[sig] = Failure(sig, f.mismatch, f.case, f.fault, self._save(f))
-            elif sig not in self.pending:
-                self.pending[sig] = Failure(sig, f.mismatch, f.case, f.fault, self._save(f))
+            if found_by == "hypothesis" and chase is None and not is_fault_kind(f.mismatch):
+                chase = sig  # Hypothesis shrinks wrong outputs first, the book goes on after
+                self.pending[sig] = (f, f.case)
+                continue
+            self.book.record(f, found_by=found_by)
         return chase
 
     def _run(self, cases, bad, builtins, workers) -> list[Finding]:
@@ -260,6 +287,28 @@ class Campaign:
             triton_batched=self.o.device == "cpu",
             check_errors=self.o.check_errors,
             deadline=self.deadline,
+            hard_deadline=self.hard_deadline,
+            slow_is_failure=self.o.slow_is_failure,
+        )
+
+    def _shipped_path(self, cases: list[Case]) -> list[Finding]:
+        """On the CPU the batched interpreter launch stands in for the Triton kernel; a few
+        cases per example also go through nsa_meta.expand itself, with caller buffers and
+        both validate modes, so the shipped public path is exercised too."""
+        i = self.examples % len(cases)
+        case = cases[i]
+        variants = [replace(case, out_slack=case.out_slack or 3, validate=not case.validate)]
+        variants = variants[:SHIPPED_PER_EXAMPLE] + [case][: max(0, SHIPPED_PER_EXAMPLE - 1)]
+        self.shipped_cases += len(variants)
+        return run_example(
+            variants,
+            [],
+            ["reference", "triton"],
+            [],
+            self.o.device,
+            self.tally,
+            triton_batched=False,
+            check_errors=False,
         )
 
     def _shrink_step(self, cases, bad) -> None:
@@ -267,29 +316,36 @@ class Campaign:
         assert sig is not None
         if time.monotonic() - self._chase_start > self.o.shrink_seconds or self.out_of_time():
             return  # keep what we have: Hypothesis stops once nothing fails any more
-        impl = self.pending[sig].mismatch.impl
+        first, current = self.pending[sig]
+        impl = first.mismatch.impl
         builtins = [b for b in self.o.builtins if b == impl]
         workers = [(n, w) for n, w in self.workers if n == impl]
         bad = [(c, f) for c, f in bad if self.o.check_errors or impl in self.o.builtins]
         try:
             findings = self._run(cases, bad, builtins, workers)
+        except KeyboardInterrupt:
+            raise
         except Exception as exc:
-            self._internal = _InternalError(f"the harness failed while shrinking: {exc!r}")
+            self.errors.append(f"the harness failed while shrinking: {exc!r}")
             return
         same = [f for f in findings if f.mismatch.signature == sig]
         if not same:
             return
         best = min(same, key=lambda f: f.case.size_key())
-        current = self.pending[sig]
-        if best.case.size_key() <= current.case.size_key():
-            self.pending[sig] = Failure(sig, best.mismatch, best.case, best.fault, current.path)
+        if best.case.size_key() <= current.size_key():
+            self.pending[sig] = (Finding(first.mismatch, first.case, best.fault), best.case)
         raise _Shrink(sig)
+
+    def _finish_chase(self) -> None:
+        sig, self._chasing = self._chasing, None
+        if sig is None or sig not in self.pending:
+            return
+        first, shrunk = self.pending.pop(sig)
+        self.book.record(first, found_by="hypothesis", hypothesis_shrunk=shrunk)
 
     def _bulk(self, r: int) -> None:
         """Screen a numpy-drawn batch through the Triton kernel; confirm what differs."""
-        n = self.o.bulk
-        if self.o.max_cases is not None:
-            n = min(n, self.o.max_cases - self.cases)
+        n = self._room(self.o.bulk)
         if n <= 0:
             return
         rng = np.random.default_rng(round_seed(self.o.seed, r))
@@ -322,127 +378,71 @@ class Campaign:
                 triton_batched=batched,
                 check_errors=False,
             )
-            new = [f for f in findings if f.mismatch.signature not in self.failures]
+            new = [f for f in findings if f.mismatch.signature not in self.book]
             if new:
-                self._record_unshrunk(new[0])
+                self.book.record(new[0], found_by="bulk screen")
                 return
         print(
             f"bulk screen: oracle disagreement not confirmed on {case.describe()}", file=sys.stderr
         )
 
-    def _record_unshrunk(self, f: Finding) -> None:
-        """A failure Hypothesis did not draw: save at once, reduce greedily, save again."""
-        sig = f.mismatch.signature
-        first = self._save(f)  # on disk at once, in case the reduction is cut short
-        polished = self._polish(
-            Failure(sig, f.mismatch, f.case, f.fault, first), self.o.shrink_seconds
-        )
-        small = Finding(polished.mismatch, polished.case, polished.fault)
-        path = self._save(small)
-        if path != first:
-            first.unlink(missing_ok=True)
-        self._record(small, path, shrunk=polished.case != f.case, named=True)
-
-    def _finish_chase(self) -> None:
-        sig, self._chasing = self._chasing, None
-        if sig is None or sig not in self.pending:
-            return
-        f = self.pending.pop(sig)
-        if not self.interrupted and not self.out_of_time():
-            f = self._polish(f)
-        old = f.path
-        path = self._save(Finding(f.mismatch, f.case, f.fault))
-        if old is not None and old != path:
-            old.unlink(missing_ok=True)
-        self._record(Finding(f.mismatch, f.case, f.fault), path, shrunk=True)
-
-    def _polish(self, f: Failure, seconds: float = POLISH_SECONDS) -> Failure:
-        """A few seconds of greedy reductions after Hypothesis: rounder values, plainer layouts."""
-        builtins = [b for b in self.o.builtins if b == f.mismatch.impl]
-        workers = [(n, w) for n, w in self.workers if n == f.mismatch.impl]
-        best = [f]
-
-        def fails(case: Case) -> bool:
-            found = run_one(
-                case, f.fault, builtins, workers, self.o.device, self.tally, self.deadline
-            )
-            same = [x for x in found if x.mismatch.signature == f.signature]
-            if same:
-                best[0] = Failure(f.signature, same[0].mismatch, case, f.fault, f.path)
-            return bool(same)
-
-        seconds = min(seconds, self.o.shrink_seconds)
-        if self.deadline is not None:
-            seconds = min(seconds, self.deadline - time.monotonic())
-        small = minimise(f.case, fails, seconds)
-        return best[0] if best[0].case == small else f
-
     # --- bookkeeping ------------------------------------------------------------------------
 
-    def _spec_of(self, impl: str) -> str | None:
+    def spec_of(self, impl: str) -> str | None:
         return next((s for s, n in self.names.items() if n == impl), None)
 
-    def _save(self, f: Finding) -> Path:
-        return corpus.save(
-            self.o.corpus_dir,
-            f.mismatch,
-            f.case,
-            f.fault,
-            device=self.o.device,
-            seed=self.o.seed,
-            spec=self._spec_of(f.mismatch.impl),
-        )
+    def progress(self) -> tuple[int, int]:
+        return self.cases, len(self.book) + len(self.pending)
 
-    def _record(
-        self,
-        f: Finding,
-        path: Path | None,
-        *,
-        shrunk: bool = False,
-        in_corpus_before: bool = False,
-        named: bool = False,
-    ) -> None:
-        sig = f.mismatch.signature
-        self.pending.pop(sig, None)
-        self.failures[sig] = Failure(
-            sig, f.mismatch, f.case, f.fault, path, shrunk, in_corpus_before, named
-        )
-
-    def _corpus_signatures(self) -> dict[str, Path]:
-        entries, _ = (
-            corpus.load_all([self.o.corpus_dir]) if self.o.corpus_dir.is_dir() else ([], [])
-        )
-        return {e.signature: e.path for e in entries if e.path is not None}
-
-    def all_failures(self) -> list[Failure]:
-        """Shrunk and re-found failures, then those saved unshrunk (found once, never again)."""
-        return list(self.failures.values()) + list(self.pending.values())
-
-    def report(self) -> dict:
-        seconds = self.elapsed()
+    def counts(self) -> dict:
         return {
             "cases": self.cases,
             "hypothesis_cases": self.cases - self.bulk_cases,
             "bulk_cases": self.bulk_cases,
-            "bulk_seconds": round(self.bulk_seconds, 3),
-            "examples": self.examples,
-            "rounds": self.rounds,
-            "seconds": round(seconds, 3),
-            "cases_per_second": round(self.cases / seconds, 1) if seconds else 0.0,
-            "failures": [f.to_json() for f in self.all_failures()],
-            "implementations": {
+            "failures": len(self.book) + len(self.pending),
+        }
+
+    def report(self) -> Report:
+        pending = [
+            {
+                "signature": sig,
+                "summary": f.mismatch.describe(),
+                "cause": getattr(f.mismatch, "cause", "") or f.mismatch.describe(),
+                "case": f.case.describe(),
+                "file": None,
+                "shrunk": False,
+                "why_not_shrunk": "interrupted while Hypothesis shrank it",
+            }
+            for sig, (f, _) in self.pending.items()
+        ]
+        return Report(
+            cases=self.cases,
+            hypothesis_cases=self.cases - self.bulk_cases,
+            bulk_cases=self.bulk_cases,
+            bulk_seconds=self.bulk_seconds,
+            shipped_path_cases=self.shipped_cases,
+            examples=self.examples,
+            rounds=self.rounds,
+            seconds=time.monotonic() - self.start,
+            failures=self.book.to_json() + pending,
+            errors=list(self.errors),
+            slow=list(getattr(self.tally, "slow", [])),
+            unconfirmed_hangs=list(getattr(self.tally, "unconfirmed", [])),
+            implementations={
                 name: {
                     "calls": self.tally.calls[name],
                     "seconds": round(self.tally.seconds[name], 3),
                 }
                 for name in self.tally.calls
             },
-            "known_divergences": dict(self.tally.divergences),
-            "restarts": {n: w.restarts for n, w in self.workers},
-            "seed": self.o.seed,
-            "unit": f"{self.o.unit}/{self.o.units}",
-            "device": self.o.device,
-            "cases_digest": self.digest.hexdigest(),
-            "interrupted": self.interrupted,
-            "versions": corpus.versions(),
-        }
+            known_divergences=dict(self.tally.divergences),
+            restarts={n: w.restarts for n, w in self.workers},
+            envelope=self.envelope.to_json() if self.envelope is not None else None,
+            left_out=self.envelope.left_out() if self.envelope is not None else [],
+            seed=self.o.seed,
+            unit=f"{self.o.unit}/{self.o.units}",
+            device=self.o.device,
+            cases_digest=self.digest.hexdigest(),
+            interrupted=self.interrupted,
+            versions=corpus.versions(),
+        )

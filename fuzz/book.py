@@ -1,0 +1,190 @@
+"""The book of a campaign's failures: each one saved the moment it is found (so nothing is
+lost), shrunk to the canonical case, and saved again with the case it was found as.
+
+Wrong outputs shrink within `--shrink-seconds`; crashes, device faults and hangs, whose
+every try may cost a fresh worker, within `--fault-shrink-seconds`. "Does it still fail
+with the same signature?" is `harness.reproduce`, the one question minimise and replay ask.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from fuzz import corpus
+from fuzz.case import Case, Fault
+from fuzz.compare import Mismatch
+from fuzz.harness import Finding, reproduce
+from fuzz.minimise import shrink
+
+# Kinds whose tries may each cost a worker restart or a timeout: shrunk on their own budget.
+FAULT_KINDS = ("hang", "crash", "cuda-fault", "protocol", "oversize", "slow")
+
+
+def is_fault_kind(mismatch: Mismatch) -> bool:
+    return mismatch.kind.split(":")[-1].strip().split(" ")[0] in FAULT_KINDS or any(
+        mismatch.kind.endswith(k) for k in FAULT_KINDS
+    )
+
+
+@dataclass
+class Failure:
+    signature: str
+    mismatch: Mismatch
+    case: Case
+    fault: Fault | None
+    path: Path | None
+    original_case: Case | None = None
+    shrunk: bool = False
+    in_corpus_before: bool = False
+    found_by: str = ""
+    why_not_shrunk: str = ""
+
+    def to_json(self) -> dict:
+        return {
+            "signature": self.signature,
+            "summary": self.mismatch.describe(),
+            "cause": getattr(self.mismatch, "cause", "") or self.mismatch.describe(),
+            "output_tail": getattr(self.mismatch, "output_tail", ""),
+            "case": self.case.describe(),
+            "original_case": self.original_case.describe() if self.original_case else None,
+            "fault": self.fault and self.fault.to_json(),
+            "file": str(self.path) if self.path else None,
+            "shrunk": self.shrunk,
+            "in_corpus_before": self.in_corpus_before,
+            "found_by": self.found_by,
+            "why_not_shrunk": self.why_not_shrunk,
+        }
+
+
+class Book:
+    def __init__(self, campaign):
+        self.c = campaign  # options, workers, tally, deadline, envelope, errors
+        self.failures: dict[str, Failure] = {}
+        self.in_corpus = self._corpus_signatures()
+
+    def __contains__(self, signature: str) -> bool:
+        return signature in self.failures
+
+    def __len__(self) -> int:
+        return len(self.failures)
+
+    # --- recording -------------------------------------------------------------------------
+
+    def record(self, f: Finding, *, found_by: str, hypothesis_shrunk: Case | None = None) -> None:
+        """Save at once, shrink, save again. `hypothesis_shrunk`: what Hypothesis already
+        reduced `f.case` to (the greedy passes go on from there)."""
+        sig = f.mismatch.signature
+        if sig in self.failures:
+            return
+        if sig in self.in_corpus:
+            self.failures[sig] = Failure(
+                sig, f.mismatch, f.case, f.fault, self.in_corpus[sig], in_corpus_before=True
+            )
+            return
+        original = f.case
+        path = self._save(f.mismatch, f.case, f.fault, original=None)
+        failure = Failure(sig, f.mismatch, f.case, f.fault, path, found_by=found_by)
+        self.failures[sig] = failure
+        if hypothesis_shrunk is not None and hypothesis_shrunk != f.case:
+            again = self._reproduce(hypothesis_shrunk, f.fault, sig, confirm=True)
+            if again is not None:
+                failure.case, failure.mismatch = hypothesis_shrunk, again.mismatch
+        self._shrink(failure)
+        if failure.case != original:
+            failure.original_case = original
+            new = self._save(failure.mismatch, failure.case, failure.fault, original=original)
+            failure.path = new or failure.path
+
+    def _shrink(self, failure: Failure) -> None:
+        o = self.c.o
+        budget = o.fault_shrink_seconds if is_fault_kind(failure.mismatch) else o.shrink_seconds
+        if self.c.deadline is not None:
+            budget = min(budget, self.c.deadline - time.monotonic())
+        if budget <= 0:
+            failure.why_not_shrunk = "the time budget had ended"
+            return
+        fault_kind = is_fault_kind(failure.mismatch)
+        best: dict = {}
+
+        def fails(case: Case) -> bool:
+            # A hang is retried without the long confirmation while shrinking; the result
+            # is confirmed once at the end, so a slow compile never becomes the verdict.
+            got = self._reproduce(case, failure.fault, failure.signature, confirm=not fault_kind)
+            if got is not None:
+                best[case] = got
+            return got is not None
+
+        try:
+            small = shrink(failure.case, fails, budget, envelope=self.c.envelope)
+        except KeyboardInterrupt:
+            raise
+        if small == failure.case:
+            failure.shrunk = True
+            return
+        if fault_kind:  # the canonical case must fail as the original did, confirmed
+            confirmed = self._reproduce(small, failure.fault, failure.signature, confirm=True)
+            if confirmed is None:
+                failure.why_not_shrunk = "the smaller case did not confirm the failure"
+                return
+            best[small] = confirmed
+        failure.case, failure.mismatch, failure.shrunk = small, best[small].mismatch, True
+
+    def _reproduce(self, case: Case, fault: Fault | None, sig: str, *, confirm: bool):
+        impl = sig.split(":")[0] if not sig.startswith("metadata:") else sig.split(":")[1]
+        builtins = [b for b in self.c.o.builtins if b == impl]
+        workers = [(n, w) for n, w in self.c.workers if n == impl]
+        return reproduce(
+            case,
+            fault,
+            sig,
+            builtins,
+            workers,
+            self.c.o.device,
+            self.c.tally,
+            deadline=self.c.deadline,
+            slow_is_failure=self.c.o.slow_is_failure,
+            confirm=confirm,
+        )
+
+    # --- the corpus ----------------------------------------------------------------------------
+
+    def _save(
+        self, mismatch: Mismatch, case: Case, fault: Fault | None, *, original: Case | None
+    ) -> Path | None:
+        """Write the entry; a failure that cannot be written is printed in full on stderr,
+        kept in the report, and makes the run exit 3."""
+        try:
+            return corpus.save(
+                self.c.o.corpus_dir,
+                mismatch,
+                case,
+                fault,
+                device=self.c.o.device,
+                seed=self.c.o.seed,
+                spec=self.c.spec_of(mismatch.impl),
+                original_case=original,
+            )
+        except (corpus.CorpusWriteError, OSError) as exc:
+            entry = {
+                "signature": mismatch.signature,
+                "cause": getattr(mismatch, "cause", "") or mismatch.describe(),
+                "case": case.to_json(),
+                "fault": fault and fault.to_json(),
+                "original_case": original.to_json() if original else None,
+            }
+            print(f"could not save a failure ({exc}); here it is:", file=sys.stderr)
+            print(json.dumps(entry), file=sys.stderr)
+            self.c.errors.append(f"a failure could not be saved: {exc}: {json.dumps(entry)}")
+            return None
+
+    def _corpus_signatures(self) -> dict[str, Path]:
+        d = self.c.o.corpus_dir
+        entries, _ = corpus.load_all([d]) if d.is_dir() else ([], [])
+        return {e.signature: e.path for e in entries if e.path is not None}
+
+    def to_json(self) -> list[dict]:
+        return [f.to_json() for f in self.failures.values()]

@@ -1,0 +1,438 @@
+"""What each command does, once its arguments are parsed (cli.py): set-up checks first, so
+that a usage error (exit 2) is decided before any work, then the work, then one report.
+
+Nothing found is ever lost: the corpus and report paths are checked for writing before a
+campaign starts, and a report that still cannot be written is printed on stderr (exit 3).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from fuzz.cli import IMPL_NAMES, SIGNALS, STARTED, UsageError
+from fuzz.report import EXIT_FAILURES, EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, Report
+
+# --- shared set-up -------------------------------------------------------------------------
+
+
+def setup_device(requested: str | None) -> str:
+    """Pick the device; on the CPU switch the Triton interpreter on before Triton loads."""
+    import torch
+
+    device = requested or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: CUDA is not available here")
+    if device == "cpu":
+        from nsa_meta.interpreter import use_interpreter
+
+        use_interpreter()
+    else:
+        device = f"cuda:{torch.cuda.current_device()}"  # outputs report "cuda:0", not "cuda"
+    return device
+
+
+def check_candidates(specs: list[str]) -> None:
+    from fuzz.candidates import CandidateError, parse_spec
+
+    for spec in specs:
+        try:
+            parse_spec(spec)
+        except CandidateError as exc:
+            raise UsageError(str(exc)) from None
+
+
+def cli_envelope(args):
+    """The --envelope given on the command line (None when absent), checked now."""
+    from fuzz.envelope import Envelope, EnvelopeError
+
+    try:
+        return Envelope.from_cli(args.envelope) if args.envelope else None
+    except EnvelopeError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def max_total(args) -> dict:
+    return {"max_total": args.max_total} if getattr(args, "max_total", None) else {}
+
+
+def writable_dir(path: Path, what: str) -> None:
+    from fuzz import corpus
+
+    try:
+        corpus.check_writable(path)
+    except corpus.CorpusWriteError as exc:
+        raise UsageError(f"{what} {path}: {exc}") from None
+
+
+def writable_report(path: Path | None) -> None:
+    if path is None:
+        return
+    from fuzz import corpus
+
+    try:
+        corpus.check_report_path(path)
+    except corpus.CorpusWriteError as exc:
+        raise UsageError(f"--report {path}: {exc}") from None
+
+
+def start_workers(specs: list[str], args, device: str, deadline: float | None):
+    """(name, IsolatedCandidate) per spec, started; a candidate that cannot load is usage."""
+    from fuzz.candidates import CandidateError, candidate_name
+    from fuzz.isolation import IsolatedCandidate
+
+    workers = [
+        (candidate_name(s), IsolatedCandidate(s, device, args.timeout, args.memory_limit))
+        for s in specs
+    ]
+    try:
+        for _, w in workers:
+            w.start(deadline=deadline)
+    except CandidateError as exc:
+        for _, w in workers:
+            w.close()
+        raise UsageError(str(exc)) from None
+    return workers
+
+
+# --- run ---------------------------------------------------------------------------------------
+
+
+def cmd_run(args) -> int:
+    from fuzz.campaign import Campaign, Options
+
+    if args.seconds is None and args.max_cases is None:
+        raise UsageError("run: give --seconds N or --max-cases N (or both)")
+    check_candidates(args.candidate)
+    envelope = cli_envelope(args)
+    writable_dir(args.corpus, "--corpus")
+    writable_report(args.report)
+    device = setup_device(args.device)
+    builtins = (
+        args.impl
+        if args.impl is not None
+        else (["reference"] if args.candidate else list(IMPL_NAMES))
+    )
+    if "reference" not in builtins:
+        builtins = ["reference", *builtins]  # the oracle always runs
+    shard_i, shard_n = args.shard
+    options = Options(
+        deadline=None if args.seconds is None else STARTED + args.seconds,
+        max_cases=args.max_cases,
+        seed=args.seed,
+        builtins=builtins,
+        candidates=args.candidate,
+        device=device,
+        corpus_dir=args.corpus,
+        max_failures=args.max_failures,
+        timeout=args.timeout,
+        slow_is_failure=args.slow_is_failure,
+        check_errors=args.check_errors,
+        unit=shard_i * args.workers,
+        units=shard_n * args.workers,
+        shrink_seconds=args.shrink_seconds,
+        fault_shrink_seconds=args.fault_shrink_seconds,
+        memory_limit_gb=args.memory_limit,
+        bulk=args.bulk if args.bulk is not None else (8192 if device == "cpu" else 2**20),
+        envelope=envelope.to_json() if envelope is not None else None,
+        named=not args.no_named,
+    )
+    from fuzz.progress import Progress
+
+    progress = Progress(args.seconds, args.max_cases)
+    where = "Triton interpreter" if device == "cpu" else torch_device_name()
+    print(
+        f"campaign: device {device} ({where}); built-ins {', '.join(builtins)}"
+        + (f"; candidates {', '.join(args.candidate)}" if args.candidate else "")
+        + f"; seed {args.seed}; shard {shard_i}/{shard_n}; workers {args.workers}; "
+        f"corpus {args.corpus}",
+        flush=True,
+    )
+    source = {"report": lambda: Report(interrupted=True)}
+    SIGNALS.flush = lambda: _flush(source["report"](), args.report, started_summary=False)
+    try:
+        if args.workers == 1:
+            campaign = Campaign(options, on_progress=lambda c: progress.update(*c.progress()))
+            source["report"] = campaign.report
+            try:
+                campaign.run()
+            finally:
+                report = campaign.report()
+        else:
+            report = _run_pool(options, args.workers, progress, source)
+    except KeyboardInterrupt:  # during start-up, before a campaign could catch it
+        report = source["report"]()
+        report.interrupted = True
+    except UsageError:
+        raise
+    progress.close()
+    return _flush(report, args.report, started_summary=True)
+
+
+def _run_pool(options, workers: int, progress, source) -> Report:
+    from fuzz.pool import Pool
+
+    pool = Pool(options, workers, on_progress=progress.update)
+    source["report"] = pool.report
+    grace = None
+    if options.deadline is not None:
+        grace = options.deadline + options.grace_seconds() + 30.0
+    try:
+        pool.start()
+        pool.wait(grace)
+    except KeyboardInterrupt:
+        pool.stop()
+    finally:
+        pool.close()
+    if pool.usage is not None:
+        raise UsageError(pool.usage)
+    report = pool.report()
+    report.interrupted |= SIGNALS.count > 0
+    return report
+
+
+def _flush(report: Report, path: Path | None, *, started_summary: bool) -> int:
+    """Summary, then the report file; a report that cannot be written goes to stderr."""
+    from fuzz.summary import print_summary
+
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(path.name + ".part")
+            tmp.write_text(report.dumps())
+            tmp.replace(path)
+        except OSError as exc:
+            report.errors.append(f"the report could not be written to {path}: {exc}")
+            print(report.dumps(), file=sys.stderr)
+    print_summary(report)
+    if path is not None and path.is_file():
+        print(f"report: {path}")
+    sys.stdout.flush()
+    return report.exit_code()
+
+
+def torch_device_name() -> str:
+    import torch
+
+    return torch.cuda.get_device_name()
+
+
+# --- replay, minimise ---------------------------------------------------------------------------
+
+
+def _replay_targets(args) -> list[Path]:
+    if args.targets:
+        missing = [str(t) for t in args.targets if not t.exists() and not t.is_symlink()]
+        if missing:
+            raise UsageError(f"replay: no such file or directory: {', '.join(missing)}")
+        return list(args.targets)
+    from fuzz.seeds import seeds_dir
+
+    return [seeds_dir()] + ([Path("corpus")] if Path("corpus").is_dir() else [])
+
+
+def cmd_replay(args) -> int:
+    check_candidates(args.candidate)
+    cli_envelope(args)
+    targets = _replay_targets(args)
+    device = setup_device(args.device)
+    from fuzz import corpus
+    from fuzz.harness import HarnessError, Tally, run_one
+    from fuzz.summary import printable
+
+    builtins = args.impl if args.impl is not None else list(IMPL_NAMES)
+    entries, errors = corpus.load_all(targets, **max_total(args))
+    workers = start_workers(args.candidate, args, device, None)
+    names = {n for n, _ in workers}
+    failed = {"entries": 0, "seeds": 0}
+    replayed = {"entries": 0, "seeds": 0}
+    internal: list[str] = []
+    tally = Tally()
+    try:
+        for entry in entries:
+            group = "seeds" if entry.is_seed else "entries"
+            label = "SEED" if entry.is_seed else ""
+            try:
+                findings = run_one(
+                    entry.case,
+                    entry.fault,
+                    builtins,
+                    workers,
+                    device,
+                    tally,
+                    slow_is_failure=args.slow_is_failure,
+                )
+            except HarnessError as exc:
+                internal.append(f"{entry.path}: {exc}")
+                print(f"ERROR {printable(entry.path)}: the harness failed: {printable(exc)}")
+                continue
+            replayed[group] += 1
+            note = ""
+            if not entry.is_seed and entry.impl not in builtins and entry.impl not in names:
+                note = f" ({printable(entry.impl)} not given: pass --candidate to replay it)"
+            if findings:
+                failed[group] += 1
+                print(f"FAIL {label + ' ' if label else ''}{printable(entry.path)}{note}")
+                for f in findings:
+                    print(f"     {printable(f.mismatch.describe())}")
+                    if getattr(f.mismatch, "cause", ""):
+                        print(f"     cause: {printable(f.mismatch.cause)}")
+            else:
+                print(
+                    f"PASS {label + ' ' if label else ''}{printable(entry.path)} "
+                    f"[{printable(entry.signature)}]{note}"
+                )
+    except KeyboardInterrupt:
+        internal.append("interrupted before every entry was replayed")
+    finally:
+        for _, w in workers:
+            w.close()
+    for err in errors:
+        print(f"ERROR {printable(err)}")
+    print(
+        f"replayed {replayed['entries']} entr{'y' if replayed['entries'] == 1 else 'ies'} "
+        f"({failed['entries']} failing) and {replayed['seeds']} regression seed(s) "
+        f"({failed['seeds']} failing); {len(errors)} unreadable"
+    )
+    if errors or internal:
+        return EXIT_INCOMPLETE
+    return EXIT_FAILURES if failed["entries"] or failed["seeds"] else EXIT_OK
+
+
+def cmd_minimise(args) -> int:
+    """Shrink a saved failure again, to the canonical case; the result replaces the entry's
+    file only through the corpus's own rule (one file per signature, the smaller kept)."""
+    check_candidates(args.candidate)
+    if not args.target.exists():
+        raise UsageError(f"minimise: no such file: {args.target}")
+    from fuzz import corpus
+
+    try:
+        entry = corpus.load(args.target, **max_total(args))
+    except corpus.CorpusError as exc:
+        print(f"ERROR {exc}", file=sys.stderr)
+        return EXIT_INCOMPLETE
+    writable_dir(args.target.parent, "minimise: the entry's directory")
+    device = setup_device(args.device)
+    from fuzz.candidates import candidate_name
+    from fuzz.harness import Tally, reproduce
+    from fuzz.minimise import shrink
+
+    specs = [s for s in args.candidate if candidate_name(s) == entry.impl]
+    builtins = [entry.impl] if entry.impl in IMPL_NAMES else []
+    if not specs and not builtins:
+        raise UsageError(f"minimise: {entry.impl} is a plug-in: pass its --candidate SPEC")
+    envelope = cli_envelope(args)
+    workers = start_workers(specs, args, device, None)
+    tally = Tally()
+    found: dict = {}
+
+    def fails(case) -> bool:
+        f = reproduce(
+            case,
+            entry.fault,
+            entry.signature,
+            builtins,
+            workers,
+            device,
+            tally,
+            slow_is_failure=args.slow_is_failure,
+        )
+        if f is not None:
+            found[case] = f
+        return f is not None
+
+    try:
+        if not fails(entry.case):
+            print(f"{args.target}: {entry.signature} does not fail any more; nothing to minimise")
+            return EXIT_OK
+        small = shrink(entry.case, fails, args.seconds, envelope=envelope)
+    finally:
+        for _, w in workers:
+            w.close()
+    if small == entry.case:
+        print(f"{args.target}: already minimal for these reductions")
+        return EXIT_OK
+    try:
+        path = corpus.save(
+            args.target.parent,
+            found[small].mismatch,
+            small,
+            entry.fault,
+            device=device,
+            seed=entry.data.get("seed"),
+            spec=entry.data.get("candidate"),
+            original_case=entry.original_case or entry.case,
+        )
+    except corpus.CorpusWriteError as exc:
+        print(f"ERROR the smaller case could not be saved: {exc}", file=sys.stderr)
+        print(json.dumps(small.to_json()), file=sys.stderr)
+        return EXIT_INCOMPLETE
+    print(f"was: {entry.case.describe()}\nnow: {small.describe()}\nsaved: {path}")
+    return EXIT_OK
+
+
+# --- list, show, corpus merge ---------------------------------------------------------------------
+
+
+def cmd_list(args) -> int:
+    from fuzz import corpus
+    from fuzz.summary import printable
+
+    missing = [str(t) for t in args.targets if not t.exists() and not t.is_symlink()]
+    if missing:
+        raise UsageError(f"list: no such file or directory: {', '.join(missing)}")
+    entries, errors = corpus.load_all(args.targets, **max_total(args))
+    for e in entries:
+        print(
+            f"{printable(e.path)}  {printable(e.signature)}  bs={e.case.bs} "
+            f"total={e.case.total}  {printable(e.data.get('date', ''))}"
+        )
+    for err in errors:
+        print(f"ERROR {printable(err)}")
+    print(
+        f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}"
+        + (f", {len(errors)} unreadable" if errors else "")
+    )
+    return EXIT_INCOMPLETE if errors else EXIT_OK
+
+
+def cmd_show(args) -> int:
+    from fuzz import corpus
+    from fuzz.show import printable, reproducer
+
+    if not args.target.exists() and not args.target.is_symlink():
+        raise UsageError(f"show: no such file: {args.target}")
+    try:
+        entry = corpus.load(args.target, **max_total(args))
+    except corpus.CorpusError as exc:
+        print(f"ERROR {printable(exc)}")
+        return EXIT_INCOMPLETE
+    print(printable(json.dumps(entry.data, indent=2)).replace("\\n", "\n"))
+    print("\n# reproduce in Python:")
+    print(reproducer(entry))
+    return EXIT_OK
+
+
+def cmd_corpus(args) -> int:
+    from fuzz import corpus
+    from fuzz.summary import printable
+
+    missing = [str(s) for s in args.sources if not s.is_dir()]
+    if missing:
+        raise UsageError(f"corpus merge: not a directory: {', '.join(missing)}")
+    writable_dir(args.into, "--into")
+    start = time.monotonic()
+    result = corpus.merge(args.sources, args.into, **max_total(args))
+    for err in result.errors:
+        print(f"ERROR {printable(err)}")
+    print(
+        f"merged {len(args.sources)} corpus dir(s) into {printable(args.into)} in "
+        f"{time.monotonic() - start:.1f} s: {result.describe()}"
+    )
+    return EXIT_INCOMPLETE if result.errors else EXIT_OK
+
+
+__all__ = ["EXIT_USAGE", "cmd_corpus", "cmd_list", "cmd_minimise", "cmd_replay", "cmd_run"]
