@@ -130,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
             "--envelope",
             default=None,
             metavar="JSON_OR_@FILE",
-            help="what the candidates support, e.g. '{\"dtypes\": [\"int32\"], \"topk\": "
+            help='what the candidates support, e.g. \'{"dtypes": ["int32"], "topk": '
             "[2048]}'; a candidate's own fn.envelope wins",
         )
         q.add_argument(

@@ -1,0 +1,177 @@
+"""The verdict is the product: one exit-code table, a report whatever happens, every number
+checked before any work, every worker's counts kept. Each test runs `python -m fuzz` in a
+subprocess, as a user does, with its own corpus and report."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from fuzz.report import Report
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+
+
+def fuzz(*args: object, env: dict | None = None, timeout: float = 180):
+    return subprocess.run(
+        [sys.executable, "-m", "fuzz", *map(str, args)],
+        cwd=ROOT,
+        env=env or ENV,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def said(r) -> str:
+    return f"exit {r.returncode}\n--- stdout\n{r.stdout}\n--- stderr\n{r.stderr}"
+
+
+def campaign(tmp_path: Path, *args: object, env: dict | None = None):
+    report = tmp_path / "report.json"
+    r = fuzz("run", "--corpus", tmp_path / "corpus", "--report", report, *args, env=env)
+    return r, json.loads(report.read_text()) if report.is_file() else None
+
+
+# --- usage: exit 2, decided before any work, never a traceback ------------------------------
+
+BAD_FLAGS = {
+    "seconds nan": ("--seconds", "nan"),
+    "seconds inf": ("--seconds", "inf"),
+    "timeout nan": ("--max-cases", "5", "--timeout", "nan"),
+    "memory limit negative": ("--max-cases", "5", "--memory-limit", "-1"),
+    "bulk negative": ("--max-cases", "5", "--bulk", "-5"),
+    "impl empty": ("--max-cases", "5", "--impl", ","),
+    "max cases zero": ("--max-cases", "0"),
+    "envelope unknown key": ("--max-cases", "5", "--envelope", '{"colour": 1}'),
+}
+
+
+@pytest.mark.parametrize("what", list(BAD_FLAGS))
+def test_bad_numbers_and_flags_are_usage_errors(tmp_path: Path, what: str) -> None:
+    r, report = campaign(tmp_path, *BAD_FLAGS[what])
+    assert r.returncode == 2, said(r)
+    assert "Traceback" not in r.stderr, said(r)
+    assert report is None
+
+
+def test_a_file_where_the_corpus_should_be_is_a_usage_error(tmp_path: Path) -> None:
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("x")
+    r = fuzz("run", "--max-cases", "5", "--corpus", not_a_dir)
+    assert r.returncode == 2 and "--corpus" in r.stderr, said(r)
+    assert "summary:" not in r.stdout  # decided before any work
+
+
+def test_an_unwritable_report_path_is_a_usage_error_before_the_campaign(tmp_path: Path) -> None:
+    r = fuzz("run", "--seconds", "60", "--corpus", tmp_path / "c", "--report", "/proc/nope/r.json")
+    assert r.returncode == 2 and "--report" in r.stderr, said(r)
+    assert "summary:" not in r.stdout
+
+
+@pytest.mark.parametrize("command", ["show", "list"])
+def test_show_or_list_of_a_missing_file_is_a_usage_error(tmp_path: Path, command: str) -> None:
+    r = fuzz(command, tmp_path / "missing.json")
+    assert r.returncode == 2, said(r)
+
+
+# --- budgets ----------------------------------------------------------------------------------
+
+
+def test_max_cases_runs_exactly_that_many(tmp_path: Path) -> None:
+    r, report = campaign(tmp_path, "--max-cases", 5, "--bulk", 0)
+    assert r.returncode == 0, said(r)
+    assert report["cases"] == 5
+
+
+# --- exit 3: the suite's own troubles are never a clean run ----------------------------------
+
+
+def test_a_harness_error_in_one_of_four_workers_exits_3_and_keeps_every_count(
+    tmp_path: Path,
+) -> None:
+    env = {**ENV, "NSA_FUZZ_INJECT": "harness-error:2"}
+    r, report = campaign(
+        tmp_path, "--max-cases", 200, "--workers", 4, "--bulk", 0, "--no-named", env=env
+    )
+    assert r.returncode == 3, said(r)
+    assert report is not None and report["exit_code"] == 3
+    assert any("injected harness error" in e for e in report["errors"]), report["errors"]
+    assert len(report["workers"]) == 4
+    assert "ERROR" in r.stdout, said(r)
+    assert report["failures"] == []  # never blamed on an implementation
+
+
+# --- signals ----------------------------------------------------------------------------------
+
+
+def _start(tmp_path: Path, *args: object) -> subprocess.Popen:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "fuzz",
+            "run",
+            "--corpus",
+            tmp_path / "corpus",
+            "--report",
+            tmp_path / "report.json",
+            *map(str, args),
+        ],
+        cwd=ROOT,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_sigterm_during_start_up_still_gives_summary_and_report(tmp_path: Path) -> None:
+    proc = _start(tmp_path, "--seconds", 60)
+    time.sleep(0.3)  # still importing torch
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode in (0, 1), f"exit {proc.returncode}\n{out}\n{err}"
+    assert "summary:" in out, out + err
+    data = json.loads((tmp_path / "report.json").read_text())
+    assert data["interrupted"] is True
+
+
+def test_sigterm_with_workers_keeps_every_workers_counts(tmp_path: Path) -> None:
+    proc = _start(tmp_path, "--seconds", 120, "--workers", 2, "--bulk", 0)
+    time.sleep(12)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=90)
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{out}\n{err}"
+    data = json.loads((tmp_path / "report.json").read_text())
+    assert data["interrupted"] is True
+    assert len(data["workers"]) == 2
+    assert data["cases"] == sum(w["cases"] for w in data["workers"]) > 0
+
+
+# --- the report -------------------------------------------------------------------------------
+
+
+def test_report_merge_adds_counts_and_keeps_one_failure_per_signature() -> None:
+    a = Report(cases=3, hypothesis_cases=3, seconds=2.0, cases_digest="a")
+    a.failures.append({"signature": "x:values:seqlens_expanded"})
+    b = Report(cases=4, bulk_cases=4, seconds=3.0, cases_digest="b", errors=["worker 1 died"])
+    b.failures.append({"signature": "x:values:seqlens_expanded"})
+    b.implementations["triton"] = {"calls": 2, "seconds": 0.5}
+    merged = Report.merge([a, b])
+    assert merged.cases == 7 and merged.seconds == 3.0
+    assert len(merged.failures) == 1
+    assert merged.exit_code() == 3  # an error of the suite outranks the failure
+    assert Report.merge([a]).exit_code() == 1
+    assert Report().exit_code() == 0
+    data = merged.to_json()
+    assert data["cases_per_second"] == round(7 / 3.0, 1) and len(data["workers"]) == 2
+    assert Report.from_json(json.loads(json.dumps(a.to_json()))).cases == 3
