@@ -67,6 +67,16 @@ def _shard(text: str) -> tuple[int, int]:
     return i, n
 
 
+def _gpus(text: str) -> list[int]:
+    try:
+        ids = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--gpus {text!r}: expected 0,1,...") from None
+    if not ids or any(i < 0 for i in ids) or len(set(ids)) != len(ids):
+        raise argparse.ArgumentTypeError(f"--gpus {text!r}: distinct indices >= 0, e.g. 0,1")
+    return ids
+
+
 def _impls(text: str) -> list[str]:
     names = [n.strip() for n in text.split(",") if n.strip()]
     if not names:
@@ -161,6 +171,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         metavar="N",
         help="processes on this machine, each taking every N-th round",
+    )
+    run.add_argument(
+        "--gpus",
+        type=_gpus,
+        default=None,
+        metavar="0,1,...",
+        help="with --device cuda and --workers N: the GPUs to spread workers over "
+        "(default: every visible GPU)",
     )
     run.add_argument(
         "--shard",

@@ -139,6 +139,7 @@ def cmd_run(args) -> int:
         envelope=envelope.to_json() if envelope is not None else None,
         named=not args.no_named,
     )
+    gpus = _gpu_list(args, device)
     from fuzz.progress import Progress
 
     progress = Progress(args.seconds, args.max_cases)
@@ -161,7 +162,7 @@ def cmd_run(args) -> int:
             finally:
                 report = campaign.report()
         else:
-            report = _run_pool(options, args.workers, progress, source)
+            report = _run_pool(options, args.workers, progress, source, gpus)
     except KeyboardInterrupt:  # during start-up, before a campaign could catch it
         report = source["report"]()
         report.interrupted = True
@@ -171,10 +172,26 @@ def cmd_run(args) -> int:
     return _flush(report, args.report, started_summary=True)
 
 
-def _run_pool(options, workers: int, progress, source) -> Report:
+def _gpu_list(args, device: str) -> list[int] | None:
+    """The GPUs that --workers N spreads over: --gpus, else every visible one (CUDA only)."""
+    if args.gpus is not None and not device.startswith("cuda"):
+        raise UsageError("--gpus needs --device cuda")
+    if not device.startswith("cuda") or args.workers == 1:
+        return None
+    import torch
+
+    count = torch.cuda.device_count()
+    gpus = args.gpus if args.gpus is not None else list(range(count))
+    bad = [g for g in gpus if g >= count]
+    if bad:
+        raise UsageError(f"--gpus: no GPU {bad[0]} here ({count} visible)")
+    return gpus
+
+
+def _run_pool(options, workers: int, progress, source, gpus: list[int] | None) -> Report:
     from fuzz.pool import Pool
 
-    pool = Pool(options, workers, on_progress=progress.update)
+    pool = Pool(options, workers, on_progress=progress.update, gpus=gpus)
     source["report"] = pool.report
     grace = None
     if options.deadline is not None:

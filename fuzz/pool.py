@@ -22,8 +22,11 @@ PROGRESS_EVERY_S = 0.5
 STOP_GRACE_S = 30.0  # after SIGTERM, how long a worker may take to save and report
 
 
-def _campaign_process(options, unit: int, q, parent_pid: int) -> None:
-    """One worker: ignores Ctrl-C (the supervisor coordinates), SIGTERM ends it cleanly."""
+def _campaign_process(options, unit: int, q, parent_pid: int, gpu: int | None) -> None:
+    """One worker: ignores Ctrl-C (the supervisor coordinates), SIGTERM ends it cleanly.
+    With `gpu`, it (and the candidates it starts) sees that one GPU only, as cuda:0."""
+    if gpu is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)  # read at CUDA's first use, not import
     from fuzz.lifetime import die_with_parent
 
     die_with_parent(parent_pid)
@@ -68,8 +71,9 @@ class UsageFromWorker(Exception):
 
 
 class Pool:
-    def __init__(self, options, workers: int, on_progress):
+    def __init__(self, options, workers: int, on_progress, gpus: list[int] | None = None):
         self.options, self.n, self.on_progress = options, workers, on_progress
+        self.gpus = gpus
         self.ctx = mp.get_context("spawn")
         self.q = self.ctx.Queue()
         self.procs: dict[int, mp.Process] = {}
@@ -86,9 +90,14 @@ class Pool:
             if o.max_cases is not None:
                 share = o.max_cases // self.n + (w < o.max_cases % self.n)
             unit = o.unit + w
+            gpu = self.gpus[w % len(self.gpus)] if self.gpus else None
             opts = replace(o, unit=unit, max_cases=share)
+            if gpu is not None:
+                opts = replace(opts, device="cuda:0")
             proc = self.ctx.Process(
-                target=_campaign_process, args=(opts, unit, self.q, os.getpid()), daemon=False
+                target=_campaign_process,
+                args=(opts, unit, self.q, os.getpid(), gpu),
+                daemon=False,
             )
             proc.start()
             self.procs[unit] = proc
