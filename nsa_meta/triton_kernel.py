@@ -250,7 +250,7 @@ def _direct_launcher(out, out_strides, blocks, extend_dtype, seq_dtype):  # type
     try:
         from triton import knobs
 
-        if knobs.runtime.launch_enter_hook is not None or knobs.runtime.launch_exit_hook:
+        if (knobs.runtime.launch_enter_hook, knobs.runtime.launch_exit_hook) != (None, None):
             return None
     except (ImportError, AttributeError):
         pass
