@@ -8,6 +8,9 @@ What it measures, at bs 1, 8, 32, 128, 512, 4096 (accept lengths random in 1..4,
 random in 128..8192, top-k 2048, int32 inputs on the GPU, out buffers of capacity bs * 4):
 
 - floor:  an empty Triton kernel (one pointer argument, grid (1,)), the least a launch costs;
+- lsfloor: a Triton kernel that loads both inputs and stores them into both outputs, with no
+          arithmetic (grid cdiv(bs, 256)): the least a kernel that reads and writes costs;
+- prepared: plan(ext, seq, topk) with plan = nsa_meta.prepare((e, c), bs), built once;
 - triton: nsa_meta.expand(..., backend="triton", out=(e, c), validate=False);
 - torch:  nsa_meta.expand(..., backend="torch",  out=(e, c), validate=False);
 - legacy: reference.legacy.legacy_expand, the original loop (two .tolist() host syncs).
@@ -19,7 +22,12 @@ call adds to a captured graph. Both take the median over repeats and rotate amon
 input sets. The legacy loop cannot be captured (host syncs): its graph figure is n/a.
 Every implementation is checked against reference.expand before it is timed (and again after
 capture); a wrong one is not timed and the script exits 1. Writes latency.json (all figures
-in microseconds) and latency.png (needs matplotlib) to --out. Without CUDA it says so, exits 0.
+in microseconds) and latency.png (needs matplotlib) to --out. Ratios: prepared and triton
+over the empty-launch floor (eager) and over the load/store floor (graph).
+
+Without CUDA nothing is timed: `--quick` then runs a smoke on the CPU (Triton's
+interpreter), checking every implementation once per input set (exit 1 if one is wrong);
+without `--quick` it says so and exits 0.
 """
 
 from __future__ import annotations
@@ -40,18 +48,25 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
-import triton
 
-import reference
-from nsa_meta import expand
-from reference.legacy import legacy_expand
+if not torch.cuda.is_available():  # the CPU smoke runs Triton's interpreter, set before import
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
+import triton  # noqa: E402
+import triton.language as tl  # noqa: E402
+
+import reference  # noqa: E402
+from nsa_meta import expand, prepare  # noqa: E402
+from reference.legacy import legacy_expand  # noqa: E402
 
 TOPK = 2048
 MAX_EXTEND = 4
 SEQ_RANGE = (128, 8192)
 BATCH_SIZES = (1, 8, 32, 128, 512, 4096)
 SENTINEL = -777
-IMPLS = ("floor", "triton", "torch", "legacy")
+IMPLS = ("floor", "lsfloor", "prepared", "triton", "torch", "legacy")
+FLOORS = ("floor", "lsfloor")
+LS_BLOCK = 256
 NOT_CAPTURABLE = "n/a: the legacy loop reads values with .tolist() (a host sync)"
 
 
@@ -59,6 +74,15 @@ NOT_CAPTURABLE = "n/a: the legacy loop reads values with .tolist() (a host sync)
 def _empty_kernel(ptr):
     """The floor: a launch that does nothing with its one argument."""
     pass
+
+
+@triton.jit
+def _load_store_kernel(ext_ptr, seq_ptr, out_e_ptr, out_c_ptr, bs, BLOCK: tl.constexpr):
+    """The load/store floor: both inputs read, both outputs written, no arithmetic."""
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < bs
+    tl.store(out_e_ptr + offs, tl.load(ext_ptr + offs, mask=mask), mask=mask)
+    tl.store(out_c_ptr + offs, tl.load(seq_ptr + offs, mask=mask), mask=mask)
 
 
 @dataclass
@@ -106,6 +130,14 @@ def make_call(impl: str, s: InputSet) -> Callable[[], object]:
     """One call of `impl` on input set `s`, as a closure (so timing loops stay uniform)."""
     if impl == "floor":
         return lambda: _empty_kernel[(1,)](s.out_e)
+    if impl == "lsfloor":
+        bs = s.extend_seq_lens.numel()
+        grid = (triton.cdiv(bs, LS_BLOCK),)
+        args = (s.extend_seq_lens, s.seq_lens, s.out_e, s.out_c, bs)
+        return lambda: _load_store_kernel[grid](*args, BLOCK=LS_BLOCK)
+    if impl == "prepared":
+        plan = prepare((s.out_e, s.out_c), s.extend_seq_lens.numel())
+        return lambda: plan(s.extend_seq_lens, s.seq_lens, TOPK)
     if impl == "legacy":
         return lambda: legacy_expand(s.extend_seq_lens, s.seq_lens, TOPK)
     out = (s.out_e, s.out_c)
@@ -115,8 +147,8 @@ def make_call(impl: str, s: InputSet) -> Callable[[], object]:
 
 
 def check(impl: str, s: InputSet, result: object) -> None:
-    """Raise AssertionError naming the first wrong slot; the floor computes nothing to check."""
-    if impl == "floor":
+    """Raise AssertionError naming the first wrong slot; the floors compute nothing to check."""
+    if impl in FLOORS:
         return
     total = len(s.expected[0])
     if impl == "legacy":
@@ -217,6 +249,22 @@ def bench_impl(impl: str, sets: list[InputSet], cfg: Settings, bs: int) -> dict:
     return row
 
 
+def smoke(cfg: Settings, device: torch.device, seed: int = 0) -> list[str]:
+    """Every implementation once per input set, checked, nothing timed (the CPU smoke).
+    Returns one line per wrong or crashing implementation."""
+    gen = torch.Generator().manual_seed(seed)
+    wrong = []
+    for bs in cfg.batch_sizes:
+        for s in make_input_sets(bs, cfg.sets, device, gen):
+            for impl in IMPLS:
+                s.poison()
+                try:
+                    check(impl, s, make_call(impl, s)())
+                except Exception as e:  # reported, and the smoke exits 1
+                    wrong.append(f"bs={bs} {impl}: {type(e).__name__}: {e}")
+    return wrong
+
+
 def run(cfg: Settings, device: torch.device, seed: int = 0) -> dict:
     """Every implementation at every bs; returns the report (figures in microseconds)."""
     gen = torch.Generator().manual_seed(seed)
@@ -257,8 +305,11 @@ def _flatten(figures: dict[str, dict]) -> dict:
     for mode in ("eager", "graph"):
         for impl in IMPLS:
             row[f"{impl}_{mode}_us"] = figures[impl][mode]
+    row["prepared_over_floor_eager"] = _ratio(row["prepared_eager_us"], row["floor_eager_us"])
+    row["prepared_over_lsfloor_graph"] = _ratio(row["prepared_graph_us"], row["lsfloor_graph_us"])
     row["triton_over_floor_eager"] = _ratio(row["triton_eager_us"], row["floor_eager_us"])
     row["triton_over_floor_graph"] = _ratio(row["triton_graph_us"], row["floor_graph_us"])
+    row["triton_over_lsfloor_graph"] = _ratio(row["triton_graph_us"], row["lsfloor_graph_us"])
     row["legacy_over_triton_eager"] = _ratio(row["legacy_eager_us"], row["triton_eager_us"])
     row["errors"] = {
         f"{impl} {mode}": text for impl in IMPLS for mode, text in figures[impl]["error"].items()
@@ -268,14 +319,19 @@ def _flatten(figures: dict[str, dict]) -> dict:
 
 COLUMNS = (
     ("floor E", "floor_eager_us"),
+    ("prep E", "prepared_eager_us"),
     ("triton E", "triton_eager_us"),
     ("torch E", "torch_eager_us"),
     ("legacy E", "legacy_eager_us"),
     ("floor G", "floor_graph_us"),
+    ("lsfloor G", "lsfloor_graph_us"),
+    ("prep G", "prepared_graph_us"),
     ("triton G", "triton_graph_us"),
     ("torch G", "torch_graph_us"),
+    ("prep/floor E", "prepared_over_floor_eager"),
+    ("prep/ls G", "prepared_over_lsfloor_graph"),
     ("tri/floor E", "triton_over_floor_eager"),
-    ("tri/floor G", "triton_over_floor_graph"),
+    ("tri/ls G", "triton_over_lsfloor_graph"),
     ("legacy/tri E", "legacy_over_triton_eager"),
 )
 
@@ -307,7 +363,8 @@ def plot(report: dict, path: Path) -> bool:
         return False
     fig, ax = plt.subplots(figsize=(7, 4.5))
     bss = [row["bs"] for row in report["rows"]]
-    for impl, color in zip(IMPLS, ("grey", "tab:blue", "tab:orange", "tab:red"), strict=True):
+    colors = ("grey", "black", "tab:green", "tab:blue", "tab:orange", "tab:red")
+    for impl, color in zip(IMPLS, colors, strict=True):
         for mode, style in (("eager", "-o"), ("graph", "--s")):
             ys = [row[f"{impl}_{mode}_us"] for row in report["rows"]]
             pts = [(x, y) for x, y in zip(bss, ys, strict=True) if y is not None]
@@ -327,9 +384,18 @@ def plot(report: dict, path: Path) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("reports/bench"), help="output dir")
-    parser.add_argument("--quick", action="store_true", help="3 batch sizes, few iterations")
+    parser.add_argument(
+        "--quick", action="store_true", help="3 batch sizes, few iterations (CPU: a smoke)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    if not torch.cuda.is_available() and args.quick:
+        wrong = smoke(QUICK, torch.device("cpu"), args.seed)
+        checks = len(QUICK.batch_sizes) * QUICK.sets * len(IMPLS)
+        print(f"bench_latency: CPU smoke (Triton interpreter, nothing timed): {checks} calls")
+        for line in wrong:
+            print(f"  wrong: {line}", file=sys.stderr)
+        return 1 if wrong else 0
     if not torch.cuda.is_available():
         print(
             "bench_latency: CUDA is not available (torch.cuda.is_available() is False); this "

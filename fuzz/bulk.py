@@ -180,7 +180,7 @@ def screen(b: Batch, device: str) -> tuple[Screen, Batch]:
 def _screen_one(b: Batch, device: str) -> Screen:
     import time
 
-    from nsa_meta.triton_kernel import expand_packed
+    from fuzz.triton_batched import expand_packed
 
     ext_store, ext_index = _storage(b.ext, b.bs, b.stride_e, b.offset_e, b.dtypes[0], device)
     seq_store, seq_index = _storage(b.seq, b.bs, b.stride_s, b.offset_s, b.dtypes[1], device)

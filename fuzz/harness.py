@@ -165,7 +165,7 @@ def run_builtin_error(name: str, case: Case, fault: Fault, device) -> Mismatch |
 
 def run_triton_batch(cases: list[Case], device, expected: list, tally: Tally) -> list[Finding]:
     """All cases through the Triton kernel, one launch per dtype pair."""
-    from nsa_meta.triton_kernel import expand_many
+    from fuzz.triton_batched import expand_many
 
     # A launch's tile is (requests x longest extend), so cases go by how long their longest
     # extend is: a thousand MTP-sized requests never pay for one long extend.

@@ -4,6 +4,7 @@ Triton is imported only when its backend runs, so TRITON_INTERPRET can be set fi
 """
 
 from nsa_meta.api import BACKENDS, expand
+from nsa_meta.prepare import Plan, prepare
 from nsa_meta.registry import IMPLEMENTATIONS, KNOWN_DIVERGENCES
 
-__all__ = ["BACKENDS", "IMPLEMENTATIONS", "KNOWN_DIVERGENCES", "expand"]
+__all__ = ["BACKENDS", "IMPLEMENTATIONS", "KNOWN_DIVERGENCES", "Plan", "expand", "prepare"]

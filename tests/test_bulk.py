@@ -4,8 +4,7 @@ case a wrong kernel gets wrong (the reference then confirms it, see campaign.py)
 import numpy as np
 import pytest
 
-import nsa_meta.triton_kernel as triton_kernel
-from fuzz import bulk
+from fuzz import bulk, triton_batched
 
 
 @pytest.fixture
@@ -42,7 +41,7 @@ def test_the_real_kernel_passes(batch):
 
 
 def test_a_wrong_token_is_traced_to_its_case(batch, monkeypatch):
-    real = triton_kernel.expand_packed
+    real = triton_batched.expand_packed
     flip = {}
 
     def one_wrong(*args):
@@ -52,7 +51,7 @@ def test_a_wrong_token_is_traced_to_its_case(batch, monkeypatch):
             expanded[flip["at"]] += 1
         return expanded, clamped
 
-    monkeypatch.setattr(triton_kernel, "expand_packed", one_wrong)
+    monkeypatch.setattr(triton_batched, "expand_packed", one_wrong)
     found, part = bulk.screen(batch, "cpu")
     assert found.first_bad is not None
     # The case it names holds the flipped token of its launch.

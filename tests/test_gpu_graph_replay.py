@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import reference
-from nsa_meta import expand
+from nsa_meta import expand, prepare
 
 pytestmark = [
     pytest.mark.gpu,
@@ -113,6 +113,74 @@ def test_graph_replay_follows_new_inputs(bs: int, backend: str, seq_dtype: torch
         assert_expanded(storage_e, storage_c, ext_host.tolist(), seq_host.tolist(), TOPK, where)
         assert torch.equal(ext.cpu(), ext_host), f"{where}extend_seq_lens was modified"
         assert torch.equal(seq.cpu(), seq_host), f"{where}seq_lens was modified"
+
+
+@pytest.mark.parametrize(
+    "dtypes",
+    [(torch.int32, torch.int32), (torch.int64, torch.int32), (torch.int32, torch.int64)],
+    ids=["32/32", "64/32", "32/64"],
+)
+@pytest.mark.parametrize("bs", [1, 32, 512, 4096])
+def test_prepared_plan_graph_replay_follows_new_inputs(bs: int, dtypes) -> None:
+    """nsa_meta.prepare: one capture of plan(...) (max_bs above bs), 100 replays on new
+    values, every fourth replay with all extends zero; the guard past capacity stays."""
+    ext_dtype, seq_dtype = dtypes
+    gen = torch.Generator().manual_seed(bs + 7)
+    ext_host, seq_host = random_requests(gen, bs, seq_dtype)
+    ext, seq = ext_host.to(ext_dtype).to(DEVICE), seq_host.to(DEVICE)
+    capacity = bs * MAX_EXTEND
+    storage_e, storage_c = (
+        torch.full((capacity + GUARD,), SENTINEL, dtype=torch.int32, device=DEVICE)
+        for _ in range(2)
+    )
+    plan = prepare((storage_e[:capacity], storage_c[:capacity]), max(bs, 4096) + 3,
+                   extend_dtype=ext_dtype, seq_dtype=seq_dtype)  # fmt: skip
+    graph = capture(lambda: plan(ext, seq, TOPK))
+
+    for r in range(REPLAYS):
+        ext_host, seq_host = random_requests(gen, bs, seq_dtype)
+        if r % 25 == 0:
+            ext_host.zero_()
+        ext.copy_(ext_host)
+        seq.copy_(seq_host)
+        storage_e.fill_(SENTINEL)
+        storage_c.fill_(SENTINEL)
+        graph.replay()
+        torch.cuda.synchronize()
+        where = f"prepared bs={bs} replay {r}: "
+        assert_expanded(storage_e, storage_c, ext_host.tolist(), seq_host.tolist(), TOPK, where)
+        assert torch.equal(seq.cpu(), seq_host), f"{where}seq_lens was modified"
+
+
+def test_prepared_plan_graph_with_strided_inputs() -> None:
+    """Two captures from one plan, one on step-3 offset views and one on a stride-0 view:
+    the strides are runtime arguments, read at each capture, not frozen at prepare."""
+    bs, capacity = 300, 300 * MAX_EXTEND
+    gen = torch.Generator().manual_seed(11)
+    storage_e, storage_c = (
+        torch.full((capacity + GUARD,), SENTINEL, dtype=torch.int32, device=DEVICE)
+        for _ in range(2)
+    )
+    plan = prepare((storage_e[:capacity], storage_c[:capacity]), bs, seq_dtype=torch.int64)
+    base_e = torch.full((3 * bs + 2,), -1, dtype=torch.int32, device=DEVICE)
+    base_s = torch.full((3 * bs + 2,), -1, dtype=torch.int64, device=DEVICE)
+    ext, seq = base_e[2::3], base_s[1::3][:bs]
+    one = torch.zeros(1, dtype=torch.int64, device=DEVICE)
+    strided = capture(lambda: plan(ext, seq, TOPK))
+    broadcast = capture(lambda: plan(ext, one.expand(bs), 5))
+    for r in range(20):
+        ext_host, seq_host = random_requests(gen, bs, torch.int64)
+        ext.copy_(ext_host)
+        seq.copy_(seq_host)
+        one.fill_(int(seq_host[0]))
+        for graph, seqs, topk in ((strided, seq_host, TOPK), (broadcast, seq_host[:1], 5)):
+            storage_e.fill_(SENTINEL)
+            storage_c.fill_(SENTINEL)
+            graph.replay()
+            torch.cuda.synchronize()
+            seq_list = seqs.tolist() * (bs if seqs.numel() == 1 else 1)
+            where = f"strided plan replay {r} topk {topk}: "
+            assert_expanded(storage_e, storage_c, ext_host.tolist(), seq_list, topk, where)
 
 
 LAYOUTS = ("contiguous", "step", "offset", "broadcast")
