@@ -191,8 +191,12 @@ def other_device(device: torch.device) -> torch.device:
 
 def faulty_args(case: Case, fault: Fault, device) -> tuple[object, object, object]:
     """The three contract arguments with `fault` applied."""
-    from fuzz.contract import BAD_DTYPES
+    from fuzz.contract import BAD_DTYPES, fault_applies
 
+    if not fault_applies(fault, case):
+        raise ValueError(
+            f"fault {fault.kind} (value {fault.value!r}) cannot break a case of bs {case.bs}"
+        )
     ext, seq = case.tensors(device)
     topk: object = case.nsa_index_topk
     k, v, i = fault.kind, fault.value, fault.index
