@@ -212,11 +212,30 @@ def _lower(s: _Search, make: Callable[[int], Case], value: int) -> None:
             s.keep(make(hi))
 
 
+def _zero_chunks(s: _Search) -> None:
+    """Halves, then quarters... of the requests set to (0, 0), as long as some level still
+    frees a chunk: the one request a bug needs among thousands costs ~2 log2(bs) tries."""
+    chunk, idle = s.best.bs // 2, 0
+    while chunk >= 1 and idle < 2 and not s.out_of_time():
+        freed = False
+        for start in range(0, s.best.bs, chunk):
+            c = s.best
+            part = range(start, min(start + chunk, c.bs))
+            if any(c.extend_seq_lens[i] or c.seq_lens[i] for i in part):
+                zeroed = c
+                for i in part:
+                    zeroed = _set(_set(zeroed, EXTEND, i, 0), SEQ, i, 0)
+                freed = s.keep(zeroed) or freed
+        idle = 0 if freed else idle + 1
+        chunk //= 2
+
+
 def _lower_values(s: _Search) -> None:
     """Whole arrays down to 0, then 1; then each request: extend and seq together (keeping
     seq - extend), then each alone."""
     for extend, seq in ((0, 0), (0, None), (None, 0), (1, 1), (1, None), (None, 1)):
         s.keep(_cap(s.best, extend, seq))
+    _zero_chunks(s)
     for i in range(s.best.bs):
         if s.out_of_time() or i >= s.best.bs:
             return

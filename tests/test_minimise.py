@@ -177,3 +177,12 @@ def test_minimise_keeps_its_old_call_and_only_reduces() -> None:
     small = minimise(messy(100), fails, 5.0)
     assert small.bs == 7 and small.total == 0
     assert small.extend_layout == Layout("int64", 16, 9)  # layouts are normalise's job
+
+
+def test_a_bug_that_needs_the_count_and_one_value_zeroes_the_rest_in_chunks() -> None:
+    """Like a kernel that drops the last request of a large batch: the last one must count."""
+    fails = Counted(lambda c: c.bs >= 1024 and c.extend_seq_lens[-1] > 0)
+    ext = tuple(1 + i % 7 for i in range(3000))
+    small = shrink(Case(ext, tuple(e + 40 for e in ext), 9), fails, seconds=30)
+    assert small == Case((0,) * 1023 + (1,), (0,) * 1024, 0)
+    assert fails.calls < 80
