@@ -9,6 +9,7 @@ the kernel body of the public entry, each case with its own strides, offset and 
 and compares with a vectorised oracle. A mismatch is not trusted to that oracle: the
 case is rebuilt as a `Case`, confirmed against the pure-Python reference through the
 public entry, and only then reported (and shrunk, and saved) like any other finding.
+Given an envelope, every drawn case lies inside it.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ import numpy as np
 import torch
 
 from fuzz.case import Case, Layout
+from fuzz.contract import INT32_MAX, SPECIAL_BS, TOPK_FIXED
+from fuzz.envelope import Envelope
 
-INT32_MAX = 2**31 - 1
 DTYPES = ("int32", "int64")
-SPECIAL_BS = np.array([1, 16, 32, 48, 64])
 
 
 @dataclass
@@ -72,13 +73,17 @@ class Batch:
         )
 
 
-def draw(rng: np.random.Generator, n: int) -> Batch:
-    """n cases; the family shares follow fuzz/strategies.py, large batches a little rarer."""
+def draw(rng: np.random.Generator, n: int, envelope: Envelope | None = None) -> Batch:
+    """n cases; the family shares follow fuzz/strategies.py, large batches a little rarer.
+    Inside `envelope` when one is given (the same draws as without when it allows all)."""
+    env = envelope if envelope is not None and envelope.restricts else None
     kind = rng.random(n)
     bs = np.where(kind < 0.05, 0, rng.integers(1, 9, n))
     bs = np.where((kind >= 0.80) & (kind < 0.90), rng.choice(SPECIAL_BS, n), bs)
     bs = np.where((kind >= 0.90) & (kind < 0.995), rng.integers(9, 301, n), bs)
     bs = np.where(kind >= 0.995, rng.integers(1000, 5001, n), bs)
+    if env is not None:
+        bs = _allowed_bs(rng, bs, env)
     m = int(bs.sum())
     case_of = np.repeat(np.arange(n), bs)
 
@@ -107,6 +112,8 @@ def draw(rng: np.random.Generator, n: int) -> Batch:
         stride = np.where(r < 0.8, 1, rng.integers(2, 5, n))
         stride = np.where(r < 0.1, 0, stride)
         stride = np.where(r >= 0.9, 1, stride)
+        if env is not None and env.contiguous:
+            stride = np.ones(n, dtype=np.int64)
         offset = np.where(r < 0.7, 0, rng.integers(1, 6, n))
         same = (stride == 0)[case_of]
         values[same] = values[starts[case_of[same]]]  # a stride-0 view holds one value
@@ -120,12 +127,29 @@ def draw(rng: np.random.Generator, n: int) -> Batch:
     topk = some + rng.integers(-1, 2, n)
     topk = np.where((r >= 0.4) & (r < 0.5), INT32_MAX, topk)
     topk = np.where((r >= 0.5) & (r < 0.6), 0, topk)
-    topk = np.where((r >= 0.6) & (r < 0.8), rng.choice([0, 1, 2, 16, 2048, INT32_MAX], n), topk)
+    topk = np.where((r >= 0.6) & (r < 0.8), rng.choice(TOPK_FIXED, n), topk)
     topk = np.where((r >= 0.8) & (r < 0.9), 16 * rng.integers(0, 4097, n), topk)
     topk = np.where(r >= 0.9, rng.integers(0, INT32_MAX + 1, n), topk)
     topk = np.clip(topk, 0, INT32_MAX)
-    dtypes = (DTYPES[rng.integers(0, 2)], DTYPES[rng.integers(0, 2)])
+    if env is not None and env.topk is not None:
+        topk = rng.choice(np.array(env.topk, dtype=np.int64), n)
+    if env is not None and env.dtypes is not None:
+        dtypes = tuple(str(d) for d in rng.choice(env.dtypes, 2))
+    else:
+        dtypes = (DTYPES[rng.integers(0, 2)], DTYPES[rng.integers(0, 2)])
     return Batch(ext, seq, bs, topk, *layouts, dtypes)
+
+
+def _allowed_bs(rng: np.random.Generator, bs: np.ndarray, env: Envelope) -> np.ndarray:
+    """Batch sizes moved inside the envelope: drawn from its list, or capped at max_bs;
+    an empty batch, where not allowed, becomes 1..8 requests (capped too)."""
+    if env.bs is not None:
+        return rng.choice(np.array(env.batch_sizes(2**31 - 1), dtype=np.int64), bs.size)
+    top = env.max_bs if env.max_bs is not None else int(bs.max(initial=0))
+    bs = np.minimum(bs, top)
+    if not env.empty_batch:
+        bs = np.where(bs == 0, np.minimum(rng.integers(1, 9, bs.size), top), bs)
+    return bs
 
 
 def oracle(b: Batch) -> tuple[np.ndarray, np.ndarray]:

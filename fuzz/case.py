@@ -152,10 +152,8 @@ def with_layout(case: Case, **changes) -> Case:
 
 @dataclass(frozen=True)
 class Fault:
-    """One way to break a valid case; `expected` is the exception type CONTRACT.md names.
-
-    `names` are the words of which the message must contain at least one.
-    """
+    """One way to break a valid case: a kind of fuzz/contract.py's FAULTS or OUT_FAULTS
+    (which say what it must raise), the bad value, and the request it lands on."""
 
     kind: str
     value: object = None
@@ -173,41 +171,17 @@ def _jsonable(v: object) -> object:
     return v if isinstance(v, (int, float, str, bool, type(None))) else repr(v)
 
 
-# kind -> (expected exception, argument names the message must mention one of, applies to)
-FAULTS: dict[str, tuple[type[Exception], tuple[str, ...]]] = {
-    "extend_not_tensor": (TypeError, ("extend_seq_lens",)),
-    "seq_not_tensor": (TypeError, ("seq_lens",)),
-    "topk_not_int": (TypeError, ("nsa_index_topk",)),
-    "extend_dtype": (TypeError, ("extend_seq_lens",)),
-    "seq_dtype": (TypeError, ("seq_lens",)),
-    "extend_not_1d": (ValueError, ("extend_seq_lens",)),
-    "seq_not_1d": (ValueError, ("seq_lens",)),
-    "lengths_differ": (ValueError, ("extend_seq_lens", "seq_lens")),
-    "devices_differ": (ValueError, ("extend_seq_lens", "seq_lens", "device")),
-    "extend_negative": (ValueError, ("extend_seq_lens",)),
-    "seq_negative": (ValueError, ("seq_lens",)),
-    "seq_too_large": (ValueError, ("seq_lens",)),
-    "topk_negative": (ValueError, ("nsa_index_topk",)),
-    "topk_too_large": (ValueError, ("nsa_index_topk",)),
-    "total_too_large": (ValueError, ("extend_seq_lens", "total")),
-}
-OUT_FAULTS: dict[str, tuple[type[Exception], tuple[str, ...]]] = {
-    "out_not_tensor": (TypeError, ("out",)),
-    "out_dtype": (TypeError, ("out",)),
-    "out_not_1d": (ValueError, ("out",)),
-    "out_too_small": (ValueError, ("out",)),
-    "out_other_device": (ValueError, ("out",)),
-}
-BAD_DTYPES = {
-    "float32": torch.float32,
-    "int16": torch.int16,
-    "uint8": torch.uint8,
-    "bool": torch.bool,
-}
+# The error contract's tables live in fuzz/contract.py (which imports this module); the old
+# names stay importable from here, resolved on first use.
+_FROM_CONTRACT = ("FAULTS", "OUT_FAULTS", "BAD_DTYPES", "ERROR_INPUTS", "expected_error")
 
 
-def expected_error(fault: Fault) -> tuple[type[Exception], tuple[str, ...]]:
-    return {**FAULTS, **OUT_FAULTS}[fault.kind]
+def __getattr__(name: str) -> object:
+    if name in _FROM_CONTRACT:
+        from fuzz import contract
+
+        return getattr(contract, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def other_device(device: torch.device) -> torch.device:
@@ -217,6 +191,12 @@ def other_device(device: torch.device) -> torch.device:
 
 def faulty_args(case: Case, fault: Fault, device) -> tuple[object, object, object]:
     """The three contract arguments with `fault` applied."""
+    from fuzz.contract import BAD_DTYPES, fault_applies
+
+    if not fault_applies(fault, case):
+        raise ValueError(
+            f"fault {fault.kind} (value {fault.value!r}) cannot break a case of bs {case.bs}"
+        )
     ext, seq = case.tensors(device)
     topk: object = case.nsa_index_topk
     k, v, i = fault.kind, fault.value, fault.index

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 
 import torch
 
-from fuzz.case import FAULTS, OUT_FAULTS, Case, Fault, expected_error, faulty_args, faulty_out
+from fuzz.case import Case, Fault, faulty_args, faulty_out
 from fuzz.compare import Mismatch, check_outputs, expected_tensors, summarise
+from fuzz.contract import FAULTS, KNOWN_DIVERGENCES, OUT_FAULTS, expected_error
 from fuzz.isolation import Answer, IsolatedCandidate, call_checked
-from nsa_meta import IMPLEMENTATIONS, KNOWN_DIVERGENCES
+from fuzz.registry import IMPLEMENTATIONS
 from nsa_meta.api import expand
 
 POISON = -777  # written into caller buffers beforehand; must survive past `total`

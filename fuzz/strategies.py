@@ -2,7 +2,8 @@
 
 Every family of CONTRACT.md is reached by the shape of the strategies (weighted
 branches, bounds), never by luck: see FAMILIES for the one-line map, and NAMED_CASES
-for one documented example of each, run first by every campaign and test.
+(fuzz/contract.py) for one documented example of each, run first by every campaign and test.
+Given an envelope (fuzz/envelope.py), every strategy draws only inside it.
 """
 
 from __future__ import annotations
@@ -10,9 +11,22 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from fuzz.case import BAD_DTYPES, FAULTS, OUT_FAULTS, Case, Fault, Layout
+from fuzz.case import Case, Fault, Layout
+from fuzz.contract import FAULTS, INT32_MAX, NAMED_CASES, OUT_FAULTS, SPECIAL_BS, TOPK_FIXED
+from fuzz.envelope import Envelope
 
-INT32_MAX = 2**31 - 1
+__all__ = [
+    "FAMILIES",
+    "INT32_MAX",
+    "NAMED_CASES",
+    "bad_calls",
+    "batches",
+    "cases",
+    "dtype_pairs",
+    "faults",
+    "named_cases",
+    "small_cases",
+]
 
 FAMILIES = {
     "empty batch": "_requests: bs=0",
@@ -40,13 +54,13 @@ HEADER_BYTES = 24
 REQUEST_BYTES = 6  # extend kind, extend value (2), seq kind, seq value (2)
 _HEADER = st.binary(min_size=HEADER_BYTES, max_size=HEADER_BYTES)
 _BODIES: dict[int, st.SearchStrategy[bytes]] = {}
-_SPECIAL_BS = (1, 16, 32, 48, 64)  # Triton specialises ints equal to 1 or divisible by 16
-_TOPK_FIXED = (0, 1, 2, 16, 2048, INT32_MAX)
 
 
-def dtype_pairs() -> st.SearchStrategy[tuple[str, str]]:
-    """(extend dtype, seq dtype): all four combinations, equally likely."""
-    return DTYPE_PAIRS
+def dtype_pairs(envelope: Envelope | None = None) -> st.SearchStrategy[tuple[str, str]]:
+    """(extend dtype, seq dtype): every combination the envelope allows, equally likely."""
+    if envelope is None or envelope.dtypes is None:
+        return DTYPE_PAIRS
+    return st.tuples(*[st.sampled_from(list(envelope.dtypes))] * 2)
 
 
 def _u16(b: bytes, i: int) -> int:
@@ -116,7 +130,7 @@ def _requests(draw, h: bytes) -> tuple[list[int], list[int]]:
     if h[0] >= 216:
         lo, span = ((9, 56), (9, 56), (65, 236), (1000, 4001))[h[1] % 4]
         return _prng_requests(h, lo + _u16(h, 2) % span)
-    bs = 1 + h[1] % 8 if h[0] < 192 else _SPECIAL_BS[h[1] % len(_SPECIAL_BS)]
+    bs = 1 + h[1] % 8 if h[0] < 192 else SPECIAL_BS[h[1] % len(SPECIAL_BS)]
     # h[4]: 10% all-zero extends, 10% one extend for all, 10% one request repeated.
     repeated = 26 <= h[4] < 51 or 51 <= h[4] < 77
     body = draw(_body(1 if 51 <= h[4] < 77 else bs))
@@ -145,7 +159,7 @@ def _topk(h: bytes, values: list[int]) -> int:
     elif values and kind < 140:
         v = min(values) - p % 4  # below every value: everything clamps
     elif kind < 190:
-        v = _TOPK_FIXED[p % len(_TOPK_FIXED)]
+        v = TOPK_FIXED[p % len(TOPK_FIXED)]
     elif kind < 215:
         v = 16 * (p % 4097)
     else:
@@ -168,8 +182,7 @@ def _layout(kind: int, p: int, dtype: str, values: list[int]) -> Layout:
 
 
 @st.composite
-def cases(draw, dtypes: tuple[str, str] | None = None) -> Case:
-    """One valid case, every family reachable with steady probability."""
+def _cases(draw, dtypes: tuple[str, str] | None = None) -> Case:
     ext_dtype, seq_dtype = dtypes or draw(DTYPE_PAIRS)
     h = draw(_HEADER)
     extends, seqs = _requests(draw, h)
@@ -185,9 +198,27 @@ def cases(draw, dtypes: tuple[str, str] | None = None) -> Case:
     )
 
 
-def batches(min_size: int = 32, max_size: int = 128) -> st.SearchStrategy[list[Case]]:
+def _inside(drawn: st.SearchStrategy[Case], envelope: Envelope | None) -> st.SearchStrategy[Case]:
+    """`drawn` moved inside the envelope (the same strategy when nothing is restricted)."""
+    if envelope is None or not envelope.restricts:
+        return drawn
+    return drawn.map(envelope.restrict).filter(lambda c: c is not None)
+
+
+def cases(
+    dtypes: tuple[str, str] | None = None, envelope: Envelope | None = None
+) -> st.SearchStrategy[Case]:
+    """One valid case, every family reachable with steady probability, inside `envelope`."""
+    return _inside(_cases(dtypes), envelope)
+
+
+def batches(
+    min_size: int = 32, max_size: int = 128, envelope: Envelope | None = None
+) -> st.SearchStrategy[list[Case]]:
     """A list of cases sharing one dtype pair, so the Triton interpreter runs them in one launch."""
-    return DTYPE_PAIRS.flatmap(lambda d: st.lists(cases(d), min_size=min_size, max_size=max_size))
+    return dtype_pairs(envelope).flatmap(
+        lambda d: st.lists(cases(d, envelope), min_size=min_size, max_size=max_size)
+    )
 
 
 # --- invalid calls --------------------------------------------------------------------------
@@ -195,81 +226,42 @@ def batches(min_size: int = 32, max_size: int = 128) -> st.SearchStrategy[list[C
 
 @st.composite
 def faults(draw, case: Case, with_out: bool) -> Fault:
-    """A fault that applies to `case` (some need a request, or two)."""
-    kinds = sorted(FAULTS) + (sorted(OUT_FAULTS) if with_out else [])
-    if case.bs == 0:
-        kinds = [
-            k
-            for k in kinds
-            if k not in ("extend_negative", "seq_negative", "seq_too_large", "total_too_large")
-        ]
-    if case.total == 0:
-        kinds = [k for k in kinds if k != "out_too_small"]
-    kind = draw(st.sampled_from(kinds))
+    """A fault that applies to `case`, its value drawn as fuzz/contract.py describes."""
+    kinds = [FAULTS[k] for k in sorted(FAULTS)]
+    kinds += [OUT_FAULTS[k] for k in sorted(OUT_FAULTS)] if with_out else []
+    kind = draw(st.sampled_from([k for k in kinds if k.applies(case)]))
     value: object = None
-    if kind in ("extend_dtype", "seq_dtype"):
-        value = draw(st.sampled_from(sorted(BAD_DTYPES)))
-    elif kind in ("extend_not_1d", "seq_not_1d"):
-        value = draw(st.sampled_from(["2d", "0d"]))
-    elif kind == "topk_not_int":
-        value = draw(st.sampled_from(["float", "bool", "str"]))
-    elif kind == "lengths_differ":
-        value = draw(st.integers(0, 9))
-    elif kind == "extend_negative":
-        value = draw(st.integers(-(2**31), -1))
-    elif kind == "seq_negative":
-        value = draw(st.integers(-(2**40), -1))
-    elif kind == "seq_too_large":
-        value = draw(st.integers(2**31, 2**40))
-    elif kind == "topk_negative":
-        value = draw(st.integers(-(2**40), -1))
-    elif kind == "topk_too_large":
-        value = draw(st.integers(2**31, 2**40))
-    elif kind == "total_too_large":
-        value = "split" if case.bs >= 2 and draw(st.booleans()) else draw(st.integers(2**31, 2**40))
-    return Fault(kind=kind, value=value, index=draw(st.integers(0, max(case.bs - 1, 0))))
+    if kind.choices and kind.span:  # total_too_large: "split" needs two requests
+        use_choice = case.bs >= 2 and draw(st.booleans())
+        value = kind.choices[0] if use_choice else draw(st.integers(*kind.span))
+    elif kind.choices:
+        value = draw(st.sampled_from(kind.choices))
+    elif kind.span:
+        value = draw(st.integers(*kind.span))
+    return Fault(kind=kind.kind, value=value, index=draw(st.integers(0, max(case.bs - 1, 0))))
 
 
-def small_cases() -> st.SearchStrategy[Case]:
+def small_cases(envelope: Envelope | None = None) -> st.SearchStrategy[Case]:
     """Cheap valid cases to break (faults make the calls; values hardly matter)."""
-    return cases().filter(lambda c: c.total <= 4096)
+    return _inside(_cases().filter(lambda c: c.total <= 4096), envelope)
 
 
-def bad_calls(with_out: bool = False) -> st.SearchStrategy[tuple[Case, Fault]]:
-    """(valid case, fault) pairs: the error contract's inputs."""
-    return small_cases().flatmap(lambda c: st.tuples(st.just(c), faults(c, with_out)))
+def bad_calls(
+    with_out: bool = False, envelope: Envelope | None = None
+) -> st.SearchStrategy[tuple[Case, Fault]]:
+    """(valid case, fault) pairs: the error contract's inputs. Inside an envelope, the
+    valid part of the call lies inside it; the broken argument need not."""
+    return small_cases(envelope).flatmap(lambda c: st.tuples(st.just(c), faults(c, with_out)))
 
 
-# --- one named example per family, run first and kept as documentation ----------------------
-
-NAMED_CASES: dict[str, Case] = {
-    "contract example": Case((3, 0, 2), (10, 4, 1), 9),
-    "empty batch": Case((), (), 2048),
-    "all zero extends": Case((0, 0, 0), (5, 6, 7), 2048),
-    "adjacent zero extends": Case((2, 0, 0, 1), (4, 9, 9, 3), 2048),
-    "topk above all": Case((2, 3), (7, 9), INT32_MAX),
-    "topk below all": Case((2, 3), (7, 9), 0),
-    "topk equal to a value": Case((3, 2), (10, 6), 9),
-    "topk one below a value": Case((3, 2), (10, 6), 8),
-    "topk is 1": Case((3, 1), (3, 1), 1),
-    "padded request (seq < extend)": Case((4, 1), (2, 5), 2048),
-    "seq == extend": Case((3,), (3,), 2),
-    "int32 max": Case(
-        (3, 1), (INT32_MAX, INT32_MAX), INT32_MAX - 1, Layout("int64"), Layout("int64")
-    ),
-    "int32 max, int32 tensors": Case(
-        (2,), (INT32_MAX,), INT32_MAX, Layout("int32"), Layout("int32")
-    ),
-    "long extend across 1024": Case((1030, 1), (2000, 5), 1024),
-    "large batch": Case((1, 2, 3, 4) * 1024, (4096,) * 4096, 2048),
-    "bs 16 (Triton specialisation)": Case((1,) * 16, tuple(range(100, 116)), 16),
-    "int64 extends, int32 seqs": Case((2, 1), (5, 8), 7, Layout("int64"), Layout("int32")),
-    "int32 extends, int64 seqs": Case((2, 1), (5, 8), 7, Layout("int32"), Layout("int64")),
-    "strided views with offsets": Case(
-        (2, 1, 3), (5, 8, 4), 6, Layout("int32", 3, 2), Layout("int64", 2, 1)
-    ),
-    "stride-0 expanded views": Case(
-        (2, 2, 2), (7, 7, 7), 6, Layout("int32", 0, 1), Layout("int32", 0, 0)
-    ),
-    "caller buffers, validation off": Case((3, 0, 2), (10, 4, 1), 9, out_slack=5, validate=False),
-}
+def named_cases(envelope: Envelope | None = None) -> dict[str, Case]:
+    """NAMED_CASES moved inside `envelope`; those that cannot be (or that repeat an earlier
+    one once moved) are left out."""
+    if envelope is None or not envelope.restricts:
+        return dict(NAMED_CASES)
+    out: dict[str, Case] = {}
+    for name, case in NAMED_CASES.items():
+        moved = envelope.restrict(case)
+        if moved is not None and moved not in out.values():
+            out[name if moved == case else f"{name} (inside the envelope)"] = moved
+    return out

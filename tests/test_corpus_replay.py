@@ -17,7 +17,7 @@ from fuzz import corpus
 from fuzz.case import Case, Fault, Layout
 from fuzz.compare import Mismatch
 from fuzz.harness import Tally, run_example
-from nsa_meta import IMPLEMENTATIONS
+from fuzz.registry import IMPLEMENTATIONS
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 ENTRIES = [pytest.param(p, id=p.name) for p in corpus.entry_files([CORPUS])] or [

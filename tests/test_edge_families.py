@@ -23,6 +23,8 @@ from helpers import (
 
 import nsa_meta
 import reference
+from fuzz.contract import KNOWN_DIVERGENCES
+from fuzz.registry import IMPLEMENTATIONS
 
 INT32_MAX = reference.INT32_MAX
 I32, I64 = torch.int32, torch.int64
@@ -30,14 +32,10 @@ I32, I64 = torch.int32, torch.int64
 
 def implementations_for(family: str) -> list[str]:
     """Every registry entry, less those with a documented divergence on this family."""
-    return [
-        name
-        for name in nsa_meta.IMPLEMENTATIONS
-        if (name, family) not in nsa_meta.KNOWN_DIVERGENCES
-    ]
+    return [name for name in IMPLEMENTATIONS if (name, family) not in KNOWN_DIVERGENCES]
 
 
-every_implementation = pytest.mark.parametrize("impl", list(nsa_meta.IMPLEMENTATIONS))
+every_implementation = pytest.mark.parametrize("impl", list(IMPLEMENTATIONS))
 
 
 def check_implementation(
@@ -51,7 +49,7 @@ def check_implementation(
     """Run one registry entry, compare with the oracle, and prove the inputs untouched."""
     expected = reference.expand(extend_seq_lens.tolist(), seq_lens.tolist(), nsa_index_topk)
     before = snapshot(extend_seq_lens), snapshot(seq_lens)
-    got = nsa_meta.IMPLEMENTATIONS[impl](extend_seq_lens, seq_lens, nsa_index_topk)
+    got = IMPLEMENTATIONS[impl](extend_seq_lens, seq_lens, nsa_index_topk)
     assert_same_expansion(got, expected, name=f"{impl} on {case}", device=extend_seq_lens.device)
     assert_storage_unchanged(extend_seq_lens, before[0], name=f"{impl} on {case}: extend_seq_lens")
     assert_storage_unchanged(seq_lens, before[1], name=f"{impl} on {case}: seq_lens")
@@ -88,7 +86,7 @@ def test_contract_example(impl: str) -> None:
     expected = ([8, 9, 10, 0, 1], [8, 9, 9, 0, 1])
     assert reference.expand([3, 0, 2], [10, 4, 1], 9) == expected
     ext, seq = strided_tensor([3, 0, 2], I32), strided_tensor([10, 4, 1], I32)
-    got = nsa_meta.IMPLEMENTATIONS[impl](ext, seq, 9)
+    got = IMPLEMENTATIONS[impl](ext, seq, 9)
     assert_same_expansion(got, expected, name=f"{impl} on the contract example", device=ext.device)
 
 

@@ -15,6 +15,7 @@ from helpers import DEVICE, SENTINEL, assert_storage_unchanged, poisoned_buffer,
 
 import nsa_meta
 import reference
+from fuzz.registry import IMPLEMENTATIONS
 
 INT32_MAX = reference.INT32_MAX
 I32, I64 = torch.int32, torch.int64
@@ -192,12 +193,12 @@ def readable_tensors(out: object) -> list[torch.Tensor]:
 # -- every registry implementation -----------------------------------------------------
 
 
-@pytest.mark.parametrize("impl", list(nsa_meta.IMPLEMENTATIONS))
+@pytest.mark.parametrize("impl", list(IMPLEMENTATIONS))
 @pytest.mark.parametrize("kind", list(BAD_INPUTS))
 def test_every_implementation_rejects(impl: str, kind: str) -> None:
     bad = BAD_INPUTS[kind]
     with pytest.raises(bad.error, match=bad.message):
-        nsa_meta.IMPLEMENTATIONS[impl](bad.extend_seq_lens, bad.seq_lens, bad.nsa_index_topk)
+        IMPLEMENTATIONS[impl](bad.extend_seq_lens, bad.seq_lens, bad.nsa_index_topk)
 
 
 # -- the public expand, with and without caller buffers ----------------------------------

@@ -23,8 +23,8 @@ import reference
 from fuzz.case import Case, Fault
 from fuzz.compare import Mismatch
 from fuzz.harness import Finding, Tally, run_builtin_error, run_example
+from fuzz.registry import IMPLEMENTATIONS
 from fuzz.strategies import FAMILIES, NAMED_CASES, bad_calls, batches, cases, small_cases
-from nsa_meta import IMPLEMENTATIONS
 from reference.loop import validate
 
 INT32_MAX = reference.INT32_MAX

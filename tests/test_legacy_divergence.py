@@ -1,7 +1,7 @@
 """The one documented divergence: the original SGLang loop raises on an empty batch.
 
 `torch.cat([])` raises RuntimeError where CONTRACT.md gives two empty int32 outputs. The
-legacy oracle keeps the original behaviour on purpose (nsa_meta.KNOWN_DIVERGENCES), so
+legacy oracle keeps the original behaviour on purpose (fuzz.contract.KNOWN_DIVERGENCES), so
 these tests pin both sides; everywhere else the legacy loop must agree with the oracle.
 """
 
@@ -11,8 +11,9 @@ import pytest
 import torch
 from helpers import assert_same_expansion, strided_tensor
 
-import nsa_meta
 import reference
+from fuzz.contract import KNOWN_DIVERGENCES
+from fuzz.registry import IMPLEMENTATIONS
 from reference.legacy import legacy_expand
 
 I32, I64 = torch.int32, torch.int64
@@ -23,13 +24,13 @@ def empty_batch(dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def test_the_divergence_is_documented() -> None:
-    assert ("legacy", "empty batch") in nsa_meta.KNOWN_DIVERGENCES
-    assert "legacy" in nsa_meta.IMPLEMENTATIONS
+    assert ("legacy", "empty batch") in KNOWN_DIVERGENCES
+    assert "legacy" in IMPLEMENTATIONS
 
 
 @pytest.mark.parametrize("dtype", [I32, I64], ids=str)
 @pytest.mark.parametrize(
-    "legacy", [legacy_expand, nsa_meta.IMPLEMENTATIONS["legacy"]], ids=["legacy_expand", "registry"]
+    "legacy", [legacy_expand, IMPLEMENTATIONS["legacy"]], ids=["legacy_expand", "registry"]
 )
 def test_legacy_raises_on_an_empty_batch(legacy, dtype: torch.dtype) -> None:
     """The divergence stays visible: the empty batch is not patched over in the oracle."""
@@ -45,7 +46,7 @@ def test_legacy_raises_on_an_empty_batch(legacy, dtype: torch.dtype) -> None:
 def test_contract_gives_two_empty_outputs(impl: str, dtype: torch.dtype) -> None:
     assert reference.expand([], [], 2048) == ([], [])
     ext, seq = empty_batch(dtype)
-    got = nsa_meta.IMPLEMENTATIONS[impl](ext, seq, 2048)
+    got = IMPLEMENTATIONS[impl](ext, seq, 2048)
     assert_same_expansion(got, ([], []), name=f"{impl} on an empty batch", device=ext.device)
 
 
