@@ -119,7 +119,9 @@ class Book:
             return got is not None
 
         try:
-            small = shrink(failure.case, fails, budget, envelope=self.c.envelope)
+            small = shrink(
+                failure.case, fails, budget, envelope=self.c.envelope, fault=failure.fault
+            )
         except KeyboardInterrupt:
             raise
         if small == failure.case:

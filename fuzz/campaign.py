@@ -176,7 +176,7 @@ class Campaign:
 
     def _opening_cases(self) -> list[Case]:
         """One named case per family, and the shipped regression seeds, inside the envelope."""
-        from fuzz.contract import named_cases
+        from fuzz.strategies import named_cases
         from fuzz.seeds import seeds_dir
 
         opening = list(named_cases(self.envelope).values())

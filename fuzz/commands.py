@@ -365,7 +365,7 @@ def cmd_minimise(args) -> int:
         if not fails(entry.case):
             print(f"{args.target}: {entry.signature} does not fail any more; nothing to minimise")
             return EXIT_OK
-        small = shrink(entry.case, fails, args.seconds, envelope=envelope)
+        small = shrink(entry.case, fails, args.seconds, envelope=envelope, fault=entry.fault)
     finally:
         for _, w in workers:
             w.close()

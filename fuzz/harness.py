@@ -46,7 +46,7 @@ class Tally:
 
 
 def is_known_divergence(impl: str, case: Case, answer: Answer) -> bool:
-    """A departure nsa_meta.KNOWN_DIVERGENCES documents (the legacy loop raising on an
+    """A departure fuzz.contract.KNOWN_DIVERGENCES documents (the legacy loop raising on an
     empty batch): counted and reported, not a failure. CONTRACT.md keeps it visible."""
     return (impl, "empty batch") in KNOWN_DIVERGENCES and case.bs == 0 and answer.status == "raised"
 
