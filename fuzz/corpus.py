@@ -184,9 +184,9 @@ def check_writable(directory: Path | str) -> Path:
     """Make sure entries can be written in `directory` before any work: create it (and its
     parents) if missing, then create, write, fsync and remove a probe temp file."""
     d = Path(directory)
-    if d.exists() and not d.is_dir():
-        raise CorpusWriteError(d, "it exists and is not a directory")
     try:
+        if os.path.lexists(d) and not d.is_dir():
+            raise CorpusWriteError(d, "it exists and is not a directory")
         d.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise CorpusWriteError(d, f"cannot create the directory: {_reason(exc)}") from None
@@ -210,8 +210,11 @@ def check_report_path(path: Path | str) -> Path:
     """Make sure a report can be written at `path` before any work (same probe as
     `check_writable` in its directory; an existing report must be writable, not a dir)."""
     p = Path(path)
-    if p.is_dir():
-        raise CorpusWriteError(p, "it is a directory")
+    try:
+        if p.is_dir():
+            raise CorpusWriteError(p, "it is a directory")
+    except OSError as exc:
+        raise CorpusWriteError(p, _reason(exc)) from None
     try:
         check_writable(p.parent)
     except CorpusWriteError as exc:

@@ -214,12 +214,15 @@ def nesting_problem(text: bytes, cap: int = MAX_DEPTH) -> str | None:
 
 
 def _typed(raw: bytes, kind: type, where: str):
+    """Decode `raw` as `kind`; a ValueError says where (`case.extend_layout.stride: ...`)."""
     try:
         return msgspec.json.decode(raw, type=kind)
-    except msgspec.ValidationError as exc:
-        raise ValueError(f"{where}: {exc}".replace(" - at `$", " at `$")) from None
-    except msgspec.DecodeError as exc:
-        raise ValueError(f"{where}: {exc}") from None
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        message, _, loc = str(exc).partition(" - at `$")
+        if not isinstance(exc, msgspec.ValidationError) and not message.startswith("JSON"):
+            message = f"JSON is malformed: {message}"
+        location = (where + loc.rstrip("`")).lstrip(".")
+        raise ValueError(f"{location}: {message}" if location else message) from None
 
 
 def _check_layout(name: str, values: list[int], lay: _Layout, max_total: int) -> Layout:
@@ -304,7 +307,7 @@ def decode(text: bytes, *, path: Path | str | None = None, max_total: int = DEFA
         problem = nesting_problem(text)
         if problem:
             raise ValueError(problem)
-        head = _typed(text, _Head, "entry")
+        head = _typed(text, _Head, "")
         if head.op not in DECODERS:
             if head.op in KNOWN_OPS:
                 raise OpNotDecoded(
