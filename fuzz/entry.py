@@ -338,6 +338,8 @@ def decode(text: bytes, *, path: Path | str | None = None, max_total: int = DEFA
         data = msgspec.json.decode(text)
     except CorpusError:
         raise
+    except UnicodeDecodeError as exc:
+        raise CorpusError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except (ValueError, TypeError, RecursionError, MemoryError, OverflowError) as exc:
         raise CorpusError(path, str(exc) or type(exc).__name__) from None
     return Entry(

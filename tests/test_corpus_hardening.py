@@ -357,14 +357,13 @@ import sys
 from fuzz import corpus
 from fuzz.case import Case
 from fuzz.compare import Mismatch
-where = sys.argv[1]
+where, i = sys.argv[1], int(sys.argv[2])
 print("ready", flush=True)
-i = 0
-while True:
+while True:  # every save writes: each case is smaller than the last of its signature
     i += 1
-    m = Mismatch(f"impl{i % 7}", "values", "seqlens_expanded", 0, 1, 2)
-    n = 1 + (1000 - i) % 50
-    path = corpus.save(where, m, Case((n,), (n,), 1), None, device="cpu", seed=i)
+    m = Mismatch(f"impl{i % 13}", "values", "seqlens_expanded", 0, 1, 2)
+    n = 4_000_000 - i
+    corpus.save(where, m, Case((n,), (n,), 1), None, device="cpu", seed=i)
     print(m.signature, n, flush=True)
 """
 
@@ -373,9 +372,9 @@ while True:
 def test_kill_9_at_random_moments_of_a_save_loop(tmp_path: Path) -> None:
     rng = random.Random(9)
     saved: dict[str, int] = {}
-    for _ in range(4):
+    for start in range(0, 400_000, 100_000):
         proc = subprocess.Popen(
-            [sys.executable, "-c", SAVER, str(tmp_path)],
+            [sys.executable, "-c", SAVER, str(tmp_path), str(start)],
             env=ENV,
             stdout=subprocess.PIPE,
             text=True,
@@ -394,9 +393,9 @@ def test_kill_9_at_random_moments_of_a_save_loop(tmp_path: Path) -> None:
         assert len(found) == len(entries)  # one file per signature
         for sig, n in saved.items():  # nothing saved is lost; nothing larger replaced it
             assert found.get(sig, 10**9) <= n, (sig, found.get(sig), n)
-    assert saved, "the saver never got to save"
-    corpus.sweep_stale(tmp_path)
-    assert temp_files(tmp_path) == []
+        corpus.sweep_stale(tmp_path)
+        assert temp_files(tmp_path) == []
+    assert len(saved) == 13, "the saver never got to save every signature"
 
 
 def test_sweep_removes_only_stale_temp_files(tmp_path: Path) -> None:
