@@ -45,6 +45,7 @@ __all__ = [
     "OpNotDecoded",
     "check_report_path",
     "check_writable",
+    "entry_data",
     "entry_files",
     "entry_name",
     "load",
@@ -66,6 +67,7 @@ class CorpusWriteError(Exception):
     def __init__(self, path: Path | str, reason: str) -> None:
         self.path = Path(path)
         self.reason = reason
+        self.entry: dict | None = None  # set by `save`: the entry that was not written
         super().__init__(f"cannot write {path}: {reason}")
 
 
@@ -308,6 +310,46 @@ def _put(directory: Path, signature: str, case, render: Callable[[Path], str]) -
     return path, "replaced" if existed else "added"
 
 
+def entry_data(
+    mismatch,
+    case,
+    fault,
+    *,
+    device: str,
+    seed: int | None,
+    spec: str | None = None,
+    original_case=None,
+    op: str = "expand",
+    note: str | None = None,
+    path: Path | None = None,
+) -> dict:
+    """The JSON object `save` writes (also what to print when it cannot be written)."""
+    data = {
+        "format": FORMAT,
+        "op": op,
+        "signature": mismatch.signature,
+        "impl": mismatch.impl,
+        "candidate": spec,
+        "mismatch": mismatch.to_json(),
+        "summary": mismatch.describe(),
+        "cause": str(getattr(mismatch, "cause", "") or "") or mismatch.describe(),
+        "output_tail": str(getattr(mismatch, "output_tail", "") or "")[-OUTPUT_TAIL_BYTES:],
+        "case": case.to_json(),
+        "case_summary": case.describe(),
+        "fault": fault and fault.to_json(),
+        "device": device,
+        "seed": seed,
+        "versions": versions(),
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "replay": _replay_command(path, spec, op) if path is not None else "",
+    }
+    if original_case is not None and original_case != case:
+        data["original_case"] = original_case.to_json()
+    if note is not None:
+        data["note"] = note
+    return data
+
+
 def save(
     directory: Path | str,
     mismatch,
@@ -323,44 +365,34 @@ def save(
 ) -> Path:
     """Write the entry of `mismatch.signature` in `directory` (one file per signature; an
     existing entry is replaced only by a smaller case) and return its path. Raises
-    CorpusWriteError (path and OS reason) when it cannot write."""
+    CorpusWriteError (path and OS reason; its `entry` holds the unsaved JSON object)."""
     directory = Path(directory)
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CorpusWriteError(directory, _reason(exc)) from None
-    cause = str(getattr(mismatch, "cause", "") or "") or mismatch.describe()
-    tail = str(getattr(mismatch, "output_tail", "") or "")[-OUTPUT_TAIL_BYTES:]
-    stamp = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    about = versions()
+    data = entry_data(
+        mismatch,
+        case,
+        fault,
+        device=device,
+        seed=seed,
+        spec=spec,
+        original_case=original_case,
+        op=op,
+        note=note,
+        path=directory / entry_name(mismatch.signature),
+    )
 
     def render(path: Path) -> str:
-        data = {
-            "format": FORMAT,
-            "op": op,
-            "signature": mismatch.signature,
-            "impl": mismatch.impl,
-            "candidate": spec,
-            "mismatch": mismatch.to_json(),
-            "summary": mismatch.describe(),
-            "cause": cause,
-            "output_tail": tail,
-            "case": case.to_json(),
-            "case_summary": case.describe(),
-            "fault": fault and fault.to_json(),
-            "device": device,
-            "seed": seed,
-            "versions": about,
-            "date": stamp,
-            "replay": _replay_command(path, spec, op),
-        }
-        if original_case is not None and original_case != case:
-            data["original_case"] = original_case.to_json()
-        if note is not None:
-            data["note"] = note
-        return json.dumps(data, indent=2) + "\n"
+        return json.dumps({**data, "replay": _replay_command(path, spec, op)}, indent=2) + "\n"
 
-    path, _ = _put(directory, mismatch.signature, case, render)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        path, _ = _put(directory, mismatch.signature, case, render)
+    except OSError as exc:
+        err = CorpusWriteError(directory, _reason(exc))
+        err.entry = data
+        raise err from None
+    except CorpusWriteError as exc:
+        exc.entry = data
+        raise
     return path
 
 

@@ -84,7 +84,7 @@ class _Head(msgspec.Struct):
     fault: msgspec.Raw = msgspec.Raw(b"null")
     device: str = ""
     seed: int | None = None
-    versions: dict[str, str] = {}
+    versions: dict[str, Any] = {}
     date: str = ""
     replay: Text = ""
     note: Annotated[str, msgspec.Meta(max_length=1000)] | None = None

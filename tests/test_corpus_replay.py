@@ -91,6 +91,7 @@ def test_failed_write_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyP
     with pytest.raises(corpus.CorpusWriteError, match="No space left on device") as caught:
         save(tmp_path)
     assert caught.value.path.parent == tmp_path
+    assert caught.value.entry["case"] == CASE.to_json()  # what to print when it is lost
     assert list(tmp_path.iterdir()) == []
 
 
