@@ -52,7 +52,7 @@ def save(directory: Path, mismatch: Mismatch = MISMATCH, case: Case = CASE, faul
     return corpus.save(directory, mismatch, case, fault, device="cpu", seed=7, spec=None)
 
 
-def test_same_content_same_name(tmp_path: Path) -> None:
+def test_same_signature_same_name(tmp_path: Path) -> None:
     first = save(tmp_path / "a")
     second = save(tmp_path / "b")
     assert first.name == second.name
@@ -60,42 +60,38 @@ def test_same_content_same_name(tmp_path: Path) -> None:
     assert [p.name for p in (tmp_path / "a").iterdir()] == [first.name]
 
 
-@pytest.mark.parametrize(
-    "change",
-    [
-        {"case": Case((3, 0, 2), (10, 4, 1), 8, Layout("int64", 2, 1), Layout("int32"))},
-        {"case": Case((3, 0, 2), (10, 4, 1), 9)},
-        {"mismatch": Mismatch("triton", "values", "seqlens_expanded", 1, 9, 8)},
-        {"fault": Fault("seq_negative", -1, 0)},
-    ],
-    ids=["topk", "layout", "impl", "fault"],
-)
-def test_different_content_different_name(tmp_path: Path, change: dict) -> None:
-    assert save(tmp_path, **change).name != save(tmp_path).name
+def test_other_signature_other_file(tmp_path: Path) -> None:
+    other = Mismatch("triton", "values", "seqlens_expanded", 1, 9, 8)
+    assert save(tmp_path, mismatch=other).name != save(tmp_path).name
+    assert len(corpus.entry_files([tmp_path])) == 2
 
 
 def test_entry_round_trips(tmp_path: Path) -> None:
     fault = Fault("extend_dtype", "float32", 0)
     entry = corpus.load(save(tmp_path, fault=fault))
     assert (entry.case, entry.fault, entry.signature) == (CASE, fault, MISMATCH.signature)
-    assert entry.impl == "torch"
+    assert (entry.impl, entry.op, entry.is_seed, entry.note) == ("torch", "expand", False, None)
+    assert entry.cause == MISMATCH.describe()
     assert entry.data["replay"] == f"python -m fuzz replay {entry.path}"
+    assert entry.data["format"] == corpus.FORMAT
 
 
 def test_write_leaves_no_temp_files(tmp_path: Path) -> None:
     save(tmp_path)
-    save(tmp_path, case=Case((1,), (1,), 1))
+    save(tmp_path, mismatch=Mismatch("triton", "values", "seqlens_expanded", 1, 9, 8))
     assert sorted(p.suffix for p in tmp_path.iterdir()) == [".json", ".json"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
 def test_failed_write_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken_dump(*args, **kwargs):
-        raise OSError("disk full")
+    def disk_full(fd: int, data: bytes) -> None:
+        raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(corpus.json, "dump", broken_dump)
-    with pytest.raises(OSError, match="disk full"):
+    monkeypatch.setattr(corpus, "_write_all", disk_full)
+    with pytest.raises(corpus.CorpusWriteError, match="No space left on device") as caught:
         save(tmp_path)
+    assert caught.value.path.parent == tmp_path
+    assert caught.value.entry["case"] == CASE.to_json()  # what to print when it is lost
     assert list(tmp_path.iterdir()) == []
 
 
@@ -117,7 +113,9 @@ def test_corrupt_file_is_named_and_skipped(tmp_path: Path, content: str) -> None
 
 def test_entry_files_reads_json_only_in_a_stable_order(tmp_path: Path) -> None:
     (tmp_path / "README.md").write_text("not an entry")
-    names = [save(tmp_path, case=Case((n,), (n,), n)).name for n in (3, 1, 2)]
+    (tmp_path / "report.json").write_text('{"cases": 3, "failures": []}')
+    impls = ("torch", "triton", "legacy")
+    names = [save(tmp_path, mismatch=Mismatch(i, "values", "seqlens_expanded")).name for i in impls]
     assert [p.name for p in corpus.entry_files([tmp_path])] == sorted(names)
     single = tmp_path / names[0]
     assert corpus.entry_files([single]) == [single]
