@@ -171,7 +171,7 @@ class Book:
                 original_case=original,
             )
         except (corpus.CorpusWriteError, OSError) as exc:
-            entry = {
+            entry = getattr(exc, "entry", None) or {
                 "signature": mismatch.signature,
                 "cause": getattr(mismatch, "cause", "") or mismatch.describe(),
                 "case": case.to_json(),

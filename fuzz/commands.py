@@ -109,6 +109,9 @@ def cmd_run(args) -> int:
     envelope = cli_envelope(args)
     writable_dir(args.corpus, "--corpus")
     writable_report(args.report)
+    from fuzz import corpus
+
+    corpus.sweep_stale(args.corpus)  # temp files of writers that died; never a live one's
     device = setup_device(args.device)
     builtins = (
         args.impl
@@ -215,12 +218,12 @@ def _flush(report: Report, path: Path | None, *, started_summary: bool) -> int:
     from fuzz.summary import print_summary
 
     if path is not None:
+        from fuzz import corpus
+
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(path.name + ".part")
-            tmp.write_text(report.dumps())
-            tmp.replace(path)
-        except OSError as exc:
+            corpus.write_atomic(path, report.dumps())
+        except (OSError, corpus.CorpusWriteError) as exc:
             report.errors.append(f"the report could not be written to {path}: {exc}")
             print(report.dumps(), file=sys.stderr)
     print_summary(report)
@@ -402,11 +405,10 @@ def cmd_list(args) -> int:
     if missing:
         raise UsageError(f"list: no such file or directory: {', '.join(missing)}")
     entries, errors = corpus.load_all(args.targets, **max_total(args))
+    from fuzz.show import describe_entry
+
     for e in entries:
-        print(
-            f"{printable(e.path)}  {printable(e.signature)}  bs={e.case.bs} "
-            f"total={e.case.total}  {printable(e.data.get('date', ''))}"
-        )
+        print(describe_entry(e))
     for err in errors:
         print(f"ERROR {printable(err)}")
     print(
@@ -418,7 +420,7 @@ def cmd_list(args) -> int:
 
 def cmd_show(args) -> int:
     from fuzz import corpus
-    from fuzz.show import printable, reproducer
+    from fuzz.show import printable, show
 
     if not args.target.exists() and not args.target.is_symlink():
         raise UsageError(f"show: no such file: {args.target}")
@@ -427,9 +429,7 @@ def cmd_show(args) -> int:
     except corpus.CorpusError as exc:
         print(f"ERROR {printable(exc)}")
         return EXIT_INCOMPLETE
-    print(printable(json.dumps(entry.data, indent=2)).replace("\\n", "\n"))
-    print("\n# reproduce in Python:")
-    print(reproducer(entry))
+    print(show(entry))
     return EXIT_OK
 
 
@@ -442,12 +442,15 @@ def cmd_corpus(args) -> int:
         raise UsageError(f"corpus merge: not a directory: {', '.join(missing)}")
     writable_dir(args.into, "--into")
     start = time.monotonic()
-    result = corpus.merge(args.sources, args.into, **max_total(args))
+    try:
+        result = corpus.merge(args.sources, args.into, **max_total(args))
+    except corpus.CorpusWriteError as exc:
+        raise UsageError(f"corpus merge --into {args.into}: {exc}") from None
     for err in result.errors:
         print(f"ERROR {printable(err)}")
     print(
         f"merged {len(args.sources)} corpus dir(s) into {printable(args.into)} in "
-        f"{time.monotonic() - start:.1f} s: {result.describe()}"
+        f"{time.monotonic() - start:.1f} s: {result.summary()}"
     )
     return EXIT_INCOMPLETE if result.errors else EXIT_OK
 
