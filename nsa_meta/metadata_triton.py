@@ -225,7 +225,18 @@ def _metadata_kernel(
         s = tl.load(seq_ptr + i * stride_seq, mask=mask, other=0).to(tl.int64)
         e = tl.load(ext_ptr + i * stride_ext, mask=mask, other=0).to(tl.int64)
         _row_scalars(
-            se_ptr, dc_ptr, dcu_ptr, st_se, st_dc, st_dcu, t, s - e + 1, t - start, before, topk, mask
+            se_ptr,
+            dc_ptr,
+            dcu_ptr,
+            st_se,
+            st_dc,
+            st_dcu,
+            t,
+            s - e + 1,
+            t - start,
+            before,
+            topk,
+            mask,
         )
     else:
         # -- page program: rows [t0, t0 + BT) x one block of BW columns -------------------

@@ -367,5 +367,7 @@ def check_metadata_values(
             buf = getattr(out, name)
             need = T + 1 if name == "dsa_cu_seqlens_k" else T
             if buf is not None and buf.shape[0] < need:
-                raise ValueError(f"out.{name} has {buf.shape[0]} rows but {need} are needed (T is {T})")
+                raise ValueError(
+                    f"out.{name} has {buf.shape[0]} rows but {need} are needed (T is {T})"
+                )
     return T
