@@ -64,6 +64,190 @@ def _row_scalars(se_ptr, dc_ptr, dcu_ptr, st_se, st_dc, st_dcu, t, a, d, before,
     tl.store(dcu_ptr + (t + 1) * st_dcu, running.to(tl.int32), mask=mask)
 
 
+@triton.jit
+def _request_program(
+    pid,
+    seq_ptr,
+    ext_ptr,
+    cache_ptr,
+    cu_ptr,
+    se_ptr,
+    dc_ptr,
+    dcu_ptr,
+    scratch_ptr,
+    stride_seq,
+    stride_ext,
+    st_cache,
+    st_cu,
+    st_se,
+    st_dc,
+    st_dcu,
+    bs,
+    topk,
+    kv_add,
+    e_fixed,
+    rows_cap,
+    dcu_cap,
+    VAR: tl.constexpr,
+    BR: tl.constexpr,
+    SUM_BLOCK: tl.constexpr,
+    EB: tl.constexpr,
+):
+    """Requests [pid * BR, (pid + 1) * BR): per-request outputs, and (fixed modes) their rows'
+    scalars; (draft_extend_var) the row starts and running-sum starts, to scratch."""
+    i0 = pid * BR
+    acc_kv = tl.zeros((), dtype=tl.int64)
+    acc_e = tl.zeros((), dtype=tl.int64)
+    acc_sum = tl.zeros((), dtype=tl.int64)
+    for base in range(0, i0, SUM_BLOCK):
+        idx = base + tl.arange(0, SUM_BLOCK).to(tl.int64)
+        m = idx < i0
+        kv_prior = tl.load(seq_ptr + idx * stride_seq, mask=m, other=0).to(tl.int64) + kv_add
+        if VAR:
+            e_prior = tl.load(ext_ptr + idx * stride_ext, mask=m, other=0).to(tl.int64)
+        else:
+            e_prior = tl.zeros_like(kv_prior) + e_fixed
+        acc_kv += tl.sum(tl.where(m, kv_prior, 0), axis=0)
+        acc_e += tl.sum(tl.where(m, e_prior, 0), axis=0)
+        share_prior = _clamped_sum(kv_prior - e_prior + 1, e_prior, topk)
+        acc_sum += tl.sum(tl.where(m, share_prior, 0), axis=0)
+    req = i0 + tl.arange(0, BR).to(tl.int64)
+    rm = req < bs
+    kv = tl.load(seq_ptr + req * stride_seq, mask=rm, other=0).to(tl.int64) + kv_add
+    kv = tl.where(rm, kv, 0)
+    if VAR:
+        e = tl.load(ext_ptr + req * stride_ext, mask=rm, other=0).to(tl.int64)
+    else:
+        e = tl.where(rm, tl.zeros_like(kv) + e_fixed, 0)
+    a = kv - e + 1
+    share = tl.where(rm, _clamped_sum(a, e, topk), 0)
+    tl.store(cache_ptr + req * st_cache, kv.to(tl.int32), mask=rm)
+    tl.store(cu_ptr + (req + 1) * st_cu, (acc_kv + tl.cumsum(kv, axis=0)).to(tl.int32), mask=rm)
+    zero = tl.zeros_like(req).to(tl.int32)
+    tl.store(cu_ptr + req * st_cu, zero, mask=req == 0)
+    tl.store(dcu_ptr + req * st_dcu, zero, mask=(req == 0) & (req < dcu_cap))
+    row_start = acc_e + tl.cumsum(e, axis=0) - e
+    before = acc_sum + tl.cumsum(share, axis=0) - share
+    if VAR:
+        # req == bs holds T; the row and page programs of the second launch search these.
+        tl.store(scratch_ptr + req, row_start, mask=req <= bs)
+        tl.store(scratch_ptr + bs + 1 + req, before, mask=rm)
+    else:
+        for d0 in range(0, e_fixed, EB):
+            d = d0 + tl.arange(0, EB).to(tl.int64)
+            t = row_start[:, None] + d[None, :]
+            mask = rm[:, None] & (d[None, :] < e_fixed) & (t < rows_cap)
+            _row_scalars(
+                se_ptr,
+                dc_ptr,
+                dcu_ptr,
+                st_se,
+                st_dc,
+                st_dcu,
+                t,
+                a[:, None],
+                d[None, :],
+                before[:, None],
+                topk,
+                mask,
+            )
+
+
+@triton.jit
+def _row_program(
+    q,
+    seq_ptr,
+    ext_ptr,
+    se_ptr,
+    dc_ptr,
+    dcu_ptr,
+    scratch_ptr,
+    stride_seq,
+    stride_ext,
+    st_se,
+    st_dc,
+    st_dcu,
+    bs,
+    topk,
+    rows_cap,
+    step,
+    iters,
+    BTS: tl.constexpr,
+):
+    """(draft_extend_var) rows [q * BTS, (q + 1) * BTS): each finds its request by binary
+    search over the row starts, then writes its three scalars."""
+    t = q.to(tl.int64) * BTS + tl.arange(0, BTS).to(tl.int64)
+    total = tl.load(scratch_ptr + bs)
+    mask = (t < total) & (t < rows_cap)
+    i = _owner(scratch_ptr, t, bs, step, iters)
+    start = tl.load(scratch_ptr + i, mask=mask, other=0)
+    before = tl.load(scratch_ptr + bs + 1 + i, mask=mask, other=0)
+    s = tl.load(seq_ptr + i * stride_seq, mask=mask, other=0).to(tl.int64)
+    e = tl.load(ext_ptr + i * stride_ext, mask=mask, other=0).to(tl.int64)
+    _row_scalars(
+        se_ptr, dc_ptr, dcu_ptr, st_se, st_dc, st_dcu, t, s - e + 1, t - start, before, topk, mask
+    )
+
+
+@triton.jit
+def _page_program(
+    q,
+    r_ptr,
+    r2t_ptr,
+    pt_ptr,
+    rpt_ptr,
+    scratch_ptr,
+    stride_r,
+    r2t_s0,
+    r2t_s1,
+    pt_s0,
+    pt_s1,
+    rpt_s0,
+    rpt_s1,
+    bs,
+    pool,
+    e_fixed,
+    page_size,
+    width,
+    pages,
+    rows_cap,
+    n_col_pt,
+    n_col,
+    step,
+    iters,
+    VAR: tl.constexpr,
+    BT: tl.constexpr,
+    BW: tl.constexpr,
+):
+    """Tile q: rows [t0, t0 + BT) x one block of BW columns of page_table_1 (the first
+    n_col_pt column blocks) or of real_page_table (the others)."""
+    q64 = q.to(tl.int64)
+    block_row = q64 // n_col
+    block_col = q64 % n_col
+    t = block_row * BT + tl.arange(0, BT).to(tl.int64)
+    if VAR:
+        total = tl.load(scratch_ptr + bs)
+        tm = (t < total) & (t < rows_cap)
+        i = _owner(scratch_ptr, t, bs, step, iters)
+    else:
+        tm = t < rows_cap
+        i = t // e_fixed
+    pool_row = tl.load(r_ptr + i * stride_r, mask=tm, other=0).to(tl.int64)
+    pool_row = tl.minimum(tl.maximum(pool_row, 0), pool - 1)
+    src_row = r2t_ptr + pool_row[:, None] * r2t_s0
+    if block_col < n_col_pt:
+        c = block_col * BW + tl.arange(0, BW).to(tl.int64)
+        mask = tm[:, None] & (c < width)[None, :]
+        cells = tl.load(src_row + c[None, :] * r2t_s1, mask=mask, other=0)
+        tl.store(pt_ptr + t[:, None] * pt_s0 + c[None, :] * pt_s1, cells, mask=mask)
+    else:
+        cq = (block_col - n_col_pt) * BW + tl.arange(0, BW).to(tl.int64)
+        mask_q = tm[:, None] & (cq < pages)[None, :]
+        first = tl.load(src_row + (cq * page_size)[None, :] * r2t_s1, mask=mask_q, other=0)
+        dst = rpt_ptr + t[:, None] * rpt_s0 + cq[None, :] * rpt_s1
+        tl.store(dst, first // page_size, mask=mask_q)
+
+
 _SCALARS = [
     "stride_seq",
     "stride_ext",
@@ -148,7 +332,6 @@ def _metadata_kernel(
     step,
     iters,
     VAR: tl.constexpr,
-    HAS_RPT: tl.constexpr,
     BR: tl.constexpr,
     SUM_BLOCK: tl.constexpr,
     EB: tl.constexpr,
@@ -156,115 +339,89 @@ def _metadata_kernel(
     BT: tl.constexpr,
     BW: tl.constexpr,
 ):
+    """Programs [0, n_req) are request programs, the next n_srow row programs, the rest
+    page programs (see the module docstring)."""
     pid = tl.program_id(0)
     if pid < n_req:
-        # -- request program: requests [i0, i0 + BR) -------------------------------------
-        i0 = pid * BR
-        acc_kv = tl.zeros((), dtype=tl.int64)
-        acc_e = tl.zeros((), dtype=tl.int64)
-        acc_sum = tl.zeros((), dtype=tl.int64)
-        for base in range(0, i0, SUM_BLOCK):
-            idx = base + tl.arange(0, SUM_BLOCK).to(tl.int64)
-            m = idx < i0
-            kv = tl.load(seq_ptr + idx * stride_seq, mask=m, other=0).to(tl.int64) + kv_add
-            if VAR:
-                e = tl.load(ext_ptr + idx * stride_ext, mask=m, other=0).to(tl.int64)
-            else:
-                e = tl.zeros_like(kv) + e_fixed
-            acc_kv += tl.sum(tl.where(m, kv, 0), axis=0)
-            acc_e += tl.sum(tl.where(m, e, 0), axis=0)
-            acc_sum += tl.sum(tl.where(m, _clamped_sum(kv - e + 1, e, topk), 0), axis=0)
-        req = i0 + tl.arange(0, BR).to(tl.int64)
-        rm = req < bs
-        kv = tl.load(seq_ptr + req * stride_seq, mask=rm, other=0).to(tl.int64) + kv_add
-        kv = tl.where(rm, kv, 0)
-        if VAR:
-            e = tl.load(ext_ptr + req * stride_ext, mask=rm, other=0).to(tl.int64)
-        else:
-            e = tl.where(rm, tl.zeros_like(kv) + e_fixed, 0)
-        a = kv - e + 1
-        share = tl.where(rm, _clamped_sum(a, e, topk), 0)
-        tl.store(cache_ptr + req * st_cache, kv.to(tl.int32), mask=rm)
-        tl.store(cu_ptr + (req + 1) * st_cu, (acc_kv + tl.cumsum(kv, axis=0)).to(tl.int32), mask=rm)
-        zero = tl.zeros_like(req).to(tl.int32)
-        tl.store(cu_ptr + req * st_cu, zero, mask=req == 0)
-        tl.store(dcu_ptr + req * st_dcu, zero, mask=(req == 0) & (req < dcu_cap))
-        row_start = acc_e + tl.cumsum(e, axis=0) - e
-        before = acc_sum + tl.cumsum(share, axis=0) - share
-        if VAR:
-            # req == bs holds T; the row programs of the second launch search these.
-            tl.store(scratch_ptr + req, row_start, mask=req <= bs)
-            tl.store(scratch_ptr + bs + 1 + req, before, mask=rm)
-        else:
-            for d0 in range(0, e_fixed, EB):
-                d = d0 + tl.arange(0, EB).to(tl.int64)
-                t = row_start[:, None] + d[None, :]
-                mask = rm[:, None] & (d[None, :] < e_fixed) & (t < rows_cap)
-                _row_scalars(
-                    se_ptr,
-                    dc_ptr,
-                    dcu_ptr,
-                    st_se,
-                    st_dc,
-                    st_dcu,
-                    t,
-                    a[:, None],
-                    d[None, :],
-                    before[:, None],
-                    topk,
-                    mask,
-                )
-    elif pid < n_req + n_srow:
-        # -- row program (draft_extend_var): rows [t0, t0 + BTS) --------------------------
-        t = (pid - n_req).to(tl.int64) * BTS + tl.arange(0, BTS).to(tl.int64)
-        total = tl.load(scratch_ptr + bs)
-        mask = (t < total) & (t < rows_cap)
-        i = _owner(scratch_ptr, t, bs, step, iters)
-        start = tl.load(scratch_ptr + i, mask=mask, other=0)
-        before = tl.load(scratch_ptr + bs + 1 + i, mask=mask, other=0)
-        s = tl.load(seq_ptr + i * stride_seq, mask=mask, other=0).to(tl.int64)
-        e = tl.load(ext_ptr + i * stride_ext, mask=mask, other=0).to(tl.int64)
-        _row_scalars(
+        _request_program(
+            pid,
+            seq_ptr,
+            ext_ptr,
+            cache_ptr,
+            cu_ptr,
             se_ptr,
             dc_ptr,
             dcu_ptr,
+            scratch_ptr,
+            stride_seq,
+            stride_ext,
+            st_cache,
+            st_cu,
             st_se,
             st_dc,
             st_dcu,
-            t,
-            s - e + 1,
-            t - start,
-            before,
+            bs,
             topk,
-            mask,
+            kv_add,
+            e_fixed,
+            rows_cap,
+            dcu_cap,
+            VAR,
+            BR,
+            SUM_BLOCK,
+            EB,
+        )
+    elif pid < n_req + n_srow:
+        _row_program(
+            pid - n_req,
+            seq_ptr,
+            ext_ptr,
+            se_ptr,
+            dc_ptr,
+            dcu_ptr,
+            scratch_ptr,
+            stride_seq,
+            stride_ext,
+            st_se,
+            st_dc,
+            st_dcu,
+            bs,
+            topk,
+            rows_cap,
+            step,
+            iters,
+            BTS,
         )
     else:
-        # -- page program: rows [t0, t0 + BT) x one block of BW columns -------------------
-        q = (pid - n_req - n_srow).to(tl.int64)
-        block_row = q // n_col
-        block_col = q % n_col
-        t = block_row * BT + tl.arange(0, BT).to(tl.int64)
-        if VAR:
-            total = tl.load(scratch_ptr + bs)
-            tm = (t < total) & (t < rows_cap)
-            i = _owner(scratch_ptr, t, bs, step, iters)
-        else:
-            tm = t < rows_cap
-            i = t // e_fixed
-        pool_row = tl.load(r_ptr + i * stride_r, mask=tm, other=0).to(tl.int64)
-        pool_row = tl.minimum(tl.maximum(pool_row, 0), pool - 1)
-        src_row = r2t_ptr + pool_row[:, None] * r2t_s0
-        if block_col < n_col_pt:
-            c = block_col * BW + tl.arange(0, BW).to(tl.int64)
-            mask = tm[:, None] & (c < width)[None, :]
-            cells = tl.load(src_row + c[None, :] * r2t_s1, mask=mask, other=0)
-            tl.store(pt_ptr + t[:, None] * pt_s0 + c[None, :] * pt_s1, cells, mask=mask)
-        else:
-            c = (block_col - n_col_pt) * BW + tl.arange(0, BW).to(tl.int64)
-            mask = tm[:, None] & (c < pages)[None, :]
-            cells = tl.load(src_row + (c * page_size)[None, :] * r2t_s1, mask=mask, other=0)
-            dst = rpt_ptr + t[:, None] * rpt_s0 + c[None, :] * rpt_s1
-            tl.store(dst, cells // page_size, mask=mask)
+        _page_program(
+            pid - n_req - n_srow,
+            r_ptr,
+            r2t_ptr,
+            pt_ptr,
+            rpt_ptr,
+            scratch_ptr,
+            stride_r,
+            r2t_s0,
+            r2t_s1,
+            pt_s0,
+            pt_s1,
+            rpt_s0,
+            rpt_s1,
+            bs,
+            pool,
+            e_fixed,
+            page_size,
+            width,
+            pages,
+            rows_cap,
+            n_col_pt,
+            n_col,
+            step,
+            iters,
+            VAR,
+            BT,
+            BW,
+        )
 
 
 INTERPRETED = interpreting()  # fixed once Triton is imported
@@ -370,7 +527,6 @@ def metadata_into(
             1 << (iters - 1) if iters else 0,
             iters,
             VAR=var,
-            HAS_RPT=has_rpt,
             num_warps=4,
             **blk,
         )
