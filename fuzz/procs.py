@@ -1,0 +1,59 @@
+"""Finding and killing every process a plug-in's worker left behind, through /proc.
+
+A worker leads its own session and process group; whatever the candidate forks inherits
+both, unless it calls setsid itself. Scanning /proc for either id finds those strays.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+
+def _ids(pid: str) -> tuple[int, int] | None:
+    """(process group, session) of a /proc entry, or None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(b")") + 2 :].split()  # the command name may hold spaces
+    try:
+        return int(fields[2]), int(fields[3])
+    except (IndexError, ValueError):
+        return None
+
+
+def members(leader: int) -> list[int]:
+    """Live processes whose process group or session is `leader`'s (zombies included)."""
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            ids = _ids(name)
+            if ids is not None and leader in ids:
+                found.append(int(name))
+    return found
+
+
+def kill_members(leader: int, keep: tuple[int, ...] = ()) -> int:
+    """SIGKILL every member of `leader`'s group or session but `keep`; how many were sent."""
+    sent = 0
+    for pid in members(leader):
+        if pid in keep:
+            continue
+        try:
+            os.kill(pid, signal.SIGKILL)
+            sent += 1
+        except (ProcessLookupError, PermissionError):
+            pass
+    return sent
+
+
+def alive(pid: int) -> bool:
+    """True while `pid` runs (a zombie counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] != b"Z"
