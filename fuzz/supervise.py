@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import deque
 from pathlib import Path
 
 from fuzz import procs, wire
@@ -38,26 +39,35 @@ def exit_description(code: int | None) -> str:
 
 
 class Tail:
-    """The last TAIL_BYTES of a stream, overall and since the last `take`."""
+    """What a worker printed: the last TAIL_BYTES overall, and per item. The worker writes
+    wire.ITEM_END after each item's output, so an item's tail holds its own output only."""
 
     def __init__(self) -> None:
         self.recent = bytearray()
-        self.since = bytearray()
+        self.current = bytearray()  # the running item's output so far (its end, bounded)
+        self.finished: deque[bytes] = deque(maxlen=1024)
         self.total = 0
 
     def add(self, data: bytes) -> None:
         self.total += len(data)
-        for buf in (self.recent, self.since):
-            buf += data[-TAIL_BYTES:]
-            del buf[:-TAIL_BYTES]
+        self.recent += data[-TAIL_BYTES:]
+        del self.recent[:-TAIL_BYTES]
+        self.current += data
+        while (k := self.current.find(wire.ITEM_END)) >= 0:
+            self.finished.append(bytes(self.current[:k][-TAIL_BYTES:]))
+            del self.current[: k + len(wire.ITEM_END)]
+        del self.current[: -(TAIL_BYTES + len(wire.ITEM_END))]  # keeps a split marker whole
 
     def take(self) -> str:
-        text = self.since.decode(errors="replace")
-        self.since.clear()
+        """The output of the item answered next (or of the one that was running)."""
+        if self.finished:
+            return self.finished.popleft().decode(errors="replace")
+        text = bytes(self.current[-TAIL_BYTES:]).decode(errors="replace")
+        self.current.clear()
         return text
 
     def text(self) -> str:
-        return self.recent.decode(errors="replace")
+        return bytes(self.recent).replace(wire.ITEM_END, b"").decode(errors="replace")
 
 
 class WorkerProcess:

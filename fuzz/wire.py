@@ -15,6 +15,7 @@ MAGIC = b"NSAf"
 PREFIX = struct.Struct("<4sIQ")  # magic, header bytes, body bytes
 HEADER_CAP = 1 << 20
 DEFAULT_CAP = 256 << 20  # a whole frame, header and blobs
+ITEM_END = b"\x00\x1e<nsa-fuzz item end>\x1e\x00"  # in the captured output, after each item
 
 
 class ProtocolError(Exception):

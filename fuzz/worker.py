@@ -174,6 +174,19 @@ class Runner:
         return memoryview(t.cpu().contiguous().numpy()).cast("B")
 
 
+def end_of_output() -> None:
+    """Mark where this item's output ends, so that the parent keeps it with its answer."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    try:
+        os.write(2, wire.ITEM_END)
+    except OSError:
+        pass
+
+
 def serve(config: dict, reaper: int) -> None:
     cmd_fd, res_fd = config["cmd_fd"], config["res_fd"]
     sys.path[:0] = [p for p in config["sys_path"] if p not in sys.path]
@@ -194,11 +207,7 @@ def serve(config: dict, reaper: int) -> None:
         reap_children(reaper)
         for k, item in enumerate(command["items"]):
             header, blobs = runner.run(item)
-            for stream in (sys.stdout, sys.stderr):
-                try:
-                    stream.flush()
-                except Exception:
-                    pass
+            end_of_output()
             wire.write_frame(
                 res_fd, {**header, "op": "answer", "index": command["base"] + k}, blobs
             )
