@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 
 import torch
 
+from fuzz.answers import Answer, call_checked, raised_cause
 from fuzz.case import FAULTS, OUT_FAULTS, Case, Fault, expected_error, faulty_args, faulty_out
 from fuzz.compare import Mismatch, check_outputs, expected_tensors, summarise
-from fuzz.isolation import Answer, IsolatedCandidate, call_checked, raised_cause
+from fuzz.isolation import IsolatedCandidate
 from nsa_meta import IMPLEMENTATIONS, KNOWN_DIVERGENCES
 from nsa_meta.api import expand
 
