@@ -59,6 +59,10 @@ def _await_ready(w: WorkerProcess, until: float) -> None:
         raise
 
 
+def _earliest(t: float, deadline: float | None) -> float:
+    return t if deadline is None else min(t, deadline)
+
+
 class IsolatedCandidate:
     """A plug-in behind a worker process (plus a warm spare); answers batches of items.
 
@@ -98,9 +102,7 @@ class IsolatedCandidate:
 
         parse_spec(self.spec)
         begin = time.monotonic()
-        until = (
-            begin + READY_TIMEOUT_S if deadline is None else min(begin + READY_TIMEOUT_S, deadline)
-        )
+        until = _earliest(begin + READY_TIMEOUT_S, deadline)
         w = self._spawn()
         try:
             _await_ready(w, until)
@@ -140,26 +142,26 @@ class IsolatedCandidate:
         i, resends, clock = 0, 0, time.monotonic()
         while i < len(items) and self._main is not None:
             w = self._main
+            if not w.ready:  # a fresh worker: the item's time starts once it is up
+                try:
+                    _await_ready(w, _earliest(time.monotonic() + READY_TIMEOUT_S, deadline))
+                except _NoWorker as exc:
+                    self._main = None
+                    if not exc.timed_out:
+                        answers[i] = Answer("crash", cause=f"a fresh worker failed: {exc}")
+                    break
+                clock = time.monotonic()
             if deadline is not None and time.monotonic() >= deadline:
                 break
-            limit = clock + (self.timeout if w.ready else READY_TIMEOUT_S)
+            limit = clock + self.timeout
             cut = deadline is not None and deadline < limit
             answer = None
             try:
                 frame = w.next_frame(deadline if cut else limit)
-                if frame is not None and not w.ready:
-                    _mark_ready(w, frame[0])
-                    clock = time.monotonic()  # the item's time starts once the worker is up
-                    continue
                 if frame is not None:
-                    check_frame(
-                        frame[0].get("op") == "answer" and frame[0].get("index") == i, "index"
-                    )
+                    header = frame[0]
+                    check_frame(header.get("op") == "answer" and header.get("index") == i, "index")
                     answer = decode_answer(*frame, items[i], self.message_cap)
-            except _NoWorker as exc:
-                answers[i] = Answer("crash", cause=f"a fresh worker could not load it: {exc}")
-                self._drop_main()
-                break
             except (WorkerGone, wire.ProtocolError, wire.OversizeError) as exc:
                 answer = fault_answer(exc, w.take_tail())
             if answer is None:  # no answer in time
@@ -191,11 +193,8 @@ class IsolatedCandidate:
         """Re-run a timed-out item alone in a fresh worker: slow, hang or unconfirmed-hang."""
         w = self._take_spare()
         start = time.monotonic()
-        ready_by = start + READY_TIMEOUT_S
-        if hard_deadline is not None:
-            ready_by = min(ready_by, hard_deadline)
         try:
-            _await_ready(w, ready_by)
+            _await_ready(w, _earliest(start + READY_TIMEOUT_S, hard_deadline))
         except _NoWorker as exc:
             if hard_deadline is not None and time.monotonic() >= hard_deadline:
                 return self._unconfirmed(start)

@@ -185,6 +185,13 @@ def test_sys_exit_is_a_crash_with_its_status() -> None:
     assert "bye from exits_3" in answer.output_tail
 
 
+def test_after_a_crash_the_rest_of_the_batch_runs_in_a_fresh_worker() -> None:
+    with candidate("aborts_on_empty_batch") as c:
+        answers = ask(c, CASE, Case((), (), 1), OTHER, CASE)
+        assert [a.status for a in answers] == ["ok", "crash", "ok", "ok"]
+        assert answers[1].cause == "killed by SIGABRT" and c.restarts == 1
+
+
 @pytest.mark.parametrize(
     "name, words",
     [

@@ -155,3 +155,10 @@ def hangs_on_empty_batch(extend_seq_lens, seq_lens, nsa_index_topk):
     while extend_seq_lens.numel() == 0:
         time.sleep(0.05)
     return _correct(extend_seq_lens, seq_lens, nsa_index_topk)
+
+
+def aborts_on_empty_batch(extend_seq_lens, seq_lens, nsa_index_topk):
+    """Aborts when bs == 0; right otherwise."""
+    if extend_seq_lens.numel() == 0:
+        os.abort()
+    return _correct(extend_seq_lens, seq_lens, nsa_index_topk)
