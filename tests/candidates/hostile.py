@@ -32,7 +32,10 @@ def _result_fd() -> int:
 
 
 def forks(extend_seq_lens, seq_lens, nsa_index_topk):
-    """Leaves a forked child and a `sleep` grandchild running on every call."""
+    """Leaves a forked child, `sleep`s and multiprocessing's resource tracker running."""
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()
     if os.fork() == 0:
         subprocess.Popen(["sleep", "60"])
         time.sleep(60)
