@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 
 def _ids(pid: str) -> tuple[int, int] | None:
@@ -35,18 +36,22 @@ def members(leader: int) -> list[int]:
     return found
 
 
-def kill_members(leader: int, keep: tuple[int, ...] = ()) -> int:
-    """SIGKILL every member of `leader`'s group or session but `keep`; how many were sent."""
+def kill_members(leader: int, keep: tuple[int, ...] = (), seconds: float = 1.0) -> int:
+    """SIGKILL every member of `leader`'s group or session but `keep`, scanning again until
+    none is left running (one may fork between a scan and its kill); how many were sent."""
     sent = 0
-    for pid in members(leader):
-        if pid in keep:
-            continue
-        try:
-            os.kill(pid, signal.SIGKILL)
-            sent += 1
-        except (ProcessLookupError, PermissionError):
-            pass
-    return sent
+    end = time.monotonic() + seconds
+    while True:
+        running = [p for p in members(leader) if p not in keep and alive(p)]
+        if not running or time.monotonic() > end:
+            return sent
+        for pid in running:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                sent += 1
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(0.001)
 
 
 def alive(pid: int) -> bool:

@@ -32,15 +32,19 @@ def _result_fd() -> int:
 
 
 def forks(extend_seq_lens, seq_lens, nsa_index_topk):
-    """Leaves a forked child, `sleep`s and multiprocessing's resource tracker running."""
+    """Leaves a forked child, `sleep`s and multiprocessing's resource tracker running;
+    prints their pids."""
     from multiprocessing import resource_tracker
 
     resource_tracker.ensure_running()
-    if os.fork() == 0:
+    child = os.fork()
+    if child == 0:
         subprocess.Popen(["sleep", "60"])
         time.sleep(60)
         os._exit(0)
-    subprocess.Popen(["sleep", "60"], stdout=subprocess.DEVNULL)
+    sleep = subprocess.Popen(["sleep", "60"], stdout=subprocess.DEVNULL)
+    tracker = resource_tracker._resource_tracker._pid
+    print(f"pids {child} {sleep.pid} {tracker}")
     return _correct(extend_seq_lens, seq_lens, nsa_index_topk)
 
 
