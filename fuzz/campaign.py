@@ -176,8 +176,8 @@ class Campaign:
 
     def _opening_cases(self) -> list[Case]:
         """One named case per family, and the shipped regression seeds, inside the envelope."""
-        from fuzz.strategies import named_cases
         from fuzz.seeds import seeds_dir
+        from fuzz.strategies import named_cases
 
         opening = list(named_cases(self.envelope).values())
         entries, errors = corpus.load_all([seeds_dir()])

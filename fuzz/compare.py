@@ -6,7 +6,7 @@ on: two failures with the same signature are one bug, whatever their values.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -22,6 +22,8 @@ class Mismatch:
     expected: object = None
     got: object = None
     detail: str = ""
+    cause: str = ""  # one line: why it failed (exception, signal, CUDA error, first difference)
+    output_tail: str = ""  # the end of what a plug-in printed, for faults in its worker
 
     @property
     def signature(self) -> str:
@@ -111,13 +113,12 @@ def same_device(got: str | None, want: torch.device | str) -> bool:
     return True
 
 
-def check_outputs(
+def _first_failed_check(
     impl: str,
     result: list[Output] | str,
     expected: tuple[torch.Tensor, torch.Tensor],
     device: torch.device | str,
 ) -> Mismatch | None:
-    """Pair, tensor, dtype, device, rank, length, values: the first that fails, in that order."""
     if isinstance(result, str):
         return Mismatch(impl, "not-a-pair", got=result, expected="tuple of 2 tensors")
     for name, got, want in zip(OUTPUTS, result, expected):
@@ -136,6 +137,26 @@ def check_outputs(
             i, w, g = diff
             return Mismatch(impl, "values", name, i, w, g)
     return None
+
+
+def check_outputs(
+    impl: str,
+    result: list[Output] | str,
+    expected: tuple[torch.Tensor, torch.Tensor],
+    device: torch.device | str,
+) -> Mismatch | None:
+    """Pair, tensor, dtype, device, rank, length, values: the first that fails, in that order;
+    its `cause` says what differs in one line."""
+    found = _first_failed_check(impl, result, expected, device)
+    if found is None:
+        return None
+    if found.kind == "values":
+        what = f"{found.output}[{found.index}]"
+    elif found.output:
+        what = f"{found.output} {found.kind}"
+    else:
+        what = "the result"
+    return replace(found, cause=f"{what} is {found.got!r}, expected {found.expected!r}")
 
 
 def expected_tensors(values: tuple[list[int], list[int]]) -> tuple[torch.Tensor, torch.Tensor]:

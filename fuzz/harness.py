@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 
 import torch
 
+from fuzz.answers import Answer, call_checked, raised_cause
 from fuzz.case import Case, Fault, faulty_args, faulty_out
 from fuzz.compare import Mismatch, check_outputs, expected_tensors, summarise
 from fuzz.contract import FAULTS, KNOWN_DIVERGENCES, OUT_FAULTS, expected_error
-from fuzz.isolation import Answer, IsolatedCandidate, call_checked
+from fuzz.isolation import IsolatedCandidate
 from fuzz.registry import IMPLEMENTATIONS
 from nsa_meta.api import expand
 
@@ -39,6 +40,8 @@ class Tally:
     calls: Counter = field(default_factory=Counter)
     seconds: defaultdict = field(default_factory=lambda: defaultdict(float))
     divergences: Counter = field(default_factory=Counter)
+    slow: Counter = field(default_factory=Counter)  # plug-in answers past --timeout
+    unconfirmed_hangs: Counter = field(default_factory=Counter)  # cut short by the budget
 
     def add(self, impl: str, seconds: float, n: int = 1) -> None:
         self.calls[impl] += n
@@ -51,29 +54,70 @@ def is_known_divergence(impl: str, case: Case, answer: Answer) -> bool:
     return (impl, "empty batch") in KNOWN_DIVERGENCES and case.bs == 0 and answer.status == "raised"
 
 
-def judge_valid(impl: str, case: Case, answer: Answer, expected, device) -> Mismatch | None:
-    if answer.status == "hang":
-        return Mismatch(impl, "hang", detail=answer.detail or f"{answer.seconds:g} s")
-    if answer.status == "crash":
-        return Mismatch(impl, "crash", detail=answer.detail)
+class HarnessError(Exception):
+    """Our own fault (a plug-in's worker could not build a case): never the candidate's.
+    The campaign turns it into exit 3."""
+
+
+PLUGIN_FAULTS = ("hang", "crash", "cuda-fault", "protocol", "oversize")
+
+
+def _fault(impl: str, kind: str, answer: Answer) -> Mismatch:
+    cause = answer.cause or answer.detail or answer.status
+    return Mismatch(impl, kind, detail=cause, cause=cause, output_tail=answer.output_tail)
+
+
+def _not_ours(impl: str, answer: Answer) -> None:
+    if answer.status == "harness-error":
+        raise HarnessError(f"{impl}: the worker could not build the case: {answer.cause}")
+
+
+def judge_valid(
+    impl: str, case: Case, answer: Answer, expected, device, *, slow_is_failure: bool = False
+) -> Mismatch | None:
+    """A valid call must return the oracle's pair and leave its inputs alone."""
+    _not_ours(impl, answer)
+    if answer.status in PLUGIN_FAULTS:
+        return _fault(impl, answer.status, answer)
+    if answer.status == "unconfirmed-hang":
+        return None  # the budget cut the confirmation short: counted, not a verdict
     if answer.status == "raised":
-        return Mismatch(impl, f"raised {answer.exc_type}", detail=answer.message[:200])
-    if answer.status != "ok":
-        return Mismatch(impl, answer.status, detail=answer.message)
+        return Mismatch(
+            impl,
+            f"raised {answer.exc_type}",
+            detail=answer.message[:200],
+            cause=answer.cause,
+            output_tail=answer.output_tail,
+        )
+    if answer.status == "slow" and slow_is_failure:
+        return _fault(impl, "slow", answer)
+    if answer.status not in ("ok", "slow"):
+        return _fault(impl, answer.status, answer)
     found = check_outputs(impl, answer.outputs, expected, device)
     if found is None and answer.modified:
-        return Mismatch(impl, "input-modified")
+        return Mismatch(impl, "input-modified", cause="an input's storage changed during the call")
     return found
 
 
-def judge_error(impl: str, fault: Fault, answer: Answer) -> Mismatch | None:
+def judge_error(
+    impl: str, fault: Fault, answer: Answer, *, slow_is_failure: bool = False
+) -> Mismatch | None:
     """A bad input must raise the contract's exception, naming the argument, writing nothing."""
+    _not_ours(impl, answer)
     want, names = expected_error(fault)
     kind = f"error {fault.kind}"
-    if answer.status in ("hang", "crash"):
-        return Mismatch(impl, f"{kind}: {answer.status}", detail=answer.detail)
+    if answer.status in PLUGIN_FAULTS or (answer.status == "slow" and slow_is_failure):
+        return _fault(impl, f"{kind}: {answer.status}", answer)
+    if answer.status == "unconfirmed-hang":
+        return None
     if answer.status != "raised":
-        return Mismatch(impl, f"{kind}: no exception", expected=want.__name__, got="returned")
+        return Mismatch(
+            impl,
+            f"{kind}: no exception",
+            expected=want.__name__,
+            got="returned",
+            cause=f"returned instead of raising {want.__name__}",
+        )
     if want.__name__ not in answer.exc_mro:
         return Mismatch(
             impl,
@@ -81,13 +125,18 @@ def judge_error(impl: str, fault: Fault, answer: Answer) -> Mismatch | None:
             expected=want.__name__,
             got=answer.exc_type,
             detail=answer.message[:200],
+            cause=f"raised {answer.cause}, expected {want.__name__}",
         )
     if not any(n in answer.message for n in names):
         return Mismatch(
-            impl, f"{kind}: message", expected=" or ".join(names), got=answer.message[:200]
+            impl,
+            f"{kind}: message",
+            expected=" or ".join(names),
+            got=answer.message[:200],
+            cause=f"the message does not name {' or '.join(names)}: {answer.cause}",
         )
     if answer.modified:
-        return Mismatch(impl, f"{kind}: wrote before raising")
+        return Mismatch(impl, f"{kind}: wrote before raising", cause="an input's storage changed")
     return None
 
 
@@ -126,7 +175,7 @@ def run_backend(name: str, case: Case, device, expected) -> tuple[Mismatch | Non
     written = summarise((store_e[:total], store_c[:total]))
     found = check_outputs(name, written, expected, device)
     if found is None and answer.modified:
-        found = Mismatch(name, "input-modified")
+        found = Mismatch(name, "input-modified", cause="an input's storage changed during the call")
     for out_name, store in (("seqlens_expanded", store_e), ("nsa_cache_seqlens", store_c)):
         tail = store[total:].cpu()
         if found is None and bool((tail != POISON).any()):
@@ -139,6 +188,7 @@ def run_backend(name: str, case: Case, device, expected) -> tuple[Mismatch | Non
                 POISON,
                 int(tail[i]),
                 detail=f"capacity {capacity}",
+                cause=f"{out_name}[{total + i}] past total was written: {int(tail[i])}",
             )
     return found, answer.seconds
 
@@ -184,7 +234,12 @@ def run_triton_batch(cases: list[Case], device, expected: list, tally: Tally) ->
         except Exception as exc:
             findings.append(
                 Finding(
-                    Mismatch("triton", f"raised {type(exc).__name__}", detail=str(exc)[:200]),
+                    Mismatch(
+                        "triton",
+                        f"raised {type(exc).__name__}",
+                        detail=str(exc)[:200],
+                        cause=raised_cause(type(exc).__name__, str(exc)),
+                    ),
                     cases[idx[0]],
                 )
             )
@@ -208,8 +263,14 @@ def run_example(
     triton_batched: bool,
     check_errors: bool,
     deadline: float | None = None,
+    hard_deadline: float | None = None,
+    slow_is_failure: bool = False,
 ) -> list[Finding]:
-    """Every implementation on every case; a Finding for each mismatch."""
+    """Every implementation on every case; a Finding for each mismatch.
+
+    Plug-ins answer by `deadline` (a hang confirmation may run on to `hard_deadline`);
+    a plug-in item that got no answer in time is simply not judged. HarnessError when a
+    plug-in's worker reports our own fault."""
     # A plug-in has no `out` argument: only the faults of the three contract arguments.
     plugin_bad = [(c, f) for c, f in bad if f.kind in FAULTS] if check_errors else []
     if candidates:
@@ -251,18 +312,24 @@ def run_example(
                 findings.append(Finding(found, case, fault))
 
     for name, worker in candidates:
-        answers = worker.collect(deadline)
+        answers = worker.collect(deadline, hard_deadline)
         for i, answer in enumerate(answers):
             if answer is None:
                 continue
             tally.add(name, answer.seconds)
+            if answer.status == "slow":
+                tally.slow[name] += 1
+            elif answer.status == "unconfirmed-hang":
+                tally.unconfirmed_hangs[name] += 1
             if i < len(cases):
-                found = judge_valid(name, cases[i], answer, expected[i], device)
+                found = judge_valid(
+                    name, cases[i], answer, expected[i], device, slow_is_failure=slow_is_failure
+                )
                 if found is not None:
                     findings.append(Finding(found, cases[i]))
             else:
                 case, fault = plugin_bad[i - len(cases)]
-                found = judge_error(name, fault, answer)
+                found = judge_error(name, fault, answer, slow_is_failure=slow_is_failure)
                 if found is not None:
                     findings.append(Finding(found, case, fault))
     return findings
@@ -276,6 +343,8 @@ def run_one(
     device: str,
     tally: Tally,
     deadline: float | None = None,
+    hard_deadline: float | None = None,
+    slow_is_failure: bool = False,
 ) -> list[Finding]:
     """One saved or reduced case (valid, or with its fault) through the public entries."""
     cases, bad = ([], [(case, fault)]) if fault else ([case], [])
@@ -289,6 +358,8 @@ def run_one(
         triton_batched=False,
         check_errors=True,
         deadline=deadline,
+        hard_deadline=hard_deadline,
+        slow_is_failure=slow_is_failure,
     )
 
 

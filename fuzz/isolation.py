@@ -1,253 +1,263 @@
-"""Plug-ins run in a subprocess, so that a hang, an abort or a CUDA fault is a finding.
+"""Plug-ins run in worker processes treated as hostile; the parent judges what comes back.
 
-The parent sends a batch of items; the worker answers one message per item. The parent
-waits for each answer at most `timeout` seconds: past that the worker is killed, the item
-is a hang, and a fresh worker takes the rest of the batch. A worker that dies is a crash.
+Why subprocess and not multiprocessing: a worker started by `subprocess.Popen(...,
+start_new_session=True)` leads its own session, so everything the candidate forks can be
+found in /proc and killed, nothing of ours (no pickle, no resource tracker) runs in or for
+it, and its stdout/stderr are plain pipes the parent caps (supervise.py). The worker ships
+plain data (worker.py, wire.py); summaries and "inputs modified" are decided here, against
+storages the parent builds itself. An item with no answer in `timeout` is re-run alone in
+a fresh worker (a warm spare) before it is called a hang: compile time is forgiven.
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import os
-import signal
 import time
-import traceback
-from dataclasses import dataclass, field
 
-import torch
-
-from fuzz.case import Case, Fault, faulty_args
-from fuzz.compare import Output, summarise
+from fuzz import wire
+from fuzz.answers import Answer, call_checked, check_frame, decode_answer, fault_answer, one_line
+from fuzz.supervise import WorkerGone, WorkerProcess, exit_description
 
 READY_TIMEOUT_S = 300.0  # importing torch and the candidate, compiling nothing yet
+RESENDS_PER_BATCH = 2  # fresh workers for the rest of a batch after crashes, per batch
+
+__all__ = ["Answer", "IsolatedCandidate", "call_checked", "exit_description"]
 
 
-@dataclass
-class Answer:
-    """One item's outcome: ok | raised | returned | hang | crash."""
+class _NoWorker(Exception):
+    """A worker that could not become ready: the message says why."""
 
-    status: str
-    outputs: list[Output] | str | None = None
-    modified: bool = False
-    exc_type: str = ""
-    exc_mro: tuple[str, ...] = ()
-    message: str = ""
-    seconds: float = 0.0
-    detail: str = ""
+    def __init__(self, message: str, timed_out: bool = False):
+        super().__init__(message)
+        self.timed_out = timed_out
 
 
-def _storages(tensors) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    out = []
-    for t in tensors:
-        if isinstance(t, torch.Tensor) and t.device.type != "meta":
-            flat = torch.empty(0, dtype=t.dtype, device=t.device).set_(t.untyped_storage())
-            out.append((flat, flat.clone()))
-    return out
+def _mark_ready(w: WorkerProcess, header: dict) -> None:
+    if header.get("op") == "load-error":
+        raise _NoWorker(one_line(str(header.get("message")), 1000))
+    if header.get("op") != "ready":
+        raise wire.ProtocolError(f"unexpected {str(header.get('op'))[:40]!r} before ready")
+    w.ready = True
+    w.reaper = header.get("reaper") if type(header.get("reaper")) is int else None
 
 
-def modified(snapshots) -> bool:
-    return any(not torch.equal(now, before) for now, before in snapshots)
-
-
-def call_checked(fn, args, device) -> Answer:
-    """Call `fn(*args)`, noting what it returned or raised and whether it wrote its inputs."""
-    snaps = _storages(args)
-    start = time.perf_counter()
+def _await_ready(w: WorkerProcess, until: float) -> None:
+    """Wait for `w` to load the candidate, or raise _NoWorker (w is then killed)."""
     try:
-        result = fn(*args)
-        if torch.device(device).type == "cuda":
-            torch.cuda.synchronize()  # an asynchronous fault belongs to this item
-        answer = Answer("ok", outputs=summarise(result))
-    except Exception as exc:
-        answer = Answer(
-            "raised",
-            exc_type=type(exc).__name__,
-            exc_mro=tuple(c.__name__ for c in type(exc).__mro__),
-            message=str(exc)[:500],
-            detail=traceback.format_exc(limit=3)[-800:],
-        )
-    answer.seconds = time.perf_counter() - start
-    answer.modified = modified(snaps)
-    return answer
+        while not w.ready:
+            frame = w.next_frame(until)
+            if frame is None:
+                raise _NoWorker("it did not finish loading in time", timed_out=True)
+            _mark_ready(w, frame[0])
+    except (WorkerGone, wire.ProtocolError, wire.OversizeError) as exc:
+        w.kill()
+        tail = one_line(w.tail.text()[-600:], 600)
+        raise _NoWorker(
+            f"the worker died while loading it ({exc}){': ' + tail if tail else ''}"
+        ) from None
+    except _NoWorker:
+        w.kill()
+        raise
 
 
-# --- the worker process ----------------------------------------------------------------------
+def _earliest(t: float, deadline: float | None) -> float:
+    return t if deadline is None else min(t, deadline)
 
 
-def _pack(answer: Answer) -> Answer:
-    if isinstance(answer.outputs, list):
-        for o in answer.outputs:
-            if o.values is not None:
-                o.values = o.values.numpy().tobytes()  # type: ignore[assignment]
-    return answer
-
-
-def _unpack(answer: Answer) -> Answer:
-    if isinstance(answer.outputs, list):
-        for o in answer.outputs:
-            if o.values is not None:
-                raw = bytearray(o.values)  # type: ignore[arg-type]
-                o.values = (
-                    torch.frombuffer(raw, dtype=torch.int32)
-                    if raw
-                    else torch.empty(0, dtype=torch.int32)
-                )
-    return answer
-
-
-def _worker(spec: str, device: str, conn, memory_limit_gb: float) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C ends the campaign, not a "crash"
-    if memory_limit_gb and device == "cpu":
-        import resource
-
-        limit = int(memory_limit_gb * 2**30)
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    from fuzz.candidates import load_candidate
-
-    try:
-        fn = load_candidate(spec)
-    except Exception as exc:
-        conn.send(("load-error", str(exc)))
-        return
-    conn.send(("ready", os.getpid()))
-    while True:
-        items = conn.recv()
-        if items is None:
-            return
-        for item in items:
-            case = Case.from_json(item["case"])
-            fault = Fault.from_json(item["fault"]) if item.get("fault") else None
-            try:
-                args = (
-                    faulty_args(case, fault, device)
-                    if fault
-                    else (*case.tensors(device), case.nsa_index_topk)
-                )
-            except Exception as exc:  # our bug, not the candidate's: say so
-                conn.send(Answer("harness-error", message=repr(exc)))
-                continue
-            answer = call_checked(fn, args, device)
-            if "CUDA error" in answer.message or "illegal memory access" in answer.message:
-                conn.send(Answer("crash", detail=f"CUDA fault: {answer.message}"))
-                return  # the context is unusable now; the parent starts a fresh worker
-            conn.send(_pack(answer))
-
-
-# --- the parent's side -----------------------------------------------------------------------
-
-
-@dataclass
 class IsolatedCandidate:
-    """A plug-in behind a worker process; `run` answers a batch of items, item by item."""
+    """A plug-in behind a worker process (plus a warm spare); answers batches of items.
 
-    spec: str
-    device: str
-    timeout: float = 5.0
-    memory_limit_gb: float = 8.0
-    restarts: int = 0
-    _proc: mp.Process | None = field(default=None, repr=False)
-    _conn: object = field(default=None, repr=False)
+    `restarts` counts fresh workers taken after a fault; `slow` lists (item, seconds) of
+    items that took more than `timeout` but answered within the confirmation.
+    """
 
-    def start(self) -> None:
-        from fuzz.candidates import CandidateError
-
-        ctx = mp.get_context("spawn")
-        parent, child = ctx.Pipe()
-        proc = ctx.Process(
-            target=_worker, args=(self.spec, self.device, child, self.memory_limit_gb), daemon=True
+    def __init__(
+        self,
+        spec: str,
+        device: str,
+        timeout: float = 5.0,
+        memory_limit_gb: float = 8.0,
+        *,
+        confirm_timeout: float | None = None,
+        message_cap: int = wire.DEFAULT_CAP,
+    ):
+        self.spec, self.device = spec, device
+        self.timeout, self.memory_limit_gb = timeout, memory_limit_gb
+        self.confirm_timeout = (
+            max(30.0, 6 * timeout) if confirm_timeout is None else confirm_timeout
         )
-        proc.start()
-        child.close()
-        if not parent.poll(READY_TIMEOUT_S):
-            proc.kill()
-            raise CandidateError(f"--candidate {self.spec!r}: the worker did not start in time")
-        try:
-            kind, detail = parent.recv()
-        except EOFError:
-            proc.join(5)
-            raise CandidateError(
-                f"--candidate {self.spec!r}: the worker died while loading it "
-                f"({exit_description(proc.exitcode)})"
-            ) from None
-        if kind != "ready":
-            proc.join(5)
-            raise CandidateError(str(detail))
-        self._proc, self._conn = proc, parent
+        self.message_cap = message_cap
+        self.restarts = 0
+        self.slow: list[tuple[dict, float]] = []
+        self._main: WorkerProcess | None = None
+        self._spare: WorkerProcess | None = None
+        self._items: list[dict] = []
 
-    def close(self) -> None:
-        if self._proc is None:
-            return
-        try:
-            self._conn.send(None)  # type: ignore[union-attr]
-            self._proc.join(2)
-        except (OSError, EOFError, BrokenPipeError):
-            pass
-        if self._proc.is_alive():
-            self._proc.kill()
-            self._proc.join(2)
-        self._proc = None
+    def _spawn(self) -> WorkerProcess:
+        return WorkerProcess(self.spec, self.device, self.memory_limit_gb, self.message_cap)
 
-    def _kill(self) -> None:
-        if self._proc is not None:
-            self._proc.kill()
-            self._proc.join(5)
-            self._proc = None
+    def start(self, deadline: float | None = None) -> None:
+        """Load the candidate in a worker; CandidateError (a usage error) if it cannot be:
+        missing, not callable, its import raises, or does not finish by `deadline`."""
+        from fuzz.candidates import CandidateError, parse_spec
+
+        parse_spec(self.spec)
+        begin = time.monotonic()
+        until = _earliest(begin + READY_TIMEOUT_S, deadline)
+        w = self._spawn()
+        try:
+            _await_ready(w, until)
+        except _NoWorker as exc:
+            reason = str(exc)
+            if exc.timed_out:
+                reason = f"importing it did not finish within {until - begin:.1f} s"
+                tail = one_line(w.tail.text()[-300:], 300)
+                reason += f" (output: {tail})" if tail else ""
+            raise CandidateError(f"--candidate {self.spec!r}: {reason}") from None
+        self._main = w
+        self._spare = self._spawn()  # loads in the background: a replacement costs ~nothing
+
+    def _take_spare(self) -> WorkerProcess:
+        w = self._spare if self._spare is not None else self._spawn()
+        self._spare = self._spawn()
+        self.restarts += 1
+        return w
 
     def submit(self, items: list[dict]) -> None:
-        """Send a batch; answers are read by `collect`. Starts a worker if none is alive."""
-        if self._proc is None or not self._proc.is_alive():
-            if self._proc is not None:
-                self._kill()
-            self.restarts += self._proc is not None
-            self.start()
-        self._pending = list(items)
-        self._conn.send(self._pending)  # type: ignore[union-attr]
+        """Send a batch; answers are read by `collect`. Never blocks on the worker."""
+        self._items = list(items)
+        if not self._items:
+            return
+        if self._main is None:
+            self._main = self._take_spare()
+        self._main.send({"op": "run", "base": 0, "items": self._items})
 
-    def collect(self, deadline: float | None = None) -> list[Answer | None]:
-        """One answer per submitted item. None: not run, because the campaign ran out of
-        time or because an earlier item of the batch hung or crashed (one fault per batch
-        bounds what a hanging plug-in costs; the skipped items are drawn again later)."""
-        answers: list[Answer | None] = []
-        while self._pending:
-            wait = self.timeout
-            if deadline is not None:
-                wait = min(wait, max(deadline - time.monotonic(), 0.0))
-            assert self._conn is not None
-            if self._conn.poll(wait):
+    def collect(
+        self, deadline: float | None = None, hard_deadline: float | None = None
+    ) -> list[Answer | None]:
+        """One answer per submitted item, in order. None: not run, because `deadline` passed,
+        a hang ended the batch, or crashes used up the batch's fresh workers.
+        A hang confirmation may run past `deadline`, up to `hard_deadline`."""
+        items, self._items = self._items, []
+        answers: list[Answer | None] = [None] * len(items)
+        i, resends, clock = 0, 0, time.monotonic()
+        while i < len(items) and self._main is not None:
+            w = self._main
+            if not w.ready:  # a fresh worker: the item's time starts once it is up
                 try:
-                    answers.append(_unpack(self._conn.recv()))
-                    self._pending.pop(0)
-                    if answers[-1].status == "crash":
-                        self._kill()
-                        break
-                    continue
-                except EOFError:
-                    self._proc.join(5)  # type: ignore[union-attr]
-                    code = self._proc.exitcode  # type: ignore[union-attr]
-                    answers.append(Answer("crash", detail=exit_description(code)))
-            elif deadline is not None and time.monotonic() >= deadline and wait < self.timeout:
-                self._kill()  # out of campaign time, not a hang: the rest is not run
-                answers += [None] * len(self._pending)
-                self._pending = []
+                    _await_ready(w, _earliest(time.monotonic() + READY_TIMEOUT_S, deadline))
+                except _NoWorker as exc:
+                    self._main = None
+                    if not exc.timed_out:
+                        answers[i] = Answer("crash", cause=f"a fresh worker failed: {exc}")
+                    break
+                clock = time.monotonic()
+            if deadline is not None and time.monotonic() >= deadline:
                 break
-            else:
-                answers.append(
-                    Answer("hang", seconds=self.timeout, detail=f"no answer in {self.timeout:g} s")
-                )
-            self._pending.pop(0)
-            self._kill()
-            break
-        answers += [None] * len(self._pending)
-        self._pending = []
+            limit = clock + self.timeout
+            cut = deadline is not None and deadline < limit
+            answer = None
+            try:
+                frame = w.next_frame(deadline if cut else limit)
+                if frame is not None:
+                    header = frame[0]
+                    check_frame(header.get("op") == "answer" and header.get("index") == i, "index")
+                    answer = decode_answer(*frame, items[i], self.message_cap)
+            except (WorkerGone, wire.ProtocolError, wire.OversizeError) as exc:
+                answer = fault_answer(exc, w.take_tail())
+            if answer is None:  # no answer in time
+                if cut:
+                    break  # the campaign's time ran out, not the item's
+                self._drop_main()
+                answers[i], i = self._confirm(items[i], hard_deadline), i + 1
+                clock = time.monotonic()
+                if self._main is None:
+                    break  # a hang (confirmed or not): the rest waits for another batch
+                self._main.send({"op": "run", "base": i, "items": items[i:]})
+                continue
+            if not answer.output_tail:
+                answer.output_tail = w.take_tail()
+            answers[i], i, clock = answer, i + 1, time.monotonic()
+            if answer.status in ("crash", "cuda-fault", "protocol", "oversize"):
+                self._drop_main()  # its state is not to be trusted; the rest goes to a fresh one
+                if i < len(items) and resends < RESENDS_PER_BATCH:
+                    resends += 1
+                    self._main = self._take_spare()
+                    self._main.send({"op": "run", "base": i, "items": items[i:]})
+        if i < len(items):
+            self._drop_main()  # it may still be busy with what will not be collected
+        elif self._main is not None:
+            self._main.kill_strays()
         return answers
 
-
-def exit_description(code: int | None) -> str:
-    if code is None:
-        return "still running"
-    if code < 0:
+    def _confirm(self, item: dict, hard_deadline: float | None) -> Answer:
+        """Re-run a timed-out item alone in a fresh worker: slow, hang or unconfirmed-hang."""
+        w = self._take_spare()
+        start = time.monotonic()
         try:
-            return f"killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"killed by signal {-code}"
-    return f"exited with status {code}"
+            _await_ready(w, _earliest(start + READY_TIMEOUT_S, hard_deadline))
+        except _NoWorker as exc:
+            if hard_deadline is not None and time.monotonic() >= hard_deadline:
+                return self._unconfirmed(start)
+            return Answer("crash", cause=f"a fresh worker could not load it: {exc}")
+        w.send({"op": "run", "base": 0, "items": [item]})
+        begin = time.monotonic()
+        limit = begin + self.confirm_timeout
+        cut = hard_deadline is not None and hard_deadline < limit
+        try:
+            frame = w.next_frame(hard_deadline if cut else limit)
+            if frame is not None:
+                check_frame(frame[0].get("op") == "answer" and frame[0].get("index") == 0, "index")
+                answer = decode_answer(*frame, item, self.message_cap)
+        except (WorkerGone, wire.ProtocolError, wire.OversizeError) as exc:
+            answer = fault_answer(exc, w.take_tail())
+            w.kill()
+            return answer
+        if frame is None:
+            tail = w.take_tail()
+            w.kill()
+            if cut:
+                return self._unconfirmed(start, tail)
+            waited = f"no answer in {self.timeout:g} s, nor in {self.confirm_timeout:g} s"
+            return Answer(
+                "hang",
+                seconds=self.confirm_timeout,
+                cause=f"{waited} in a fresh worker",
+                output_tail=tail,
+            )
+        answer.output_tail = w.take_tail()
+        if answer.status in ("ok", "raised"):
+            self.slow.append((item, answer.seconds))
+            self._main = w  # warm now: the rest of the batch goes to it
+        else:
+            w.kill()
+        if answer.status == "ok":
+            answer.status = "slow"
+            answer.cause = (
+                f"no answer in {self.timeout:g} s; answered in {answer.seconds:.2f} s "
+                "in a fresh worker"
+            )
+        return answer
+
+    def _unconfirmed(self, start: float, tail: str = "") -> Answer:
+        waited = time.monotonic() - start
+        return Answer(
+            "unconfirmed-hang",
+            seconds=self.timeout + waited,
+            cause=(
+                f"no answer in {self.timeout:g} s; the confirmation was cut short after "
+                f"{waited:.1f} s by the campaign's time budget"
+            ),
+            output_tail=tail,
+        )
+
+    def _drop_main(self) -> None:
+        if self._main is not None:
+            self._main.kill()
+            self._main = None
+
+    def close(self) -> None:
+        """End both workers and everything they started."""
+        self._drop_main()
+        if self._spare is not None:
+            self._spare.kill()
+            self._spare = None

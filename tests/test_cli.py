@@ -145,13 +145,16 @@ def test_planted_mutant_is_found_saved_small_and_replayed(tmp_path: Path) -> Non
     assert "pass --candidate" in builtins_only.stdout
 
 
+@pytest.mark.slow  # a hang is confirmed for max(30 s, 6 x --timeout) in a fresh worker
 def test_hanging_candidate_is_recorded_as_a_hang(tmp_path: Path) -> None:
     spec = "tests/mutants.py:hangs_on_all_zero_extends"
     r, report = run(
         tmp_path, "--seconds", 30, "--max-failures", 1, "--timeout", 1, "--candidate", spec
     )
     assert r.returncode == 1, said(r)
-    assert report["failures"][0]["signature"] == "mutants:hangs_on_all_zero_extends:hang"
+    (failure,) = report["failures"]
+    assert failure["signature"] == "mutants:hangs_on_all_zero_extends:hang"
+    assert "no answer in 1 s, nor in 30 s in a fresh worker" in failure["summary"]
     (entry,) = saved_entries(tmp_path)
     assert entry["mismatch"]["kind"] == "hang"
     assert not any(Case.from_json(entry["case"]).extend_seq_lens)
@@ -164,6 +167,7 @@ def test_aborting_candidate_is_recorded_as_a_crash(tmp_path: Path) -> None:
     assert report["failures"][0]["signature"] == "mutants:aborts_on_padded_request:crash"
     (path,) = sorted((tmp_path / "corpus").glob("*.json"))
     assert "SIGABRT" in path.read_text()
+    assert "crash (killed by SIGABRT)" in report["failures"][0]["summary"]
 
 
 # --- usage errors: exit 2 and a message, never a traceback ------------------------------------

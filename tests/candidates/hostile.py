@@ -1,0 +1,171 @@
+"""Hostile plug-ins: each attacks the worker that runs it in one way (tests/test_isolation.py).
+
+Self-contained like tests/mutants.py: loaded by path in a worker, `--candidate
+tests/candidates/hostile.py:NAME`. All take the contract's three arguments.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import struct
+import subprocess
+import sys
+import time
+
+import torch
+
+_calls = 0
+
+
+def _correct(extend_seq_lens, seq_lens, nsa_index_topk):
+    extends, seqs = extend_seq_lens.tolist(), seq_lens.tolist()
+    values = [v for qo, kv in zip(extends, seqs) for v in range(kv - qo + 1, kv + 1)]
+    expanded = torch.tensor(values, dtype=torch.int32, device=seq_lens.device)
+    return expanded, expanded.clamp(max=nsa_index_topk)
+
+
+def _result_fd() -> int:
+    """The worker's result pipe, read from its command line as a hostile plug-in would."""
+    return json.loads(sys.argv[1])["res_fd"]
+
+
+def forks(extend_seq_lens, seq_lens, nsa_index_topk):
+    """Leaves a forked child, `sleep`s and multiprocessing's resource tracker running;
+    prints their pids."""
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()
+    child = os.fork()
+    if child == 0:
+        subprocess.Popen(["sleep", "60"])
+        time.sleep(60)
+        os._exit(0)
+    sleep = subprocess.Popen(["sleep", "60"], stdout=subprocess.DEVNULL)
+    tracker = resource_tracker._resource_tracker._pid
+    print(f"pids {child} {sleep.pid} {tracker}")
+    return _correct(extend_seq_lens, seq_lens, nsa_index_topk)
+
+
+def _patch_the_judges() -> None:
+    """What a cheat would patch if the worker judged: every comparison says `equal`."""
+    torch.equal = lambda a, b: True
+    torch.Tensor.equal = lambda self, other: True
+    for name in ("fuzz.compare", "fuzz.isolation", "fuzz.harness"):
+        module = sys.modules.get(name)
+        if module is None:
+            continue
+        for attr in ("check_outputs", "first_difference", "judge_valid", "judge_error"):
+            if hasattr(module, attr):
+                setattr(module, attr, lambda *a, **k: None)
+
+
+def patches_checks_returns_zeros(extend_seq_lens, seq_lens, nsa_index_topk):
+    """Wrong values (all zeros), with the comparisons of its own process patched."""
+    _patch_the_judges()
+    total = int(extend_seq_lens.sum())
+    zeros = torch.zeros(total, dtype=torch.int32, device=seq_lens.device)
+    return zeros, zeros.clone()
+
+
+def patches_checks_modifies_inputs(extend_seq_lens, seq_lens, nsa_index_topk):
+    """Right values, but it zeroes its inputs afterwards, with the checks patched."""
+    _patch_the_judges()
+    result = _correct(extend_seq_lens, seq_lens, nsa_index_topk)
+    seq_lens.zero_()
+    return result
+
+
+def junk_on_protocol_fd(extend_seq_lens, seq_lens, nsa_index_topk):
+    """Writes garbage where the worker's answers go."""
+    os.write(_result_fd(), b"\x80\x04junk that is no frame at all" * 4)
+    return _correct(extend_seq_lens, seq_lens, nsa_index_topk)
+
+
+def huge_frame_on_protocol_fd(extend_seq_lens, seq_lens, nsa_index_topk):
+    """Announces a 1 TiB message on the answer pipe, then hangs: only the prefix is read."""
+    os.write(_result_fd(), struct.pack("<4sIQ", b"NSAf", 10, 1 << 40))
+    time.sleep(60)
+
+
+def huge_result(extend_seq_lens, seq_lens, nsa_index_topk):
+    """Two 512 MiB int32 tensors (allocated, never touched)."""
+    n = 128 * 2**20
+    return torch.empty(n, dtype=torch.int32), torch.empty(n, dtype=torch.int32)
+
+
+def meta_result(extend_seq_lens, seq_lens, nsa_index_topk):
+    """Right shapes and dtype, on the meta device: no values at all."""
+    n = int(extend_seq_lens.sum())
+    return (torch.empty(n, dtype=torch.int32, device="meta"),) * 2
+
+
+def prints_100_mb(extend_seq_lens, seq_lens, nsa_index_topk):
+    """100 MB on stdout and stderr, then the right answer."""
+    chunk = "spam " * 200_000  # 1 MB
+    for _ in range(50):
+        sys.stdout.write(chunk)
+        sys.stderr.write(chunk)
+    print("LAST LINE OF OUTPUT", flush=True)
+    return _correct(extend_seq_lens, seq_lens, nsa_index_topk)
+
+
+def segfaults(extend_seq_lens, seq_lens, nsa_index_topk):
+    os.kill(os.getpid(), signal.SIGSEGV)
+
+
+def exits_3(extend_seq_lens, seq_lens, nsa_index_topk):
+    print("bye from exits_3", file=sys.stderr)
+    sys.exit(3)
+
+
+def raises_cuda_error(extend_seq_lens, seq_lens, nsa_index_topk):
+    raise RuntimeError(
+        "CUDA error: an illegal memory access was encountered\n"
+        "CUDA kernel errors might be asynchronously reported at some other API call"
+    )
+
+
+def dies_after_cuda_error(extend_seq_lens, seq_lens, nsa_index_topk):
+    """Prints a device-side assert on stderr and aborts, as a failed kernel can."""
+    print("../aten/src/ATen/native/cuda/Loss.cu:250: block: [0,0,0] Assertion failed.", flush=True)
+    print("RuntimeError: CUDA error: device-side assert triggered", file=sys.stderr, flush=True)
+    os.abort()
+
+
+def allocates_too_much(extend_seq_lens, seq_lens, nsa_index_topk):
+    """Asks for 64 GiB: refused under the worker's memory cap."""
+    torch.empty(64 * 2**30, dtype=torch.uint8)
+    return _correct(extend_seq_lens, seq_lens, nsa_index_topk)
+
+
+SLOW_SECONDS = float(os.environ.get("NSA_HOSTILE_SLOW_SECONDS", "1.2"))
+
+
+def slow_first_call(extend_seq_lens, seq_lens, nsa_index_topk):
+    """Its first call in a process takes SLOW_SECONDS (a compile), the rest are fast."""
+    global _calls
+    _calls += 1
+    if _calls == 1:
+        time.sleep(SLOW_SECONDS)
+    return _correct(extend_seq_lens, seq_lens, nsa_index_topk)
+
+
+def hangs(extend_seq_lens, seq_lens, nsa_index_topk):
+    while True:
+        time.sleep(0.05)
+
+
+def hangs_on_empty_batch(extend_seq_lens, seq_lens, nsa_index_topk):
+    """Hangs when bs == 0; right otherwise."""
+    while extend_seq_lens.numel() == 0:
+        time.sleep(0.05)
+    return _correct(extend_seq_lens, seq_lens, nsa_index_topk)
+
+
+def aborts_on_empty_batch(extend_seq_lens, seq_lens, nsa_index_topk):
+    """Aborts when bs == 0; right otherwise."""
+    if extend_seq_lens.numel() == 0:
+        os.abort()
+    return _correct(extend_seq_lens, seq_lens, nsa_index_topk)

@@ -1,0 +1,326 @@
+"""Plug-ins are hostile: each attack of tests/candidates/hostile.py ends as its own verdict,
+with its cause, and leaves no process behind.
+
+Tests about time use short limits (0.5 s, confirmations of 2-4 s), the others generous
+ones (a loaded machine is not a hang); each test starts its own workers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from fuzz import procs, wire
+from fuzz.candidates import CandidateError
+from fuzz.case import Case, Layout
+from fuzz.compare import expected_tensors
+from fuzz.harness import HarnessError, Tally, judge_valid, run_one
+from fuzz.isolation import Answer, IsolatedCandidate
+
+ROOT = Path(__file__).resolve().parents[1]
+HOSTILE = ROOT / "tests" / "candidates" / "hostile.py"
+CASE = Case((1, 2), (3, 4), 2)
+OTHER = Case((2, 0, 1), (5, 1, 1), 3)
+
+
+@contextlib.contextmanager
+def candidate(name: str, **options):
+    options = {"timeout": 10.0, **options}  # generous unless a test is about time
+    c = IsolatedCandidate(f"{HOSTILE}:{name}", "cpu", **options)
+    c.start()
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+def ask(c: IsolatedCandidate, *cases: Case, **when) -> list[Answer | None]:
+    c.submit([{"case": case.to_json()} for case in cases])
+    return c.collect(**when)
+
+
+def sessions(c: IsolatedCandidate) -> list[int]:
+    return [w.pid for w in (c._main, c._spare) if w is not None]
+
+
+def alive_in(leaders: list[int]) -> list[int]:
+    return [pid for leader in leaders for pid in procs.members(leader) if procs.alive(pid)]
+
+
+def wait_until(check, seconds: float = 5.0) -> bool:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if check():
+            return True
+        time.sleep(0.05)
+    return check()
+
+
+def findings(c: IsolatedCandidate, case: Case = CASE):
+    return run_one(case, None, [], [("hostile", c)], "cpu", Tally())
+
+
+# --- no process left behind ----------------------------------------------------------------
+
+
+def test_forking_candidate_leaves_no_process_behind() -> None:
+    with candidate("forks") as c:
+        answers = ask(c, CASE, OTHER)
+        assert [a.status for a in answers] == ["ok", "ok"]
+        leaders = sessions(c)
+        main = c._main
+        strays = [int(p) for a in answers for p in a.output_tail.split()[1:]]
+        assert len(strays) == 6 and main.pid in procs.members(main.pid)
+        # strays are killed when the batch ends: only the worker and its reaper remain
+        assert wait_until(lambda: not any(procs.alive(p) for p in strays)), strays
+        assert wait_until(lambda: set(alive_in([main.pid])) == {main.pid, main.reaper})
+    assert wait_until(lambda: not alive_in(leaders)), alive_in(leaders)
+
+
+PARENT = """
+import sys, time
+sys.path.insert(0, {root!r})
+from fuzz.case import Case
+from fuzz.isolation import IsolatedCandidate
+c = IsolatedCandidate({spec!r}, "cpu", timeout=30)
+c.start()
+c.submit([{{"case": Case((1, 2), (3, 4), 2).to_json()}}])
+time.sleep(1.0)  # the call forks; nobody collects
+print(c._main.pid, c._spare.pid, flush=True)
+time.sleep(60)
+"""
+
+
+def test_kill_9_of_the_parent_ends_workers_and_their_children(tmp_path: Path) -> None:
+    script = tmp_path / "parent.py"
+    script.write_text(PARENT.format(root=str(ROOT), spec=f"{HOSTILE}:forks"))
+    parent = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    try:
+        leaders = [int(p) for p in parent.stdout.readline().split()]
+        assert len(leaders) == 2
+        assert wait_until(lambda: len(alive_in(leaders[:1])) >= 4), alive_in(leaders)
+        parent.kill()
+        parent.wait()
+        assert wait_until(lambda: not alive_in(leaders)), alive_in(leaders)
+    finally:
+        parent.kill()
+
+
+# --- the parent judges -------------------------------------------------------------------------
+
+
+def test_patched_checks_do_not_hide_wrong_values() -> None:
+    with candidate("patches_checks_returns_zeros") as c:
+        (found,) = findings(c)
+    assert found.mismatch.kind == "values"
+    assert found.mismatch.cause == "seqlens_expanded[0] is 0, expected 3"
+
+
+def test_patched_checks_do_not_hide_modified_inputs() -> None:
+    with candidate("patches_checks_modifies_inputs") as c:
+        (found,) = findings(c)
+    assert found.mismatch.kind == "input-modified"
+    assert found.mismatch.cause
+
+
+def test_a_result_on_the_meta_device_is_the_wrong_device() -> None:
+    with candidate("meta_result") as c:
+        (found,) = findings(c)
+    assert found.mismatch.kind == "device" and found.mismatch.got == "meta"
+
+
+def test_junk_on_the_protocol_fd_is_a_protocol_failure() -> None:
+    with candidate("junk_on_protocol_fd") as c:
+        (answer,) = ask(c, CASE)
+        assert answer.status == "protocol" and "frame" in answer.cause, answer
+        (found,) = findings(c)  # a fresh worker took over; the campaign goes on
+    assert found.mismatch.signature == "hostile:protocol"
+
+
+def test_a_huge_message_is_oversize_without_reading_it() -> None:
+    with candidate("huge_frame_on_protocol_fd") as c:
+        start = time.monotonic()
+        (answer,) = ask(c, CASE)
+    assert answer.status == "oversize" and "1,099,511,627,786 bytes" in answer.cause, answer
+    assert time.monotonic() - start < 2
+
+
+def test_a_2_x_512_mib_result_is_oversize() -> None:
+    with candidate("huge_result", message_cap=1 << 20) as c:
+        (answer,) = ask(c, CASE)
+    assert answer.status == "oversize", answer
+    assert "1,073,741,8" in answer.cause and "cap 1,048,576" in answer.cause
+
+
+def test_100_mb_of_output_is_kept_as_a_bounded_tail(capfd) -> None:
+    with candidate("prints_100_mb") as c:
+        (answer,) = ask(c, CASE, OTHER)[:1]
+        tail = c._main.tail
+    assert answer.status == "ok", answer
+    assert answer.output_tail.endswith("LAST LINE OF OUTPUT\n")
+    assert len(answer.output_tail) <= 4096 and len(tail.recent) <= 4096
+    assert tail.total > 200_000_000
+    out, err = capfd.readouterr()
+    assert "spam" not in out and "spam" not in err
+
+
+# --- causes ----------------------------------------------------------------------------------
+
+
+def test_a_segfault_is_a_crash_named_by_its_signal() -> None:
+    with candidate("segfaults") as c:
+        (found,) = findings(c)
+    assert found.mismatch.kind == "crash" and "SIGSEGV" in found.mismatch.cause
+    assert "Fatal Python error" in found.mismatch.output_tail
+
+
+def test_sys_exit_is_a_crash_with_its_status() -> None:
+    with candidate("exits_3") as c:
+        (answer,) = ask(c, CASE)
+    assert answer.status == "crash" and answer.cause == "exited with status 3"
+    assert "bye from exits_3" in answer.output_tail
+
+
+def test_after_a_crash_the_rest_of_the_batch_runs_in_a_fresh_worker() -> None:
+    with candidate("aborts_on_empty_batch") as c:
+        answers = ask(c, CASE, Case((), (), 1), OTHER, CASE)
+        assert [a.status for a in answers] == ["ok", "crash", "ok", "ok"]
+        assert answers[1].cause == "killed by SIGABRT" and c.restarts == 1
+
+
+@pytest.mark.parametrize(
+    "name, words",
+    [
+        ("raises_cuda_error", "CUDA error: an illegal memory access was encountered"),
+        ("dies_after_cuda_error", "CUDA error: device-side assert triggered"),
+    ],
+)
+def test_a_cuda_error_string_is_a_cuda_fault(name: str, words: str) -> None:
+    with candidate(name) as c:
+        (found,) = findings(c)
+    assert found.mismatch.kind == "cuda-fault" and words in found.mismatch.cause
+
+
+def test_an_allocation_refused_under_the_memory_cap_is_raised_with_its_message() -> None:
+    with candidate("allocates_too_much") as c:
+        (found,) = findings(c)
+    assert found.mismatch.kind == "raised RuntimeError"
+    assert "allocate" in found.mismatch.cause and "\n" not in found.mismatch.cause
+
+
+def test_our_own_fault_in_the_worker_is_a_harness_error() -> None:
+    bad_layout = Case((1, 2), (3, 4), 2, seq_layout=Layout("int32", 0, 0))  # needs equal values
+    with candidate("hangs_on_empty_batch") as c:
+        (answer,) = ask(c, bad_layout)
+    assert answer.status == "harness-error" and "stride-0" in answer.cause
+    want = expected_tensors(CASE.expected())
+    with pytest.raises(HarnessError, match="stride-0"):
+        judge_valid("hostile", bad_layout, answer, want, "cpu")
+
+
+# --- hangs, confirmed ----------------------------------------------------------------------
+
+
+def test_a_slow_first_call_is_slow_not_a_hang() -> None:
+    with candidate("slow_first_call", timeout=0.5, confirm_timeout=4.0) as c:
+        first, second = ask(c, CASE, OTHER)
+    assert first.status == "slow" and first.seconds > 1.0, first
+    assert "answered in" in first.cause
+    assert second.status == "ok"
+    assert [s for _, s in c.slow] == [first.seconds]
+    want = expected_tensors(CASE.expected())
+    assert judge_valid("hostile", CASE, first, want, "cpu") is None
+    as_failure = judge_valid("hostile", CASE, first, want, "cpu", slow_is_failure=True)
+    assert as_failure is not None and as_failure.kind == "slow"
+
+
+def test_a_true_hang_is_confirmed_in_a_fresh_worker() -> None:
+    with candidate("hangs", timeout=0.5, confirm_timeout=2.0) as c:
+        (answer,) = ask(c, CASE)
+    assert answer.status == "hang"
+    assert answer.cause == "no answer in 0.5 s, nor in 2 s in a fresh worker"
+
+
+def test_a_confirmation_cut_short_by_the_budget_is_unconfirmed() -> None:
+    with candidate("hangs_on_empty_batch", timeout=0.5) as c:
+        start = time.monotonic()
+        empty, fine = ask(c, Case((), (), 1), CASE, hard_deadline=start + 1.2)
+        assert time.monotonic() - start < 2.5
+    assert empty.status == "unconfirmed-hang" and "cut short" in empty.cause, empty
+    assert fine is None  # not run: the budget is spent
+    assert judge_valid("hostile", CASE, empty, expected_tensors(CASE.expected()), "cpu") is None
+
+
+def test_past_the_deadline_items_are_not_run() -> None:
+    with candidate("hangs_on_empty_batch") as c:
+        start = time.monotonic()
+        answers = ask(c, Case((), (), 1), CASE, deadline=start + 0.3)
+        assert answers == [None, None] and time.monotonic() - start < 1.0
+        (answer,) = ask(c, CASE)  # a fresh worker takes the next batch
+    assert answer.status == "ok"
+
+
+def test_an_import_that_sleeps_past_the_deadline_is_a_candidate_error(tmp_path: Path) -> None:
+    module = tmp_path / "sleepy.py"
+    module.write_text("import time\ntime.sleep(60)\n\ndef fn(a, b, c):\n    return a, b\n")
+    c = IsolatedCandidate(f"{module}:fn", "cpu")
+    start = time.monotonic()
+    with pytest.raises(CandidateError, match="importing it did not finish within"):
+        c.start(deadline=start + 1.5)
+    assert time.monotonic() - start < 3.0
+    c.close()
+
+
+def test_a_missing_function_is_a_candidate_error() -> None:
+    c = IsolatedCandidate(f"{HOSTILE}:no_such_function", "cpu")
+    with pytest.raises(CandidateError, match="has no attribute 'no_such_function'"):
+        c.start()
+
+
+# --- the wire format -------------------------------------------------------------------------
+
+
+def frames(data: bytes, cap: int = wire.DEFAULT_CAP) -> list[tuple[dict, list[bytes]]]:
+    reader, out = wire.FrameReader(cap), []
+    for i in range(0, len(data), 7):  # in small pieces, as a pipe may deliver them
+        reader.feed(data[i : i + 7])
+        while (frame := reader.next()) is not None:
+            out.append(frame)
+    return out
+
+
+def test_frames_round_trip_in_pieces() -> None:
+    data = b"".join(
+        b"".join(bytes(p) for p in wire.encode({"n": n}, [b"x" * n, b"yz"])) for n in range(3)
+    )
+    got = frames(data)
+    assert [h["n"] for h, _ in got] == [0, 1, 2]
+    assert got[2][1] == [b"xx", b"yz"]
+
+
+@pytest.mark.parametrize(
+    "data, error",
+    [
+        (b"garbage that is long enough", wire.ProtocolError),
+        (wire.PREFIX.pack(wire.MAGIC, 4, 0) + b"[1] ", wire.ProtocolError),  # not an object
+        (wire.PREFIX.pack(wire.MAGIC, 3, 0) + b"{\xff}", wire.ProtocolError),
+        (wire.PREFIX.pack(wire.MAGIC, 2, 5) + b"{}abcde", wire.ProtocolError),  # no blob list
+        (wire.PREFIX.pack(wire.MAGIC, 10, 2**40), wire.OversizeError),
+    ],
+)
+def test_bad_frames_are_named(data: bytes, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        frames(data)
+
+
+def test_deeply_nested_header_is_a_protocol_error() -> None:
+    head = b"[" * 100_000 + b"]" * 100_000
+    with pytest.raises(wire.ProtocolError):
+        frames(wire.PREFIX.pack(wire.MAGIC, len(head), 0) + head)
