@@ -125,6 +125,11 @@ class Runner:
         except Exception as exc:
             seconds = time.perf_counter() - start
             header, tensors = self.raised(exc, phase), []
+            if self.cuda and phase == "call":
+                try:  # a device fault of this call is this item's, not the next one's
+                    self.torch.cuda.synchronize()
+                except Exception as fault:
+                    header = self.raised(fault, "read")
         header["seconds"] = seconds
         try:
             header["inputs"], storages = self.storages(args, len(tensors))
