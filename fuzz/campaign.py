@@ -402,6 +402,17 @@ class Campaign:
             "failures": len(self.book) + len(self.pending),
         }
 
+    def _slow(self) -> list[dict]:
+        out = []
+        for name, w in self.workers:
+            for item, seconds in w.slow:
+                try:
+                    case = Case.from_json(item["case"]).describe()
+                except (KeyError, TypeError, ValueError):
+                    case = "?"
+                out.append({"impl": name, "seconds": round(seconds, 2), "case": case})
+        return out
+
     def report(self) -> Report:
         pending = [
             {
@@ -426,8 +437,10 @@ class Campaign:
             seconds=time.monotonic() - self.start,
             failures=self.book.to_json() + pending,
             errors=list(self.errors),
-            slow=list(getattr(self.tally, "slow", [])),
-            unconfirmed_hangs=list(getattr(self.tally, "unconfirmed", [])),
+            slow=self._slow(),
+            unconfirmed_hangs=[
+                {"impl": n, "count": c} for n, c in self.tally.unconfirmed_hangs.items()
+            ],
             implementations={
                 name: {
                     "calls": self.tally.calls[name],

@@ -286,10 +286,11 @@ def run_example(
     for name in builtins:
         if name == "reference":
             continue
-        if name == "triton" and triton_batched:
+        # The error contract runs on every built-in, the batched Triton path included.
+        batched = name == "triton" and triton_batched
+        if batched:
             findings += run_triton_batch(cases, device, expected, tally)
-            continue
-        for case, want in zip(cases, expected):
+        for case, want in zip([] if batched else cases, expected):
             if name in BACKENDS:
                 found, seconds = run_backend(name, case, device, want)
             else:
@@ -361,6 +362,44 @@ def run_one(
         hard_deadline=hard_deadline,
         slow_is_failure=slow_is_failure,
     )
+
+
+def reproduce(
+    case: Case,
+    fault: Fault | None,
+    signature: str,
+    builtins: list[str],
+    candidates: list[tuple[str, IsolatedCandidate]],
+    device: str,
+    tally: Tally,
+    *,
+    deadline: float | None = None,
+    hard_deadline: float | None = None,
+    slow_is_failure: bool = False,
+    confirm: bool = True,
+) -> Finding | None:
+    """Does `case` still fail with `signature`? The one question the campaign's shrinking,
+    `minimise` and `replay` ask. `confirm=False`: a plug-in timeout counts as the hang at
+    once, without the long re-run (shrinking confirms its final case instead)."""
+    for _, w in candidates:
+        w.confirm = confirm
+    try:
+        found = run_one(
+            case,
+            fault,
+            builtins,
+            candidates,
+            device,
+            tally,
+            deadline=deadline,
+            hard_deadline=hard_deadline,
+            slow_is_failure=slow_is_failure,
+        )
+    finally:
+        for _, w in candidates:
+            w.confirm = True
+    same = [f for f in found if f.mismatch.signature == signature]
+    return same[0] if same else None
 
 
 def smallest_per_signature(findings: list[Finding]) -> list[Finding]:

@@ -23,6 +23,10 @@ RESENDS_PER_BATCH = 2  # fresh workers for the rest of a batch after crashes, pe
 __all__ = ["Answer", "IsolatedCandidate", "call_checked", "exit_description"]
 
 
+class HarnessErrorInWorker(Exception):
+    """Our own code failed inside the worker (not the candidate): exit 3, never a verdict."""
+
+
 class _NoWorker(Exception):
     """A worker that could not become ready: the message says why."""
 
@@ -38,6 +42,7 @@ def _mark_ready(w: WorkerProcess, header: dict) -> None:
         raise wire.ProtocolError(f"unexpected {str(header.get('op'))[:40]!r} before ready")
     w.ready = True
     w.reaper = header.get("reaper") if type(header.get("reaper")) is int else None
+    w.envelope = header.get("envelope")  # the candidate's fn.envelope, checked by the parent
 
 
 def _await_ready(w: WorkerProcess, until: float) -> None:
@@ -87,6 +92,8 @@ class IsolatedCandidate:
         )
         self.message_cap = message_cap
         self.restarts = 0
+        self.envelope: dict | str | None = None  # as the candidate declared it (fn.envelope)
+        self.confirm = True  # False while shrinking: a timeout is a hang, confirmed at the end
         self.slow: list[tuple[dict, float]] = []
         self._main: WorkerProcess | None = None
         self._spare: WorkerProcess | None = None
@@ -114,6 +121,7 @@ class IsolatedCandidate:
                 reason += f" (output: {tail})" if tail else ""
             raise CandidateError(f"--candidate {self.spec!r}: {reason}") from None
         self._main = w
+        self.envelope = getattr(w, "envelope", None)
         self._spare = self._spawn()  # loads in the background: a replacement costs ~nothing
 
     def _take_spare(self) -> WorkerProcess:
@@ -168,6 +176,14 @@ class IsolatedCandidate:
                 if cut:
                     break  # the campaign's time ran out, not the item's
                 self._drop_main()
+                if not self.confirm:
+                    answers[i] = Answer(
+                        "hang",
+                        seconds=self.timeout,
+                        cause=f"no answer in {self.timeout:g} s (not re-run: shrinking)",
+                        output_tail=w.take_tail(),
+                    )
+                    break
                 answers[i], i = self._confirm(items[i], hard_deadline), i + 1
                 clock = time.monotonic()
                 if self._main is None:
@@ -254,6 +270,39 @@ class IsolatedCandidate:
         if self._main is not None:
             self._main.kill()
             self._main = None
+
+    def run_bulk(
+        self, header: dict, blobs: list[bytes], until: float
+    ) -> tuple[str, dict | None, list[bytes], str]:
+        """One numpy-drawn batch in one round trip (fuzz/plugin_bulk.py): (status, reply,
+        blobs, cause). Any status but "ok" means the batch must be re-run case by case."""
+        if self._main is None:
+            self._main = self._take_spare()
+        w = self._main
+        try:
+            if not w.ready:
+                _await_ready(w, until)
+            w.send({**header, "op": "bulk"}, blobs)
+            frame = w.next_frame(until)
+        except _NoWorker as exc:
+            self._main = None
+            return "crash", None, [], f"a fresh worker failed: {exc}"
+        except (WorkerGone, wire.ProtocolError, wire.OversizeError) as exc:
+            answer = fault_answer(exc, w.take_tail())
+            self._drop_main()
+            return answer.status, None, [], answer.cause
+        if frame is None:
+            self._drop_main()
+            return "timeout", None, [], "no answer to the batch in time"
+        reply, out = frame
+        w.take_tail()
+        w.kill_strays()
+        if reply.get("op") != "bulk-answer":
+            self._drop_main()
+            return "protocol", None, [], f"unexpected {str(reply.get('op'))[:40]!r}"
+        if reply.get("bulk_error"):
+            raise HarnessErrorInWorker(one_line(str(reply["bulk_error"]), 500))
+        return "ok", reply, out, ""
 
     def close(self) -> None:
         """End both workers and everything they started."""

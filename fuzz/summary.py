@@ -43,7 +43,7 @@ def print_summary(report: Report) -> None:
         )
     for h in report.unconfirmed_hangs:
         print(
-            f"UNCONFIRMED HANG {printable(h['impl'])} on {printable(h['case'])} "
+            f"UNCONFIRMED HANG {printable(h['impl'])} x{h['count']} "
             "(the budget ended before a re-run could confirm it: not a failure)"
         )
     for e in report.errors:
