@@ -14,7 +14,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +58,16 @@ class Options:
     bulk: int = 0  # cases per bulk screen of the Triton kernel after each round (0: none)
     envelope: dict | None = None  # from --envelope; a candidate's own fn.envelope wins
     named: bool = True
+
+    def to_json(self) -> dict:
+        """Plain data, to start a worker process without importing this module first."""
+        data = asdict(self)
+        data["corpus_dir"] = str(self.corpus_dir)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> Options:
+        return cls(**{**data, "corpus_dir": Path(data["corpus_dir"])})
 
     def confirm_timeout(self) -> float:
         return max(30.0, 6 * self.timeout)

@@ -252,20 +252,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 class Signals:
-    """SIGTERM behaves as Ctrl-C. A second one flushes what is known and exits at once."""
+    """SIGTERM behaves as Ctrl-C. During start-up the first one is only noted (an import
+    cut in half, torch's above all, can crash the process); once the work runs it raises
+    KeyboardInterrupt. A second one flushes what is known and exits at once."""
 
     def __init__(self) -> None:
         self.count = 0
+        self.raising = False  # set by a command once interrupting it is safe
         self.flush = None  # set by a command once it has a report to write
 
     def install(self) -> None:
         signal.signal(signal.SIGTERM, self.handle)
         signal.signal(signal.SIGINT, self.handle)
 
+    def arm(self) -> None:
+        """From now on the first signal interrupts; one that came earlier does so now."""
+        self.raising = True
+        if self.count:
+            raise KeyboardInterrupt
+
     def handle(self, signum, frame) -> None:
         self.count += 1
         if self.count == 1:
-            raise KeyboardInterrupt
+            if self.raising:
+                raise KeyboardInterrupt
+            return
         code = self.flush() if self.flush is not None else 130
         os._exit(code)
 
@@ -280,8 +291,10 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: 2 for a bad flag, 0 for --help
         return int(exc.code or 0)
-    from fuzz import commands
-
+    try:
+        from fuzz import commands
+    except KeyboardInterrupt:
+        return _interrupted(args)
     handlers = {
         "run": commands.cmd_run,
         "replay": commands.cmd_replay,
@@ -296,8 +309,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("interrupted before any work began", file=sys.stderr)
+        return _interrupted(args)
+
+
+def _interrupted(args) -> int:
+    """Stopped during start-up, before a command could catch it: a campaign still gives
+    its summary and report (empty, marked interrupted); other commands exit 130."""
+    if args.command != "run":
+        print("interrupted", file=sys.stderr)
         return 130
+    from fuzz.commands import flush
+    from fuzz.report import Report
+
+    return flush(Report(interrupted=True), args.report)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -102,6 +102,7 @@ def start_workers(specs: list[str], args, device: str, deadline: float | None):
 
 def cmd_run(args) -> int:
     from fuzz.campaign import Campaign, Options
+    from fuzz.candidates import CandidateError
 
     if args.seconds is None and args.max_cases is None:
         raise UsageError("run: give --seconds N or --max-cases N (or both)")
@@ -155,12 +156,13 @@ def cmd_run(args) -> int:
         flush=True,
     )
     source = {"report": lambda: Report(interrupted=True)}
-    SIGNALS.flush = lambda: _flush(source["report"](), args.report, started_summary=False)
+    SIGNALS.flush = lambda: flush(source["report"](), args.report)
     try:
         if args.workers == 1:
             campaign = Campaign(options, on_progress=lambda c: progress.update(*c.progress()))
             source["report"] = campaign.report
             try:
+                SIGNALS.arm()
                 campaign.run()
             finally:
                 report = campaign.report()
@@ -169,10 +171,10 @@ def cmd_run(args) -> int:
     except KeyboardInterrupt:  # during start-up, before a campaign could catch it
         report = source["report"]()
         report.interrupted = True
-    except UsageError:
-        raise
+    except CandidateError as exc:
+        raise UsageError(str(exc)) from None
     progress.close()
-    return _flush(report, args.report, started_summary=True)
+    return flush(report, args.report)
 
 
 def _gpu_list(args, device: str) -> list[int] | None:
@@ -200,6 +202,7 @@ def _run_pool(options, workers: int, progress, source, gpus: list[int] | None) -
     if options.deadline is not None:
         grace = options.deadline + options.grace_seconds() + 30.0
     try:
+        SIGNALS.arm()
         pool.start()
         pool.wait(grace)
     except KeyboardInterrupt:
@@ -213,17 +216,15 @@ def _run_pool(options, workers: int, progress, source, gpus: list[int] | None) -
     return report
 
 
-def _flush(report: Report, path: Path | None, *, started_summary: bool) -> int:
+def flush(report: Report, path: Path | None) -> int:
     """Summary, then the report file; a report that cannot be written goes to stderr."""
     from fuzz.summary import print_summary
 
     if path is not None:
-        from fuzz import corpus
-
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            corpus.write_atomic(path, report.dumps())
-        except (OSError, corpus.CorpusWriteError) as exc:
+            _write_report(path, report.dumps())
+        except OSError as exc:
             report.errors.append(f"the report could not be written to {path}: {exc}")
             print(report.dumps(), file=sys.stderr)
     print_summary(report)
@@ -231,6 +232,18 @@ def _flush(report: Report, path: Path | None, *, started_summary: bool) -> int:
         print(f"report: {path}")
     sys.stdout.flush()
     return report.exit_code()
+
+
+def _write_report(path: Path, text: str) -> None:
+    """Whole or not at all: a temp file beside it, fsync, rename (OSError if it cannot)."""
+    import os
+
+    tmp = path.with_name(f".{path.name}.part-{os.getpid()}")
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
 
 
 def torch_device_name() -> str:

@@ -119,7 +119,8 @@ class IsolatedCandidate:
                 reason = f"importing it did not finish within {until - begin:.1f} s"
                 tail = one_line(w.tail.text()[-300:], 300)
                 reason += f" (output: {tail})" if tail else ""
-            raise CandidateError(f"--candidate {self.spec!r}: {reason}") from None
+            prefix = f"--candidate {self.spec!r}: "
+            raise CandidateError(reason if reason.startswith(prefix) else prefix + reason) from None
         self._main = w
         self.envelope = getattr(w, "envelope", None)
         self._spare = self._spawn()  # loads in the background: a replacement costs ~nothing

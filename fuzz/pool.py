@@ -22,22 +22,28 @@ PROGRESS_EVERY_S = 0.5
 STOP_GRACE_S = 30.0  # after SIGTERM, how long a worker may take to save and report
 
 
-def _campaign_process(options, unit: int, q, parent_pid: int, gpu: int | None) -> None:
+def _campaign_process(options: dict, unit: int, q, parent_pid: int, gpu: int | None) -> None:
     """One worker: ignores Ctrl-C (the supervisor coordinates), SIGTERM ends it cleanly.
+    `options` comes as plain data so that nothing heavy is imported before the signal
+    handlers stand; a SIGTERM during start-up is kept until the campaign can take it.
     With `gpu`, it (and the candidates it starts) sees that one GPU only, as cuda:0."""
+    stop = {"asked": False, "armed": False}
+
+    def on_term(signum, frame):
+        if stop["asked"]:
+            return  # once: the report must go out
+        stop["asked"] = True
+        if stop["armed"]:
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if gpu is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)  # read at CUDA's first use, not import
     from fuzz.lifetime import die_with_parent
 
     die_with_parent(parent_pid)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-    def on_term(signum, frame):
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: the report must go out
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_term)
-    from fuzz.campaign import Campaign
+    from fuzz.campaign import Campaign, Options
     from fuzz.candidates import CandidateError
 
     last = [0.0]
@@ -48,8 +54,11 @@ def _campaign_process(options, unit: int, q, parent_pid: int, gpu: int | None) -
             last[0] = now
             q.put(("progress", unit, c.counts()))
 
-    campaign = Campaign(options, on_progress=progress)
+    campaign = Campaign(Options.from_json(options), on_progress=progress)
     try:
+        stop["armed"] = True
+        if stop["asked"]:
+            raise KeyboardInterrupt
         campaign.run()
     except CandidateError as exc:
         q.put(("usage", unit, str(exc)))
@@ -96,7 +105,7 @@ class Pool:
                 opts = replace(opts, device="cuda:0")
             proc = self.ctx.Process(
                 target=_campaign_process,
-                args=(opts, unit, self.q, os.getpid(), gpu),
+                args=(opts.to_json(), unit, self.q, os.getpid(), gpu),
                 daemon=False,
             )
             proc.start()

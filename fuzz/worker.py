@@ -8,7 +8,6 @@ Run as `python -m fuzz.worker CONFIG_JSON`, started by fuzz/isolation.py.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import signal
@@ -17,15 +16,7 @@ import time
 import traceback
 
 from fuzz import procs, wire
-
-PR_SET_PDEATHSIG = 1
-
-
-def die_with_parent(parent: int) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != parent:  # it died before prctl took effect
-        os._exit(70)
+from fuzz.lifetime import die_with_parent
 
 
 def start_reaper(life_fd: int) -> int:

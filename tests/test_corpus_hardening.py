@@ -471,12 +471,8 @@ def test_concurrent_writers_of_one_signature_leave_the_smallest(tmp_path: Path) 
 
 
 def test_save_records_cause_output_tail_original_case_and_note(tmp_path: Path) -> None:
-    class Crash(Mismatch):
-        cause = "SIGSEGV"
-        output_tail = "x" * 10_000
-
     original = Case((5, 5, 5), (9, 9, 9), 9)
-    m = Crash("plug", "crash")
+    m = Mismatch("plug", "crash", cause="SIGSEGV", output_tail="x" * 10_000)
     path = corpus.save(
         tmp_path, m, CASE, None, device="cpu", seed=1, spec="k.py:f", original_case=original
     )
