@@ -90,7 +90,7 @@ class Book:
         failure = Failure(sig, f.mismatch, f.case, f.fault, path, found_by=found_by)
         self.failures[sig] = failure
         if hypothesis_shrunk is not None and hypothesis_shrunk != f.case:
-            again = self._reproduce(hypothesis_shrunk, f.fault, sig, confirm=True)
+            again = self._reproduce(hypothesis_shrunk, f.fault, f.mismatch, confirm=True)
             if again is not None:
                 failure.case, failure.mismatch = hypothesis_shrunk, again.mismatch
         self._shrink(failure)
@@ -113,7 +113,7 @@ class Book:
         def fails(case: Case) -> bool:
             # A hang is retried without the long confirmation while shrinking; the result
             # is confirmed once at the end, so a slow compile never becomes the verdict.
-            got = self._reproduce(case, failure.fault, failure.signature, confirm=not fault_kind)
+            got = self._reproduce(case, failure.fault, failure.mismatch, confirm=not fault_kind)
             if got is not None:
                 best[case] = got
             return got is not None
@@ -128,15 +128,15 @@ class Book:
             failure.shrunk = True
             return
         if fault_kind:  # the canonical case must fail as the original did, confirmed
-            confirmed = self._reproduce(small, failure.fault, failure.signature, confirm=True)
+            confirmed = self._reproduce(small, failure.fault, failure.mismatch, confirm=True)
             if confirmed is None:
                 failure.why_not_shrunk = "the smaller case did not confirm the failure"
                 return
             best[small] = confirmed
         failure.case, failure.mismatch, failure.shrunk = small, best[small].mismatch, True
 
-    def _reproduce(self, case: Case, fault: Fault | None, sig: str, *, confirm: bool):
-        impl = sig.split(":")[0] if not sig.startswith("metadata:") else sig.split(":")[1]
+    def _reproduce(self, case: Case, fault: Fault | None, mismatch: Mismatch, *, confirm: bool):
+        impl, sig = mismatch.impl, mismatch.signature  # a plug-in's name holds a colon
         builtins = [b for b in self.c.o.builtins if b == impl]
         workers = [(n, w) for n, w in self.c.workers if n == impl]
         return reproduce(

@@ -22,7 +22,7 @@ import torch
 from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
 from hypothesis import strategies as st
 
-from fuzz import bulk, corpus
+from fuzz import bulk, corpus, plugin_bulk
 from fuzz.book import Book, is_fault_kind
 from fuzz.candidates import CandidateError, candidate_name
 from fuzz.case import Case, Fault
@@ -33,6 +33,12 @@ from fuzz.strategies import bad_calls, batches
 
 EXAMPLES_PER_ROUND = 25
 BULK_CHUNK = 131072
+PLUGIN_BATCH = 4096  # cases per round trip to a plug-in's worker
+PLUGIN_REQUESTS = 2**18  # requests per plug-in batch at most (an envelope of large bs)
+PLUGIN_SEED = 0x5EED_B01C
+PER_CASE_CPU_S, PER_CASE_CUDA_S = 0.01, 0.002  # a batch's time limit, on top of --timeout
+SUSPECTS_PER_BATCH = 8
+FALLBACK_CASES = 256  # re-run one by one when a batch faults as a whole
 SHIPPED_PER_EXAMPLE = 1  # CPU: cases per example also sent through nsa_meta.expand itself
 INJECT_ENV = "NSA_FUZZ_INJECT"  # tests only: "harness-error:<unit>" breaks that worker
 
@@ -90,7 +96,7 @@ class Campaign:
         self.o = options
         self.on_progress = on_progress or (lambda c: None)
         self.tally = Tally()
-        self.cases = self.bulk_cases = self.shipped_cases = 0
+        self.cases = self.bulk_cases = self.shipped_cases = self.plugin_bulk_cases = 0
         self.bulk_seconds = 0.0
         self.examples = self.rounds = 0
         self.digest = hashlib.sha256()
@@ -144,6 +150,8 @@ class Campaign:
                 self._round(r)
                 if self.o.bulk and "triton" in self.o.builtins and not self.done():
                     self._bulk(r)
+                if self.o.bulk and self.workers and not self.done():
+                    self._plugin_bulk(r)
                 r += self.o.units
                 self.rounds += 1
         except KeyboardInterrupt:
@@ -353,6 +361,65 @@ class Campaign:
         first, shrunk = self.pending.pop(sig)
         self.book.record(first, found_by="hypothesis", hypothesis_shrunk=shrunk)
 
+    def _plugin_bulk(self, r: int) -> None:
+        """Screen a numpy-drawn batch through each plug-in in one round trip per batch
+        (fuzz/plugin_bulk.py); suspects are confirmed alone against the reference. A batch
+        that hangs, crashes or garbles is re-run case by case, where the fault gets its
+        verdict, its cause and its shrinking as any other."""
+        n = self._room(min(self.o.bulk, PLUGIN_BATCH))
+        if self.envelope is not None and self.envelope.bs:
+            n = min(n, max(1, PLUGIN_REQUESTS // max(self.envelope.bs)))
+        if n <= 0:
+            return
+        rng = np.random.default_rng(round_seed(self.o.seed, r) ^ PLUGIN_SEED)
+        batch = bulk.draw(rng, n, self.envelope)
+        header, blobs = plugin_bulk.pack(batch)
+        self.cases += n
+        self.plugin_bulk_cases += n
+        self.digest.update(f"plugin bulk {r} {n}".encode())
+        per_case = PER_CASE_CPU_S if self.o.device == "cpu" else PER_CASE_CUDA_S
+        for name, w in self.workers:
+            until = time.monotonic() + self.o.timeout + n * per_case
+            if self.hard_deadline is not None:
+                until = min(until, self.hard_deadline)
+            start = time.perf_counter()
+            status, reply, out, _ = w.run_bulk(header, blobs, until)
+            self.tally.add(f"{name} (bulk)", time.perf_counter() - start, n)
+            if status == "ok":
+                verdict = plugin_bulk.judge(batch, reply, out, self.o.device)
+                suspects = verdict.suspects[:SUSPECTS_PER_BATCH]
+                if verdict.inputs_modified and not suspects:
+                    suspects = list(range(min(n, FALLBACK_CASES)))
+            else:
+                suspects = list(range(min(n, FALLBACK_CASES)))
+            self._confirm_suspects(batch, suspects, name, w)
+            self.on_progress(self)
+            if self.done():
+                return
+
+    def _confirm_suspects(self, batch, suspects: list[int], name: str, w) -> None:
+        """The vectorised oracle only points; the reference and the plug-in decide."""
+        for chunk in range(0, len(suspects), 64):
+            cases = [batch.case(i) for i in suspects[chunk : chunk + 64]]
+            findings = run_example(
+                cases,
+                [],
+                ["reference"],
+                [(name, w)],
+                self.o.device,
+                self.tally,
+                triton_batched=False,
+                check_errors=False,
+                deadline=self.deadline,
+                hard_deadline=self.hard_deadline,
+                slow_is_failure=self.o.slow_is_failure,
+            )
+            for f in smallest_per_signature(findings):
+                if f.mismatch.signature not in self.book:
+                    self.book.record(f, found_by="bulk screen")
+            if findings or self.done():
+                return
+
     def _bulk(self, r: int) -> None:
         """Screen a numpy-drawn batch through the Triton kernel; confirm what differs."""
         n = self._room(self.o.bulk)
@@ -407,8 +474,9 @@ class Campaign:
     def counts(self) -> dict:
         return {
             "cases": self.cases,
-            "hypothesis_cases": self.cases - self.bulk_cases,
+            "hypothesis_cases": self.cases - self.bulk_cases - self.plugin_bulk_cases,
             "bulk_cases": self.bulk_cases,
+            "plugin_bulk_cases": self.plugin_bulk_cases,
             "failures": len(self.book) + len(self.pending),
         }
 
@@ -438,8 +506,9 @@ class Campaign:
         ]
         return Report(
             cases=self.cases,
-            hypothesis_cases=self.cases - self.bulk_cases,
+            hypothesis_cases=self.cases - self.bulk_cases - self.plugin_bulk_cases,
             bulk_cases=self.bulk_cases,
+            plugin_bulk_cases=self.plugin_bulk_cases,
             bulk_seconds=self.bulk_seconds,
             shipped_path_cases=self.shipped_cases,
             examples=self.examples,

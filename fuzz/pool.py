@@ -176,6 +176,7 @@ class Pool:
             cases=c.get("cases", 0),
             hypothesis_cases=c.get("hypothesis_cases", 0),
             bulk_cases=c.get("bulk_cases", 0),
+            plugin_bulk_cases=c.get("plugin_bulk_cases", 0),
             unit=f"{unit}/{self.options.units}",
             interrupted=True,
         )

@@ -23,7 +23,8 @@ class Report:
 
     cases: int = 0
     hypothesis_cases: int = 0
-    bulk_cases: int = 0
+    bulk_cases: int = 0  # numpy-drawn, through the built-in Triton kernel
+    plugin_bulk_cases: int = 0  # numpy-drawn, through each plug-in, one round trip a batch
     bulk_seconds: float = 0.0
     shipped_path_cases: int = 0
     examples: int = 0
@@ -74,6 +75,7 @@ class Report:
             merged.cases += r.cases
             merged.hypothesis_cases += r.hypothesis_cases
             merged.bulk_cases += r.bulk_cases
+            merged.plugin_bulk_cases += r.plugin_bulk_cases
             merged.bulk_seconds += r.bulk_seconds
             merged.shipped_path_cases += r.shipped_path_cases
             merged.examples += r.examples

@@ -60,8 +60,9 @@ def print_summary(report: Report) -> None:
     )
     print(
         f"         {report.hypothesis_cases:,} drawn by Hypothesis through every selected "
-        f"implementation, {report.bulk_cases:,} screened in bulk "
-        f"({report.bulk_seconds:.1f} s), {report.shipped_path_cases:,} through the shipped "
+        f"implementation, {report.bulk_cases:,} screened in bulk through the built-in "
+        f"Triton kernel ({report.bulk_seconds:.1f} s), {report.plugin_bulk_cases:,} screened "
+        f"in bulk through each plug-in, {report.shipped_path_cases:,} through the shipped "
         "public entry beside the batched path"
     )
     print(f"         implementations: {impls}")

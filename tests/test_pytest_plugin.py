@@ -16,7 +16,14 @@ MUTANTS = ROOT / "tests" / "mutants.py"
 
 
 def user_pytest(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "NSA_HYPOTHESIS_PROFILE": "ci"}
+    # Loaded by name, autoload off: the same whether or not this checkout is pip-installed
+    # (its entry point is checked below).
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "NSA_HYPOTHESIS_PROFILE": "ci",
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+    }
     env.pop("PYTEST_XDIST_WORKER", None)
     return subprocess.run(
         [
@@ -59,3 +66,10 @@ def test_the_plugin_is_inert_without_a_candidate(tmp_path: Path) -> None:
     (tmp_path / "test_one.py").write_text("def test_one():\n    assert True\n")
     r = user_pytest(tmp_path)
     assert r.returncode == 0 and "1 passed" in r.stdout, r.stdout + r.stderr
+
+
+def test_the_package_declares_the_plugin_entry_point() -> None:
+    import tomllib
+
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert data["project"]["entry-points"]["pytest11"] == {"nsa_meta_fuzz": "fuzz.pytest_plugin"}
