@@ -39,7 +39,8 @@ PLUGIN_SEED = 0x5EED_B01C
 PER_CASE_CPU_S, PER_CASE_CUDA_S = 0.01, 0.002  # a batch's time limit, on top of --timeout
 SUSPECTS_PER_BATCH = 8
 FALLBACK_CASES = 256  # re-run one by one when a batch faults as a whole
-SHIPPED_PER_EXAMPLE = 1  # CPU: cases per example also sent through nsa_meta.expand itself
+SHIPPED_PER_EXAMPLE = 1
+LEGACY_EVERY_CUDA = 16  # the legacy loop launches per request: on CUDA it sees a sample  # CPU: cases per example also sent through nsa_meta.expand itself
 INJECT_ENV = "NSA_FUZZ_INJECT"  # tests only: "harness-error:<unit>" breaks that worker
 
 
@@ -307,6 +308,7 @@ class Campaign:
             deadline=self.deadline,
             hard_deadline=self.hard_deadline,
             slow_is_failure=self.o.slow_is_failure,
+            legacy_every=1 if self.o.device == "cpu" else LEGACY_EVERY_CUDA,
         )
 
     def _shipped_path(self, cases: list[Case]) -> list[Finding]:

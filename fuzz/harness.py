@@ -265,8 +265,10 @@ def run_example(
     deadline: float | None = None,
     hard_deadline: float | None = None,
     slow_is_failure: bool = False,
+    legacy_every: int = 1,
 ) -> list[Finding]:
-    """Every implementation on every case; a Finding for each mismatch.
+    """Every implementation on every case (the legacy loop on every `legacy_every`-th);
+    a Finding for each mismatch.
 
     Plug-ins answer by `deadline` (a hang confirmation may run on to `hard_deadline`);
     a plug-in item that got no answer in time is simply not judged. HarnessError when a
@@ -290,7 +292,12 @@ def run_example(
         batched = name == "triton" and triton_batched
         if batched:
             findings += run_triton_batch(cases, device, expected, tally)
-        for case, want in zip([] if batched else cases, expected):
+        todo = list(zip(cases, expected))
+        if batched:
+            todo = []
+        elif name == "legacy" and legacy_every > 1:  # per-request launches: a sample only
+            todo = todo[::legacy_every]
+        for case, want in todo:
             if name in BACKENDS:
                 found, seconds = run_backend(name, case, device, want)
             else:
