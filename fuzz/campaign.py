@@ -33,7 +33,8 @@ from fuzz.strategies import bad_calls, batches
 
 EXAMPLES_PER_ROUND = 25
 BULK_CHUNK = 131072
-PLUGIN_BATCH = 4096  # cases per round trip to a plug-in's worker
+PLUGIN_BATCH = 8192  # cases per round trip to a plug-in's worker
+PLUGIN_SHARE = 4.0  # plug-in bulk time per round, as a multiple of the round's own time
 PLUGIN_REQUESTS = 2**18  # requests per plug-in batch at most (an envelope of large bs)
 PLUGIN_SEED = 0x5EED_B01C
 PER_CASE_CPU_S, PER_CASE_CUDA_S = 0.01, 0.002  # a batch's time limit, on top of --timeout
@@ -148,11 +149,14 @@ class Campaign:
                 self._check(self._opening_cases(), [], count=True, found_by="named case")
             r = self.o.unit
             while not self.done():
+                began = time.monotonic()
                 self._round(r)
                 if self.o.bulk and "triton" in self.o.builtins and not self.done():
                     self._bulk(r)
                 if self.o.bulk and self.workers and not self.done():
-                    self._plugin_bulk(r)
+                    # Plug-ins get most of the time in bulk: a few times what the round took.
+                    share = PLUGIN_SHARE * (time.monotonic() - began)
+                    self._plugin_bulk(r, until=time.monotonic() + share)
                 r += self.o.units
                 self.rounds += 1
         except KeyboardInterrupt:
@@ -363,7 +367,16 @@ class Campaign:
         first, shrunk = self.pending.pop(sig)
         self.book.record(first, found_by="hypothesis", hypothesis_shrunk=shrunk)
 
-    def _plugin_bulk(self, r: int) -> None:
+    def _plugin_bulk(self, r: int, until: float) -> None:
+        """Batches through every plug-in until `until` (one batch at least)."""
+        k = 0
+        while True:
+            self._plugin_batch(r, k)
+            k += 1
+            if self.done() or time.monotonic() >= until:
+                return
+
+    def _plugin_batch(self, r: int, k: int) -> None:
         """Screen a numpy-drawn batch through each plug-in in one round trip per batch
         (fuzz/plugin_bulk.py); suspects are confirmed alone against the reference. A batch
         that hangs, crashes or garbles is re-run case by case, where the fault gets its
@@ -373,12 +386,12 @@ class Campaign:
             n = min(n, max(1, PLUGIN_REQUESTS // max(self.envelope.bs)))
         if n <= 0:
             return
-        rng = np.random.default_rng(round_seed(self.o.seed, r) ^ PLUGIN_SEED)
+        rng = np.random.default_rng([round_seed(self.o.seed, r) ^ PLUGIN_SEED, k])
         batch = bulk.draw(rng, n, self.envelope)
         header, blobs = plugin_bulk.pack(batch)
         self.cases += n
         self.plugin_bulk_cases += n
-        self.digest.update(f"plugin bulk {r} {n}".encode())
+        self.digest.update(f"plugin bulk {r} {k} {n}".encode())
         per_case = PER_CASE_CPU_S if self.o.device == "cpu" else PER_CASE_CUDA_S
         for name, w in self.workers:
             until = time.monotonic() + self.o.timeout + n * per_case
