@@ -175,3 +175,52 @@ def test_report_merge_adds_counts_and_keeps_one_failure_per_signature() -> None:
     data = merged.to_json()
     assert data["cases_per_second"] == round(7 / 3.0, 1) and len(data["workers"]) == 2
     assert Report.from_json(json.loads(json.dumps(a.to_json()))).cases == 3
+
+
+# --- the budget is a promise; nothing is left behind -----------------------------------------
+
+
+def test_a_candidate_whose_import_outlasts_the_budget_is_a_usage_error(tmp_path: Path) -> None:
+    slow = tmp_path / "slow_import.py"
+    slow.write_text("import time\ntime.sleep(60)\n\ndef fn(e, s, k):\n    return e, s\n")
+    start = time.monotonic()
+    r, report = campaign(tmp_path, "--seconds", 4, "--candidate", f"{slow}:fn")
+    assert r.returncode == 2, said(r)
+    assert "did not finish" in r.stderr and "Traceback" not in r.stderr, said(r)
+    assert time.monotonic() - start < 30
+
+
+def _ours(marker: str) -> list[int]:
+    """Processes whose command line or environment names `marker` (this test's corpus)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            text = (entry / "cmdline").read_bytes() + (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if marker.encode() in text:
+            found.append(int(entry.name))
+    return found
+
+
+def test_kill_9_of_a_campaign_with_workers_leaves_no_process(tmp_path: Path) -> None:
+    marker = f"nsa-orphan-{os.getpid()}-{time.monotonic_ns()}"
+    env = {**ENV, "NSA_TEST_MARKER": marker}  # inherited by every process it starts
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fuzz", "run", "--seconds", "120", "--workers", "2",
+         "--candidate", "tests/candidates/hostile.py:forks", "--corpus", tmp_path / "c"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while len(_ours(marker)) < 5 and time.monotonic() < deadline:
+        time.sleep(0.5)  # the supervisor, two campaign workers, their plug-in workers
+    assert len(_ours(marker)) >= 5, _ours(marker)
+    time.sleep(3)  # let the candidate fork a few strays
+    proc.kill()
+    proc.wait()
+    end = time.monotonic() + 20
+    while _ours(marker) and time.monotonic() < end:
+        time.sleep(0.5)
+    assert _ours(marker) == [], f"left behind: {_ours(marker)}"
