@@ -66,7 +66,7 @@ def campaign(name: str, seconds: float, seed: int, no_named: bool, work: Path) -
     row.update(campaign_s=data["seconds"], cases=data["cases"], found=bool(data["failures"]))
     if data["failures"]:
         f = data["failures"][0]
-        how = "named" if f["named_case"] else "shrunk" if f["shrunk"] else "unshrunk"
+        how = (f.get("found_by") or "?").split()[0] + ("" if f["shrunk"] else ",unshrunk")
         row.update(signature=f["signature"], how=how, file=f["file"])
         saved = json.loads(Path(f["file"]).read_text())["case"]
         row.update(bs=len(saved["extend_seq_lens"]), total=sum(saved["extend_seq_lens"]))
