@@ -111,7 +111,12 @@ class Problem:
         )
 
     def gather(self):
-        grid = (max(self.T, 1), triton.cdiv(self.width, 1024))
+        if self.T == 0:
+            # No row to copy: the floor is a launch. (A grid of max(T, 1) rows read
+            # pool_row[0] of an empty tensor, a null pointer on CUDA: the illegal memory
+            # access of draft_extend_var bs=1 W=65536 on the H200.)
+            return self.empty()
+        grid = (self.T, triton.cdiv(self.width, 1024))
         pt = self.out.page_table_1
         return lambda: _gather_kernel[grid](
             self.pool_row, self.req_to_token, pt, self.width, self.req_to_token.stride(0),
