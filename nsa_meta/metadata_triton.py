@@ -1,21 +1,21 @@
 """Sync-free Triton kernel for contract v2: one launch in every mode, draft_extend_var
 included. Import only after TRITON_INTERPRET is settled.
 
-Each program owns a block of BR requests and one chunk of columns (and, for requests with
-many rows, one residue class of their rows). It walks its requests in sub-blocks of RB:
-- the row start of each request is a running sum of the rows before it: e * i in the
-  fixed-width modes; in draft_extend_var the program sums extend_seq_lens[0:i0] itself in
-  SUM_BLOCK-wide loads (no scratch, no second launch, no wait on another program);
-- it reads the chunk of req_to_token[r[i]] once ([RB, BW] tiles, contiguous columns:
-  vector loads) and stores it to every row of the request, then the chunk's pages of
-  real_page_table the same way;
-- programs of chunk 0 also write the per-request outputs (kv, cu_seqlens_k) and the rows'
-  scalars, the running sums in closed form: sum(min(a + d, K) for d < n) per request.
-The grid has bs / BR x chunks x splits programs, sized on the host so that there are
-about TARGET programs: the prefix each program sums stays small next to what it copies.
-Requests with no row read nothing. All offsets are int64; every stride is honoured; pool
-indices are clamped into the pool and rows kept in [0, rows_cap), so garbage with
-validation off cannot touch memory outside the contract's region.
+One 1-D grid, two kinds of program, each finding its own running sums (no scratch, no
+second launch, no program waiting on another):
+- scalar programs own SB requests: kv, cu_seqlens_k, and their rows' three scalars, the
+  running sums started from the program's own sum over the requests before it (SUM_S-wide
+  loads; bs / SB programs, so none reads more than bs values and none does every sum) and
+  dsa_cu_seqlens_k in closed form, sum(min(a + d, K) for d < n) per request;
+- page programs own BR requests x one chunk of columns of both page tables: they read each
+  request's req_to_token chunk once ([RB, BW] tiles of contiguous columns: vector loads)
+  and store it to every row of the request. In draft_extend_var their first row is the sum
+  of the extends before them (int32, SUM_P-wide loads); else i * e.
+Requests with many rows split them over n_split programs of each kind. The host sizes the
+grid (bs, width, the rows' capacity) for about TARGET page programs. Requests with no row
+read nothing. Offsets are int64; every stride is honoured; pool indices are clamped into
+the pool and rows kept in [0, rows_cap), so garbage with validation off cannot touch memory
+outside the contract's region (tests/test_metadata_memory.py checks every lane's address).
 """
 
 from __future__ import annotations
@@ -71,13 +71,194 @@ _SCALARS = [
     "kv_add",
     "e_fixed",
     "page_size",
-    "width",
     "rows_cap",
     "dcu_cap",
+    "n_scalar",
     "n_chunk",
     "n_split",
 ]
 _POINTERS = ["seq_ptr", "ext_ptr", "r_ptr", "cache_ptr", "cu_ptr", "se_ptr", "dc_ptr", "dcu_ptr"]
+
+
+@triton.jit
+def _scalar_program(
+    q,
+    seq_ptr,
+    ext_ptr,
+    cache_ptr,
+    cu_ptr,
+    se_ptr,
+    dc_ptr,
+    dcu_ptr,
+    stride_seq,
+    stride_ext,
+    st_cache,
+    st_cu,
+    st_se,
+    st_dc,
+    st_dcu,
+    bs,
+    topk,
+    kv_add,
+    e_fixed,
+    rows_cap,
+    dcu_cap,
+    n_split,
+    VAR: tl.constexpr,
+    SB: tl.constexpr,
+    RS: tl.constexpr,
+    SUM_S: tl.constexpr,
+    EB: tl.constexpr,
+):
+    """Requests [i0, i0 + SB): kv, cu_seqlens_k, and their rows' three scalars (rows d of
+    each request with d % n_split == split); the running sums start from the program's own
+    sum over the requests before i0."""
+    split = (q % n_split).to(tl.int64)
+    i0 = (q // n_split).to(tl.int64) * SB
+    acc_e = tl.zeros((), dtype=tl.int64)
+    acc_kv = tl.zeros((), dtype=tl.int64)
+    acc_sum = tl.zeros((), dtype=tl.int64)
+    for base in range(0, i0, SUM_S):
+        idx = base + tl.arange(0, SUM_S).to(tl.int64)
+        m = idx < i0
+        if VAR:
+            e_prior = tl.load(ext_ptr + idx * stride_ext, mask=m, other=0).to(tl.int64)
+        else:
+            e_prior = tl.zeros_like(idx) + e_fixed
+        e_prior = tl.where(m, e_prior, 0)
+        kv_prior = tl.load(seq_ptr + idx * stride_seq, mask=m, other=0).to(tl.int64) + kv_add
+        kv_prior = tl.where(m, kv_prior, 0)
+        acc_e += tl.sum(e_prior, axis=0)
+        acc_kv += tl.sum(kv_prior, axis=0)
+        share_prior = _clamped_sum(kv_prior - e_prior + 1, e_prior, topk)
+        acc_sum += tl.sum(tl.where(m, share_prior, 0), axis=0)
+    zero = tl.zeros((), dtype=tl.int32)
+    tl.store(cu_ptr, zero, mask=(i0 == 0) & (split == 0))
+    tl.store(dcu_ptr, zero, mask=(i0 == 0) & (split == 0) & (dcu_cap > 0))
+    for sb in range(0, SB, RS):
+        req = i0 + sb + tl.arange(0, RS).to(tl.int64)
+        rm = req < bs
+        if VAR:
+            e = tl.load(ext_ptr + req * stride_ext, mask=rm, other=0).to(tl.int64)
+        else:
+            e = tl.zeros_like(req) + e_fixed
+        e = tl.where(rm, e, 0)
+        kv = tl.load(seq_ptr + req * stride_seq, mask=rm, other=0).to(tl.int64) + kv_add
+        kv = tl.where(rm, kv, 0)
+        a = kv - e + 1
+        share = tl.where(rm, _clamped_sum(a, e, topk), 0)
+        start = acc_e + tl.cumsum(e, axis=0) - e
+        cu = acc_kv + tl.cumsum(kv, axis=0)
+        before = acc_sum + tl.cumsum(share, axis=0) - share
+        acc_e += tl.sum(e, axis=0)
+        acc_kv += tl.sum(kv, axis=0)
+        acc_sum += tl.sum(share, axis=0)
+        mine = rm & ((req * 0 + split) == 0)  # block-shaped: the interpreter's & needs it
+        tl.store(cache_ptr + req * st_cache, kv.to(tl.int32), mask=mine)
+        tl.store(cu_ptr + (req + 1) * st_cu, cu.to(tl.int32), mask=mine)
+        e_max = tl.max(e, axis=0)
+        for d0 in range(split * EB, e_max, n_split * EB):
+            d = d0 + tl.arange(0, EB).to(tl.int64)[None, :]
+            t = start[:, None] + d
+            mask = (d < e[:, None]) & (t >= 0) & (t < rows_cap)
+            value = a[:, None] + d
+            running = before[:, None] + _clamped_sum(a[:, None], d + 1, topk)
+            tl.store(se_ptr + t * st_se, value.to(tl.int32), mask=mask)
+            tl.store(dc_ptr + t * st_dc, tl.minimum(value, topk).to(tl.int32), mask=mask)
+            tl.store(dcu_ptr + (t + 1) * st_dcu, running.to(tl.int32), mask=mask)
+
+
+@triton.jit
+def _page_program(
+    q,
+    ext_ptr,
+    r_ptr,
+    r2t_ptr,
+    pt_ptr,
+    rpt_ptr,
+    stride_ext,
+    stride_r,
+    r2t_s0,
+    r2t_s1,
+    pt_s0,
+    pt_s1,
+    rpt_s0,
+    rpt_s1,
+    bs,
+    pool,
+    e_fixed,
+    page_size,
+    width,
+    rows_cap,
+    n_chunk,
+    n_split,
+    chunk_w,
+    VAR: tl.constexpr,
+    HAS_RPT: tl.constexpr,
+    BR: tl.constexpr,
+    RB: tl.constexpr,
+    SUM_P: tl.constexpr,
+    BW: tl.constexpr,
+    BQ: tl.constexpr,
+    ED: tl.constexpr,
+):
+    """Requests [i0, i0 + BR) x columns [c0, c0 + chunk_w) of both page tables, rows d of
+    each request with d % n_split == split: one read of req_to_token per request and
+    column tile, stored to each of its rows."""
+    split = (q % n_split).to(tl.int64)
+    rest = q // n_split
+    chunk = (rest % n_chunk).to(tl.int64)
+    i0 = (rest // n_chunk).to(tl.int64) * BR
+    if VAR:
+        # Rows before the block: int32 loads and sums (T fits in int32 when validated;
+        # garbage only moves rows, which stay masked into [0, rows_cap)).
+        acc_e = tl.zeros((), dtype=tl.int64)
+        for base in range(0, i0, SUM_P):
+            idx = base + tl.arange(0, SUM_P)
+            m = idx < i0
+            e_prior = tl.load(ext_ptr + idx.to(tl.int64) * stride_ext, mask=m, other=0)
+            acc_e += tl.sum(e_prior.to(tl.int32), axis=0).to(tl.int64)
+    else:
+        acc_e = i0 * e_fixed
+    c0 = tl.multiple_of(chunk * chunk_w, BW)
+    c1 = tl.minimum(c0 + chunk_w, width)
+    for sb in range(0, BR, RB):
+        req = i0 + sb + tl.arange(0, RB).to(tl.int64)
+        rm = req < bs
+        if VAR:
+            e = tl.load(ext_ptr + req * stride_ext, mask=rm, other=0).to(tl.int64)
+        else:
+            e = tl.zeros_like(req) + e_fixed
+        e = tl.where(rm, e, 0)
+        start = acc_e + tl.cumsum(e, axis=0) - e
+        acc_e += tl.sum(e, axis=0)
+        e_max = tl.max(e, axis=0)
+        live = rm & (e > 0)  # a request with no row reads nothing
+        pool_row = tl.load(r_ptr + req * stride_r, mask=live, other=0).to(tl.int64)
+        pool_row = tl.minimum(tl.maximum(pool_row, 0), pool - 1)
+        src = r2t_ptr + pool_row[:, None] * r2t_s0
+        for cb in range(c0, c1, BW):
+            # chunk_w is a multiple of BW: only `width` cuts a tile (a mask the compiler can
+            # vectorise when width is a multiple of 16, which the JIT specialises on).
+            c = cb + tl.arange(0, BW).to(tl.int64)[None, :]
+            mask_c = live[:, None] & (c < width)
+            cells = tl.load(src + c * r2t_s1, mask=mask_c, other=0)
+            _store_rows(
+                pt_ptr, pt_s0, c * pt_s1, cells, mask_c, start, e, split, n_split, e_max,
+                rows_cap, ED,
+            )  # fmt: skip
+        if HAS_RPT:
+            # Pages q whose first column q * page_size lies in [c0, c1).
+            q_lo = (c0 + page_size - 1) // page_size
+            q_hi = (c1 + page_size - 1) // page_size
+            for qb in range(q_lo, q_hi, BQ):
+                qs = qb + tl.arange(0, BQ).to(tl.int64)[None, :]
+                mask_q = live[:, None] & (qs < q_hi)
+                firsts = tl.load(src + (qs * page_size) * r2t_s1, mask=mask_q, other=0)
+                _store_rows(
+                    rpt_ptr, rpt_s0, qs * rpt_s1, firsts // page_size, mask_q, start, e,
+                    split, n_split, e_max, rows_cap, ED,
+                )  # fmt: skip
 
 
 @triton.jit(do_not_specialize=_SCALARS, do_not_specialize_on_alignment=_POINTERS)
@@ -116,130 +297,50 @@ def _metadata_kernel(
     width,
     rows_cap,
     dcu_cap,
+    n_scalar,
     n_chunk,
     n_split,
     chunk_w,
     VAR: tl.constexpr,
     HAS_RPT: tl.constexpr,
+    SB: tl.constexpr,
+    RS: tl.constexpr,
+    SUM_S: tl.constexpr,
+    EB: tl.constexpr,
     BR: tl.constexpr,
     RB: tl.constexpr,
-    SUM_BLOCK: tl.constexpr,
-    EB: tl.constexpr,
+    SUM_P: tl.constexpr,
     BW: tl.constexpr,
     BQ: tl.constexpr,
     ED: tl.constexpr,
 ):
-    """Program (request block, column chunk, row split); see the module docstring."""
+    """Programs [0, n_scalar) are scalar programs, the others page programs (see the module
+    docstring)."""
     pid = tl.program_id(0)
-    split = (pid % n_split).to(tl.int64)
-    rest = pid // n_split
-    chunk = (rest % n_chunk).to(tl.int64)
-    i0 = (rest // n_chunk).to(tl.int64) * BR
-    scalars = chunk == 0
-    first = scalars & (split == 0)  # writes the per-request outputs
-
-    # Running sums over the requests before the block: rows (var), kv and dsa shares
-    # (programs of chunk 0 only). Fixed-width modes: rows before = i0 * e, no loop.
-    acc_e = i0 * e_fixed
-    acc_kv = tl.zeros((), dtype=tl.int64)
-    acc_sum = tl.zeros((), dtype=tl.int64)
-    if VAR:
-        acc_e = tl.zeros((), dtype=tl.int64)
-        prefix_end = i0
+    if pid < n_scalar:
+        _scalar_program(
+            pid, seq_ptr, ext_ptr, cache_ptr, cu_ptr, se_ptr, dc_ptr, dcu_ptr, stride_seq,
+            stride_ext, st_cache, st_cu, st_se, st_dc, st_dcu, bs, topk, kv_add, e_fixed,
+            rows_cap, dcu_cap, n_split, VAR, SB, RS, SUM_S, EB,
+        )  # fmt: skip
     else:
-        prefix_end = tl.where(scalars, i0, 0)
-    for base in range(0, prefix_end, SUM_BLOCK):
-        idx = base + tl.arange(0, SUM_BLOCK).to(tl.int64)
-        m = idx < i0
-        if VAR:
-            e_prior = tl.load(ext_ptr + idx * stride_ext, mask=m, other=0).to(tl.int64)
-        else:
-            e_prior = tl.zeros_like(idx) + e_fixed
-        e_prior = tl.where(m, e_prior, 0)
-        if VAR:
-            acc_e += tl.sum(e_prior, axis=0)
-        ms = m & ((idx * 0 + chunk) == 0)  # block-shaped: the interpreter's & needs it
-        kv_prior = tl.load(seq_ptr + idx * stride_seq, mask=ms, other=0).to(tl.int64) + kv_add
-        kv_prior = tl.where(ms, kv_prior, 0)
-        acc_kv += tl.sum(kv_prior, axis=0)
-        share_prior = _clamped_sum(kv_prior - e_prior + 1, e_prior, topk)
-        acc_sum += tl.sum(tl.where(ms, share_prior, 0), axis=0)
-
-    zero = tl.zeros((), dtype=tl.int32)
-    tl.store(cu_ptr, zero, mask=first & (i0 == 0))
-    tl.store(dcu_ptr, zero, mask=first & (i0 == 0) & (dcu_cap > 0))
-
-    c0 = tl.multiple_of(chunk * chunk_w, BW)
-    c1 = tl.minimum(c0 + chunk_w, width)
-    for sb in range(0, BR, RB):
-        req = i0 + sb + tl.arange(0, RB).to(tl.int64)
-        rm = req < bs
-        if VAR:
-            e = tl.load(ext_ptr + req * stride_ext, mask=rm, other=0).to(tl.int64)
-        else:
-            e = tl.zeros_like(req) + e_fixed
-        e = tl.where(rm, e, 0)
-        start = acc_e + tl.cumsum(e, axis=0) - e
-        acc_e += tl.sum(e, axis=0)
-        e_max = tl.max(e, axis=0)
-
-        if scalars:
-            kv = tl.load(seq_ptr + req * stride_seq, mask=rm, other=0).to(tl.int64) + kv_add
-            kv = tl.where(rm, kv, 0)
-            a = kv - e + 1
-            share = tl.where(rm, _clamped_sum(a, e, topk), 0)
-            cu = acc_kv + tl.cumsum(kv, axis=0)
-            before = acc_sum + tl.cumsum(share, axis=0) - share
-            acc_kv += tl.sum(kv, axis=0)
-            acc_sum += tl.sum(share, axis=0)
-            mine = rm & ((req * 0 + split) == 0)
-            tl.store(cache_ptr + req * st_cache, kv.to(tl.int32), mask=mine)
-            tl.store(cu_ptr + (req + 1) * st_cu, cu.to(tl.int32), mask=mine)
-            for d0 in range(split * EB, e_max, n_split * EB):
-                d = d0 + tl.arange(0, EB).to(tl.int64)[None, :]
-                t = start[:, None] + d
-                mask = (d < e[:, None]) & (t >= 0) & (t < rows_cap)
-                value = a[:, None] + d
-                running = before[:, None] + _clamped_sum(a[:, None], d + 1, topk)
-                tl.store(se_ptr + t * st_se, value.to(tl.int32), mask=mask)
-                tl.store(dc_ptr + t * st_dc, tl.minimum(value, topk).to(tl.int32), mask=mask)
-                tl.store(dcu_ptr + (t + 1) * st_dcu, running.to(tl.int32), mask=mask)
-
-        # The page tables: read the chunk of each request's pool row once, store it to
-        # every row of the request.
-        live = rm & (e > 0)
-        pool_row = tl.load(r_ptr + req * stride_r, mask=live, other=0).to(tl.int64)
-        pool_row = tl.minimum(tl.maximum(pool_row, 0), pool - 1)
-        src = r2t_ptr + pool_row[:, None] * r2t_s0
-        for cb in range(c0, c1, BW):
-            c = cb + tl.arange(0, BW).to(tl.int64)[None, :]
-            mask_c = live[:, None] & (c < c1)
-            cells = tl.load(src + c * r2t_s1, mask=mask_c, other=0)
-            _store_rows(
-                pt_ptr, pt_s0, c * pt_s1, cells, mask_c, start, e, split, n_split, e_max,
-                rows_cap, ED,
-            )  # fmt: skip
-        if HAS_RPT:
-            # Pages q whose first column q * page_size lies in [c0, c1).
-            q_lo = (c0 + page_size - 1) // page_size
-            q_hi = (c1 + page_size - 1) // page_size
-            for qb in range(q_lo, q_hi, BQ):
-                q = qb + tl.arange(0, BQ).to(tl.int64)[None, :]
-                mask_q = live[:, None] & (q < q_hi)
-                firsts = tl.load(src + (q * page_size) * r2t_s1, mask=mask_q, other=0)
-                pages = firsts // page_size
-                _store_rows(
-                    rpt_ptr, rpt_s0, q * rpt_s1, pages, mask_q, start, e, split, n_split,
-                    e_max, rows_cap, ED,
-                )  # fmt: skip
+        _page_program(
+            pid - n_scalar, ext_ptr, r_ptr, r2t_ptr, pt_ptr, rpt_ptr, stride_ext, stride_r,
+            r2t_s0, r2t_s1, pt_s0, pt_s1, rpt_s0, rpt_s1, bs, pool, e_fixed, page_size, width,
+            rows_cap, n_chunk, n_split, chunk_w, VAR, HAS_RPT, BR, RB, SUM_P, BW, BQ, ED,
+        )  # fmt: skip
 
 
 INTERPRETED = interpreting()  # fixed once Triton is imported
-TARGET = 1024  # programs a launch aims for on a GPU (H100/H200: 132 SMs, ~8 each)
-TILE = 4096  # elements of one [RB, BW] tile: 32 a thread at 4 warps
-MAX_SPLIT = 64  # row splits of a request's rows
-SPLIT_ROWS = 8  # rows per request per program before its rows are split
-SUM_BLOCK = 2048  # the running-sum loads
+# GPU plan (module constants so that tests can shrink them under the interpreter):
+TARGET = 1024  # page programs a launch aims for (H100/H200: 132 SMs, ~8 each)
+TILE = 2048  # elements of one [RB, BW] page tile: 16 a thread at 4 warps
+MAX_SPLIT = 64  # programs sharing one request's rows
+SPLIT_ROWS = 8  # rows per request before they are split over programs
+SUM_BLOCK = 2048  # page programs' int32 loads of extends (draft_extend_var)
+SCALAR_REQS = 1024  # requests of a scalar program
+SCALAR_SUB = 64  # ... walked in sub-blocks of this many
+SUM_SCALAR = 512  # scalar programs' int64 running-sum loads
 
 
 def _pow2(n: int) -> int:
@@ -247,32 +348,40 @@ def _pow2(n: int) -> int:
 
 
 def plan(bs: int, width: int, page_size: int, rows: int, *, interpreted: bool) -> dict:
-    """Block sizes and grid split. Returns the kernel's constexprs (BR, RB, SUM_BLOCK, EB,
-    BW, BQ) and the grid's shape (n_rb, n_chunk, n_split, chunk_w).
+    """The kernel's constexprs and the grid's shape: n_scalar scalar programs (n_sb blocks
+    of SB requests x n_split), then n_rb x n_chunk x n_split page programs of BR requests
+    and chunk_w columns.
 
-    On a GPU: [RB, BW] tiles of TILE elements, BW up to 1024 columns (wider when few
-    requests); about TARGET programs, first by splitting the columns into chunks, then by
-    giving each program more requests (BR). The interpreter pays per op, not per lane, so
-    there one wide program does it all."""
+    On a GPU: [RB, BW] page tiles of TILE elements, BW up to 1024 columns (wider when few
+    requests); about TARGET page programs, first by splitting the columns into chunks, then
+    by giving each program more requests (BR). `rows` (T or the capacity) only sizes the
+    row splits. The interpreter pays per op, not per lane: there one wide program of each
+    kind does it all."""
     rows_per_req = -(-max(rows, 1) // max(bs, 1))
     pages = -(-width // page_size)
     if interpreted:
         rb = min(_pow2(bs), 64)
         bw = min(_pow2(width), max(16, TILE // rb))
-        br = rb * _pow2(-(-max(bs, 1) // rb))
+        rs = _pow2(bs)
         return {
-            "BR": br,
+            "SB": rs,
+            "RS": rs,
+            "SUM_S": 16,
+            "EB": min(_pow2(rows_per_req), max(1, 2**16 // rs)),
+            "BR": rb * _pow2(-(-max(bs, 1) // rb)),
             "RB": rb,
-            "SUM_BLOCK": 16,
-            "EB": min(_pow2(rows_per_req), 2**16 // rb),
-            "ED": min(_pow2(rows_per_req), max(1, 2**16 // (rb * bw))),
+            "SUM_P": 16,
             "BW": bw,
             "BQ": min(_pow2(pages), max(16, TILE // rb)),
+            "ED": min(_pow2(rows_per_req), max(1, 2**16 // (rb * bw))),
+            "n_scalar": 1,
             "n_rb": 1,
             "n_chunk": 1,
             "n_split": 1,
             "chunk_w": bw * -(-width // bw),
         }
+    rs = min(_pow2(bs), SCALAR_SUB)
+    sb = max(rs, min(_pow2(bs), SCALAR_REQS))
     rb = min(_pow2(bs), max(1, TILE // min(_pow2(width), 1024)))
     bw = min(_pow2(width), TILE // rb)
     tiles = -(-width // bw)
@@ -287,13 +396,17 @@ def plan(bs: int, width: int, page_size: int, rows: int, *, interpreted: bool) -
     per_chunk = -(-tiles // n_chunk)
     chunk_w = per_chunk * bw
     return {
+        "SB": sb,
+        "RS": rs,
+        "SUM_S": SUM_SCALAR,
+        "EB": min(_pow2(rows_per_req), 8),
         "BR": br,
         "RB": rb,
-        "SUM_BLOCK": SUM_BLOCK,
-        "EB": min(_pow2(rows_per_req), 8, TILE),
-        "ED": 1,
+        "SUM_P": SUM_BLOCK,
         "BW": bw,
-        "BQ": min(_pow2(-(-chunk_w // page_size)), TILE // rb),
+        "BQ": min(_pow2(-(-chunk_w // page_size)), max(1, TILE // (4 * rb))),  # strided loads
+        "ED": 1,
+        "n_scalar": -(-max(bs, 1) // sb) * n_split,
         "n_rb": -(-max(bs, 1) // br),
         "n_chunk": -(-tiles // per_chunk),
         "n_split": n_split,
@@ -325,7 +438,9 @@ def launch_args(
     if interpreted is None:
         interpreted = INTERPRETED
     p = plan(bs, width, page_size, rows_cap, interpreted=interpreted)
-    n_rb, n_chunk, n_split, chunk_w = (p.pop(k) for k in ("n_rb", "n_chunk", "n_split", "chunk_w"))
+    n_scalar, n_rb, n_chunk, n_split, chunk_w = (
+        p.pop(k) for k in ("n_scalar", "n_rb", "n_chunk", "n_split", "chunk_w")
+    )
     rpt = out.real_page_table if has_rpt else out.page_table_1
     ext = extend_seq_lens if var else seq_lens
     args = (
@@ -354,11 +469,12 @@ def launch_args(
         width,
         rows_cap,
         out.dsa_cu_seqlens_k.shape[0],
+        n_scalar,
         n_chunk,
         n_split,
         chunk_w,
     )
-    return (n_rb * n_chunk * n_split,), args, {"VAR": var, "HAS_RPT": has_rpt, **p}
+    return (n_scalar + n_rb * n_chunk * n_split,), args, {"VAR": var, "HAS_RPT": has_rpt, **p}
 
 
 def metadata_into(
