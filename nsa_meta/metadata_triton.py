@@ -344,7 +344,23 @@ SUM_SCALAR = 512  # scalar programs' int64 running-sum loads
 
 
 def _pow2(n: int) -> int:
-    return triton.next_power_of_2(max(int(n), 1))
+    """The least power of two >= max(n, 1) (plain Python: this runs on every call)."""
+    return 1 << (max(int(n), 1) - 1).bit_length()
+
+
+_plans: dict[tuple, dict] = {}
+
+
+def cached_plan(bs: int, width: int, page_size: int, rows: int, interpreted: bool) -> dict:
+    """plan(), memoised on its arguments and the module's plan constants."""
+    key = (bs, width, page_size, rows, interpreted, TARGET, TILE, MAX_SPLIT, SPLIT_ROWS,
+           SUM_BLOCK, SCALAR_REQS, SCALAR_SUB, SUM_SCALAR)  # fmt: skip
+    found = _plans.get(key)
+    if found is None:
+        if len(_plans) > 4096:
+            _plans.clear()
+        found = _plans[key] = plan(bs, width, page_size, rows, interpreted=interpreted)
+    return found
 
 
 def plan(bs: int, width: int, page_size: int, rows: int, *, interpreted: bool) -> dict:
@@ -437,7 +453,7 @@ def launch_args(
     has_rpt = out.real_page_table is not None
     if interpreted is None:
         interpreted = INTERPRETED
-    p = plan(bs, width, page_size, rows_cap, interpreted=interpreted)
+    p = dict(cached_plan(bs, width, page_size, rows_cap, interpreted))
     n_scalar, n_rb, n_chunk, n_split, chunk_w = (
         p.pop(k) for k in ("n_scalar", "n_rb", "n_chunk", "n_split", "chunk_w")
     )
@@ -477,6 +493,62 @@ def launch_args(
     return (n_scalar + n_rb * n_chunk * n_split,), args, {"VAR": var, "HAS_RPT": has_rpt, **p}
 
 
+# Eager fast path (as v1's triton_kernel._launch): calls after the first with the same
+# specialisation skip the JIT's per-call binding of ~40 arguments and call the compiled
+# variant's launcher directly. The key holds everything the JIT specialises on: the index
+# dtypes, the current device, 16-byte alignment of the pointers it may assume aligned,
+# `== 1` and `% 16` of the integers it may specialise, every integer's width (i32, i64,
+# u64), and the constexprs. Any surprise from this Triton version turns the path off.
+_ARG_NAMES = list(_metadata_kernel.arg_names)
+_CONSTEXPRS = _ARG_NAMES[_ARG_NAMES.index("VAR") :]
+_N_TENSORS = _ARG_NAMES.index("stride_seq")
+_ALIGNED = [i for i, n in enumerate(_ARG_NAMES[:_N_TENSORS]) if n not in _POINTERS]
+_VALUED = [
+    i - _N_TENSORS
+    for i, n in enumerate(_ARG_NAMES[: len(_ARG_NAMES) - len(_CONSTEXPRS)])
+    if i >= _N_TENSORS and n not in _SCALARS
+]
+_compiled: dict[tuple, object] = {}
+_fast_path = {"on": not INTERPRETED}
+
+
+def _int_kind(v: int) -> int:
+    return 0 if -(2**31) <= v < 2**31 else 1 if -(2**63) <= v < 2**63 else 2
+
+
+def specialisation_key(args: tuple, constexprs: dict) -> tuple:
+    """What selects a compiled variant of _metadata_kernel for these arguments."""
+    ints = args[_N_TENSORS:]
+    device = args[0].device
+    return (
+        tuple(a.dtype for a in args[:_N_TENSORS]),
+        device.type,
+        torch.cuda.current_device() if device.type == "cuda" else device.index,
+        tuple(args[i].data_ptr() % 16 == 0 for i in _ALIGNED),
+        tuple((ints[i] == 1, ints[i] % 16 == 0) for i in _VALUED),
+        tuple(_int_kind(v) for v in ints),
+        tuple(constexprs[n] for n in _CONSTEXPRS),
+    )
+
+
+def _launch(grid: tuple[int], args: tuple, constexprs: dict) -> None:
+    key = specialisation_key(args, constexprs) if _fast_path["on"] else None
+    if key is not None:
+        compiled = _compiled.get(key)
+        if compiled is not None:
+            try:
+                # The launcher takes every parameter in order, constexprs included.
+                compiled[grid](*args, *(constexprs[n] for n in _CONSTEXPRS))
+                return
+            except Exception:
+                _fast_path["on"] = False
+    compiled = _metadata_kernel[grid](*args, num_warps=4, **constexprs)
+    if key is not None and hasattr(compiled, "__getitem__"):
+        if len(_compiled) > 256:
+            _compiled.clear()
+        _compiled[key] = compiled
+
+
 def metadata_into(
     mode: str,
     seq_lens: torch.Tensor,
@@ -506,4 +578,4 @@ def metadata_into(
         out=out,
         rows=rows,
     )
-    _metadata_kernel[grid](*args, num_warps=4, **constexprs)
+    _launch(grid, args, constexprs)
