@@ -338,9 +338,9 @@ TILE = 2048  # elements of one [RB, BW] page tile: 16 a thread at 4 warps
 MAX_SPLIT = 64  # programs sharing one request's rows
 SPLIT_ROWS = 8  # rows per request before they are split over programs
 SUM_BLOCK = 2048  # page programs' int32 loads of extends (draft_extend_var)
-SCALAR_REQS = 1024  # requests of a scalar program
-SCALAR_SUB = 64  # ... walked in sub-blocks of this many
-SUM_SCALAR = 512  # scalar programs' int64 running-sum loads
+SCALAR_REQS = 256  # requests of a scalar program (one load each, no chain of sub-blocks)
+SCALAR_SUB = 256  # ... walked in sub-blocks of this many
+SUM_SCALAR = 1024  # scalar programs' int64 running-sum loads
 
 
 def _pow2(n: int) -> int:
@@ -415,7 +415,7 @@ def plan(bs: int, width: int, page_size: int, rows: int, *, interpreted: bool) -
         "SB": sb,
         "RS": rs,
         "SUM_S": SUM_SCALAR,
-        "EB": min(_pow2(rows_per_req), 8),
+        "EB": 1,  # a [RS] vector a row: few registers, no loads in the row loop
         "BR": br,
         "RB": rb,
         "SUM_P": SUM_BLOCK,
