@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers import DEVICE
 from metadata_helpers import Case, pool_table, tensors
 
 import nsa_meta
@@ -32,7 +33,8 @@ def launch_of(**changes):
     )
     args = tensors(c)
     table = changes.get("table", args["req_to_token"])
-    out = changes.get("out") or nsa_meta.allocate_metadata(3, 5, c.width, c.page_size)
+    device = args["seq_lens"].device
+    out = changes.get("out") or nsa_meta.allocate_metadata(3, 5, c.width, c.page_size, device)
     return kernel.launch_args(
         c.mode,
         args["seq_lens"],
@@ -66,8 +68,8 @@ def test_key_is_stable_for_the_same_specialisation() -> None:
         {"dtypes": (torch.int32, torch.int64, torch.int64)},  # extend_seq_lens dtype
         {"width": 33},  # width % 16 (and the plan)
         {"page_size": 1},  # HAS_RPT
-        {"table": torch.zeros(3, 65, dtype=torch.int32)[:, 1:]},  # misaligned, stride 65
-        {"table": torch.zeros(64, 3, dtype=torch.int32).t()},  # column stride 3
+        {"table": torch.zeros(3, 65, dtype=torch.int32, device=DEVICE)[:, 1:]},  # misaligned
+        {"table": torch.zeros(64, 3, dtype=torch.int32, device=DEVICE).t()},  # column stride 3
     ],
     ids=["seq dtype", "r dtype", "ext dtype", "width", "page 1", "misaligned", "transposed"],
 )

@@ -29,8 +29,12 @@ from metadata_helpers import (
 
 import nsa_meta
 import reference
+from nsa_meta.interpreter import interpreting
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.skipif(
+    not interpreting(), reason="checks addresses through the Triton interpreter (CPU runs)"
+)
 
 
 def run_checked(c: Case, *, rows_cap: int, plan: str, monkeypatch: pytest.MonkeyPatch) -> None:
