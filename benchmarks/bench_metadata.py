@@ -49,6 +49,16 @@ MODES = reference.MODES
 TOPK = 2048
 SENTINEL = -777
 IMPLS = ("empty", "gather", "triton", "torch")
+PLAN_CONSTANTS = (
+    "TARGET",
+    "TILE",
+    "MAX_SPLIT",
+    "SPLIT_ROWS",
+    "SUM_BLOCK",
+    "SCALAR_REQS",
+    "SCALAR_SUB",
+    "SUM_SCALAR",
+)
 
 
 @triton.jit
@@ -111,7 +121,12 @@ class Problem:
         )
 
     def gather(self):
-        grid = (max(self.T, 1), triton.cdiv(self.width, 1024))
+        if self.T == 0:
+            # No row to copy: the floor is a launch. (A grid of max(T, 1) rows read
+            # pool_row[0] of an empty tensor, a null pointer on CUDA: the illegal memory
+            # access of draft_extend_var bs=1 W=65536 on the H200.)
+            return self.empty()
+        grid = (self.T, triton.cdiv(self.width, 1024))
         pt = self.out.page_table_1
         return lambda: _gather_kernel[grid](
             self.pool_row, self.req_to_token, pt, self.width, self.req_to_token.stride(0),
@@ -195,14 +210,14 @@ def summary(samples: list[float] | None) -> dict | None:
     return {"median": statistics.median(samples), "p20": q[0], "p80": q[3]}
 
 
-def configs(quick: bool, cuda: bool):
+def configs(quick: bool, cuda: bool, modes=MODES):
     if not cuda:
-        return [(m, bs, 2, 64, p) for m in MODES for bs in (1, 5) for p in (1, 4)]
+        return [(m, bs, 2, 64, p) for m in modes for bs in (1, 5) for p in (1, 4)]
     sizes = (1, 32, 512, 4096, 16384) if quick else (1, 8, 32, 128, 512, 1024, 4096, 16384)
     widths = (2048, 65536) if quick else (2048, 65536, 163840)
     pages = (64,) if quick else (1, 64)
     out = []
-    for mode in MODES:
+    for mode in modes:
         for next_n in (1,) if mode == "decode" else (1, 4):
             for width in widths:
                 for page_size in pages:
@@ -217,7 +232,7 @@ def run(args) -> list[dict]:
     iters, repeats = (3, 3) if not cuda else (20, 5) if args.quick else (100, 7)
     budget = torch.cuda.mem_get_info()[0] * 0.35 if cuda else 2**28
     records = []
-    for mode, bs, next_n, width, page_size in configs(args.quick, cuda):
+    for mode, bs, next_n, width, page_size in configs(args.quick, cuda, args.modes):
         rec = {"mode": mode, "bs": bs, "next_n": next_n, "width": width, "page_size": page_size}
         need = page_bytes(bs, 1 if mode == "decode" else next_n, width, page_size)
         if need > budget:
@@ -315,7 +330,28 @@ def main() -> int:
     parser.add_argument("--out", default="reports/bench_metadata", help="output directory")
     parser.add_argument("--quick", action="store_true", help="fewer sizes and repeats")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument(
+        "--plan",
+        action="append",
+        default=[],
+        metavar="NAME=INT",
+        help="override a GPU plan constant of nsa_meta/metadata_triton.py (TARGET, TILE, "
+        "MAX_SPLIT, SPLIT_ROWS, SUM_BLOCK, SCALAR_REQS, SCALAR_SUB, SUM_SCALAR); repeatable",
+    )
+    parser.add_argument("--modes", default=",".join(MODES), help="comma-separated modes")
     args = parser.parse_args()
+    from nsa_meta import metadata_triton
+
+    for item in args.plan:
+        name, _, value = item.partition("=")
+        if name not in PLAN_CONSTANTS or not value.lstrip("-").isdigit():
+            parser.error(f"--plan {item!r}: expected NAME=INT, NAME one of {PLAN_CONSTANTS}")
+        setattr(metadata_triton, name, int(value))
+    modes = tuple(m for m in args.modes.split(",") if m)
+    unknown = [m for m in modes if m not in MODES]
+    if unknown:
+        parser.error(f"--modes: unknown {unknown}; choose from {MODES}")
+    args.modes = modes
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     records = run(args)
@@ -326,6 +362,7 @@ def main() -> int:
         "python": platform.python_version(),
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
         "quick": args.quick,
+        "plan": args.plan,
         "units": "microseconds per call",
     }
     (out / "bench_metadata.json").write_text(

@@ -1,27 +1,21 @@
-"""Sync-free Triton kernel for contract v2: one launch in the fixed-width modes, two in
-draft_extend_var. Import only after TRITON_INTERPRET is settled.
+"""Sync-free Triton kernel for contract v2: one launch in every mode, draft_extend_var
+included. Import only after TRITON_INTERPRET is settled.
 
-Programs have one of three roles, chosen by program id in one 1-D grid:
-
-- request programs own BR requests each. Their running sums start from the sum over the
-  requests before the block, reduced by the program itself in SUM_BLOCK-wide loads (each
-  of bs / BR programs reads at most bs values: no program scans the batch per row, none
-  does every sum). Per request: kv, cu_seqlens_k, and dsa_cu_seqlens_k's share in closed
-  form, sum(min(a + d, K) for d < e) with a = kv - e + 1. In the fixed-width modes they
-  also write the rows' scalars as [BR, EB] tiles (row = i * e + d).
-- row programs (draft_extend_var only) own BTS rows: each row finds its request by a
-  binary search over the row starts (O(log bs)), then writes its three scalars, the
-  running sum again in closed form from the request's start.
-- page programs own a [BT, BW] tile of page_table_1 or of real_page_table; a row's request
-  is t // e, or the same binary search.
-
-Why two launches in draft_extend_var: which request owns row t depends on a scan of
-extend_seq_lens, and programs of one launch cannot wait for each other; the first launch
-writes the row starts and dsa_cu_seqlens_k's per-request starts to a scratch buffer
-(2 * bs + 1 int64, from the caching allocator: no sync), the second reads them. Its grid
-comes from the buffers' row capacity (T lives on the device); rows >= T are masked.
-All offsets are int64; every stride is honoured; pool indices are clamped into the pool
-so garbage with validation off cannot read outside req_to_token.
+One 1-D grid, two kinds of program, each finding its own running sums (no scratch, no
+second launch, no program waiting on another):
+- scalar programs own SB requests: kv, cu_seqlens_k, and their rows' three scalars, the
+  running sums started from the program's own sum over the requests before it (SUM_S-wide
+  loads; bs / SB programs, so none reads more than bs values and none does every sum) and
+  dsa_cu_seqlens_k in closed form, sum(min(a + d, K) for d < n) per request;
+- page programs own BR requests x one chunk of columns of both page tables: they read each
+  request's req_to_token chunk once ([RB, BW] tiles of contiguous columns: vector loads)
+  and store it to every row of the request. In draft_extend_var their first row is the sum
+  of the extends before them (int32, SUM_P-wide loads); else i * e.
+Requests with many rows split them over n_split programs of each kind. The host sizes the
+grid (bs, width, the rows' capacity) for about TARGET page programs. Requests with no row
+read nothing. Offsets are int64; every stride is honoured; pool indices are clamped into
+the pool and rows kept in [0, rows_cap), so garbage with validation off cannot touch memory
+outside the contract's region (tests/test_metadata_memory.py checks every lane's address).
 """
 
 from __future__ import annotations
@@ -43,209 +37,23 @@ def _clamped_sum(a, n, topk):
 
 
 @triton.jit
-def _owner(row_start_ptr, t, bs, step, iters):
-    """The last request i < bs with row_start[i] <= t (binary lifting, `iters` steps)."""
-    pos = tl.zeros_like(t)
-    for k in range(iters):
-        cand = pos + (step >> k)
-        ok = cand < bs
-        start = tl.load(row_start_ptr + cand, mask=ok, other=0)
-        pos = tl.where(ok & (start <= t), cand, pos)
-    return pos
-
-
-@triton.jit
-def _row_scalars(se_ptr, dc_ptr, dcu_ptr, st_se, st_dc, st_dcu, t, a, d, before, topk, mask):
-    """Row t = request's d-th row: seqlens_expanded, its clamp, and dsa_cu_seqlens_k[t + 1]."""
-    value = a + d
-    tl.store(se_ptr + t * st_se, value.to(tl.int32), mask=mask)
-    tl.store(dc_ptr + t * st_dc, tl.minimum(value, topk).to(tl.int32), mask=mask)
-    running = before + _clamped_sum(a, d + 1, topk)
-    tl.store(dcu_ptr + (t + 1) * st_dcu, running.to(tl.int32), mask=mask)
-
-
-@triton.jit
-def _request_program(
-    pid,
-    seq_ptr,
-    ext_ptr,
-    cache_ptr,
-    cu_ptr,
-    se_ptr,
-    dc_ptr,
-    dcu_ptr,
-    scratch_ptr,
-    stride_seq,
-    stride_ext,
-    st_cache,
-    st_cu,
-    st_se,
-    st_dc,
-    st_dcu,
-    bs,
-    topk,
-    kv_add,
-    e_fixed,
-    rows_cap,
-    dcu_cap,
-    VAR: tl.constexpr,
-    BR: tl.constexpr,
-    SUM_BLOCK: tl.constexpr,
-    EB: tl.constexpr,
+def _store_rows(
+    ptr, s0, col, values, mask, start, e, split, n_split, e_max, rows_cap, ED: tl.constexpr
 ):
-    """Requests [pid * BR, (pid + 1) * BR): per-request outputs, and (fixed modes) their rows'
-    scalars; (draft_extend_var) the row starts and running-sum starts, to scratch."""
-    i0 = pid * BR
-    acc_kv = tl.zeros((), dtype=tl.int64)
-    acc_e = tl.zeros((), dtype=tl.int64)
-    acc_sum = tl.zeros((), dtype=tl.int64)
-    for base in range(0, i0, SUM_BLOCK):
-        idx = base + tl.arange(0, SUM_BLOCK).to(tl.int64)
-        m = idx < i0
-        kv_prior = tl.load(seq_ptr + idx * stride_seq, mask=m, other=0).to(tl.int64) + kv_add
-        if VAR:
-            e_prior = tl.load(ext_ptr + idx * stride_ext, mask=m, other=0).to(tl.int64)
-        else:
-            e_prior = tl.zeros_like(kv_prior) + e_fixed
-        acc_kv += tl.sum(tl.where(m, kv_prior, 0), axis=0)
-        acc_e += tl.sum(tl.where(m, e_prior, 0), axis=0)
-        share_prior = _clamped_sum(kv_prior - e_prior + 1, e_prior, topk)
-        acc_sum += tl.sum(tl.where(m, share_prior, 0), axis=0)
-    req = i0 + tl.arange(0, BR).to(tl.int64)
-    rm = req < bs
-    kv = tl.load(seq_ptr + req * stride_seq, mask=rm, other=0).to(tl.int64) + kv_add
-    kv = tl.where(rm, kv, 0)
-    if VAR:
-        e = tl.load(ext_ptr + req * stride_ext, mask=rm, other=0).to(tl.int64)
+    """Store the [RB, BW] tile `values` (column offsets `col`, [1, BW]) to rows
+    start + d of each request for d < e, d = split, split + n_split, ...; ED rows a step."""
+    if ED == 1:
+        for d in range(split, e_max, n_split):
+            t = start + d
+            ok = (d < e) & (t >= 0) & (t < rows_cap)
+            tl.store(ptr + t[:, None] * s0 + col, values, mask=mask & ok[:, None])
     else:
-        e = tl.where(rm, tl.zeros_like(kv) + e_fixed, 0)
-    a = kv - e + 1
-    share = tl.where(rm, _clamped_sum(a, e, topk), 0)
-    tl.store(cache_ptr + req * st_cache, kv.to(tl.int32), mask=rm)
-    tl.store(cu_ptr + (req + 1) * st_cu, (acc_kv + tl.cumsum(kv, axis=0)).to(tl.int32), mask=rm)
-    zero = tl.zeros_like(req).to(tl.int32)
-    tl.store(cu_ptr + req * st_cu, zero, mask=req == 0)
-    tl.store(dcu_ptr + req * st_dcu, zero, mask=(req == 0) & (req < dcu_cap))
-    row_start = acc_e + tl.cumsum(e, axis=0) - e
-    before = acc_sum + tl.cumsum(share, axis=0) - share
-    if VAR:
-        # req == bs holds T; the row and page programs of the second launch search these.
-        tl.store(scratch_ptr + req, row_start, mask=req <= bs)
-        tl.store(scratch_ptr + bs + 1 + req, before, mask=rm)
-    else:
-        for d0 in range(0, e_fixed, EB):
-            d = d0 + tl.arange(0, EB).to(tl.int64)
-            t = row_start[:, None] + d[None, :]
-            mask = rm[:, None] & (d[None, :] < e_fixed) & (t < rows_cap)
-            _row_scalars(
-                se_ptr,
-                dc_ptr,
-                dcu_ptr,
-                st_se,
-                st_dc,
-                st_dcu,
-                t,
-                a[:, None],
-                d[None, :],
-                before[:, None],
-                topk,
-                mask,
-            )
-
-
-@triton.jit
-def _row_program(
-    q,
-    seq_ptr,
-    ext_ptr,
-    se_ptr,
-    dc_ptr,
-    dcu_ptr,
-    scratch_ptr,
-    stride_seq,
-    stride_ext,
-    st_se,
-    st_dc,
-    st_dcu,
-    bs,
-    topk,
-    rows_cap,
-    step,
-    iters,
-    BTS: tl.constexpr,
-):
-    """(draft_extend_var) rows [q * BTS, (q + 1) * BTS): each finds its request by binary
-    search over the row starts, then writes its three scalars."""
-    t = q.to(tl.int64) * BTS + tl.arange(0, BTS).to(tl.int64)
-    total = tl.load(scratch_ptr + bs)
-    mask = (t < total) & (t < rows_cap)
-    i = _owner(scratch_ptr, t, bs, step, iters)
-    start = tl.load(scratch_ptr + i, mask=mask, other=0)
-    before = tl.load(scratch_ptr + bs + 1 + i, mask=mask, other=0)
-    s = tl.load(seq_ptr + i * stride_seq, mask=mask, other=0).to(tl.int64)
-    e = tl.load(ext_ptr + i * stride_ext, mask=mask, other=0).to(tl.int64)
-    _row_scalars(
-        se_ptr, dc_ptr, dcu_ptr, st_se, st_dc, st_dcu, t, s - e + 1, t - start, before, topk, mask
-    )
-
-
-@triton.jit
-def _page_program(
-    q,
-    r_ptr,
-    r2t_ptr,
-    pt_ptr,
-    rpt_ptr,
-    scratch_ptr,
-    stride_r,
-    r2t_s0,
-    r2t_s1,
-    pt_s0,
-    pt_s1,
-    rpt_s0,
-    rpt_s1,
-    bs,
-    pool,
-    e_fixed,
-    page_size,
-    width,
-    pages,
-    rows_cap,
-    n_col_pt,
-    n_col,
-    step,
-    iters,
-    VAR: tl.constexpr,
-    BT: tl.constexpr,
-    BW: tl.constexpr,
-):
-    """Tile q: rows [t0, t0 + BT) x one block of BW columns of page_table_1 (the first
-    n_col_pt column blocks) or of real_page_table (the others)."""
-    q64 = q.to(tl.int64)
-    block_row = q64 // n_col
-    block_col = q64 % n_col
-    t = block_row * BT + tl.arange(0, BT).to(tl.int64)
-    if VAR:
-        total = tl.load(scratch_ptr + bs)
-        tm = (t < total) & (t < rows_cap)
-        i = _owner(scratch_ptr, t, bs, step, iters)
-    else:
-        tm = t < rows_cap
-        i = t // e_fixed
-    pool_row = tl.load(r_ptr + i * stride_r, mask=tm, other=0).to(tl.int64)
-    pool_row = tl.minimum(tl.maximum(pool_row, 0), pool - 1)
-    src_row = r2t_ptr + pool_row[:, None] * r2t_s0
-    if block_col < n_col_pt:
-        c = block_col * BW + tl.arange(0, BW).to(tl.int64)
-        mask = tm[:, None] & (c < width)[None, :]
-        cells = tl.load(src_row + c[None, :] * r2t_s1, mask=mask, other=0)
-        tl.store(pt_ptr + t[:, None] * pt_s0 + c[None, :] * pt_s1, cells, mask=mask)
-    else:
-        cq = (block_col - n_col_pt) * BW + tl.arange(0, BW).to(tl.int64)
-        mask_q = tm[:, None] & (cq < pages)[None, :]
-        first = tl.load(src_row + (cq * page_size)[None, :] * r2t_s1, mask=mask_q, other=0)
-        dst = rpt_ptr + t[:, None] * rpt_s0 + cq[None, :] * rpt_s1
-        tl.store(dst, first // page_size, mask=mask_q)
+        for d0 in range(split * ED, e_max, n_split * ED):
+            d = d0 + tl.arange(0, ED).to(tl.int64)[None, :]
+            t = start[:, None] + d
+            ok = (d < e[:, None]) & (t >= 0) & (t < rows_cap)
+            dst = ptr + t[:, :, None] * s0 + col[:, None, :]
+            tl.store(dst, values[:, None, :], mask=mask[:, None, :] & ok[:, :, None])
 
 
 _SCALARS = [
@@ -263,28 +71,194 @@ _SCALARS = [
     "kv_add",
     "e_fixed",
     "page_size",
-    "width",
-    "pages",
     "rows_cap",
     "dcu_cap",
-    "n_req",
-    "n_srow",
-    "n_col_pt",
-    "n_col",
-    "step",
-    "iters",
+    "n_scalar",
+    "n_chunk",
+    "n_split",
 ]
-_POINTERS = [
-    "seq_ptr",
-    "ext_ptr",
-    "r_ptr",
-    "cache_ptr",
-    "cu_ptr",
-    "se_ptr",
-    "dc_ptr",
-    "dcu_ptr",
-    "scratch_ptr",
-]
+_POINTERS = ["seq_ptr", "ext_ptr", "r_ptr", "cache_ptr", "cu_ptr", "se_ptr", "dc_ptr", "dcu_ptr"]
+
+
+@triton.jit
+def _scalar_program(
+    q,
+    seq_ptr,
+    ext_ptr,
+    cache_ptr,
+    cu_ptr,
+    se_ptr,
+    dc_ptr,
+    dcu_ptr,
+    stride_seq,
+    stride_ext,
+    st_cache,
+    st_cu,
+    st_se,
+    st_dc,
+    st_dcu,
+    bs,
+    topk,
+    kv_add,
+    e_fixed,
+    rows_cap,
+    dcu_cap,
+    n_split,
+    VAR: tl.constexpr,
+    SB: tl.constexpr,
+    RS: tl.constexpr,
+    SUM_S: tl.constexpr,
+    EB: tl.constexpr,
+):
+    """Requests [i0, i0 + SB): kv, cu_seqlens_k, and their rows' three scalars (rows d of
+    each request with d % n_split == split); the running sums start from the program's own
+    sum over the requests before i0."""
+    split = (q % n_split).to(tl.int64)
+    i0 = (q // n_split).to(tl.int64) * SB
+    acc_e = tl.zeros((), dtype=tl.int64)
+    acc_kv = tl.zeros((), dtype=tl.int64)
+    acc_sum = tl.zeros((), dtype=tl.int64)
+    for base in range(0, i0, SUM_S):
+        idx = base + tl.arange(0, SUM_S).to(tl.int64)
+        m = idx < i0
+        if VAR:
+            e_prior = tl.load(ext_ptr + idx * stride_ext, mask=m, other=0).to(tl.int64)
+        else:
+            e_prior = tl.zeros_like(idx) + e_fixed
+        e_prior = tl.where(m, e_prior, 0)
+        kv_prior = tl.load(seq_ptr + idx * stride_seq, mask=m, other=0).to(tl.int64) + kv_add
+        kv_prior = tl.where(m, kv_prior, 0)
+        acc_e += tl.sum(e_prior, axis=0)
+        acc_kv += tl.sum(kv_prior, axis=0)
+        share_prior = _clamped_sum(kv_prior - e_prior + 1, e_prior, topk)
+        acc_sum += tl.sum(tl.where(m, share_prior, 0), axis=0)
+    zero = tl.zeros((), dtype=tl.int32)
+    tl.store(cu_ptr, zero, mask=(i0 == 0) & (split == 0))
+    tl.store(dcu_ptr, zero, mask=(i0 == 0) & (split == 0) & (dcu_cap > 0))
+    for sb in range(0, SB, RS):
+        req = i0 + sb + tl.arange(0, RS).to(tl.int64)
+        rm = req < bs
+        if VAR:
+            e = tl.load(ext_ptr + req * stride_ext, mask=rm, other=0).to(tl.int64)
+        else:
+            e = tl.zeros_like(req) + e_fixed
+        e = tl.where(rm, e, 0)
+        kv = tl.load(seq_ptr + req * stride_seq, mask=rm, other=0).to(tl.int64) + kv_add
+        kv = tl.where(rm, kv, 0)
+        a = kv - e + 1
+        share = tl.where(rm, _clamped_sum(a, e, topk), 0)
+        start = acc_e + tl.cumsum(e, axis=0) - e
+        cu = acc_kv + tl.cumsum(kv, axis=0)
+        before = acc_sum + tl.cumsum(share, axis=0) - share
+        acc_e += tl.sum(e, axis=0)
+        acc_kv += tl.sum(kv, axis=0)
+        acc_sum += tl.sum(share, axis=0)
+        mine = rm & ((req * 0 + split) == 0)  # block-shaped: the interpreter's & needs it
+        tl.store(cache_ptr + req * st_cache, kv.to(tl.int32), mask=mine)
+        tl.store(cu_ptr + (req + 1) * st_cu, cu.to(tl.int32), mask=mine)
+        e_max = tl.max(e, axis=0)
+        for d0 in range(split * EB, e_max, n_split * EB):
+            d = d0 + tl.arange(0, EB).to(tl.int64)[None, :]
+            t = start[:, None] + d
+            mask = (d < e[:, None]) & (t >= 0) & (t < rows_cap)
+            value = a[:, None] + d
+            running = before[:, None] + _clamped_sum(a[:, None], d + 1, topk)
+            tl.store(se_ptr + t * st_se, value.to(tl.int32), mask=mask)
+            tl.store(dc_ptr + t * st_dc, tl.minimum(value, topk).to(tl.int32), mask=mask)
+            tl.store(dcu_ptr + (t + 1) * st_dcu, running.to(tl.int32), mask=mask)
+
+
+@triton.jit
+def _page_program(
+    q,
+    ext_ptr,
+    r_ptr,
+    r2t_ptr,
+    pt_ptr,
+    rpt_ptr,
+    stride_ext,
+    stride_r,
+    r2t_s0,
+    r2t_s1,
+    pt_s0,
+    pt_s1,
+    rpt_s0,
+    rpt_s1,
+    bs,
+    pool,
+    e_fixed,
+    page_size,
+    width,
+    rows_cap,
+    n_chunk,
+    n_split,
+    chunk_w,
+    VAR: tl.constexpr,
+    HAS_RPT: tl.constexpr,
+    BR: tl.constexpr,
+    RB: tl.constexpr,
+    SUM_P: tl.constexpr,
+    BW: tl.constexpr,
+    BQ: tl.constexpr,
+    ED: tl.constexpr,
+):
+    """Requests [i0, i0 + BR) x columns [c0, c0 + chunk_w) of both page tables, rows d of
+    each request with d % n_split == split: one read of req_to_token per request and
+    column tile, stored to each of its rows."""
+    split = (q % n_split).to(tl.int64)
+    rest = q // n_split
+    chunk = (rest % n_chunk).to(tl.int64)
+    i0 = (rest // n_chunk).to(tl.int64) * BR
+    if VAR:
+        # Rows before the block: int32 loads and sums (T fits in int32 when validated;
+        # garbage only moves rows, which stay masked into [0, rows_cap)).
+        acc_e = tl.zeros((), dtype=tl.int64)
+        for base in range(0, i0, SUM_P):
+            idx = base + tl.arange(0, SUM_P)
+            m = idx < i0
+            e_prior = tl.load(ext_ptr + idx.to(tl.int64) * stride_ext, mask=m, other=0)
+            acc_e += tl.sum(e_prior.to(tl.int32), axis=0).to(tl.int64)
+    else:
+        acc_e = i0 * e_fixed
+    c0 = tl.multiple_of(chunk * chunk_w, BW)
+    c1 = tl.minimum(c0 + chunk_w, width)
+    for sb in range(0, BR, RB):
+        req = i0 + sb + tl.arange(0, RB).to(tl.int64)
+        rm = req < bs
+        if VAR:
+            e = tl.load(ext_ptr + req * stride_ext, mask=rm, other=0).to(tl.int64)
+        else:
+            e = tl.zeros_like(req) + e_fixed
+        e = tl.where(rm, e, 0)
+        start = acc_e + tl.cumsum(e, axis=0) - e
+        acc_e += tl.sum(e, axis=0)
+        e_max = tl.max(e, axis=0)
+        live = rm & (e > 0)  # a request with no row reads nothing
+        pool_row = tl.load(r_ptr + req * stride_r, mask=live, other=0).to(tl.int64)
+        pool_row = tl.minimum(tl.maximum(pool_row, 0), pool - 1)
+        src = r2t_ptr + pool_row[:, None] * r2t_s0
+        for cb in range(c0, c1, BW):
+            # chunk_w is a multiple of BW: only `width` cuts a tile (a mask the compiler can
+            # vectorise when width is a multiple of 16, which the JIT specialises on).
+            c = cb + tl.arange(0, BW).to(tl.int64)[None, :]
+            mask_c = live[:, None] & (c < width)
+            cells = tl.load(src + c * r2t_s1, mask=mask_c, other=0)
+            _store_rows(
+                pt_ptr, pt_s0, c * pt_s1, cells, mask_c, start, e, split, n_split, e_max,
+                rows_cap, ED,
+            )  # fmt: skip
+        if HAS_RPT:
+            # Pages q whose first column q * page_size lies in [c0, c1).
+            q_lo = (c0 + page_size - 1) // page_size
+            q_hi = (c1 + page_size - 1) // page_size
+            for qb in range(q_lo, q_hi, BQ):
+                qs = qb + tl.arange(0, BQ).to(tl.int64)[None, :]
+                mask_q = live[:, None] & (qs < q_hi)
+                firsts = tl.load(src + (qs * page_size) * r2t_s1, mask=mask_q, other=0)
+                _store_rows(
+                    rpt_ptr, rpt_s0, qs * rpt_s1, firsts // page_size, mask_q, start, e,
+                    split, n_split, e_max, rows_cap, ED,
+                )  # fmt: skip
 
 
 @triton.jit(do_not_specialize=_SCALARS, do_not_specialize_on_alignment=_POINTERS)
@@ -300,7 +274,6 @@ def _metadata_kernel(
     dcu_ptr,
     pt_ptr,
     rpt_ptr,
-    scratch_ptr,
     stride_seq,
     stride_ext,
     stride_r,
@@ -322,132 +295,258 @@ def _metadata_kernel(
     e_fixed,
     page_size,
     width,
-    pages,
     rows_cap,
     dcu_cap,
-    n_req,
-    n_srow,
-    n_col_pt,
-    n_col,
-    step,
-    iters,
+    n_scalar,
+    n_chunk,
+    n_split,
+    chunk_w,
     VAR: tl.constexpr,
-    BR: tl.constexpr,
-    SUM_BLOCK: tl.constexpr,
+    HAS_RPT: tl.constexpr,
+    SB: tl.constexpr,
+    RS: tl.constexpr,
+    SUM_S: tl.constexpr,
     EB: tl.constexpr,
-    BTS: tl.constexpr,
-    BT: tl.constexpr,
+    BR: tl.constexpr,
+    RB: tl.constexpr,
+    SUM_P: tl.constexpr,
     BW: tl.constexpr,
+    BQ: tl.constexpr,
+    ED: tl.constexpr,
 ):
-    """Programs [0, n_req) are request programs, the next n_srow row programs, the rest
-    page programs (see the module docstring)."""
+    """Programs [0, n_scalar) are scalar programs, the others page programs (see the module
+    docstring)."""
     pid = tl.program_id(0)
-    if pid < n_req:
-        _request_program(
-            pid,
-            seq_ptr,
-            ext_ptr,
-            cache_ptr,
-            cu_ptr,
-            se_ptr,
-            dc_ptr,
-            dcu_ptr,
-            scratch_ptr,
-            stride_seq,
-            stride_ext,
-            st_cache,
-            st_cu,
-            st_se,
-            st_dc,
-            st_dcu,
-            bs,
-            topk,
-            kv_add,
-            e_fixed,
-            rows_cap,
-            dcu_cap,
-            VAR,
-            BR,
-            SUM_BLOCK,
-            EB,
-        )
-    elif pid < n_req + n_srow:
-        _row_program(
-            pid - n_req,
-            seq_ptr,
-            ext_ptr,
-            se_ptr,
-            dc_ptr,
-            dcu_ptr,
-            scratch_ptr,
-            stride_seq,
-            stride_ext,
-            st_se,
-            st_dc,
-            st_dcu,
-            bs,
-            topk,
-            rows_cap,
-            step,
-            iters,
-            BTS,
-        )
+    if pid < n_scalar:
+        _scalar_program(
+            pid, seq_ptr, ext_ptr, cache_ptr, cu_ptr, se_ptr, dc_ptr, dcu_ptr, stride_seq,
+            stride_ext, st_cache, st_cu, st_se, st_dc, st_dcu, bs, topk, kv_add, e_fixed,
+            rows_cap, dcu_cap, n_split, VAR, SB, RS, SUM_S, EB,
+        )  # fmt: skip
     else:
         _page_program(
-            pid - n_req - n_srow,
-            r_ptr,
-            r2t_ptr,
-            pt_ptr,
-            rpt_ptr,
-            scratch_ptr,
-            stride_r,
-            r2t_s0,
-            r2t_s1,
-            pt_s0,
-            pt_s1,
-            rpt_s0,
-            rpt_s1,
-            bs,
-            pool,
-            e_fixed,
-            page_size,
-            width,
-            pages,
-            rows_cap,
-            n_col_pt,
-            n_col,
-            step,
-            iters,
-            VAR,
-            BT,
-            BW,
-        )
+            pid - n_scalar, ext_ptr, r_ptr, r2t_ptr, pt_ptr, rpt_ptr, stride_ext, stride_r,
+            r2t_s0, r2t_s1, pt_s0, pt_s1, rpt_s0, rpt_s1, bs, pool, e_fixed, page_size, width,
+            rows_cap, n_chunk, n_split, chunk_w, VAR, HAS_RPT, BR, RB, SUM_P, BW, BQ, ED,
+        )  # fmt: skip
 
 
 INTERPRETED = interpreting()  # fixed once Triton is imported
-MAX_TILE = 2**16  # the interpreter's cost grows with tile size; keep its tiles moderate
+# GPU plan (module constants so that tests can shrink them under the interpreter):
+TARGET = 1024  # page programs a launch aims for (H100/H200: 132 SMs, ~8 each)
+TILE = 2048  # elements of one [RB, BW] page tile: 16 a thread at 4 warps
+MAX_SPLIT = 64  # programs sharing one request's rows
+SPLIT_ROWS = 8  # rows per request before they are split over programs
+SUM_BLOCK = 2048  # page programs' int32 loads of extends (draft_extend_var)
+SCALAR_REQS = 256  # requests of a scalar program (one load each, no chain of sub-blocks)
+SCALAR_SUB = 256  # ... walked in sub-blocks of this many
+SUM_SCALAR = 1024  # scalar programs' int64 running-sum loads
 
 
-def _pow2(n: int, low: int = 1, high: int = 2**14) -> int:
-    return min(max(triton.next_power_of_2(max(n, 1)), low), high)
+def _pow2(n: int) -> int:
+    """The least power of two >= max(n, 1) (plain Python: this runs on every call)."""
+    return 1 << (max(int(n), 1) - 1).bit_length()
 
 
-def blocks(bs: int, e_fixed: int, rows: int, columns: int) -> dict[str, int]:
-    """Block sizes. On a GPU they are fixed (one compiled variant per mode family); the
-    interpreter pays per program and per op, so there each role gets one wide program."""
-    eb = 1 if e_fixed <= 1 else 4 if e_fixed <= 4 else 8
-    if not INTERPRETED:
-        return {"BR": 256, "SUM_BLOCK": 4096, "EB": eb, "BTS": 256, "BT": 4, "BW": 1024}
-    br = _pow2(bs + 1)
-    bw = _pow2(columns, 16, 4096)
+_plans: dict[tuple, dict] = {}
+
+
+def cached_plan(bs: int, width: int, page_size: int, rows: int, interpreted: bool) -> dict:
+    """plan(), memoised on its arguments and the module's plan constants."""
+    key = (bs, width, page_size, rows, interpreted, TARGET, TILE, MAX_SPLIT, SPLIT_ROWS,
+           SUM_BLOCK, SCALAR_REQS, SCALAR_SUB, SUM_SCALAR)  # fmt: skip
+    found = _plans.get(key)
+    if found is None:
+        if len(_plans) > 4096:
+            _plans.clear()
+        found = _plans[key] = plan(bs, width, page_size, rows, interpreted=interpreted)
+    return found
+
+
+def plan(bs: int, width: int, page_size: int, rows: int, *, interpreted: bool) -> dict:
+    """The kernel's constexprs and the grid's shape: n_scalar scalar programs (n_sb blocks
+    of SB requests x n_split), then n_rb x n_chunk x n_split page programs of BR requests
+    and chunk_w columns.
+
+    On a GPU: [RB, BW] page tiles of TILE elements, BW up to 1024 columns (wider when few
+    requests); about TARGET page programs, first by splitting the columns into chunks, then
+    by giving each program more requests (BR). `rows` (T or the capacity) only sizes the
+    row splits. The interpreter pays per op, not per lane: there one wide program of each
+    kind does it all."""
+    rows_per_req = -(-max(rows, 1) // max(bs, 1))
+    pages = -(-width // page_size)
+    if interpreted:
+        rb = min(_pow2(bs), 64)
+        bw = min(_pow2(width), max(16, TILE // rb))
+        rs = _pow2(bs)
+        return {
+            "SB": rs,
+            "RS": rs,
+            "SUM_S": 16,
+            "EB": min(_pow2(rows_per_req), max(1, 2**16 // rs)),
+            "BR": rb * _pow2(-(-max(bs, 1) // rb)),
+            "RB": rb,
+            "SUM_P": 16,
+            "BW": bw,
+            "BQ": min(_pow2(pages), max(16, TILE // rb)),
+            "ED": min(_pow2(rows_per_req), max(1, 2**16 // (rb * bw))),
+            "n_scalar": 1,
+            "n_rb": 1,
+            "n_chunk": 1,
+            "n_split": 1,
+            "chunk_w": bw * -(-width // bw),
+        }
+    rs = min(_pow2(bs), SCALAR_SUB)
+    sb = max(rs, min(_pow2(bs), SCALAR_REQS))
+    rb = min(_pow2(bs), max(1, TILE // min(_pow2(width), 1024)))
+    bw = min(_pow2(width), TILE // rb)
+    tiles = -(-width // bw)
+    n_rb = -(-max(bs, 1) // rb)
+    n_split = min(max(rows_per_req // SPLIT_ROWS, 1), MAX_SPLIT)
+    if n_rb * tiles * n_split <= TARGET:
+        br, n_chunk = rb, tiles
+    elif n_rb * n_split <= TARGET:
+        br, n_chunk = rb, max(1, TARGET // (n_rb * n_split))
+    else:
+        br, n_chunk = rb * _pow2(-(-n_rb * n_split // TARGET)), 1
+    per_chunk = -(-tiles // n_chunk)
+    chunk_w = per_chunk * bw
     return {
+        "SB": sb,
+        "RS": rs,
+        "SUM_S": SUM_SCALAR,
+        "EB": 1,  # a [RS] vector a row: few registers, no loads in the row loop
         "BR": br,
-        "SUM_BLOCK": br,
-        "EB": _pow2(e_fixed, 1, max(1, MAX_TILE // br)),
-        "BTS": _pow2(rows, 16),
-        "BT": _pow2(rows, 1, max(1, MAX_TILE // bw)),
+        "RB": rb,
+        "SUM_P": SUM_BLOCK,
         "BW": bw,
+        "BQ": min(_pow2(-(-chunk_w // page_size)), max(1, TILE // (4 * rb))),  # strided loads
+        "ED": 1,
+        "n_scalar": -(-max(bs, 1) // sb) * n_split,
+        "n_rb": -(-max(bs, 1) // br),
+        "n_chunk": -(-tiles // per_chunk),
+        "n_split": n_split,
+        "chunk_w": chunk_w,
     }
+
+
+def launch_args(
+    mode: str,
+    seq_lens: torch.Tensor,
+    req_pool_indices: torch.Tensor,
+    req_to_token: torch.Tensor,
+    extend_seq_lens: torch.Tensor | None,
+    *,
+    topk: int,
+    width: int,
+    page_size: int,
+    next_n: int,
+    out,
+    rows: int | None,
+    interpreted: bool | None = None,
+) -> tuple[tuple[int], tuple, dict]:
+    """(grid, positional arguments, constexprs) of the one launch for this call."""
+    bs = seq_lens.numel()
+    e_fixed = rows_per_request(mode, next_n)
+    var = e_fixed is None
+    rows_cap = row_capacity(out) if rows is None else rows
+    has_rpt = out.real_page_table is not None
+    if interpreted is None:
+        interpreted = INTERPRETED
+    p = dict(cached_plan(bs, width, page_size, rows_cap, interpreted))
+    n_scalar, n_rb, n_chunk, n_split, chunk_w = (
+        p.pop(k) for k in ("n_scalar", "n_rb", "n_chunk", "n_split", "chunk_w")
+    )
+    rpt = out.real_page_table if has_rpt else out.page_table_1
+    ext = extend_seq_lens if var else seq_lens
+    args = (
+        seq_lens,
+        ext,
+        req_pool_indices,
+        req_to_token,
+        *out[:6],
+        rpt,
+        seq_lens.stride(0),
+        ext.stride(0),
+        req_pool_indices.stride(0),
+        req_to_token.stride(0),
+        req_to_token.stride(1),
+        *(b.stride(0) for b in out[:5]),
+        out.page_table_1.stride(0),
+        out.page_table_1.stride(1),
+        rpt.stride(0),
+        rpt.stride(1),
+        bs,
+        max(req_to_token.shape[0], 1),
+        topk,
+        next_n if mode == "target_verify" else 0,
+        e_fixed or 0,
+        page_size,
+        width,
+        rows_cap,
+        out.dsa_cu_seqlens_k.shape[0],
+        n_scalar,
+        n_chunk,
+        n_split,
+        chunk_w,
+    )
+    return (n_scalar + n_rb * n_chunk * n_split,), args, {"VAR": var, "HAS_RPT": has_rpt, **p}
+
+
+# Eager fast path (as v1's triton_kernel._launch): calls after the first with the same
+# specialisation skip the JIT's per-call binding of ~40 arguments and call the compiled
+# variant's launcher directly. The key holds everything the JIT specialises on: the index
+# dtypes, the current device, 16-byte alignment of the pointers it may assume aligned,
+# `== 1` and `% 16` of the integers it may specialise, every integer's width (i32, i64,
+# u64), and the constexprs. Any surprise from this Triton version turns the path off.
+_ARG_NAMES = list(_metadata_kernel.arg_names)
+_CONSTEXPRS = _ARG_NAMES[_ARG_NAMES.index("VAR") :]
+_N_TENSORS = _ARG_NAMES.index("stride_seq")
+_ALIGNED = [i for i, n in enumerate(_ARG_NAMES[:_N_TENSORS]) if n not in _POINTERS]
+_VALUED = [
+    i - _N_TENSORS
+    for i, n in enumerate(_ARG_NAMES[: len(_ARG_NAMES) - len(_CONSTEXPRS)])
+    if i >= _N_TENSORS and n not in _SCALARS
+]
+_compiled: dict[tuple, object] = {}
+_fast_path = {"on": not INTERPRETED}
+
+
+def _int_kind(v: int) -> int:
+    return 0 if -(2**31) <= v < 2**31 else 1 if -(2**63) <= v < 2**63 else 2
+
+
+def specialisation_key(args: tuple, constexprs: dict) -> tuple:
+    """What selects a compiled variant of _metadata_kernel for these arguments."""
+    ints = args[_N_TENSORS:]
+    device = args[0].device
+    return (
+        tuple(a.dtype for a in args[:_N_TENSORS]),
+        device.type,
+        torch.cuda.current_device() if device.type == "cuda" else device.index,
+        tuple(args[i].data_ptr() % 16 == 0 for i in _ALIGNED),
+        tuple((ints[i] == 1, ints[i] % 16 == 0) for i in _VALUED),
+        tuple(_int_kind(v) for v in ints),
+        tuple(constexprs[n] for n in _CONSTEXPRS),
+    )
+
+
+def _launch(grid: tuple[int], args: tuple, constexprs: dict) -> None:
+    key = specialisation_key(args, constexprs) if _fast_path["on"] else None
+    if key is not None:
+        compiled = _compiled.get(key)
+        if compiled is not None:
+            try:
+                # The launcher takes every parameter in order, constexprs included.
+                compiled[grid](*args, *(constexprs[n] for n in _CONSTEXPRS))
+                return
+            except Exception:
+                _fast_path["on"] = False
+    compiled = _metadata_kernel[grid](*args, num_warps=4, **constexprs)
+    if key is not None and hasattr(compiled, "__getitem__"):
+        if len(_compiled) > 256:
+            _compiled.clear()
+        _compiled[key] = compiled
 
 
 def metadata_into(
@@ -464,77 +563,19 @@ def metadata_into(
     out,
     rows: int | None,
 ) -> None:
-    """Write the contract's region of `out`; `rows` is T when the host knows it, else None
-    (then rows up to the buffers' capacity are considered and those >= T masked)."""
-    bs = seq_lens.numel()
-    e_fixed = rows_per_request(mode, next_n)
-    var = e_fixed is None
-    rows_cap = row_capacity(out) if rows is None else rows
-    pages = -(-width // page_size)
-    has_rpt = out.real_page_table is not None
-    blk = blocks(bs, e_fixed or 1, rows_cap, max(width, pages))
-    bw = blk["BW"]
-    n_col = triton.cdiv(width, bw) + (triton.cdiv(pages, bw) if has_rpt else 0)
-    n_req = bs // blk["BR"] + 1  # the block holding request bs writes T (var)
-    scratch = torch.empty(2 * bs + 1 if var else 1, dtype=torch.int64, device=seq_lens.device)
-    iters = (bs - 1).bit_length() if bs > 1 else 0
-    rpt = out.real_page_table if has_rpt else out.page_table_1
-    ext = extend_seq_lens if var else seq_lens
-
-    def launch(n_req: int, n_srow: int, n_page: int) -> None:
-        grid = (n_req + n_srow + n_page,)
-        _metadata_kernel[grid](
-            seq_lens,
-            ext,
-            req_pool_indices,
-            req_to_token,
-            out.cache_seqlens,
-            out.cu_seqlens_k,
-            out.seqlens_expanded,
-            out.dsa_cache_seqlens,
-            out.dsa_cu_seqlens_k,
-            out.page_table_1,
-            rpt,
-            scratch,
-            seq_lens.stride(0),
-            ext.stride(0),
-            req_pool_indices.stride(0),
-            req_to_token.stride(0),
-            req_to_token.stride(1),
-            out.cache_seqlens.stride(0),
-            out.cu_seqlens_k.stride(0),
-            out.seqlens_expanded.stride(0),
-            out.dsa_cache_seqlens.stride(0),
-            out.dsa_cu_seqlens_k.stride(0),
-            out.page_table_1.stride(0),
-            out.page_table_1.stride(1),
-            rpt.stride(0),
-            rpt.stride(1),
-            bs,
-            max(req_to_token.shape[0], 1),
-            topk,
-            next_n if mode == "target_verify" else 0,
-            e_fixed or 0,
-            page_size,
-            width,
-            pages,
-            rows_cap,
-            out.dsa_cu_seqlens_k.shape[0],
-            n_req,
-            n_srow,
-            triton.cdiv(width, bw),
-            n_col,
-            1 << (iters - 1) if iters else 0,
-            iters,
-            VAR=var,
-            num_warps=4,
-            **blk,
-        )
-
-    page_programs = triton.cdiv(rows_cap, blk["BT"]) * n_col if bs else 0
-    if not var:
-        launch(n_req, 0, page_programs)
-        return
-    launch(n_req, 0, 0)
-    if bs and rows_cap:
-        launch(0, triton.cdiv(rows_cap, blk["BTS"]), page_programs)
+    """Write the contract's region of `out` in one launch; `rows` is T when the host knows
+    it, else None (then rows are kept below the buffers' capacity)."""
+    grid, args, constexprs = launch_args(
+        mode,
+        seq_lens,
+        req_pool_indices,
+        req_to_token,
+        extend_seq_lens,
+        topk=topk,
+        width=width,
+        page_size=page_size,
+        next_n=next_n,
+        out=out,
+        rows=rows,
+    )
+    _launch(grid, args, constexprs)

@@ -7,8 +7,10 @@ outside the contract's region holds SENTINEL, so an ignored stride or a stray wr
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 import torch
 from helpers import DEVICE, strided_tensor, whole_storage
 
@@ -226,3 +228,69 @@ def assert_metadata_equal(got: nsa_meta.Metadata, want: reference.MetadataLists,
                     f"{name}: {field_name} row {t} is {listed[t][:8]}..., want {values[t][:8]}..."
                 )
             raise AssertionError(f"{name}: {field_name} is {listed[:12]}, want {values[:12]}")
+
+
+def element_addresses(view: torch.Tensor) -> np.ndarray:
+    """The byte address of every element of a view (int64, flattened)."""
+    offsets = np.zeros((), dtype=np.int64)
+    for size, stride in zip(view.shape, view.stride()):
+        offsets = offsets[..., None] + np.arange(size, dtype=np.int64) * stride
+    return (view.data_ptr() + offsets * view.element_size()).reshape(-1)
+
+
+def region_views(
+    out: nsa_meta.Metadata, bs: int, rows: int, width: int, page_size: int
+) -> list[torch.Tensor]:
+    """The contract's write region of each buffer, as views."""
+    views = [
+        out.cache_seqlens[:bs],
+        out.cu_seqlens_k[: bs + 1],
+        out.seqlens_expanded[:rows],
+        out.dsa_cache_seqlens[:rows],
+        out.dsa_cu_seqlens_k[: rows + 1],
+        out.page_table_1[:rows, :width],
+    ]
+    if out.real_page_table is not None:
+        views.append(out.real_page_table[:rows, : -(-width // page_size)])
+    return views
+
+
+@contextmanager
+def checked_accesses(reads: list[torch.Tensor | None], writes: list[torch.Tensor]):
+    """Under the Triton interpreter, fail on any load (or store) whose address is not an
+    element of one of `reads` (or `writes`): a memory-safety check of every lane a launch
+    touches, which the interpreter itself does not trap. Yields the access counts."""
+    from triton.runtime.interpreter import InterpreterBuilder
+
+    allowed = {
+        "load": np.unique(np.concatenate([element_addresses(t) for t in reads if t is not None])),
+        "store": np.unique(np.concatenate([element_addresses(t) for t in writes])),
+    }
+    counts = {"load": 0, "store": 0}
+    load, store = InterpreterBuilder.create_masked_load, InterpreterBuilder.create_masked_store
+
+    def check(kind: str, ptrs, mask) -> None:
+        active = np.broadcast_to(ptrs.data, np.broadcast_shapes(ptrs.data.shape, mask.data.shape))
+        active = active[np.broadcast_to(mask.data, active.shape)].astype(np.int64)
+        table = allowed[kind]  # sorted: a binary search per lane
+        at = np.minimum(np.searchsorted(table, active), table.size - 1)
+        outside = active[table[at] != active] if table.size else active
+        if outside.size:
+            raise AssertionError(f"{kind} at {outside.size} addresses outside the buffers")
+        counts[kind] += active.size
+
+    def checked_load(self, ptrs, mask, other, cache_policy, is_volatile):
+        check("load", ptrs, mask)
+        return load(self, ptrs, mask, other, cache_policy, is_volatile)
+
+    def checked_store(self, ptrs, value, mask, cache_policy):
+        check("store", ptrs, mask)
+        return store(self, ptrs, value, mask, cache_policy)
+
+    InterpreterBuilder.create_masked_load = checked_load
+    InterpreterBuilder.create_masked_store = checked_store
+    try:
+        yield counts
+    finally:
+        InterpreterBuilder.create_masked_load = load
+        InterpreterBuilder.create_masked_store = store

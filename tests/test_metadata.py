@@ -190,18 +190,34 @@ def test_unvalidated_var_fills_short_buffers_as_far_as_they_go(backend: str) -> 
     assert_metadata_in(out, before, short, name=f"{backend}, buffers of {cap} rows")
 
 
-TINY_BLOCKS = {"BR": 4, "SUM_BLOCK": 8, "EB": 2, "BTS": 4, "BT": 2, "BW": 16}
+TINY = {"SUM_BLOCK": 8, "SCALAR_REQS": 8, "SCALAR_SUB": 2, "SUM_SCALAR": 4}
+GPU_PLANS = {  # the GPU's plan with tiny tiles: each of its three branches, and row splits
+    "one tile a program": {"TILE": 32, "TARGET": 10**6, "SPLIT_ROWS": 8, **TINY},
+    "column chunks": {"TILE": 8, "TARGET": 20, "SPLIT_ROWS": 8, **TINY},
+    "request blocks": {"TILE": 16, "TARGET": 2, "SPLIT_ROWS": 8, **TINY, "SUM_BLOCK": 4},
+    "row splits": {"TILE": 32, "TARGET": 64, "SPLIT_ROWS": 1, **TINY},
+}
 
 
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("bs", [1, 7, 9, 37])
-def test_triton_many_programs(monkeypatch: pytest.MonkeyPatch, mode: str, bs: int) -> None:
-    """Tiny blocks force the GPU's many-program paths under the interpreter: request
-    programs summing earlier blocks in several loads, rows spread over many programs,
-    page tiles of 2 rows by 16 columns, and the binary search across blocks."""
+def use_gpu_plan(monkeypatch: pytest.MonkeyPatch, plan: str):
+    """Make the Triton backend use the GPU's block plan, with tiny sizes, under the
+    interpreter; returns the kernel module."""
     import nsa_meta.metadata_triton as kernel
 
-    monkeypatch.setattr(kernel, "blocks", lambda *args: TINY_BLOCKS)
+    monkeypatch.setattr(kernel, "INTERPRETED", False)
+    for name, value in GPU_PLANS[plan].items():
+        monkeypatch.setattr(kernel, name, value)
+    return kernel
+
+
+@pytest.mark.parametrize("plan", GPU_PLANS)
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("bs", [1, 7, 37])
+def test_triton_gpu_plan(monkeypatch: pytest.MonkeyPatch, plan: str, mode: str, bs: int) -> None:
+    """The GPU's many-program paths under the interpreter: programs summing the requests
+    before them in several loads, several sub-blocks a program, column chunks, rows of a
+    request split over programs, pages of a chunk, a transposed req_to_token."""
+    use_gpu_plan(monkeypatch, plan)
     rng = random.Random(bs)
     c = case(
         mode,
@@ -209,17 +225,17 @@ def test_triton_many_programs(monkeypatch: pytest.MonkeyPatch, mode: str, bs: in
         [rng.randrange(0, 6) for _ in range(bs)],
         [rng.choice([0, 1, 2, 5]) for _ in range(bs)],
         width=37,
-        page_size=3,
+        page_size=5,
         next_n=3,
         topk=9,
         table_layout="transposed",
         req_to_token=pool_table(6, 40),
     )
     want = c.expected()
-    out = poisoned_metadata(bs + 2, len(want.seqlens_expanded) + 9, 37, 3)
+    out = poisoned_metadata(bs + 2, len(want.seqlens_expanded) + 9, 37, 5)
     before = snapshot_all(out)
     call(c, "triton", out=out, validate=False)
-    assert_metadata_in(out, before, want, name=f"tiny blocks, {mode}, bs {bs}")
+    assert_metadata_in(out, before, want, name=f"{plan}, {mode}, bs {bs}")
 
 
 # -- properties ---------------------------------------------------------------------------

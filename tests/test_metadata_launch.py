@@ -1,0 +1,153 @@
+"""The v2 kernel's eager fast path: a compiled variant is reused only for arguments that the
+JIT would compile to that same variant, and it is called with every parameter in order.
+
+On CPU no variant is compiled (the interpreter runs the kernel), so the launcher is a fake
+that records its calls; what is checked is the key and the dispatch, which are Python.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from helpers import DEVICE
+from metadata_helpers import Case, pool_table, tensors
+
+import nsa_meta
+import nsa_meta.metadata_triton as kernel
+
+I64 = torch.int64
+
+
+def launch_of(**changes):
+    """(grid, args, constexprs) of a small draft_extend_var call, with changes applied to
+    the inputs: dtype=, width=, page_size=, table=, out=."""
+    c = Case(
+        "draft_extend_var",
+        [9, 4, 6],
+        [1, 2, 0],
+        pool_table(3, 64),
+        width=changes.get("width", 32),
+        page_size=changes.get("page_size", 4),
+        extend_seq_lens=[2, 0, 3],
+        dtypes=changes.get("dtypes", (torch.int32, torch.int64, torch.int32)),
+    )
+    args = tensors(c)
+    table = changes.get("table", args["req_to_token"])
+    device = args["seq_lens"].device
+    out = changes.get("out") or nsa_meta.allocate_metadata(3, 5, c.width, c.page_size, device)
+    return kernel.launch_args(
+        c.mode,
+        args["seq_lens"],
+        args["req_pool_indices"],
+        table,
+        args["extend_seq_lens"],
+        topk=8,
+        width=c.width,
+        page_size=c.page_size,
+        next_n=1,
+        out=out,
+        rows=None,
+        interpreted=False,
+    )
+
+
+def key_of(**changes) -> tuple:
+    _, args, constexprs = launch_of(**changes)
+    return kernel.specialisation_key(args, constexprs)
+
+
+def test_key_is_stable_for_the_same_specialisation() -> None:
+    assert key_of() == key_of()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"dtypes": (torch.int64, torch.int64, torch.int32)},  # seq_lens dtype
+        {"dtypes": (torch.int32, torch.int32, torch.int32)},  # req_pool_indices dtype
+        {"dtypes": (torch.int32, torch.int64, torch.int64)},  # extend_seq_lens dtype
+        {"width": 33},  # width % 16 (and the plan)
+        {"page_size": 1},  # HAS_RPT
+        {"table": torch.zeros(3, 65, dtype=torch.int32, device=DEVICE)[:, 1:]},  # misaligned
+        {"table": torch.zeros(64, 3, dtype=torch.int32, device=DEVICE).t()},  # column stride 3
+    ],
+    ids=["seq dtype", "r dtype", "ext dtype", "width", "page 1", "misaligned", "transposed"],
+)
+def test_key_changes_with_what_the_jit_specialises(change: dict) -> None:
+    assert key_of(**change) != key_of()
+
+
+def test_key_sees_integer_width() -> None:
+    """An integer past int32 (here a stride) compiles to an i64 parameter."""
+    _, args, constexprs = launch_of()
+    wide = list(args)
+    wide[kernel._ARG_NAMES.index("stride_seq")] = 2**31
+    assert kernel.specialisation_key(tuple(wide), constexprs) != kernel.specialisation_key(
+        args, constexprs
+    )
+
+
+class FakeCompiled:
+    """Stands for a CompiledKernel: `compiled[grid](*every parameter)` records the call."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    def __getitem__(self, grid):
+        return lambda *params: self.calls.append((grid, params))
+
+
+class FakeJit:
+    """Stands for the JIT function: `kernel[grid](*args, num_warps=, **constexprs)`."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+        self.compiled = FakeCompiled()
+
+    def __getitem__(self, grid):
+        def launch(*args, **kw):
+            self.calls.append((grid, args, kw))
+            return self.compiled
+
+        return launch
+
+
+def test_fast_path_reuses_the_variant_with_every_parameter_in_order(monkeypatch) -> None:
+    jit = FakeJit()
+    monkeypatch.setattr(kernel, "_metadata_kernel", jit)
+    monkeypatch.setattr(kernel, "_compiled", {})
+    monkeypatch.setattr(kernel, "_fast_path", {"on": True})
+    grid, args, constexprs = launch_of()
+    for _ in range(3):
+        kernel._launch(grid, args, constexprs)
+    assert len(jit.calls) == 1, "the first call compiles through the JIT"
+    assert jit.calls[0][2] == {"num_warps": 4, **constexprs}
+    assert len(jit.compiled.calls) == 2, "later calls go to the compiled variant"
+    params = jit.compiled.calls[0][1]
+    assert len(params) == len(kernel._ARG_NAMES)
+    assert params[: len(args)] == args
+    assert dict(zip(kernel._ARG_NAMES[len(args) :], params[len(args) :])) == constexprs
+    other_grid, other_args, other_constexprs = launch_of(dtypes=(I64, I64, I64))
+    kernel._launch(other_grid, other_args, other_constexprs)
+    assert len(jit.calls) == 2, "another specialisation compiles again"
+
+
+def test_fast_path_turns_off_on_a_launcher_surprise(monkeypatch) -> None:
+    jit = FakeJit()
+
+    def broken(grid):
+        def launch(*params):
+            raise TypeError("launcher signature changed")
+
+        return launch
+
+    jit.compiled.__class__ = type("Broken", (FakeCompiled,), {"__getitem__": broken})
+    monkeypatch.setattr(kernel, "_metadata_kernel", jit)
+    monkeypatch.setattr(kernel, "_compiled", {})
+    monkeypatch.setattr(kernel, "_fast_path", {"on": True})
+    grid, args, constexprs = launch_of()
+    kernel._launch(grid, args, constexprs)
+    kernel._launch(grid, args, constexprs)  # the fast path fails: JIT again, path off
+    kernel._launch(grid, args, constexprs)
+    assert len(jit.calls) == 3
+    assert kernel._fast_path["on"] is False
