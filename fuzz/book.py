@@ -61,6 +61,11 @@ class Failure:
 
 
 class Book:
+    """Failures of one campaign. `op` names the operation its entries record; a subclass for
+    another operation (fuzz/meta_book.py) replaces `_reproduce` and `shrink_case`."""
+
+    op = "expand"
+
     def __init__(self, campaign):
         self.c = campaign  # options, workers, tally, deadline, envelope, errors
         self.failures: dict[str, Failure] = {}
@@ -119,9 +124,7 @@ class Book:
             return got is not None
 
         try:
-            small = shrink(
-                failure.case, fails, budget, envelope=self.c.envelope, fault=failure.fault
-            )
+            small = self.shrink_case(failure, fails, budget)
         except KeyboardInterrupt:
             raise
         if small == failure.case:
@@ -135,8 +138,17 @@ class Book:
             best[small] = confirmed
         failure.case, failure.mismatch, failure.shrunk = small, best[small].mismatch, True
 
+    def impl_of(self, sig: str) -> str:
+        """The implementation a signature names; a candidate's name holds a colon itself."""
+        rest = sig.removeprefix(f"{self.op}:") if self.op != "expand" else sig
+        names = [*self.c.o.builtins, *(n for n, _ in self.c.workers)]
+        return max((n for n in names if rest.startswith(n + ":")), key=len, default="")
+
+    def shrink_case(self, failure: Failure, fails, budget: float):
+        return shrink(failure.case, fails, budget, envelope=self.c.envelope, fault=failure.fault)
+
     def _reproduce(self, case: Case, fault: Fault | None, sig: str, *, confirm: bool):
-        impl = sig.split(":")[0] if not sig.startswith("metadata:") else sig.split(":")[1]
+        impl = self.impl_of(sig)
         builtins = [b for b in self.c.o.builtins if b == impl]
         workers = [(n, w) for n, w in self.c.workers if n == impl]
         return reproduce(
@@ -169,6 +181,7 @@ class Book:
                 seed=self.c.o.seed,
                 spec=self.c.spec_of(mismatch.impl),
                 original_case=original,
+                op=self.op,
             )
         except (corpus.CorpusWriteError, OSError) as exc:
             entry = getattr(exc, "entry", None) or {

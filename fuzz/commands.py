@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from fuzz.cli import IMPL_NAMES, SIGNALS, STARTED, UsageError
+from fuzz.cli import IMPL_NAMES, META_IMPLS, SIGNALS, STARTED, UsageError
 from fuzz.report import EXIT_FAILURES, EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, Report
 
 # --- shared set-up -------------------------------------------------------------------------
@@ -101,8 +101,9 @@ def start_workers(specs: list[str], args, device: str, deadline: float | None):
 
 
 def cmd_run(args) -> int:
-    from fuzz.campaign import Campaign, Options
+    from fuzz.campaign import Options
     from fuzz.candidates import CandidateError
+    from fuzz.meta_campaign import campaign_class
 
     if args.seconds is None and args.max_cases is None:
         raise UsageError("run: give --seconds N or --max-cases N (or both)")
@@ -114,11 +115,12 @@ def cmd_run(args) -> int:
 
     corpus.sweep_stale(args.corpus)  # temp files of writers that died; never a live one's
     device = setup_device(args.device)
+    every = META_IMPLS if args.op == "metadata" else IMPL_NAMES
     builtins = (
-        args.impl
-        if args.impl is not None
-        else (["reference"] if args.candidate else list(IMPL_NAMES))
+        args.impl if args.impl is not None else (["reference"] if args.candidate else list(every))
     )
+    if args.op == "metadata":
+        _meta_impls(builtins)
     if "reference" not in builtins:
         builtins = ["reference", *builtins]  # the oracle always runs
     shard_i, shard_n = args.shard
@@ -139,9 +141,10 @@ def cmd_run(args) -> int:
         shrink_seconds=args.shrink_seconds,
         fault_shrink_seconds=args.fault_shrink_seconds,
         memory_limit_gb=args.memory_limit,
-        bulk=args.bulk if args.bulk is not None else (8192 if device == "cpu" else 2**20),
+        bulk=_bulk(args, device),
         envelope=envelope.to_json() if envelope is not None else None,
         named=not args.no_named,
+        op=args.op,
     )
     gpus = _gpu_list(args, device)
     from fuzz.progress import Progress
@@ -149,7 +152,8 @@ def cmd_run(args) -> int:
     progress = Progress(args.seconds, args.max_cases)
     where = "Triton interpreter" if device == "cpu" else torch_device_name()
     print(
-        f"campaign: device {device} ({where}); built-ins {', '.join(builtins)}"
+        f"campaign{' (--op metadata)' if args.op == 'metadata' else ''}: device {device} "
+        f"({where}); built-ins {', '.join(builtins)}"
         + (f"; candidates {', '.join(args.candidate)}" if args.candidate else "")
         + f"; seed {args.seed}; shard {shard_i}/{shard_n}; workers {args.workers}; "
         f"corpus {args.corpus}",
@@ -159,7 +163,9 @@ def cmd_run(args) -> int:
     SIGNALS.flush = lambda: flush(source["report"](), args.report)
     try:
         if args.workers == 1:
-            campaign = Campaign(options, on_progress=lambda c: progress.update(*c.progress()))
+            campaign = campaign_class(args.op)(
+                options, on_progress=lambda c: progress.update(*c.progress())
+            )
             source["report"] = campaign.report
             try:
                 SIGNALS.arm()
@@ -175,6 +181,25 @@ def cmd_run(args) -> int:
         raise UsageError(str(exc)) from None
     progress.close()
     return flush(report, args.report)
+
+
+def _meta_impls(builtins: list[str]) -> None:
+    bad = [b for b in builtins if b not in META_IMPLS]
+    if bad:
+        raise UsageError(
+            f"--impl {','.join(bad)}: not an implementation of --op metadata "
+            f"(choose from {', '.join(META_IMPLS)})"
+        )
+
+
+def _bulk(args, device: str) -> int:
+    if args.op == "metadata":
+        if args.bulk:
+            raise UsageError(
+                "--bulk screens the v1 Triton kernel; it does not apply to --op metadata"
+            )
+        return 0
+    return args.bulk if args.bulk is not None else (8192 if device == "cpu" else 2**20)
 
 
 def _gpu_list(args, device: str) -> list[int] | None:
