@@ -18,6 +18,11 @@ from fuzz.report import EXIT_FAILURES, EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, Rep
 # --- shared set-up -------------------------------------------------------------------------
 
 
+def register_ops() -> None:
+    """Teach the corpus decoder every operation's entries (v2's "metadata" too)."""
+    import fuzz.meta_entry  # noqa: F401
+
+
 def setup_device(requested: str | None) -> str:
     """Pick the device; on the CPU switch the Triton interpreter on before Triton loads."""
     import torch
@@ -301,7 +306,10 @@ def cmd_replay(args) -> int:
     from fuzz.summary import printable
 
     builtins = args.impl if args.impl is not None else list(IMPL_NAMES)
+    register_ops()
     entries, errors = corpus.load_all(targets, **max_total(args))
+    skipped = [e for e in entries if args.op is not None and e.op != args.op]
+    entries = [e for e in entries if e not in skipped]
     workers = start_workers(args.candidate, args, device, None)
     names = {n for n, _ in workers}
     failed = {"entries": 0, "seeds": 0}
@@ -313,15 +321,27 @@ def cmd_replay(args) -> int:
             group = "seeds" if entry.is_seed else "entries"
             label = "SEED" if entry.is_seed else ""
             try:
-                findings = run_one(
-                    entry.case,
-                    entry.fault,
-                    builtins,
-                    workers,
-                    device,
-                    tally,
-                    slow_is_failure=args.slow_is_failure,
-                )
+                if entry.op == "metadata":
+                    from fuzz.meta_harness import run_meta
+
+                    findings = run_meta(
+                        [entry.case],
+                        [b for b in builtins if b in META_IMPLS],
+                        workers,
+                        device,
+                        tally,
+                        slow_is_failure=args.slow_is_failure,
+                    )
+                else:
+                    findings = run_one(
+                        entry.case,
+                        entry.fault,
+                        builtins,
+                        workers,
+                        device,
+                        tally,
+                        slow_is_failure=args.slow_is_failure,
+                    )
             except HarnessError as exc:
                 internal.append(f"{entry.path}: {exc}")
                 print(f"ERROR {printable(entry.path)}: the harness failed: {printable(exc)}")
@@ -353,6 +373,7 @@ def cmd_replay(args) -> int:
         f"replayed {replayed['entries']} entr{'y' if replayed['entries'] == 1 else 'ies'} "
         f"({failed['entries']} failing) and {replayed['seeds']} regression seed(s) "
         f"({failed['seeds']} failing); {len(errors)} unreadable"
+        + (f"; {len(skipped)} of another op than --op {args.op} skipped" if skipped else "")
     )
     if errors or internal:
         return EXIT_INCOMPLETE
@@ -367,11 +388,14 @@ def cmd_minimise(args) -> int:
         raise UsageError(f"minimise: no such file: {args.target}")
     from fuzz import corpus
 
+    register_ops()
     try:
         entry = corpus.load(args.target, **max_total(args))
     except corpus.CorpusError as exc:
         print(f"ERROR {exc}", file=sys.stderr)
         return EXIT_INCOMPLETE
+    if args.op is not None and entry.op != args.op:
+        raise UsageError(f"minimise: {args.target} is an {entry.op!r} entry, not --op {args.op}")
     writable_dir(args.target.parent, "minimise: the entry's directory")
     device = setup_device(args.device)
     from fuzz.candidates import candidate_name
@@ -379,7 +403,11 @@ def cmd_minimise(args) -> int:
     from fuzz.minimise import shrink
 
     specs = [s for s in args.candidate if candidate_name(s) == entry.impl]
-    builtins = [entry.impl] if entry.impl in IMPL_NAMES else []
+    meta = entry.op == "metadata"
+    builtins = [entry.impl] if entry.impl in (META_IMPLS if meta else IMPL_NAMES) else []
+    if meta:
+        from fuzz.meta_harness import reproduce_meta
+        from fuzz.meta_shrink import shrink as meta_shrink
     if not specs and not builtins:
         raise UsageError(f"minimise: {entry.impl} is a plug-in: pass its --candidate SPEC")
     envelope = cli_envelope(args)
@@ -388,6 +416,19 @@ def cmd_minimise(args) -> int:
     found: dict = {}
 
     def fails(case) -> bool:
+        if meta:
+            f = reproduce_meta(
+                case,
+                entry.signature,
+                builtins,
+                workers,
+                device,
+                tally,
+                slow_is_failure=args.slow_is_failure,
+            )
+            if f is not None:
+                found[case] = f
+            return f is not None
         f = reproduce(
             case,
             entry.fault,
@@ -406,7 +447,10 @@ def cmd_minimise(args) -> int:
         if not fails(entry.case):
             print(f"{args.target}: {entry.signature} does not fail any more; nothing to minimise")
             return EXIT_OK
-        small = shrink(entry.case, fails, args.seconds, envelope=envelope, fault=entry.fault)
+        if meta:
+            small = meta_shrink(entry.case, fails, args.seconds, envelope=envelope)
+        else:
+            small = shrink(entry.case, fails, args.seconds, envelope=envelope, fault=entry.fault)
     finally:
         for _, w in workers:
             w.close()
@@ -423,6 +467,7 @@ def cmd_minimise(args) -> int:
             seed=entry.data.get("seed"),
             spec=entry.data.get("candidate"),
             original_case=entry.original_case or entry.case,
+            op=entry.op,
         )
     except corpus.CorpusWriteError as exc:
         print(f"ERROR the smaller case could not be saved: {exc}", file=sys.stderr)
@@ -442,7 +487,9 @@ def cmd_list(args) -> int:
     missing = [str(t) for t in args.targets if not t.exists() and not t.is_symlink()]
     if missing:
         raise UsageError(f"list: no such file or directory: {', '.join(missing)}")
+    register_ops()
     entries, errors = corpus.load_all(args.targets, **max_total(args))
+    entries = [e for e in entries if args.op is None or e.op == args.op]
     from fuzz.show import describe_entry
 
     for e in entries:
@@ -462,11 +509,14 @@ def cmd_show(args) -> int:
 
     if not args.target.exists() and not args.target.is_symlink():
         raise UsageError(f"show: no such file: {args.target}")
+    register_ops()
     try:
         entry = corpus.load(args.target, **max_total(args))
     except corpus.CorpusError as exc:
         print(f"ERROR {printable(exc)}")
         return EXIT_INCOMPLETE
+    if args.op is not None and entry.op != args.op:
+        raise UsageError(f"show: {args.target} is an {entry.op!r} entry, not --op {args.op}")
     print(show(entry))
     return EXIT_OK
 
@@ -479,6 +529,7 @@ def cmd_corpus(args) -> int:
     if missing:
         raise UsageError(f"corpus merge: not a directory: {', '.join(missing)}")
     writable_dir(args.into, "--into")
+    register_ops()
     start = time.monotonic()
     try:
         result = corpus.merge(args.sources, args.into, **max_total(args))

@@ -60,7 +60,7 @@ def judge_answer(
 # --- built-ins, in this process ----------------------------------------------------------
 
 
-def _bytes_of(out, args) -> dict:
+def storage_arrays(out, args) -> dict:
     names, flats = storages(out, args)
     p_dtypes = {}
     for n, t in zip(FIELDS, out):
@@ -109,7 +109,7 @@ def run_builtin(name: str, case: MetaCase, p: Plan, device) -> MetaMismatch | No
                 detail=str(exc)[:200],
                 cause=raised_cause(type(exc).__name__, str(exc)[:2000]) + f" (call {k + 1})",
             )
-        calls.append(_bytes_of(out, args))
+        calls.append(storage_arrays(out, args))
     return judge_sequence(name, p, calls)
 
 

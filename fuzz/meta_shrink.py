@@ -135,15 +135,15 @@ def _canonical_call(s: _Search, k: int) -> None:
     plain = Layout(s.env.canonical_dtype())
     for field in ("seq_layout", "idx_layout", "ext_layout"):
         s.take(_with_call(s.best, k, replace(s.best.calls[k], **{field: plain})))
-    t = s.best.calls[k].table
     pool = max(s.best.calls[k].req_pool_indices, default=0) + 1
-    for table in (
-        Table(pool, s.best.width),
-        replace(t, transposed=False, row_pad=0, col_pad=0),
-        replace(t, seed=0),
-        replace(t, pool=max(pool, 1)),
-        replace(t, columns=s.best.width),
+    for move in (
+        lambda t: Table(pool, s.best.width),
+        lambda t: replace(t, transposed=False, row_pad=0, col_pad=0),
+        lambda t: replace(t, seed=0),
+        lambda t: replace(t, pool=pool),
+        lambda t: replace(t, columns=s.best.width),
     ):
+        table = move(s.best.calls[k].table)
         s.take(_with_call(s.best, k, replace(s.best.calls[k], table=table)))
     if c.next_n != 1 and (s.env.next_n is None or 1 in s.env.next_n):
         s.take(_with_call(s.best, k, replace(s.best.calls[k], next_n=1)))
