@@ -8,6 +8,8 @@ worker), except `correct`, which wraps the shipped torch backend.
 
 from __future__ import annotations
 
+import weakref
+
 import torch
 
 INT32_MAX = 2**31 - 1
@@ -165,13 +167,13 @@ def _float_sums(step, value, env):
     return value
 
 
-_high_water: dict[int, int] = {}
+_high_water: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # buffer -> largest T
 
 
 def _stale(step, value, env):
     """page_table_1 rewritten only when T grows past what these buffers held before."""
     if step == "write_page_table":
-        key = env["out"].page_table_1.data_ptr()
+        key = env["out"].page_table_1
         before = _high_water.get(key, -1)
         _high_water[key] = max(before, env["T"])
         return env["T"] > before
