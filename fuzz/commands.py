@@ -126,6 +126,12 @@ def cmd_run(args) -> int:
     )
     if args.op == "metadata":
         _meta_impls(builtins)
+        if args.check_errors:
+            print(
+                "note: --check-errors is not implemented for --op metadata yet: only valid "
+                "inputs are put to candidates",
+                file=sys.stderr,
+            )
     if "reference" not in builtins:
         builtins = ["reference", *builtins]  # the oracle always runs
     shard_i, shard_n = args.shard

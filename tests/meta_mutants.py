@@ -167,15 +167,17 @@ def _float_sums(step, value, env):
     return value
 
 
-_high_water: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # buffer -> largest T
+_high_water: dict[int, tuple[weakref.ref, int]] = {}  # id(buffer) -> (the buffer, largest T)
 
 
 def _stale(step, value, env):
     """page_table_1 rewritten only when T grows past what these buffers held before."""
     if step == "write_page_table":
-        key = env["out"].page_table_1
-        before = _high_water.get(key, -1)
-        _high_water[key] = max(before, env["T"])
+        buf = env["out"].page_table_1
+        ref, before = _high_water.get(id(buf), (None, -1))
+        if ref is None or ref() is not buf:  # new buffers (an id may be reused)
+            before = -1
+        _high_water[id(buf)] = (weakref.ref(buf), max(before, env["T"]))
         return env["T"] > before
     return value
 

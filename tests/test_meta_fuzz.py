@@ -81,20 +81,17 @@ def test_write_outside_region_named_by_buffer_and_cell(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_bs0_raise_and_real_page_table_found(tmp_path: Path) -> None:
-    entry = hunt(tmp_path / "a", "bs0_crash")["entry"]
+def test_bs0_raise_found_with_its_cause(tmp_path: Path) -> None:
+    entry = hunt(tmp_path, "bs0_crash")["entry"]
     assert entry["signature"].endswith(":raised RuntimeError")
+    assert entry["cause"].startswith("RuntimeError: ")
     assert MetaCase.from_json(entry["case"]).bs == 0
-    entry = hunt(tmp_path / "b", "real_page_table_off_by_one")["entry"]
-    case = MetaCase.from_json(entry["case"])
-    assert entry["signature"].endswith(":values:real_page_table")
-    assert (case.width, case.page_size, case.calls[0].bs) == (1, 2, 1)  # canonical
 
 
 @pytest.mark.slow
 def test_correct_candidate_gives_no_alarm_and_show_runs(tmp_path: Path) -> None:
     run = fuzz(
-        "run", "--op", "metadata", "--candidate", f"{MUTANTS}:correct", "--max-cases", "60",
+        "run", "--op", "metadata", "--candidate", f"{MUTANTS}:correct", "--max-cases", "40",
         "--corpus", str(tmp_path / "c"),
     )  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
