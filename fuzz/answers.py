@@ -182,6 +182,10 @@ def decode_answer(header: dict, blobs: list[bytes], item: dict, cap: int) -> Ans
         check_frame(type(size) is int, "bytes")
         cause = f"a result of {size:,} bytes (cap {cap:,} bytes)"
         return Answer(status, seconds=seconds, cause=cause)
+    if item.get("op") == "metadata":  # contract v2: storages after each call
+        from fuzz.meta_judge import decode_meta_answer
+
+        return decode_meta_answer(header, blobs, item)
     modified = decode_modified(header.get("inputs"), blobs, item)
     if status == "ok":
         outputs = decode_outputs(header.get("outputs"), blobs)

@@ -61,6 +61,11 @@ class Failure:
 
 
 class Book:
+    """Failures of one campaign. `op` names the operation its entries record; a subclass for
+    another operation (fuzz/meta_book.py) replaces `_reproduce` and `shrink_case`."""
+
+    op = "expand"
+
     def __init__(self, campaign):
         self.c = campaign  # options, workers, tally, deadline, envelope, errors
         self.failures: dict[str, Failure] = {}
@@ -90,7 +95,7 @@ class Book:
         failure = Failure(sig, f.mismatch, f.case, f.fault, path, found_by=found_by)
         self.failures[sig] = failure
         if hypothesis_shrunk is not None and hypothesis_shrunk != f.case:
-            again = self._reproduce(hypothesis_shrunk, f.fault, f.mismatch, confirm=True)
+            again = self._reproduce(hypothesis_shrunk, f.fault, sig, confirm=True)
             if again is not None:
                 failure.case, failure.mismatch = hypothesis_shrunk, again.mismatch
         self._shrink(failure)
@@ -113,30 +118,37 @@ class Book:
         def fails(case: Case) -> bool:
             # A hang is retried without the long confirmation while shrinking; the result
             # is confirmed once at the end, so a slow compile never becomes the verdict.
-            got = self._reproduce(case, failure.fault, failure.mismatch, confirm=not fault_kind)
+            got = self._reproduce(case, failure.fault, failure.signature, confirm=not fault_kind)
             if got is not None:
                 best[case] = got
             return got is not None
 
         try:
-            small = shrink(
-                failure.case, fails, budget, envelope=self.c.envelope, fault=failure.fault
-            )
+            small = self.shrink_case(failure, fails, budget)
         except KeyboardInterrupt:
             raise
         if small == failure.case:
             failure.shrunk = True
             return
         if fault_kind:  # the canonical case must fail as the original did, confirmed
-            confirmed = self._reproduce(small, failure.fault, failure.mismatch, confirm=True)
+            confirmed = self._reproduce(small, failure.fault, failure.signature, confirm=True)
             if confirmed is None:
                 failure.why_not_shrunk = "the smaller case did not confirm the failure"
                 return
             best[small] = confirmed
         failure.case, failure.mismatch, failure.shrunk = small, best[small].mismatch, True
 
-    def _reproduce(self, case: Case, fault: Fault | None, mismatch: Mismatch, *, confirm: bool):
-        impl, sig = mismatch.impl, mismatch.signature  # a plug-in's name holds a colon
+    def impl_of(self, sig: str) -> str:
+        """The implementation a signature names; a candidate's name holds a colon itself."""
+        rest = sig.removeprefix(f"{self.op}:") if self.op != "expand" else sig
+        names = [*self.c.o.builtins, *(n for n, _ in self.c.workers)]
+        return max((n for n in names if rest.startswith(n + ":")), key=len, default="")
+
+    def shrink_case(self, failure: Failure, fails, budget: float):
+        return shrink(failure.case, fails, budget, envelope=self.c.envelope, fault=failure.fault)
+
+    def _reproduce(self, case: Case, fault: Fault | None, sig: str, *, confirm: bool):
+        impl = self.impl_of(sig)
         builtins = [b for b in self.c.o.builtins if b == impl]
         workers = [(n, w) for n, w in self.c.workers if n == impl]
         return reproduce(
@@ -169,6 +181,7 @@ class Book:
                 seed=self.c.o.seed,
                 spec=self.c.spec_of(mismatch.impl),
                 original_case=original,
+                op=self.op,
             )
         except (corpus.CorpusWriteError, OSError) as exc:
             entry = getattr(exc, "entry", None) or {

@@ -66,6 +66,7 @@ class Options:
     bulk: int = 0  # cases per bulk screen of the Triton kernel after each round (0: none)
     envelope: dict | None = None  # from --envelope; a candidate's own fn.envelope wins
     named: bool = True
+    op: str = "expand"  # "metadata": fuzz/meta_campaign.py drives contract-v2 cases
 
     def to_json(self) -> dict:
         """Plain data, to start a worker process without importing this module first."""

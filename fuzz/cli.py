@@ -19,6 +19,8 @@ from pathlib import Path
 from fuzz.report import EXIT_USAGE
 
 IMPL_NAMES = ("reference", "legacy", "triton", "torch")
+OPS = ("expand", "metadata")
+META_IMPLS = ("reference", "triton", "torch")  # nsa_meta.metadata's backends and the oracle
 STARTED = time.monotonic()  # the budget counts from here: imports and start-up included
 
 
@@ -151,8 +153,19 @@ def build_parser() -> argparse.ArgumentParser:
             help="largest case total a corpus entry may ask for (default 2**22)",
         )
 
+    def op(q: argparse.ArgumentParser, default: str | None) -> None:
+        q.add_argument(
+            "--op",
+            choices=OPS,
+            default=default,
+            help="the operation: expand (contract v1, fn(extend_seq_lens, seq_lens, topk)) or "
+            "metadata (contract v2, fn(*, mode, ..., out))"
+            + (f"; default {default}" if default else "; default: every entry's own"),
+        )
+
     run = sub.add_parser("run", help="run a campaign")
     common(run)
+    op(run, "expand")
     budget = run.add_argument_group("budget (at least one; both: whichever ends first)")
     budget.add_argument("--seconds", type=_positive_float, default=None)
     budget.add_argument("--max-cases", type=_positive_int, default=None)
@@ -224,18 +237,22 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("replay", help="re-run saved cases (default: shipped seeds + corpus/)")
     common(rep)
     rep.add_argument("targets", nargs="*", type=Path, metavar="FILE|DIR")
+    op(rep, None)
 
     mini = sub.add_parser("minimise", help="shrink a saved failure again; saves the result")
     common(mini)
     mini.add_argument("target", type=Path, metavar="FILE")
     mini.add_argument("--seconds", type=_positive_float, default=60.0)
+    op(mini, None)
 
     ls = sub.add_parser("list", help="one line per corpus entry")
     ls.add_argument("targets", nargs="*", type=Path, default=[Path("corpus")], metavar="FILE|DIR")
     ls.add_argument("--max-total", type=_positive_int, default=None, metavar="N")
+    op(ls, None)
     show = sub.add_parser("show", help="an entry in full, with Python that reproduces it")
     show.add_argument("target", type=Path, metavar="FILE")
     show.add_argument("--max-total", type=_positive_int, default=None, metavar="N")
+    op(show, None)
 
     corp = sub.add_parser("corpus", help="corpus maintenance")
     corp_sub = corp.add_subparsers(dest="corpus_command", required=True)

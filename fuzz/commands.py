@@ -12,10 +12,15 @@ import sys
 import time
 from pathlib import Path
 
-from fuzz.cli import IMPL_NAMES, SIGNALS, STARTED, UsageError
+from fuzz.cli import IMPL_NAMES, META_IMPLS, SIGNALS, STARTED, UsageError
 from fuzz.report import EXIT_FAILURES, EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, Report
 
 # --- shared set-up -------------------------------------------------------------------------
+
+
+def register_ops() -> None:
+    """Teach the corpus decoder every operation's entries (v2's "metadata" too)."""
+    import fuzz.meta_entry  # noqa: F401
 
 
 def setup_device(requested: str | None) -> str:
@@ -101,8 +106,9 @@ def start_workers(specs: list[str], args, device: str, deadline: float | None):
 
 
 def cmd_run(args) -> int:
-    from fuzz.campaign import Campaign, Options
+    from fuzz.campaign import Options
     from fuzz.candidates import CandidateError
+    from fuzz.meta_campaign import campaign_class
 
     if args.seconds is None and args.max_cases is None:
         raise UsageError("run: give --seconds N or --max-cases N (or both)")
@@ -114,11 +120,18 @@ def cmd_run(args) -> int:
 
     corpus.sweep_stale(args.corpus)  # temp files of writers that died; never a live one's
     device = setup_device(args.device)
+    every = META_IMPLS if args.op == "metadata" else IMPL_NAMES
     builtins = (
-        args.impl
-        if args.impl is not None
-        else (["reference"] if args.candidate else list(IMPL_NAMES))
+        args.impl if args.impl is not None else (["reference"] if args.candidate else list(every))
     )
+    if args.op == "metadata":
+        _meta_impls(builtins)
+        if args.check_errors:
+            print(
+                "note: --check-errors is not implemented for --op metadata yet: only valid "
+                "inputs are put to candidates",
+                file=sys.stderr,
+            )
     if "reference" not in builtins:
         builtins = ["reference", *builtins]  # the oracle always runs
     shard_i, shard_n = args.shard
@@ -139,9 +152,10 @@ def cmd_run(args) -> int:
         shrink_seconds=args.shrink_seconds,
         fault_shrink_seconds=args.fault_shrink_seconds,
         memory_limit_gb=args.memory_limit,
-        bulk=args.bulk if args.bulk is not None else (8192 if device == "cpu" else 2**20),
+        bulk=_bulk(args, device),
         envelope=envelope.to_json() if envelope is not None else None,
         named=not args.no_named,
+        op=args.op,
     )
     gpus = _gpu_list(args, device)
     from fuzz.progress import Progress
@@ -149,7 +163,8 @@ def cmd_run(args) -> int:
     progress = Progress(args.seconds, args.max_cases)
     where = "Triton interpreter" if device == "cpu" else torch_device_name()
     print(
-        f"campaign: device {device} ({where}); built-ins {', '.join(builtins)}"
+        f"campaign{' (--op metadata)' if args.op == 'metadata' else ''}: device {device} "
+        f"({where}); built-ins {', '.join(builtins)}"
         + (f"; candidates {', '.join(args.candidate)}" if args.candidate else "")
         + f"; seed {args.seed}; shard {shard_i}/{shard_n}; workers {args.workers}; "
         f"corpus {args.corpus}",
@@ -159,7 +174,9 @@ def cmd_run(args) -> int:
     SIGNALS.flush = lambda: flush(source["report"](), args.report)
     try:
         if args.workers == 1:
-            campaign = Campaign(options, on_progress=lambda c: progress.update(*c.progress()))
+            campaign = campaign_class(args.op)(
+                options, on_progress=lambda c: progress.update(*c.progress())
+            )
             source["report"] = campaign.report
             try:
                 SIGNALS.arm()
@@ -175,6 +192,25 @@ def cmd_run(args) -> int:
         raise UsageError(str(exc)) from None
     progress.close()
     return flush(report, args.report)
+
+
+def _meta_impls(builtins: list[str]) -> None:
+    bad = [b for b in builtins if b not in META_IMPLS]
+    if bad:
+        raise UsageError(
+            f"--impl {','.join(bad)}: not an implementation of --op metadata "
+            f"(choose from {', '.join(META_IMPLS)})"
+        )
+
+
+def _bulk(args, device: str) -> int:
+    if args.op == "metadata":
+        if args.bulk:
+            raise UsageError(
+                "--bulk screens the v1 Triton kernel; it does not apply to --op metadata"
+            )
+        return 0
+    return args.bulk if args.bulk is not None else (8192 if device == "cpu" else 2**20)
 
 
 def _gpu_list(args, device: str) -> list[int] | None:
@@ -276,7 +312,10 @@ def cmd_replay(args) -> int:
     from fuzz.summary import printable
 
     builtins = args.impl if args.impl is not None else list(IMPL_NAMES)
+    register_ops()
     entries, errors = corpus.load_all(targets, **max_total(args))
+    skipped = [e for e in entries if args.op is not None and e.op != args.op]
+    entries = [e for e in entries if e not in skipped]
     workers = start_workers(args.candidate, args, device, None)
     names = {n for n, _ in workers}
     failed = {"entries": 0, "seeds": 0}
@@ -288,15 +327,27 @@ def cmd_replay(args) -> int:
             group = "seeds" if entry.is_seed else "entries"
             label = "SEED" if entry.is_seed else ""
             try:
-                findings = run_one(
-                    entry.case,
-                    entry.fault,
-                    builtins,
-                    workers,
-                    device,
-                    tally,
-                    slow_is_failure=args.slow_is_failure,
-                )
+                if entry.op == "metadata":
+                    from fuzz.meta_harness import run_meta
+
+                    findings = run_meta(
+                        [entry.case],
+                        [b for b in builtins if b in META_IMPLS],
+                        workers,
+                        device,
+                        tally,
+                        slow_is_failure=args.slow_is_failure,
+                    )
+                else:
+                    findings = run_one(
+                        entry.case,
+                        entry.fault,
+                        builtins,
+                        workers,
+                        device,
+                        tally,
+                        slow_is_failure=args.slow_is_failure,
+                    )
             except HarnessError as exc:
                 internal.append(f"{entry.path}: {exc}")
                 print(f"ERROR {printable(entry.path)}: the harness failed: {printable(exc)}")
@@ -328,6 +379,7 @@ def cmd_replay(args) -> int:
         f"replayed {replayed['entries']} entr{'y' if replayed['entries'] == 1 else 'ies'} "
         f"({failed['entries']} failing) and {replayed['seeds']} regression seed(s) "
         f"({failed['seeds']} failing); {len(errors)} unreadable"
+        + (f"; {len(skipped)} of another op than --op {args.op} skipped" if skipped else "")
     )
     if errors or internal:
         return EXIT_INCOMPLETE
@@ -342,11 +394,14 @@ def cmd_minimise(args) -> int:
         raise UsageError(f"minimise: no such file: {args.target}")
     from fuzz import corpus
 
+    register_ops()
     try:
         entry = corpus.load(args.target, **max_total(args))
     except corpus.CorpusError as exc:
         print(f"ERROR {exc}", file=sys.stderr)
         return EXIT_INCOMPLETE
+    if args.op is not None and entry.op != args.op:
+        raise UsageError(f"minimise: {args.target} is an {entry.op!r} entry, not --op {args.op}")
     writable_dir(args.target.parent, "minimise: the entry's directory")
     device = setup_device(args.device)
     from fuzz.candidates import candidate_name
@@ -354,7 +409,11 @@ def cmd_minimise(args) -> int:
     from fuzz.minimise import shrink
 
     specs = [s for s in args.candidate if candidate_name(s) == entry.impl]
-    builtins = [entry.impl] if entry.impl in IMPL_NAMES else []
+    meta = entry.op == "metadata"
+    builtins = [entry.impl] if entry.impl in (META_IMPLS if meta else IMPL_NAMES) else []
+    if meta:
+        from fuzz.meta_harness import reproduce_meta
+        from fuzz.meta_shrink import shrink as meta_shrink
     if not specs and not builtins:
         raise UsageError(f"minimise: {entry.impl} is a plug-in: pass its --candidate SPEC")
     envelope = cli_envelope(args)
@@ -363,6 +422,19 @@ def cmd_minimise(args) -> int:
     found: dict = {}
 
     def fails(case) -> bool:
+        if meta:
+            f = reproduce_meta(
+                case,
+                entry.signature,
+                builtins,
+                workers,
+                device,
+                tally,
+                slow_is_failure=args.slow_is_failure,
+            )
+            if f is not None:
+                found[case] = f
+            return f is not None
         f = reproduce(
             case,
             entry.fault,
@@ -381,7 +453,10 @@ def cmd_minimise(args) -> int:
         if not fails(entry.case):
             print(f"{args.target}: {entry.signature} does not fail any more; nothing to minimise")
             return EXIT_OK
-        small = shrink(entry.case, fails, args.seconds, envelope=envelope, fault=entry.fault)
+        if meta:
+            small = meta_shrink(entry.case, fails, args.seconds, envelope=envelope)
+        else:
+            small = shrink(entry.case, fails, args.seconds, envelope=envelope, fault=entry.fault)
     finally:
         for _, w in workers:
             w.close()
@@ -398,6 +473,7 @@ def cmd_minimise(args) -> int:
             seed=entry.data.get("seed"),
             spec=entry.data.get("candidate"),
             original_case=entry.original_case or entry.case,
+            op=entry.op,
         )
     except corpus.CorpusWriteError as exc:
         print(f"ERROR the smaller case could not be saved: {exc}", file=sys.stderr)
@@ -417,7 +493,9 @@ def cmd_list(args) -> int:
     missing = [str(t) for t in args.targets if not t.exists() and not t.is_symlink()]
     if missing:
         raise UsageError(f"list: no such file or directory: {', '.join(missing)}")
+    register_ops()
     entries, errors = corpus.load_all(args.targets, **max_total(args))
+    entries = [e for e in entries if args.op is None or e.op == args.op]
     from fuzz.show import describe_entry
 
     for e in entries:
@@ -437,11 +515,14 @@ def cmd_show(args) -> int:
 
     if not args.target.exists() and not args.target.is_symlink():
         raise UsageError(f"show: no such file: {args.target}")
+    register_ops()
     try:
         entry = corpus.load(args.target, **max_total(args))
     except corpus.CorpusError as exc:
         print(f"ERROR {printable(exc)}")
         return EXIT_INCOMPLETE
+    if args.op is not None and entry.op != args.op:
+        raise UsageError(f"show: {args.target} is an {entry.op!r} entry, not --op {args.op}")
     print(show(entry))
     return EXIT_OK
 
@@ -454,6 +535,7 @@ def cmd_corpus(args) -> int:
     if missing:
         raise UsageError(f"corpus merge: not a directory: {', '.join(missing)}")
     writable_dir(args.into, "--into")
+    register_ops()
     start = time.monotonic()
     try:
         result = corpus.merge(args.sources, args.into, **max_total(args))

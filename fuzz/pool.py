@@ -43,7 +43,7 @@ def _campaign_process(options: dict, unit: int, q, parent_pid: int, gpu: int | N
     from fuzz.lifetime import die_with_parent
 
     die_with_parent(parent_pid)
-    from fuzz.campaign import Campaign, Options
+    from fuzz.campaign import Options
     from fuzz.candidates import CandidateError
 
     last = [0.0]
@@ -54,7 +54,10 @@ def _campaign_process(options: dict, unit: int, q, parent_pid: int, gpu: int | N
             last[0] = now
             q.put(("progress", unit, c.counts()))
 
-    campaign = Campaign(Options.from_json(options), on_progress=progress)
+    from fuzz.meta_campaign import campaign_class
+
+    opts = Options.from_json(options)
+    campaign = campaign_class(opts.op)(opts, on_progress=progress)
     try:
         stop["armed"] = True
         if stop["asked"]:

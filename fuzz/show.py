@@ -58,6 +58,10 @@ def _comment(label: str, text: object) -> str:
 def reproducer(entry) -> str:
     """Python that rebuilds the entry's call (its arguments, the contract's answer or the
     error it must raise) and runs as printed with this repository on PYTHONPATH."""
+    if entry.op == "metadata":
+        from fuzz.meta_show import reproducer as metadata_reproducer
+
+        return metadata_reproducer(entry, _comment)
     if entry.op != "expand":
         return f"# no Python reproducer for {printable(entry.op)} entries yet"
     case, fault = entry.case, entry.fault

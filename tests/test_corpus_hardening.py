@@ -288,6 +288,7 @@ def test_metadata_entries_are_named_until_a_decoder_is_registered(
 ) -> None:
     data = with_(with_(good, "op", "metadata"), "signature", "metadata:torch:values")
     data["case"] = {"mode": "decode", "page_size": 64}
+    monkeypatch.delitem(entry.DECODERS, "metadata", raising=False)  # as before fuzz.meta_entry
     path = tmp_path / "meta.json"
     path.write_text(json.dumps(data))
     with pytest.raises(entry.OpNotDecoded, match="--op metadata"):

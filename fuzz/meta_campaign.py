@@ -1,0 +1,88 @@
+"""The `--op metadata` campaign: campaign.py's round driver and book, with contract-v2 cases.
+
+Named cases of every family first, then seeded Hypothesis rounds of meta_strategies; each
+example is a few cases, every one through every selected built-in and candidate
+(meta_harness). Failures go to a MetaBook: saved with `"op": "metadata"`, shrunk by
+meta_shrink within the same per-kind budgets, saved again.
+"""
+
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+import fuzz.meta_entry  # noqa: F401  (registers the decoder of metadata entries)
+from fuzz.book import Book
+from fuzz.campaign import Campaign
+from fuzz.harness import Finding
+from fuzz.meta_harness import reproduce_meta, run_meta
+from fuzz.meta_shrink import shrink
+from fuzz.meta_strategies import meta_cases, named_cases
+
+CASES_PER_EXAMPLE = 4
+
+
+class MetaBook(Book):
+    op = "metadata"
+
+    def shrink_case(self, failure, fails, budget: float):
+        return shrink(failure.case, fails, budget, envelope=self.c.envelope)
+
+    def _reproduce(self, case, fault, sig: str, *, confirm: bool):
+        impl = self.impl_of(sig)
+        return reproduce_meta(
+            case,
+            sig,
+            [b for b in self.c.o.builtins if b == impl],
+            [(n, w) for n, w in self.c.workers if n == impl],
+            self.c.o.device,
+            self.c.tally,
+            deadline=self.c.deadline,
+            slow_is_failure=self.c.o.slow_is_failure,
+            confirm=confirm,
+        )
+
+
+class MetaCampaign(Campaign):
+    def __init__(self, options, on_progress=None):
+        super().__init__(options, on_progress)
+        self.book = MetaBook(self)
+
+    def _opening_cases(self) -> list:
+        opening = list(named_cases(self.envelope).values())
+        return opening[: self._room(len(opening))]
+
+    def _strategy(self) -> st.SearchStrategy:
+        cases = st.lists(meta_cases(self.envelope), min_size=1, max_size=CASES_PER_EXAMPLE)
+        return st.tuples(cases, st.just([]))
+
+    def _run(self, cases, bad, builtins, workers) -> list[Finding]:
+        return run_meta(
+            cases,
+            builtins,
+            workers,
+            self.o.device,
+            self.tally,
+            deadline=self.deadline,
+            hard_deadline=self.hard_deadline,
+            slow_is_failure=self.o.slow_is_failure,
+        )
+
+    def _shipped_path(self, cases) -> list[Finding]:
+        return []  # every built-in call here is already the shipped nsa_meta.metadata
+
+    def _slow(self) -> list[dict]:
+        from fuzz.meta_case import MetaCase
+
+        out = []
+        for name, w in self.workers:
+            for item, seconds in w.slow:
+                try:
+                    case = MetaCase.from_json(item["case"]).describe()
+                except (KeyError, TypeError, ValueError):
+                    case = "?"
+                out.append({"impl": name, "seconds": round(seconds, 2), "case": case})
+        return out
+
+
+def campaign_class(op: str) -> type[Campaign]:
+    return MetaCampaign if op == "metadata" else Campaign

@@ -1,0 +1,324 @@
+"""A contract-v2 case is explicit data: 1 to 3 calls on one set of caller buffers.
+
+Each `MetaCall` holds its inputs' values and layouts (dtype, stride, offset; req_to_token
+as a formula-filled pool with its own layout); the `MetaCase` holds what the calls share:
+width, page size and the poisoned out buffers (capacities, strides, offsets). JSON both
+ways, so a corpus entry replays the same calls after the strategies change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+
+import reference
+from fuzz.case import DTYPES, Layout, _materialise
+from reference.metadata import per_request
+
+POISON = -777  # every buffer cell starts as this; a cell outside the region must keep it
+TABLE_GAP = -5  # req_to_token cells outside the view: wrong (and invalid) if read
+FIELDS = (
+    "cache_seqlens",
+    "cu_seqlens_k",
+    "seqlens_expanded",
+    "dsa_cache_seqlens",
+    "dsa_cu_seqlens_k",
+    "page_table_1",
+    "real_page_table",
+)
+INPUTS = ("seq_lens", "req_pool_indices", "req_to_token", "extend_seq_lens")
+
+
+@dataclass(frozen=True)
+class Table:
+    """req_to_token: `pool` rows of `columns` int32 token ids, cell (r, c) =
+    (r * 1009 + c * 7 + seed) % 100_000, inside a larger storage: `row_pad` storage rows
+    before it, `col_pad` spare columns; transposed: column stride != 1."""
+
+    pool: int
+    columns: int
+    seed: int = 0
+    transposed: bool = False
+    row_pad: int = 0
+    col_pad: int = 0
+
+    def values(self) -> torch.Tensor:
+        r = torch.arange(self.pool, dtype=torch.int64)[:, None]
+        c = torch.arange(self.columns, dtype=torch.int64)[None, :]
+        return ((r * 1009 + c * 7 + self.seed) % 100_000).to(torch.int32)
+
+    def rows(self) -> list[list[int]]:
+        return self.values().tolist()
+
+    def tensor(self, device) -> torch.Tensor:
+        v = self.values()
+        if not self.transposed:
+            store = torch.full(
+                (self.pool + self.row_pad, self.columns + self.col_pad),
+                TABLE_GAP,
+                dtype=torch.int32,
+            )
+            store[self.row_pad :, : self.columns] = v
+            return store.to(device)[self.row_pad :, : self.columns]
+        store = torch.full(
+            (self.columns + self.col_pad, self.pool + self.row_pad), TABLE_GAP, dtype=torch.int32
+        )
+        store[: self.columns, self.row_pad :] = v.t()
+        return store.to(device).t()[self.row_pad :, : self.columns]
+
+    @property
+    def plain(self) -> bool:
+        return not self.transposed and self.row_pad == 0 and self.col_pad == 0
+
+
+def _seq_gap(n: int) -> torch.Tensor:
+    return 1000 + 37 * torch.arange(n)
+
+
+def _ext_gap(n: int) -> torch.Tensor:
+    return 1 + torch.arange(n) % 3
+
+
+def _idx_gap(n: int) -> torch.Tensor:
+    return torch.zeros(n, dtype=torch.int64)  # a valid pool row, but the wrong one
+
+
+@dataclass(frozen=True)
+class MetaCall:
+    """One call of the v2 candidate signature (width and page size are the case's)."""
+
+    mode: str
+    seq_lens: tuple[int, ...]
+    req_pool_indices: tuple[int, ...]
+    table: Table
+    extend_seq_lens: tuple[int, ...] | None = None
+    topk: int = 2048
+    next_n: int = 1
+    seq_layout: Layout = field(default_factory=Layout)
+    idx_layout: Layout = field(default_factory=Layout)
+    ext_layout: Layout = field(default_factory=Layout)
+
+    @property
+    def bs(self) -> int:
+        return len(self.seq_lens)
+
+    def per_request(self) -> tuple[list[int], list[int]]:
+        return per_request(self.mode, list(self.seq_lens), self.next_n, self.extend_seq_lens)
+
+    @property
+    def rows(self) -> int:
+        return sum(self.per_request()[0])
+
+    def layouts(self) -> list[Layout]:
+        out = [self.seq_layout, self.idx_layout]
+        return out + ([self.ext_layout] if self.extend_seq_lens is not None else [])
+
+    def tensors(self, device) -> dict[str, torch.Tensor | None]:
+        """The tensor arguments, by keyword."""
+        ext = None
+        if self.extend_seq_lens is not None:
+            ext = _materialise(self.extend_seq_lens, self.ext_layout, device, _ext_gap)
+        return {
+            "seq_lens": _materialise(self.seq_lens, self.seq_layout, device, _seq_gap),
+            "req_pool_indices": _materialise(
+                self.req_pool_indices, self.idx_layout, device, _idx_gap
+            ),
+            "req_to_token": self.table.tensor(device),
+            "extend_seq_lens": ext,
+        }
+
+    def scalars(self, width: int, page_size: int) -> dict:
+        return dict(
+            mode=self.mode, topk=self.topk, next_n=self.next_n, page_size=page_size, width=width
+        )
+
+    def to_json(self) -> dict:
+        return {
+            "mode": self.mode,
+            "seq_lens": list(self.seq_lens),
+            "extend_seq_lens": None if self.extend_seq_lens is None else list(self.extend_seq_lens),
+            "req_pool_indices": list(self.req_pool_indices),
+            "req_to_token": asdict(self.table),
+            "topk": self.topk,
+            "next_n": self.next_n,
+            "seq_layout": asdict(self.seq_layout),
+            "idx_layout": asdict(self.idx_layout),
+            "ext_layout": asdict(self.ext_layout),
+        }
+
+    @classmethod
+    def from_json(cls, d: dict) -> MetaCall:
+        ext = d.get("extend_seq_lens")
+        return cls(
+            mode=d["mode"],
+            seq_lens=tuple(d["seq_lens"]),
+            req_pool_indices=tuple(d["req_pool_indices"]),
+            table=Table(**d["req_to_token"]),
+            extend_seq_lens=None if ext is None else tuple(ext),
+            topk=d.get("topk", 2048),
+            next_n=d.get("next_n", 1),
+            seq_layout=Layout(**d.get("seq_layout", {})),
+            idx_layout=Layout(**d.get("idx_layout", {})),
+            ext_layout=Layout(**d.get("ext_layout", {})),
+        )
+
+    def describe(self) -> str:
+        def short(xs) -> str:
+            return "[" + ", ".join(map(str, xs[:6])) + (", ..." if len(xs) > 6 else "") + "]"
+
+        def lay(x: Layout) -> str:
+            odd = (x.stride, x.offset) != (1, 0)
+            return x.dtype + (f" stride={x.stride} offset={x.offset}" if odd else "")
+
+        parts = [f"{self.mode} bs={self.bs} T={self.rows}"]
+        if self.mode in ("target_verify", "draft_extend") or self.next_n != 1:
+            parts.append(f"next_n={self.next_n}")
+        parts.append(f"topk={self.topk} seq_lens={short(self.seq_lens)} ({lay(self.seq_layout)})")
+        if self.extend_seq_lens is not None:
+            parts.append(f"extend_seq_lens={short(self.extend_seq_lens)} ({lay(self.ext_layout)})")
+        parts.append(f"req_pool_indices={short(self.req_pool_indices)} ({lay(self.idx_layout)})")
+        t = self.table
+        if not t.plain:
+            how = "transposed" if t.transposed else "sliced"
+            parts.append(f"req_to_token {how} [{t.pool}, {t.columns}]")
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class MetaCase:
+    """Calls that share one set of poisoned out buffers (SGLang's capture, then replays).
+
+    Buffers: `bs_slack`/`rows_slack` past the largest bs and T of the calls, 1-D ones with
+    stride `vec_stride` at storage offset `offset`, page tables with `table_pad` spare
+    columns (row stride > width). `out` ("buffers" or "none") and `validate` say how the
+    built-ins are called; a candidate always writes into the buffers.
+    """
+
+    calls: tuple[MetaCall, ...]
+    width: int
+    page_size: int = 1
+    bs_slack: int = 0
+    rows_slack: int = 0
+    vec_stride: int = 1
+    offset: int = 0
+    table_pad: int = 0
+    out: str = "buffers"
+    validate: bool = True
+
+    @property
+    def bs(self) -> int:
+        return max(c.bs for c in self.calls)
+
+    @property
+    def total(self) -> int:
+        return max(c.rows for c in self.calls)
+
+    @property
+    def pages(self) -> int:
+        return -(-self.width // self.page_size)
+
+    def expected(self) -> list[reference.MetadataLists]:
+        return [
+            reference.metadata(
+                c.mode,
+                list(c.seq_lens),
+                list(c.req_pool_indices),
+                c.table.rows(),
+                topk=c.topk,
+                width=self.width,
+                page_size=self.page_size,
+                next_n=c.next_n,
+                extend_seq_lens=None if c.extend_seq_lens is None else list(c.extend_seq_lens),
+            )
+            for c in self.calls
+        ]
+
+    def buffers(self, device):
+        """The poisoned out buffers, a nsa_meta.Metadata (real_page_table None when P == 1)."""
+        from nsa_meta import Metadata
+
+        bs_cap, rows_cap = self.bs + self.bs_slack, self.total + self.rows_slack
+
+        def vector(n: int) -> torch.Tensor:
+            size = self.offset + self.vec_stride * max(n, 1) + 1
+            store = torch.full((size,), POISON, dtype=torch.int32, device=device)
+            return store.as_strided((n,), (self.vec_stride,), self.offset)
+
+        def table(columns: int) -> torch.Tensor:
+            stride = columns + self.table_pad
+            store = torch.full(
+                (self.offset + rows_cap * stride + 1,), POISON, dtype=torch.int32, device=device
+            )
+            return store.as_strided((rows_cap, columns), (stride, 1), self.offset)
+
+        return Metadata(
+            vector(bs_cap),
+            vector(bs_cap + 1),
+            vector(rows_cap),
+            vector(rows_cap),
+            vector(rows_cap + 1),
+            table(self.width),
+            table(self.pages) if self.page_size > 1 else None,
+        )
+
+    def size_key(self) -> tuple:
+        calls = self.calls
+        unusual = sum(
+            (x.stride != 1) + (x.offset != 0) + (x.dtype != "int32")
+            for c in calls
+            for x in c.layouts()
+        ) + sum(not c.table.plain for c in calls)
+        unusual += (self.vec_stride != 1) + (self.offset != 0) + (self.table_pad != 0)
+        values = sum(
+            sum(c.seq_lens) + sum(c.extend_seq_lens or ()) + sum(c.req_pool_indices) for c in calls
+        )
+        return (
+            len(calls),
+            self.bs,
+            self.total,
+            self.width,
+            self.page_size,
+            unusual,
+            max(c.next_n for c in calls),
+            values,
+            sum(c.topk for c in calls),
+            (self.out != "buffers") + (not self.validate) + self.bs_slack + self.rows_slack,
+        )
+
+    def to_json(self) -> dict:
+        return {
+            "calls": [c.to_json() for c in self.calls],
+            "width": self.width,
+            "page_size": self.page_size,
+            "bs_slack": self.bs_slack,
+            "rows_slack": self.rows_slack,
+            "vec_stride": self.vec_stride,
+            "offset": self.offset,
+            "table_pad": self.table_pad,
+            "out": self.out,
+            "validate": self.validate,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict) -> MetaCase:
+        keys = ("bs_slack", "rows_slack", "vec_stride", "offset", "table_pad", "out", "validate")
+        return cls(
+            calls=tuple(MetaCall.from_json(c) for c in d["calls"]),
+            width=d["width"],
+            page_size=d.get("page_size", 1),
+            **{k: d[k] for k in keys if k in d},
+        )
+
+    def describe(self) -> str:
+        head = f"width={self.width} page_size={self.page_size}"
+        if (self.vec_stride, self.offset, self.table_pad) != (1, 0, 0):
+            head += f" buffers(stride={self.vec_stride} offset={self.offset} pad={self.table_pad})"
+        if len(self.calls) == 1:
+            return f"{self.calls[0].describe()} {head}"
+        body = "; ".join(f"call {k + 1}: {c.describe()}" for k, c in enumerate(self.calls))
+        return f"{len(self.calls)} calls on one set of buffers ({head}): {body}"
+
+
+def dtype_of(name: str) -> torch.dtype:
+    return DTYPES[name]

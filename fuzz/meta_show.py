@@ -1,0 +1,53 @@
+"""Python that reproduces a `metadata` corpus entry, printed by `show`: it rebuilds the
+calls on one set of poisoned buffers, runs them, and prints the judge's verdict.
+
+A candidate is never imported: its call is a comment, and the shipped torch backend stands
+in for it, so the script runs as printed (and passes) until you put your function there.
+"""
+
+from __future__ import annotations
+
+
+def reproducer(entry, comment) -> str:
+    case = entry.case
+    lines = [comment("signature", entry.signature)]
+    if entry.cause:
+        lines.append(comment("cause", entry.cause))
+    builtin = entry.impl in ("triton", "torch")
+    if entry.candidate:
+        lines.append(comment("candidate (not imported here)", entry.candidate))
+    on_cuda = str(entry.data.get("device", "cpu")).startswith("cuda")
+    backend = entry.impl if builtin else "torch"
+    lines += [
+        "import nsa_meta",
+        "import torch",
+        "",
+        "from fuzz.meta_case import MetaCase",
+        "from fuzz.meta_harness import storage_arrays",
+        "from fuzz.meta_judge import judge_sequence, plan",
+        "",
+        f"case = MetaCase.from_json({case.to_json()!r})",
+        'device = "cuda" if torch.cuda.is_available() else "cpu"' if on_cuda else 'device = "cpu"',
+        "out = case.buffers(device)  # poisoned (-777) buffers, shared by every call",
+        "after = []  # every buffer's and input's storage after each call",
+        "for call in case.calls:",
+        "    args = call.tensors(device)",
+    ]
+    if not builtin:
+        lines.append(
+            "    # your_function(**call.scalars(case.width, case.page_size), **args, out=out)"
+        )
+    lines += [
+        "    nsa_meta.metadata(",
+        '        call.mode, args["seq_lens"], args["req_pool_indices"], args["req_to_token"],',
+        "        topk=call.topk, width=case.width, page_size=case.page_size, next_n=call.next_n,",
+        f'        extend_seq_lens=args["extend_seq_lens"], backend={backend!r}, out=out,',
+        "        validate=case.validate,",
+        "    )",
+        "    after.append(storage_arrays(out, args))",
+        "verdict = judge_sequence("
+        + repr(entry.impl if builtin else backend)
+        + ", plan(case), after)",
+        'print("PASS" if verdict is None else f"FAIL {verdict.describe()}")',
+    ]
+    return "\n".join(lines)

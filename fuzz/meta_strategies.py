@@ -1,0 +1,275 @@
+"""Hypothesis strategies and named cases for contract v2: every family of issue 10 is
+reached by construction (weighted branches), and NAMED_META_CASES holds one documented case
+per family, run first by every `--op metadata` campaign. Draws stay inside an envelope.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hypothesis import assume
+from hypothesis import strategies as st
+
+from fuzz.case import Layout
+from fuzz.envelope import EVERYTHING, Envelope
+from fuzz.meta_case import MetaCall, MetaCase, Table
+from fuzz.meta_envelope import restrict, valid, violations
+from reference.metadata import INT32_MAX, MODES
+
+EDGE_BS = (0, 1, 31, 32, 33, 127, 128, 129, 1023, 1024, 1025, 16383, 16384, 16385)
+PAGE_SIZES = (1, 2, 3, 64, 128)
+
+
+# --- named cases ---------------------------------------------------------------------------
+
+
+def _call(mode, s, r, ext=None, *, N=2, topk=2048, pool=8, columns=None, **kw) -> MetaCall:
+    table = kw.pop("table", None) or Table(pool, columns or 12, seed=kw.pop("seed", 0))
+    return MetaCall(
+        mode,
+        tuple(s),
+        tuple(r),
+        table,
+        None if ext is None else tuple(ext),
+        topk=topk,
+        next_n=N,
+        **kw,
+    )
+
+
+def _case(*calls: MetaCall, width=5, page=1, **kw) -> MetaCase:
+    kw.setdefault("rows_slack", 2)
+    kw.setdefault("bs_slack", 1)
+    return MetaCase(tuple(calls), width, page, **kw)
+
+
+def _big(bs: int, mode: str = "decode") -> MetaCase:
+    s = [(i * 7) % 50 + 1 for i in range(bs)]
+    r = [(i * 5) % (bs + 2) for i in range(bs)]
+    return _case(_call(mode, s, r, N=1, pool=bs + 2, columns=1), width=1)
+
+
+I64 = Layout("int64")
+
+
+def named_meta_cases() -> dict[str, MetaCase]:
+    """One case per family of issue 10 (documented by its name)."""
+    c = _call
+    cases = {
+        "decode, pool indices int64 stride 3 offset 2": _case(
+            c("decode", [10, 4, 7], [3, 1, 5], idx_layout=Layout("int64", 3, 2))
+        ),
+        "target_verify N=3": _case(c("target_verify", [10, 4, 1], [1, 2, 0], N=3, topk=9)),
+        "draft_extend N=4": _case(c("draft_extend", [10, 4, 6], [2, 0, 7], N=4)),
+        "draft_extend_var": _case(c("draft_extend_var", [10, 4, 9], [3, 0, 5], [3, 1, 2])),
+        "bs 0": _case(c("decode", [], [])),
+        "bs 0, draft_extend_var": _case(c("draft_extend_var", [], [], [])),
+        "bs 1": _case(c("target_verify", [7], [3], N=3)),
+        "next_n 8": _case(c("draft_extend", [20, 3], [1, 6], N=8, topk=12)),
+        "all-zero extends": _case(c("draft_extend_var", [5, 6, 9], [1, 2, 3], [0, 0, 0])),
+        "mixed zero extends": _case(
+            c("draft_extend_var", [5, 0, 9, 3, 4], [1, 6, 2, 0, 5], [0, 2, 0, 1, 3])
+        ),
+        "kv < e padding (s=1, e=N)": _case(c("draft_extend", [1, 1, 6], [0, 4, 2], N=4, topk=1)),
+        "topk below, at, above": _case(
+            c("target_verify", [10, 12, 9], [0, 1, 2], N=3, topk=9),
+            c("draft_extend", [10, 12, 9], [0, 1, 2], N=3, topk=INT32_MAX),
+        ),
+        "page 2, width a multiple": _case(c("draft_extend", [8, 3], [1, 4], N=2), width=6, page=2),
+        "page 3, width not a multiple": _case(
+            c("draft_extend", [8, 3], [5, 0], N=2), width=10, page=3
+        ),
+        "page 64 above the width": _case(c("decode", [8, 3, 2], [2, 3, 2]), width=7, page=64),
+        "page 128, two pages": _case(c("decode", [8, 3], [2, 6], columns=140), width=130, page=128),
+        "req_to_token sliced": _case(
+            c(
+                "decode",
+                [8, 3, 5],
+                [5, 0, 2],
+                table=Table(8, 12, seed=1, row_pad=2, col_pad=3),
+            ),
+            page=2,
+        ),
+        "req_to_token transposed": _case(
+            c("draft_extend", [8, 3], [5, 1], N=3, table=Table(8, 11, transposed=True, row_pad=2)),
+            width=10,
+            page=3,
+        ),
+        "repeated pool indices at both ends": _case(
+            c("draft_extend", [4, 5, 6, 7], [0, 7, 0, 7], N=2)
+        ),
+        "int64 seq_lens and extends, int32 pool indices": _case(
+            c(
+                "draft_extend_var",
+                [10, 4, 9],
+                [3, 0, 5],
+                [2, 1, 2],
+                seq_layout=I64,
+                ext_layout=I64,
+            )
+        ),
+        "running sums near int32": _case(
+            c("decode", [2**30, 2**30 - 101, 37], [0, 1, 2], topk=INT32_MAX)
+        ),
+        "kv at int32 max in target_verify": _case(
+            c("target_verify", [INT32_MAX - 12, 5], [0, 1], N=2, topk=100)
+        ),
+        "back-to-back calls, smaller T": _case(
+            c("draft_extend_var", [10, 4, 9], [3, 0, 5], [3, 2, 2], seed=0),
+            c("draft_extend_var", [6, 8], [1, 2], [1, 2], seed=5),
+        ),
+        "back-to-back calls, larger bs": _case(
+            c("decode", [3], [1]),
+            c("decode", [10, 4, 9, 5], [3, 0, 5, 6], seed=2),
+            c("decode", [2, 2], [0, 1], seed=4),
+        ),
+        "strided buffers": _case(
+            c("target_verify", [10, 4], [1, 2], N=2),
+            width=6,
+            page=2,
+            vec_stride=2,
+            offset=3,
+            table_pad=3,
+        ),
+    }
+    for bs in (31, 33, 127, 129, 1023, 1025, 16383, 16385):
+        cases[f"bs {bs}"] = _big(bs)
+    return cases
+
+
+def named_cases(envelope: Envelope | None = None) -> dict[str, MetaCase]:
+    """The named cases moved inside `envelope` (those that cannot be are left out)."""
+    out = {}
+    for name, case in named_meta_cases().items():
+        moved = restrict(envelope, case)
+        if moved is not None:
+            out[name] = moved
+    return out
+
+
+# --- drawing ----------------------------------------------------------------------------------
+
+
+def _layout(draw, env: Envelope, values) -> Layout:
+    dtype = draw(st.sampled_from(env.allowed_dtypes()))
+    if env.contiguous or draw(st.integers(0, 2)) == 0:
+        return Layout(dtype, 1, draw(st.sampled_from((0, 0, 1, 3))))
+    same = len(set(values)) <= 1
+    stride = draw(st.sampled_from((0, 2, 3) if same else (2, 3)))
+    return Layout(dtype, stride, draw(st.integers(0, 3)))
+
+
+def _bs(draw, env: Envelope) -> int:
+    if env.bs is not None:
+        return draw(st.sampled_from(list(env.batch_sizes(INT32_MAX))))
+    top = env.max_bs if env.max_bs is not None else 16385
+    edges = [b for b in EDGE_BS if env.allows_bs(b) and b <= top]
+    small = st.integers(0 if env.empty_batch else 1, max(1, min(8, top)))
+    pick = draw(st.one_of(small, small, small, st.sampled_from(edges or [1])))
+    if pick > 1024 and draw(st.integers(0, 3)):  # the biggest batches are rare
+        pick = draw(small)
+    return pick
+
+
+def _seq(draw, n: int, mode: str, N: int) -> list[int]:
+    branch = draw(st.integers(0, 9))
+    if branch == 9 and n:  # running sums near the int32 limit
+        limit = INT32_MAX - (N if mode == "target_verify" else 0) * n
+        share = limit // n
+        return [share - draw(st.integers(0, 3)) for _ in range(n)]
+    if branch == 8 and n:  # one kv at the int32 limit
+        s = [draw(st.integers(0, 40)) for _ in range(n)]
+        s[draw(st.integers(0, n - 1))] = INT32_MAX - (N if mode == "target_verify" else 0)
+        return s if n == 1 else [v if v > 40 else 0 for v in s]
+    top = draw(st.sampled_from((3, 12, 300, 5000)))
+    return [draw(st.integers(0, top)) for _ in range(n)] if n <= 64 else _cheap(draw, n, top)
+
+
+def _cheap(draw, n: int, top: int) -> list[int]:
+    """Many values from one draw (a big batch must not cost thousands of draws)."""
+    a, b = draw(st.integers(1, 97)), draw(st.integers(0, top))
+    return [(b + i * a) % (top + 1) for i in range(n)]
+
+
+def _extends(draw, n: int, N: int) -> list[int]:
+    branch = draw(st.integers(0, 5))
+    if branch == 0:
+        return [0] * n
+    if n > 64:
+        return _cheap(draw, n, N + 1)
+    return [draw(st.sampled_from((0, 0, 1, 2, N, N + 1, 3 * N))) for _ in range(n)]
+
+
+def _topk(draw, expanded_hint: int) -> int:
+    return draw(
+        st.sampled_from((0, 1, 2, 7, 64, 2048, INT32_MAX, expanded_hint, expanded_hint + 1))
+    )
+
+
+@st.composite
+def meta_calls(draw, env: Envelope, width: int) -> MetaCall:
+    mode = draw(st.sampled_from(env.modes or MODES))
+    N = draw(st.sampled_from(env.next_n)) if env.next_n else draw(st.integers(1, 8))
+    bs = _bs(draw, env)
+    s = _seq(draw, bs, mode, N)
+    ext = _extends(draw, bs, N) if mode == "draft_extend_var" else None
+    pool = max(1, bs + draw(st.sampled_from((0, 0, 1, 3))))
+    if bs > 64:
+        idx = _cheap(draw, bs, pool - 1)
+    else:
+        ends = st.sampled_from((0, pool - 1))
+        idx = [draw(st.one_of(ends, st.integers(0, pool - 1))) for _ in range(bs)]
+    plain = env.contiguous or draw(st.integers(0, 2)) == 0
+    table = Table(
+        pool,
+        width + draw(st.sampled_from((0, 0, 1, 5))),
+        seed=draw(st.integers(0, 99)),
+        transposed=not plain and draw(st.booleans()),
+        row_pad=0 if plain else draw(st.integers(0, 2)),
+        col_pad=0 if plain else draw(st.integers(0, 3)),
+    )
+    hint = max(s, default=0)
+    topk = draw(st.sampled_from(env.topk)) if env.topk else _topk(draw, hint)
+    return MetaCall(
+        mode,
+        tuple(s),
+        tuple(idx),
+        table,
+        None if ext is None else tuple(ext),
+        topk=topk,
+        next_n=N,
+        seq_layout=_layout(draw, env, s),
+        idx_layout=_layout(draw, env, idx),
+        ext_layout=_layout(draw, env, ext or []),
+    )
+
+
+@st.composite
+def meta_cases(draw, envelope: Envelope | None = None) -> MetaCase:
+    """One valid case inside `envelope`: 1 to 3 calls on one set of poisoned buffers."""
+    env = envelope or EVERYTHING
+    sizes = env.page_sizes or PAGE_SIZES
+    page = draw(st.sampled_from(sizes))
+    widths = [1, 2, 5, page - 1, page, page + 1, 2 * page, 3 * page + 1, 40]
+    top = env.max_width or 300
+    width = draw(st.sampled_from(sorted({w for w in widths if 1 <= w <= top} or {1})))
+    ncalls = draw(st.sampled_from((1, 1, 2, 2, 3)))
+    calls = [draw(meta_calls(env, width)) for _ in range(ncalls)]
+    if sum(c.bs for c in calls) > 2000:  # big batches: a narrow page table keeps it cheap
+        width = min(width, 2)
+        calls = [replace(c, table=replace(c.table, columns=width + 1)) for c in calls]
+    contiguous = env.contiguous
+    case = MetaCase(
+        tuple(calls),
+        width,
+        page,
+        bs_slack=draw(st.integers(0, 3)),
+        rows_slack=draw(st.integers(0, 3)),
+        vec_stride=1 if contiguous else draw(st.sampled_from((1, 1, 2))),
+        offset=draw(st.sampled_from((0, 0, 2))),
+        table_pad=0 if contiguous else draw(st.sampled_from((0, 0, 3))),
+        out=draw(st.sampled_from(("buffers", "buffers", "none"))),
+        validate=draw(st.booleans()),
+    )
+    assume(valid(case) and not violations(env, case))
+    return case
