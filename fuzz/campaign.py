@@ -275,7 +275,7 @@ class Campaign:
             return None
         try:
             findings = self._run(cases, bad, self.o.builtins, self.workers)
-            if self.o.device == "cpu" and "triton" in self.o.builtins and cases:
+            if "triton" in self.o.builtins and cases:
                 findings += self._shipped_path(cases)
         except KeyboardInterrupt:
             raise
@@ -308,7 +308,7 @@ class Campaign:
             workers,
             self.o.device,
             self.tally,
-            triton_batched=self.o.device == "cpu",
+            triton_batched=True,  # one launch per example; a sample takes the public path
             check_errors=self.o.check_errors,
             deadline=self.deadline,
             hard_deadline=self.hard_deadline,
@@ -317,9 +317,10 @@ class Campaign:
         )
 
     def _shipped_path(self, cases: list[Case]) -> list[Finding]:
-        """On the CPU the batched interpreter launch stands in for the Triton kernel; a few
-        cases per example also go through nsa_meta.expand itself, with caller buffers and
-        both validate modes, so the shipped public path is exercised too."""
+        """The batched launch (fuzz/triton_batched.py: the shipped kernel's body) stands in
+        for the Triton kernel on an example's cases; a few cases per example also go through
+        nsa_meta.expand itself, with caller buffers and both validate modes, so the shipped
+        public path is exercised too."""
         i = self.examples % len(cases)
         case = cases[i]
         variants = [replace(case, out_slack=case.out_slack or 3, validate=not case.validate)]
