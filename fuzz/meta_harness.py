@@ -145,12 +145,10 @@ def _run_fresh(name: str, case: MetaCase, p: Plan, device) -> MetaMismatch | Non
                 if buf is not None:
                     return MetaMismatch(name, "not-none", field, cause=f"{field} is not None")
                 continue
-            shape = (
-                (len(values), len(values[0]) if values else 0) if field[-5:] == "table" else None
-            )
+            columns = {"page_table_1": p.width, "real_page_table": p.pages}.get(field)
             want_t = torch.tensor(values, dtype=torch.int32)
-            if shape is not None:
-                want_t = want_t.reshape(shape) if values else want_t.reshape(0, buf.shape[-1])
+            if columns is not None:  # a page table is 2-D, even with no rows
+                want_t = want_t.reshape(len(values), columns)
             if not isinstance(buf, torch.Tensor) or buf.dtype != torch.int32:
                 return MetaMismatch(name, "dtype", field, cause=f"{field} is not an int32 tensor")
             if tuple(buf.shape) != tuple(want_t.shape):
