@@ -126,12 +126,6 @@ def cmd_run(args) -> int:
     )
     if args.op == "metadata":
         _meta_impls(builtins)
-        if args.check_errors:
-            print(
-                "note: --check-errors is not implemented for --op metadata yet: only valid "
-                "inputs are put to candidates",
-                file=sys.stderr,
-            )
     if "reference" not in builtins:
         builtins = ["reference", *builtins]  # the oracle always runs
     shard_i, shard_n = args.shard
@@ -330,13 +324,15 @@ def cmd_replay(args) -> int:
                 if entry.op == "metadata":
                     from fuzz.meta_harness import run_meta
 
+                    bad = [(entry.case, entry.fault)] if entry.fault else []
                     findings = run_meta(
-                        [entry.case],
+                        [] if bad else [entry.case],
                         [b for b in builtins if b in META_IMPLS],
                         workers,
                         device,
                         tally,
                         slow_is_failure=args.slow_is_failure,
+                        bad=bad,
                     )
                 else:
                     findings = run_one(
@@ -431,6 +427,7 @@ def cmd_minimise(args) -> int:
                 device,
                 tally,
                 slow_is_failure=args.slow_is_failure,
+                fault=entry.fault,
             )
             if f is not None:
                 found[case] = f

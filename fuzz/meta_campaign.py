@@ -14,9 +14,10 @@ import fuzz.meta_entry  # noqa: F401  (registers the decoder of metadata entries
 from fuzz.book import Book
 from fuzz.campaign import Campaign
 from fuzz.harness import Finding
+from fuzz.meta_contract import named_bad_cases
 from fuzz.meta_harness import reproduce_meta, run_meta
 from fuzz.meta_shrink import shrink
-from fuzz.meta_strategies import meta_cases, named_cases
+from fuzz.meta_strategies import meta_bad_cases, meta_cases, named_cases
 
 CASES_PER_EXAMPLE = 4
 
@@ -39,6 +40,7 @@ class MetaBook(Book):
             deadline=self.c.deadline,
             slow_is_failure=self.c.o.slow_is_failure,
             confirm=confirm,
+            fault=fault,
         )
 
 
@@ -53,7 +55,19 @@ class MetaCampaign(Campaign):
 
     def _strategy(self) -> st.SearchStrategy:
         cases = st.lists(meta_cases(self.envelope), min_size=1, max_size=CASES_PER_EXAMPLE)
-        return st.tuples(cases, st.just([]))
+        wants = self._wants_bad()
+        bad = st.lists(meta_bad_cases(self.envelope), max_size=2) if wants else st.just([])
+        return st.tuples(cases, bad)
+
+    def _wants_bad(self) -> bool:
+        """Bad calls go to the built-in backends always, to candidates with --check-errors."""
+        builtins = any(b != "reference" for b in self.o.builtins)
+        return builtins or (self.o.check_errors and bool(self.o.candidates))
+
+    def _check(self, cases, bad, *, count: bool, found_by: str):
+        if found_by == "named case" and not bad and self._wants_bad():
+            bad = list(named_bad_cases(self.envelope).values())  # one per kind, first
+        return super()._check(cases, bad, count=count, found_by=found_by)
 
     def _run(self, cases, bad, builtins, workers) -> list[Finding]:
         return run_meta(
@@ -65,6 +79,8 @@ class MetaCampaign(Campaign):
             deadline=self.deadline,
             hard_deadline=self.hard_deadline,
             slow_is_failure=self.o.slow_is_failure,
+            bad=bad,
+            check_errors=self.o.check_errors,
         )
 
     def _shipped_path(self, cases) -> list[Finding]:

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from fuzz.case import Layout
+from fuzz.case import Fault, Layout
 from fuzz.entry import INT32_MAX, OpDecoder, _typed, register_op
 from fuzz.meta_case import MetaCall, MetaCase, Table
 from reference.metadata import per_request
@@ -128,4 +128,23 @@ def decode_meta_case(raw: bytes, *, max_total: int, where: str = "case") -> Meta
     return case
 
 
-register_op("metadata", OpDecoder(decode_meta_case))
+class _Fault(msgspec.Struct, forbid_unknown_fields=True):
+    kind: str
+    value: int | str | None = None
+    index: NonNeg32 = 0
+
+
+def decode_meta_fault(raw: bytes, case: MetaCase) -> Fault:
+    """A bad call's fault: a kind of fuzz/meta_contract.py, a value it is drawn from, and a
+    case it can break (one call); anything else is named and rejected."""
+    from fuzz.meta_contract import fault_problem
+
+    f = _typed(raw, _Fault, "fault")
+    fault = Fault(f.kind, f.value, f.index)
+    problem = fault_problem(case, fault)
+    if problem is not None:
+        raise ValueError(f"fault: {problem}")
+    return fault
+
+
+register_op("metadata", OpDecoder(decode_meta_case, decode_meta_fault))

@@ -14,7 +14,7 @@ import torch
 from fuzz.answers import Answer, raised_cause
 from fuzz.harness import PLUGIN_FAULTS, Finding, HarnessError, Tally
 from fuzz.meta_case import FIELDS, MetaCase
-from fuzz.meta_judge import MetaMismatch, Plan, judge_sequence, plan
+from fuzz.meta_judge import MetaMismatch, Plan, fault_storages, judge_error, judge_sequence, plan
 from fuzz.meta_worker import storages
 
 BACKENDS = ("triton", "torch")
@@ -145,12 +145,10 @@ def _run_fresh(name: str, case: MetaCase, p: Plan, device) -> MetaMismatch | Non
                 if buf is not None:
                     return MetaMismatch(name, "not-none", field, cause=f"{field} is not None")
                 continue
-            shape = (
-                (len(values), len(values[0]) if values else 0) if field[-5:] == "table" else None
-            )
+            columns = {"page_table_1": p.width, "real_page_table": p.pages}.get(field)
             want_t = torch.tensor(values, dtype=torch.int32)
-            if shape is not None:
-                want_t = want_t.reshape(shape) if values else want_t.reshape(0, buf.shape[-1])
+            if columns is not None:  # a page table is 2-D, even with no rows
+                want_t = want_t.reshape(len(values), columns)
             if not isinstance(buf, torch.Tensor) or buf.dtype != torch.int32:
                 return MetaMismatch(name, "dtype", field, cause=f"{field} is not an int32 tensor")
             if tuple(buf.shape) != tuple(want_t.shape):
@@ -172,6 +170,44 @@ def _run_fresh(name: str, case: MetaCase, p: Plan, device) -> MetaMismatch | Non
     return None
 
 
+def run_builtin_error(name: str, case: MetaCase, fault, device) -> MetaMismatch | None:
+    """A bad call through nsa_meta.metadata (validate=True, into the case's buffers): the
+    contract's exception, naming the argument, nothing written."""
+    import nsa_meta
+    from fuzz.meta_contract import faulty_call, tensors_of
+
+    kw = faulty_call(case, fault, device)
+    named = tensors_of(kw)
+    before = fault_storages(case, fault)
+    mode = kw.pop("mode")
+    args = [kw.pop(n) for n in ("seq_lens", "req_pool_indices", "req_to_token")]
+    start = time.perf_counter()
+    try:
+        nsa_meta.metadata(mode, *args, **kw, backend=name, validate=True)
+        if torch.device(device).type == "cuda":
+            torch.cuda.synchronize()
+        answer = Answer("ok")
+    except Exception as exc:
+        message = str(exc)[:2000]
+        answer = Answer(
+            "raised",
+            exc_type=type(exc).__name__,
+            exc_mro=tuple(c.__name__ for c in type(exc).__mro__),
+            message=message,
+            cause=raised_cause(type(exc).__name__, message),
+        )
+    answer.seconds = time.perf_counter() - start
+    answer.outputs = {
+        n: torch.empty(0, dtype=torch.uint8, device=t.device)
+        .set_(t.untyped_storage())
+        .cpu()
+        .numpy()
+        .copy()
+        for n, t in named
+    }
+    return judge_error(name, fault, answer, before)
+
+
 # --- one example ----------------------------------------------------------------------------
 
 
@@ -185,10 +221,17 @@ def run_meta(
     deadline: float | None = None,
     hard_deadline: float | None = None,
     slow_is_failure: bool = False,
+    bad: list | tuple = (),
+    check_errors: bool = True,
 ) -> list[Finding]:
-    """Every implementation on every case; a Finding per failing (implementation, case)."""
+    """Every implementation on every case, and on every bad call of `bad` ((case, fault)
+    pairs: built-ins always, candidates with `check_errors`); a Finding per failure."""
+    plugin_bad = list(bad) if check_errors else []
     if candidates:
         items = [{"op": "metadata", "case": c.to_json()} for c in cases]
+        items += [
+            {"op": "metadata", "case": c.to_json(), "fault": f.to_json()} for c, f in plugin_bad
+        ]
         for _, worker in candidates:
             worker.submit(items)
     start = time.perf_counter()
@@ -207,8 +250,23 @@ def run_meta(
             tally.add(name, time.perf_counter() - start)
             if found is not None:
                 findings.append(Finding(found, case))
+        for case, fault in bad:
+            start = time.perf_counter()
+            found = run_builtin_error(name, case, fault, device)
+            tally.add(name, time.perf_counter() - start)
+            if found is not None:
+                findings.append(Finding(found, case, fault))
+    befores = [fault_storages(c, f) for c, f in plugin_bad] if candidates else []
     for name, worker in candidates:
         answers = worker.collect(deadline, hard_deadline)
+        for i, answer in enumerate(answers[len(cases) :]):
+            if answer is None:
+                continue
+            tally.add(name, answer.seconds)
+            case, fault = plugin_bad[i]
+            found = judge_error(name, fault, answer, befores[i], slow_is_failure=slow_is_failure)
+            if found is not None:
+                findings.append(Finding(found, case, fault))
         for case, p, answer in zip(cases, plans, answers):
             if answer is None:
                 continue
@@ -235,13 +293,20 @@ def reproduce_meta(
     hard_deadline: float | None = None,
     slow_is_failure: bool = False,
     confirm: bool = True,
+    fault=None,
 ) -> Finding | None:
-    """Does `case` still fail with `signature`? (shrinking, minimise and replay ask this)."""
+    """Does `case` (broken by `fault`, if given) still fail with `signature`? (shrinking,
+    minimise and replay ask this)."""
+    if fault is not None:
+        from fuzz.meta_contract import fault_problem
+
+        if fault_problem(case, fault) is not None:
+            return None  # a smaller case this fault cannot break
     for _, w in candidates:
         w.confirm = confirm
     try:
         found = run_meta(
-            [case],
+            [] if fault is not None else [case],
             builtins,
             candidates,
             device,
@@ -249,6 +314,7 @@ def reproduce_meta(
             deadline=deadline,
             hard_deadline=hard_deadline,
             slow_is_failure=slow_is_failure,
+            bad=[(case, fault)] if fault is not None else [],
         )
     finally:
         for _, w in candidates:

@@ -198,7 +198,10 @@ def judge_sequence(impl: str, p: Plan, calls: list[dict[str, np.ndarray]]) -> Me
 
 
 def decode_meta_answer(header: dict, blobs: list[bytes], item: dict) -> Answer:
-    """Storages per call (Answer.outputs: a list of {name: array}); ProtocolError if garbled."""
+    """Storages per call (Answer.outputs: a list of {name: array}); ProtocolError if garbled.
+    A bad call's answer (an item with a "fault"): decode_fault_answer."""
+    if item.get("fault"):
+        return decode_fault_answer(header, blobs, item)
     status = header.get("status")
     seconds = header.get("seconds", 0.0)
     check_frame(type(seconds) in (int, float) and seconds >= 0, "seconds")
@@ -251,7 +254,126 @@ def decode_meta_answer(header: dict, blobs: list[bytes], item: dict) -> Answer:
     return answer
 
 
+# --- a bad call (fuzz/meta_contract.py) --------------------------------------------------------
+
+
+def fault_storages(case: MetaCase, fault) -> dict[str, tuple[np.ndarray, torch.dtype]]:
+    """Every buffer's and tensor input's storage (bytes) as the bad call is built, by name."""
+    from fuzz.meta_contract import faulty_call, tensors_of
+
+    named = tensors_of(faulty_call(case, fault, "cpu"))
+    return {
+        n: (torch.empty(0, dtype=torch.uint8).set_(t.untyped_storage()).numpy().copy(), t.dtype)
+        for n, t in named
+    }
+
+
+def decode_fault_answer(header: dict, blobs: list[bytes], item: dict) -> Answer:
+    """Answer.outputs: {name: uint8 array} of the storages after the bad call."""
+    from fuzz.case import Fault
+
+    status = header.get("status")
+    seconds = header.get("seconds", 0.0)
+    check_frame(type(seconds) in (int, float) and seconds >= 0, "seconds")
+    check_frame(status in ("ok", "raised"), f"status {str(status)[:40]!r}")
+    before = fault_storages(MetaCase.from_json(item["case"]), Fault.from_json(item["fault"]))
+    check_frame(header.get("storages") == list(before), "storage names")
+    check_frame(len(blobs) == len(before), "blobs missing")
+    got = {}
+    for (name, (start, _)), data in zip(before.items(), blobs):
+        check_frame(len(data) == start.nbytes, f"{name} storage of {len(data)} bytes")
+        got[name] = np.frombuffer(bytes(data), dtype=np.uint8)
+    if status == "ok":
+        return Answer("ok", outputs=got, seconds=seconds)
+    exc_type, message, mro = header.get("exc_type"), header.get("message"), header.get("exc_mro")
+    check_frame(isinstance(exc_type, str) and isinstance(message, str), "exception")
+    check_frame(isinstance(mro, list) and all(isinstance(c, str) for c in mro), "exc_mro")
+    fault = cuda_error(message, exc_type)
+    if header.get("phase") == "read" and fault is None:
+        message = f"reading the result failed: {message}"
+    return Answer(
+        "cuda-fault" if fault else "raised",
+        outputs=got,
+        exc_type=exc_type[:200],
+        exc_mro=tuple(c[:200] for c in mro),
+        message=message[:2000],
+        seconds=seconds,
+        detail=str(header.get("detail", ""))[-1500:],
+        cause=fault or raised_cause(exc_type, message),
+    )
+
+
+def _first_change(
+    name: str, before: tuple[np.ndarray, torch.dtype], now: np.ndarray
+) -> tuple[int, int, int] | None:
+    """(element, old, new) of the first element of `name`'s storage that changed."""
+    start, dtype = before
+    if np.array_equal(start, now):
+        return None
+    size = torch.empty(0, dtype=dtype).element_size()
+    i = int(np.flatnonzero(start != now)[0]) // size
+    old = torch.frombuffer(bytearray(start.tobytes()), dtype=dtype)[i].item()
+    new = torch.frombuffer(bytearray(now.tobytes()), dtype=dtype)[i].item()
+    return i, old, new
+
+
+def judge_error(
+    impl: str, fault, answer: Answer, before: dict, *, slow_is_failure: bool = False
+) -> MetaMismatch | None:
+    """A bad call must raise the contract's exception, with a message naming the argument,
+    having written nothing: no buffer and no input storage changed."""
+    from fuzz.harness import PLUGIN_FAULTS, HarnessError
+    from fuzz.meta_contract import META_FAULTS
+
+    if answer.status == "harness-error":
+        raise HarnessError(f"{impl}: the worker could not build the bad call: {answer.cause}")
+    k = META_FAULTS[fault.kind]
+    want = k.error.__name__
+    kind = f"error {fault.kind}"
+    if answer.status in PLUGIN_FAULTS or (answer.status == "slow" and slow_is_failure):
+        cause = answer.cause or answer.detail or answer.status
+        return MetaMismatch(
+            impl, f"{kind}: {answer.status}", detail=cause, cause=cause,
+            output_tail=answer.output_tail,
+        )  # fmt: skip
+    if answer.status == "unconfirmed-hang":
+        return None
+    if answer.status != "raised":
+        return MetaMismatch(
+            impl, f"{kind}: no exception", expected=want, got="returned",
+            cause=f"returned instead of raising {want} ({k.argument}: {fault.to_json()})",
+        )  # fmt: skip
+    if want not in answer.exc_mro:
+        return MetaMismatch(
+            impl, f"{kind}: wrong exception", expected=want, got=answer.exc_type,
+            detail=answer.message[:200], cause=f"raised {answer.cause}, expected {want}",
+            output_tail=answer.output_tail,
+        )  # fmt: skip
+    if not k.matches(answer.message):
+        names = " or ".join(k.names)
+        return MetaMismatch(
+            impl, f"{kind}: message", expected=names, got=answer.message[:200],
+            cause=f"the message does not name {names}: {answer.cause}",
+        )  # fmt: skip
+    got = answer.outputs if isinstance(answer.outputs, dict) else {}
+    for name, start in before.items():
+        change = _first_change(name, start, got[name]) if name in got else None
+        if change is None:
+            continue
+        i, old, new = change
+        what = "wrote before raising" if name in FIELDS else "input-modified"
+        return MetaMismatch(
+            impl, f"{kind}: {what}", name, i, old, new,
+            cause=f"{name} storage element {i} changed from {old} to {new}, then it raised "
+            f"{answer.exc_type}",
+        )  # fmt: skip
+    return None
+
+
 __all__ = [
+    "decode_fault_answer",
+    "fault_storages",
+    "judge_error",
     "MetaMismatch",
     "Plan",
     "decode_meta_answer",

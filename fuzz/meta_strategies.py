@@ -273,3 +273,31 @@ def meta_cases(draw, envelope: Envelope | None = None) -> MetaCase:
     )
     assume(valid(case) and not violations(env, case))
     return case
+
+
+# --- bad calls (the error contract, --check-errors) ---------------------------------------------
+
+
+@st.composite
+def meta_bad_cases(draw, envelope: Envelope | None = None):
+    """(one-call case, Fault): a valid call drawn inside `envelope`, then broken by a kind of
+    fuzz/meta_contract.py's META_FAULTS that can break it (the envelope bounds the valid part)."""
+    from fuzz.case import Fault
+    from fuzz.meta_contract import META_FAULTS
+
+    case = draw(meta_cases(envelope))
+    case = replace(case, calls=case.calls[:1], out="buffers", validate=True)
+    kinds = [k for k in META_FAULTS.values() if any(k.applies(case, v) for v in _values(k))]
+    k = draw(st.sampled_from(kinds))
+    if k.span is not None:
+        lo, hi = k.span
+        value = draw(st.one_of(st.sampled_from((lo, hi)), st.integers(lo, hi)))
+        assume(k.applies(case, value))
+    else:
+        value = draw(st.sampled_from([v for v in k.values if k.applies(case, v)]))
+    index = draw(st.integers(0, max(0, case.calls[0].bs - 1)))
+    return case, Fault(k.kind, value, index)
+
+
+def _values(k) -> tuple:
+    return (k.span[0], k.span[1]) if k.span is not None else k.values

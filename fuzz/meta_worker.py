@@ -28,7 +28,10 @@ def run_item(runner, item: dict) -> tuple[dict, list]:
     """One item {"op": "metadata", "case": ...} through `runner.fn`; (header, blobs).
 
     header: status ("ok" or "raised"), seconds, calls (one per call made: its seconds and
-    the names of its blobs, in order), call (the index of the call that raised)."""
+    the names of its blobs, in order), call (the index of the call that raised). An item
+    with a "fault" is one bad call: see run_fault_item."""
+    if item.get("fault"):
+        return run_fault_item(runner, item)
     torch = runner.torch
     try:
         case = MetaCase.from_json(item["case"])
@@ -81,3 +84,47 @@ def run_item(runner, item: dict) -> tuple[dict, list]:
         return header, [runner.raw(t) for t in blobs]
     except Exception as exc:
         return {**runner.raised(exc, "read"), "seconds": total}, []
+
+
+def run_fault_item(runner, item: dict) -> tuple[dict, list]:
+    """One bad call (fuzz/meta_contract.py), built here from the item's plain data; header:
+    status, seconds, storages (the names of the storages shipped after the call, in order)."""
+    from fuzz.case import Fault
+    from fuzz.meta_contract import faulty_call, tensors_of
+
+    try:
+        case = MetaCase.from_json(item["case"])
+        kw = faulty_call(case, Fault.from_json(item["fault"]), runner.device)
+        named = tensors_of(kw)
+    except Exception as exc:  # ours, not the candidate's: the parent must not judge it
+        return {"status": "harness-error", "message": f"building the bad call: {exc!r}"}, []
+    phase, header = "call", {"status": "ok"}
+    start = time.perf_counter()
+    try:
+        runner.fn(**kw)
+        phase = "read"
+        if runner.cuda:
+            runner.torch.cuda.synchronize()
+    except Exception as exc:
+        header = runner.raised(exc, phase)
+        if runner.cuda and phase == "call":
+            try:
+                runner.torch.cuda.synchronize()
+            except Exception as fault:
+                header = runner.raised(fault, "read")
+    seconds = time.perf_counter() - start
+    header["seconds"] = seconds
+    header["storages"] = [n for n, _ in named]
+    try:
+        flats = [_flat(runner.torch, t) for _, t in named]
+        size = sum(f.numel() for f in flats)
+        if size > runner.cap:
+            return {"status": "oversize", "bytes": size, "seconds": seconds}, []
+        return header, [runner.raw(f) for f in flats]
+    except Exception as exc:
+        return {**runner.raised(exc, "read"), "seconds": seconds}, []
+
+
+def _flat(torch, t):
+    flat = torch.empty(0, dtype=torch.uint8, device=t.device)
+    return flat.set_(t.untyped_storage())

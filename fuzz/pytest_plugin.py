@@ -2,7 +2,8 @@
 the edge families, the property tests and a corpus replay into a project's own CI run.
 
 Inert without `--nsa-candidate`. Needs no test file of the user's: the items are made
-here, one per family, property and corpus file, with ids that name them. The kernel runs
+here, one per family, property and corpus file, with ids that name them. `--nsa-op
+metadata` judges contract-v2 kernels (fuzz/meta_*.py) the same way. The kernel runs
 in an isolated worker (a crash or a hang fails one item, not the session); under
 `pytest -n auto` every xdist worker makes the same items and starts its own worker.
 """
@@ -47,8 +48,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "nsa: an item made by nsa-meta-fuzz (--nsa-candidate)")
     if not _enabled(config):
         return
-    if config.getoption("nsa_op") != "expand":
-        raise pytest.UsageError("--nsa-op metadata: the metadata fuzzer is not in this version")
     import torch
 
     device = config.getoption("nsa_device") or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -86,21 +85,27 @@ def pytest_collection_modifyitems(
         return
     from fuzz import corpus
     from fuzz.candidates import candidate_name
-    from fuzz.contract import NAMED_CASES
     from fuzz.seeds import seeds_dir
 
     corpus_dir = Path(config.getoption("nsa_corpus") or seeds_dir())
     files = corpus.entry_files([corpus_dir]) if corpus_dir.is_dir() else []
+    meta = config.getoption("nsa_op") == "metadata"
     for spec in config.getoption("nsa_candidate"):
         name = candidate_name(spec)
-        for family in NAMED_CASES:
+        for family in _families(meta):
             items.append(
                 FamilyItem.from_parent(session, name=f"nsa[{name}][family: {family}]", spec=spec)
             )
+        if meta and config.getoption("nsa_check_errors"):
+            from fuzz.meta_contract import named_bad_cases
+
+            for family in named_bad_cases():  # "error: <kind>"
+                items.append(
+                    FamilyItem.from_parent(session, name=f"nsa[{name}][{family}]", spec=spec)
+                )
+        valid = "valid calls" if meta else "valid batches"
         items.append(
-            PropertyItem.from_parent(
-                session, name=f"nsa[{name}][property: valid batches]", spec=spec
-            )
+            PropertyItem.from_parent(session, name=f"nsa[{name}][property: {valid}]", spec=spec)
         )
         if config.getoption("nsa_check_errors"):
             items.append(
@@ -114,6 +119,16 @@ def pytest_collection_modifyitems(
                     session, name=f"nsa[{name}][corpus: {path.name}]", spec=spec, path=path
                 )
             )
+
+
+def _families(meta: bool) -> list[str]:
+    if meta:
+        from fuzz.meta_strategies import named_meta_cases
+
+        return list(named_meta_cases())
+    from fuzz.contract import NAMED_CASES
+
+    return list(NAMED_CASES)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -158,20 +173,43 @@ class _NsaItem(pytest.Item):
             return Envelope.parse(own, source=f"{self.spec}.envelope")
         return self.config._nsa_envelope
 
+    @property
+    def meta(self) -> bool:
+        return self.config.getoption("nsa_op") == "metadata"
+
+    def restrict(self, case):
+        """`case` inside the candidate's envelope, or None (the item is then skipped)."""
+        env = self.envelope()
+        if env is None:
+            return case
+        if self.meta:
+            from fuzz.meta_envelope import restrict
+
+            return restrict(env, case)
+        return env.restrict(case)
+
     def judge(self, case, fault=None) -> None:
         from fuzz.harness import Tally, run_one
 
-        findings = run_one(
-            case, fault, ["reference"], [self.worker()], self.config._nsa_device, Tally()
-        )
+        device = self.config._nsa_device
+        if self.meta:  # contract v2: the CLI's own entry (fuzz/meta_harness.py)
+            from fuzz.meta_harness import run_meta
+
+            bad = [(case, fault)] if fault is not None else []
+            findings = run_meta(
+                [] if bad else [case], ["reference"], [self.worker()], device, Tally(), bad=bad
+            )
+        else:
+            findings = run_one(case, fault, ["reference"], [self.worker()], device, Tally())
         if findings:
             f = findings[0]
             cause = getattr(f.mismatch, "cause", "") or f.mismatch.describe()
+            op = " --op metadata" if self.meta else ""
             raise NsaFailure(
                 f"{self.name}\n  {f.mismatch.describe()}\n  cause: {cause}\n"
                 f"  case: {f.case.describe()}"
                 + (f"\n  fault: {f.fault.to_json()}" if f.fault else "")
-                + f"\n  replay: python -m fuzz replay <entry> --candidate {self.spec}"
+                + f"\n  replay: python -m fuzz replay <entry>{op} --candidate {self.spec}"
             )
 
     def repr_failure(self, excinfo, style=None):
@@ -184,18 +222,31 @@ class _NsaItem(pytest.Item):
 
 
 class FamilyItem(_NsaItem):
-    """One named case of CONTRACT.md's edge families."""
+    """One named case of an edge family (CONTRACT.md's, or with --nsa-op metadata issue 10's
+    and, with --nsa-check-errors, one bad call per kind of fuzz/meta_contract.py)."""
 
     def runtest(self) -> None:
-        from fuzz.contract import NAMED_CASES
+        if "[error: " in self.name:
+            from fuzz.meta_contract import named_bad_cases
 
+            family = "error: " + self.name.split("[error: ", 1)[1][:-1]
+            found = named_bad_cases(self.envelope()).get(family)
+            if found is None:
+                pytest.skip(f"{family}: no case inside the candidate's envelope")
+            self.judge(*found)
+            return
         family = self.name.split("[family: ", 1)[1][:-1]
-        case = NAMED_CASES[family]
-        env = self.envelope()
-        if env is not None:
-            case = env.restrict(case)
-            if case is None:
-                pytest.skip(f"{family}: outside the candidate's envelope")
+        if self.meta:
+            from fuzz.meta_strategies import named_meta_cases
+
+            case = named_meta_cases()[family]
+        else:
+            from fuzz.contract import NAMED_CASES
+
+            case = NAMED_CASES[family]
+        case = self.restrict(case)
+        if case is None:
+            pytest.skip(f"{family}: outside the candidate's envelope")
         self.judge(case)
 
 
@@ -212,7 +263,22 @@ class PropertyItem(_NsaItem):
         from fuzz.strategies import bad_calls, batches
 
         env = self.envelope()
-        if self.bad:
+        if self.meta:
+            from fuzz.meta_strategies import meta_bad_cases, meta_cases
+
+            if self.bad:
+
+                @given(meta_bad_cases(env))
+                def prop(bad) -> None:
+                    self.judge(*bad)
+
+            else:
+
+                @given(meta_cases(env))
+                def prop(case) -> None:
+                    self.judge(case)
+
+        elif self.bad:
 
             @given(bad_calls(with_out=False, envelope=env))
             def prop(bad) -> None:
@@ -236,13 +302,16 @@ class CorpusItem(_NsaItem):
         self.path = path
 
     def runtest(self) -> None:
+        import fuzz.meta_entry  # noqa: F401  (the decoder of "metadata" entries)
         from fuzz import corpus
 
         entry = corpus.load(self.path)  # an unreadable entry fails this item, named
+        op = self.config.getoption("nsa_op")
+        if entry.op != op:
+            pytest.skip(f"{self.path.name}: a {entry.op!r} entry; this run is --nsa-op {op}")
         case = entry.case
-        env = self.envelope()
-        if env is not None and entry.fault is None:
-            case = env.restrict(case)
+        if entry.fault is None:
+            case = self.restrict(case)
             if case is None:
                 pytest.skip(f"{self.path.name}: outside the candidate's envelope")
         self.judge(case, entry.fault)

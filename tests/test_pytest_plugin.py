@@ -4,6 +4,7 @@ correct kernel."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -73,3 +74,74 @@ def test_the_package_declares_the_plugin_entry_point() -> None:
 
     data = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert data["project"]["entry-points"]["pytest11"] == {"nsa_meta_fuzz": "fuzz.pytest_plugin"}
+
+
+# --- --nsa-op metadata (contract v2) ----------------------------------------------------------
+
+META_MUTANTS = ROOT / "tests" / "meta_mutants.py"
+META_ERRORS = ROOT / "tests" / "meta_error_mutants.py"
+
+
+def meta_corpus(tmp_path: Path) -> Path:
+    """A corpus dir: one metadata entry (the mixed-zero-extends family) and one v1 seed."""
+    from fuzz.meta_strategies import named_meta_cases
+    from fuzz.seeds import seeds_dir
+
+    d = tmp_path / "corpus"
+    d.mkdir()
+    case = named_meta_cases()["mixed zero extends"].to_json()
+    entry = {"format": 2, "op": "metadata", "signature": "metadata:torch:values:page_table_1",
+             "impl": "torch", "case": case}  # fmt: skip
+    (d / "metadata-mixed.json").write_text(json.dumps(entry))
+    (d / "seed-empty-batch.json").write_text((seeds_dir() / "seed-empty-batch.json").read_text())
+    return d
+
+
+@pytest.mark.slow
+def test_metadata_planted_bug_fails_naming_its_family_and_corpus_file(tmp_path: Path) -> None:
+    corpus = meta_corpus(tmp_path)
+    spec = f"{META_MUTANTS}:var_ignores_zero_extends"
+    r = user_pytest(tmp_path, "--nsa-op", "metadata", "--nsa-candidate", spec,
+                    "--nsa-corpus", str(corpus))  # fmt: skip
+    out = r.stdout + r.stderr
+    assert r.returncode == 1, out
+    assert "FAILED ::nsa[meta_mutants:var_ignores_zero_extends][family: mixed zero extends]" in out
+    assert "[corpus: metadata-mixed.json]" in out and "values:page_table_1" in out, out
+    assert "seed-empty-batch.json: a 'expand' entry; this run is --nsa-op metadata" in out
+    assert "family: decode, pool indices int64" not in out.split("short test summary")[1]
+
+
+@pytest.mark.slow
+def test_metadata_error_contract_item_names_the_kind(tmp_path: Path) -> None:
+    spec = f"{META_ERRORS}:topk_bool_value_error"
+    r = user_pytest(tmp_path, "--nsa-op", "metadata", "--nsa-check-errors",
+                    "--nsa-candidate", spec, "-k", "error")  # fmt: skip
+    out = r.stdout + r.stderr
+    assert r.returncode == 1, out
+    assert "FAILED ::nsa[meta_error_mutants:topk_bool_value_error][error: topk_not_int]" in out
+    assert "error topk_not_int: wrong exception" in out and "expected TypeError" in out, out
+    assert "[error: topk_out_of_range]" not in out  # the other kinds pass
+
+
+@pytest.mark.slow
+def test_metadata_correct_kernel_passes_with_the_error_contract(tmp_path: Path) -> None:
+    corpus = meta_corpus(tmp_path)
+    r = user_pytest(tmp_path, "--nsa-op", "metadata", "--nsa-check-errors", "--nsa-candidate",
+                    f"{META_ERRORS}:correct", "--nsa-corpus", str(corpus))  # fmt: skip
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    assert "failed" not in out and "1 skipped" in out, out  # the v1 seed, with its reason
+    from fuzz.meta_contract import META_FAULTS
+    from fuzz.meta_strategies import named_meta_cases
+
+    # every family, every error kind, two properties, the metadata corpus entry
+    assert f"{len(named_meta_cases()) + len(META_FAULTS) + 3} passed" in out, out
+
+
+def test_an_expand_run_skips_metadata_entries_with_a_reason(tmp_path: Path) -> None:
+    corpus = meta_corpus(tmp_path)
+    r = user_pytest(tmp_path, "--nsa-candidate", f"{MUTANTS}:correct", "--nsa-corpus",
+                    str(corpus), "-k", "corpus")  # fmt: skip
+    out = r.stdout + r.stderr
+    assert r.returncode == 0 and "1 passed, 1 skipped" in out, out
+    assert "metadata-mixed.json: a 'metadata' entry; this run is --nsa-op expand" in out, out
