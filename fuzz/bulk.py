@@ -162,17 +162,26 @@ def oracle(b: Batch) -> tuple[np.ndarray, np.ndarray]:
     return expanded, np.minimum(expanded, topk_of_request[req_of_token])
 
 
-def _storage(values, bs, stride, offset, dtype, device) -> tuple[torch.Tensor, np.ndarray]:
-    """All cases' views in one storage (gaps hold decoys); each request's element index."""
+def layout_storage(values, bs, stride, offset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All cases' views in one int64 storage (gaps hold decoys a stride-blind kernel would
+    read): (storage, each case's base index, each request's element index)."""
     n = bs.size
     span = np.where(bs > 0, np.where(stride > 0, (bs - 1) * stride + 1, 1), 0) + offset
-    base = np.concatenate([[0], np.cumsum(span)[:-1]]) if n else np.zeros(0, np.int64)
+    base = (
+        np.concatenate([[0], np.cumsum(span)[:-1]]).astype(np.int64) if n else np.zeros(0, np.int64)
+    )
     case_of = np.repeat(np.arange(n), bs)
     first = np.concatenate([[0], np.cumsum(bs)[:-1]]) if n else np.zeros(0, np.int64)
     i = np.arange(values.size) - first[case_of]
     index = base[case_of] + offset[case_of] + i * stride[case_of]
-    store = 1 + np.arange(int(span.sum())) % 3  # decoys a stride-blind kernel would read
+    store = 1 + np.arange(int(span.sum()), dtype=np.int64) % 3
     store[index] = values
+    return store, base, index
+
+
+def _storage(values, bs, stride, offset, dtype, device) -> tuple[torch.Tensor, np.ndarray]:
+    """The storage on `device` in `dtype`, and each request's element index."""
+    store, _, index = layout_storage(values, bs, stride, offset)
     dt = torch.int32 if dtype == "int32" else torch.int64
     return torch.from_numpy(store).to(device=device, dtype=dt), index
 

@@ -46,18 +46,7 @@ def pack(b: bulk.Batch) -> tuple[dict, list[bytes]]:
 
 
 def _storage(values: np.ndarray, bs: np.ndarray, stride: np.ndarray, offset: np.ndarray):
-    """All cases' views in one storage (gaps hold decoys); each case's base index."""
-    n = bs.size
-    span = np.where(bs > 0, np.where(stride > 0, (bs - 1) * stride + 1, 1), 0) + offset
-    base = (
-        np.concatenate([[0], np.cumsum(span)[:-1]]).astype(np.int64) if n else np.zeros(0, np.int64)
-    )
-    case_of = np.repeat(np.arange(n), bs)
-    first = np.concatenate([[0], np.cumsum(bs)[:-1]]) if n else np.zeros(0, np.int64)
-    i = np.arange(values.size) - first[case_of]
-    index = base[case_of] + offset[case_of] + i * stride[case_of]
-    store = 1 + np.arange(int(span.sum()), dtype=np.int64) % 3
-    store[index] = values
+    store, base, _ = bulk.layout_storage(values, bs, stride, offset)
     return store, base
 
 

@@ -78,10 +78,6 @@ def _campaign_process(options: dict, unit: int, q, parent_pid: int, gpu: int | N
         q.put(("report", unit, campaign.report().to_json()))
 
 
-class UsageFromWorker(Exception):
-    """A worker could not load a candidate: a usage error (exit 2)."""
-
-
 class Pool:
     def __init__(self, options, workers: int, on_progress, gpus: list[int] | None = None):
         self.options, self.n, self.on_progress = options, workers, on_progress

@@ -1,0 +1,58 @@
+"""The plug-in bulk engine: a numpy-drawn batch through a candidate back to back, judged in
+one vectorised pass. A suspect must really fail; a correct candidate has none."""
+
+from __future__ import annotations
+
+import mutants
+import numpy as np
+import pytest
+import torch
+
+from fuzz import bulk, plugin_bulk
+
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def screen(fn, seed: int = 0, n: int = 600):
+    batch = bulk.draw(np.random.default_rng(seed), n)
+    header, blobs = plugin_bulk.pack(batch)
+    reply, out = plugin_bulk.run_batch(fn, header, blobs, DEVICE)
+    return batch, plugin_bulk.judge(batch, reply, out, DEVICE)
+
+
+def test_a_correct_candidate_has_no_suspect() -> None:
+    _, verdict = screen(mutants.correct)
+    assert verdict.suspects == [] and not verdict.inputs_modified
+
+
+@pytest.mark.parametrize("name", ["strides_ignored", "topk_zero_not_clamped", "empty_batch_raises"])
+def test_every_suspect_fails_against_the_reference(name: str) -> None:
+    batch, verdict = screen(getattr(mutants, name), seed=3)
+    assert verdict.suspects, f"{name}: no suspect in the batch"
+    fn = getattr(mutants, name)
+    for i in verdict.suspects[:3]:
+        case = batch.case(i)
+        ext, seq = case.tensors(DEVICE)
+        try:
+            got = fn(ext, seq, case.nsa_index_topk)
+        except Exception:
+            continue  # raising on a valid case is a failure too
+        want = case.expected()
+        assert [g.tolist() for g in got] != [list(w) for w in want], case.describe()
+
+
+def test_a_candidate_that_writes_its_inputs_is_caught() -> None:
+    def writes(ext, seq, k):
+        out = mutants.correct(ext, seq, k)
+        if seq.numel() and seq.stride(0) == 1:
+            seq[0] += 1
+        return out
+
+    _, verdict = screen(writes)
+    assert verdict.inputs_modified
+
+
+def test_a_reply_that_does_not_describe_every_case_is_refused() -> None:
+    batch = bulk.draw(np.random.default_rng(0), 10)
+    with pytest.raises(ValueError, match="every case"):
+        plugin_bulk.judge(batch, {"facts": []}, [b"", b"", b""], DEVICE)
