@@ -13,6 +13,7 @@ import hashlib
 import os
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -44,7 +45,7 @@ SUSPECTS_PER_BATCH = 8
 FALLBACK_CASES = 256  # re-run one by one when a batch faults as a whole
 SHIPPED_PER_EXAMPLE = 1
 LEGACY_EVERY_CUDA = 16  # the legacy loop launches per request: on CUDA it sees a sample  # CPU: cases per example also sent through nsa_meta.expand itself
-INJECT_ENV = "NSA_FUZZ_INJECT"  # tests only: "harness-error:<unit>" breaks that worker
+INJECT_ENV = "NSA_FUZZ_INJECT"  # tests only: "harness-error:<unit>" or "internal-error:<unit>"
 
 
 @dataclass
@@ -151,6 +152,8 @@ class Campaign:
             if self.o.named and self.o.unit == 0:
                 self._check(self._opening_cases(), [], count=True, found_by="named case")
             r = self.o.unit
+            if os.environ.get(INJECT_ENV) == f"internal-error:{self.o.unit}":
+                raise RuntimeError(f"injected internal error ({INJECT_ENV})")
             while not self.done():
                 began = time.monotonic()
                 self._round(r)
@@ -165,11 +168,17 @@ class Campaign:
                 self.rounds += 1
         except KeyboardInterrupt:
             self.interrupted = True
+        except CandidateError:
+            raise  # a usage error (exit 2), decided by the caller
+        except Exception as exc:  # our own bug: the report says so and the run exits 3
+            self.errors.append(f"internal error: {exc!r}\n" + traceback.format_exc(limit=8)[-2000:])
         finally:
             try:
                 self._finish_chase()
             except KeyboardInterrupt:
                 self.interrupted = True
+            except Exception as exc:
+                self.errors.append(f"internal error while finishing: {exc!r}")
             for _, w in self.workers:
                 w.close()
         return self
@@ -405,8 +414,13 @@ class Campaign:
             start = time.perf_counter()
             status, reply, out, _ = w.run_bulk(header, blobs, until)
             self.tally.add(f"{name} (bulk)", time.perf_counter() - start, n)
+            verdict = None
             if status == "ok":
-                verdict = plugin_bulk.judge(batch, reply, out, self.o.device)
+                try:
+                    verdict = plugin_bulk.judge(batch, reply, out, self.o.device)
+                except (ValueError, TypeError, KeyError, IndexError):
+                    verdict = None  # a reply that does not add up: re-run case by case
+            if verdict is not None:
                 suspects = verdict.suspects[:SUSPECTS_PER_BATCH]
                 if verdict.inputs_modified and not suspects:
                     suspects = list(range(min(n, FALLBACK_CASES)))

@@ -302,7 +302,7 @@ def cmd_replay(args) -> int:
     targets = _replay_targets(args)
     device = setup_device(args.device)
     from fuzz import corpus
-    from fuzz.harness import HarnessError, Tally, run_one
+    from fuzz.harness import Tally, run_one
     from fuzz.summary import printable
 
     builtins = args.impl if args.impl is not None else list(IMPL_NAMES)
@@ -344,9 +344,9 @@ def cmd_replay(args) -> int:
                         tally,
                         slow_is_failure=args.slow_is_failure,
                     )
-            except HarnessError as exc:
-                internal.append(f"{entry.path}: {exc}")
-                print(f"ERROR {printable(entry.path)}: the harness failed: {printable(exc)}")
+            except Exception as exc:  # HarnessError or another bug of ours: exit 3, no verdict
+                internal.append(f"{entry.path}: {exc!r}")
+                print(f"ERROR {printable(entry.path)}: the harness failed: {printable(repr(exc))}")
                 continue
             replayed[group] += 1
             note = ""

@@ -110,6 +110,15 @@ def test_a_harness_error_in_one_of_four_workers_exits_3_and_keeps_every_count(
     assert report["failures"] == []  # never blamed on an implementation
 
 
+def test_an_internal_error_of_a_single_campaign_exits_3_with_its_report(tmp_path: Path) -> None:
+    env = {**ENV, "NSA_FUZZ_INJECT": "internal-error:0"}
+    r, report = campaign(tmp_path, "--max-cases", 50, "--bulk", 0, env=env)
+    assert r.returncode == 3, said(r)
+    assert report is not None and report["exit_code"] == 3
+    assert any("injected internal error" in e for e in report["errors"]), report["errors"]
+    assert "Traceback" not in r.stderr and "summary:" in r.stdout, said(r)
+
+
 # --- signals ----------------------------------------------------------------------------------
 
 
