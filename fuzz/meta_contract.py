@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from fuzz.case import Fault
+from fuzz.case import Fault, other_device
 from fuzz.meta_case import FIELDS, INPUTS, POISON, MetaCall, MetaCase
 
 INT32_MAX = 2**31 - 1
@@ -225,6 +225,15 @@ def _narrow(kw, c, case, v, i) -> None:
     kw["req_to_token"] = kw["req_to_token"][:, : case.width - 1]
 
 
+def _elsewhere(t: torch.Tensor, v: object) -> torch.Tensor:
+    """The same tensor on another device (the CPU for CUDA inputs, `meta` for CPU ones)."""
+    return t.to(other_device(t.device))
+
+
+def _buffer_elsewhere(name: str, buf: torch.Tensor, c, case) -> torch.Tensor:
+    return _poisoned(tuple(buf.shape), torch.int32, other_device(buf.device))
+
+
 def _kind(kind, error, names, apply, **extra) -> MetaFaultKind:
     return MetaFaultKind(kind, error, tuple(names.split()), apply, **extra)
 
@@ -325,6 +334,16 @@ META_FAULTS: dict[str, MetaFaultKind] = {
               example="page_table_1", needs=_field_present, needs_text=_FIELD_TEXT),
         _kind("out_real_page_table_at_page_1", ValueError, "out real_page_table", _real_table,
               needs=_page1, needs_text="page_size 1"),
+        # "all tensors on one device"
+        _kind("seq_other_device", ValueError, "seq_lens device", _set("seq_lens", _elsewhere)),
+        _kind("pool_other_device", ValueError, "req_pool_indices device",
+              _set("req_pool_indices", _elsewhere)),
+        _kind("table_other_device", ValueError, "req_to_token device",
+              _set("req_to_token", _elsewhere)),
+        _kind("extend_other_device", ValueError, "extend_seq_lens device",
+              _set("extend_seq_lens", _elsewhere), needs=_var, needs_text="mode draft_extend_var"),
+        _kind("out_other_device", ValueError, "out device", _out(_buffer_elsewhere), values=FIELDS,
+              example="cu_seqlens_k", needs=_field_present, needs_text=_FIELD_TEXT),
     )
 }  # fmt: skip
 

@@ -45,3 +45,12 @@ def negative_pool_index_ignored(**kw):
         if r.dtype in (torch.int32, torch.int64) and r.dim() == 1 and bool((r < 0).any()):
             kw["req_pool_indices"] = torch.where(r < 0, r + t.shape[0], r)
     _metadata(**kw)
+
+
+def table_device_ignored(**kw):
+    """Never checks that req_to_token shares the other tensors' device: returns quietly."""
+    t, r = kw["req_to_token"], kw["req_pool_indices"]
+    if isinstance(t, torch.Tensor) and isinstance(r, torch.Tensor) and t.device != r.device:
+        if t.device.type == "meta" or r.device.type != "meta":
+            return None
+    _metadata(**kw)

@@ -97,6 +97,13 @@ def test_negative_pool_index_not_rejected(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_a_table_on_another_device_must_be_rejected(tmp_path: Path) -> None:
+    got = hunt(tmp_path, "table_device_ignored")
+    assert got["entry"]["signature"].endswith(":error table_other_device: no exception")
+    assert got["entry"]["cause"].startswith("returned instead of raising ValueError")
+
+
+@pytest.mark.slow
 def test_correct_candidate_gives_no_alarm_with_check_errors(tmp_path: Path) -> None:
     run = fuzz(
         "run", "--op", "metadata", "--check-errors", "--candidate", f"{MUTANTS}:correct",
