@@ -116,6 +116,8 @@ class Book:
         best: dict = {}
 
         def fails(case: Case) -> bool:
+            if self.c.done() and self.c.interrupted:
+                raise KeyboardInterrupt  # stopped by a signal: the report comes first
             # A hang is retried without the long confirmation while shrinking; the result
             # is confirmed once at the end, so a slow compile never becomes the verdict.
             got = self._reproduce(case, failure.fault, failure.signature, confirm=not fault_kind)

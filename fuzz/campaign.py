@@ -101,6 +101,7 @@ class Campaign:
     def __init__(self, options: Options, on_progress: Callable[[Campaign], None] | None = None):
         self.o = options
         self.on_progress = on_progress or (lambda c: None)
+        self.should_stop: Callable[[], bool] = lambda: False  # set by whoever owns the signals
         self.tally = Tally()
         self.cases = self.bulk_cases = self.shipped_cases = self.plugin_bulk_cases = 0
         self.bulk_seconds = 0.0
@@ -131,6 +132,10 @@ class Campaign:
         return self.o.max_cases is not None and self.cases >= self.o.max_cases
 
     def done(self) -> bool:
+        if not self.interrupted and self.should_stop():
+            # A signal's KeyboardInterrupt can be swallowed (raised inside a gc callback,
+            # say): the flag it also sets stops the campaign at the next check regardless.
+            self.interrupted = True
         return (
             self.out_of_time()
             or self.out_of_cases()

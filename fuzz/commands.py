@@ -171,6 +171,7 @@ def cmd_run(args) -> int:
             campaign = campaign_class(args.op)(
                 options, on_progress=lambda c: progress.update(*c.progress())
             )
+            campaign.should_stop = lambda: SIGNALS.count > 0
             source["report"] = campaign.report
             try:
                 SIGNALS.arm()

@@ -58,6 +58,7 @@ def _campaign_process(options: dict, unit: int, q, parent_pid: int, gpu: int | N
 
     opts = Options.from_json(options)
     campaign = campaign_class(opts.op)(opts, on_progress=progress)
+    campaign.should_stop = lambda: stop["asked"]
     try:
         stop["armed"] = True
         if stop["asked"]:
