@@ -191,22 +191,27 @@ def decode_answer(header: dict, blobs: list[bytes], item: dict, cap: int) -> Ans
         outputs = decode_outputs(header.get("outputs"), blobs)
         return Answer("ok", outputs=outputs, modified=modified, seconds=seconds)
     check_frame(status == "raised", f"status {str(status)[:40]!r}")
+    return raised_answer(header, seconds, modified=modified)
+
+
+def raised_answer(header: dict, seconds: float, **extra) -> Answer:
+    """A "raised" frame (v1 or v2): the exception checked field by field; a CUDA error
+    string, whichever call reported it, makes it a `cuda-fault`."""
     exc_type, message, mro = header.get("exc_type"), header.get("message"), header.get("exc_mro")
     check_frame(isinstance(exc_type, str) and isinstance(message, str), "exception")
     check_frame(isinstance(mro, list) and all(isinstance(c, str) for c in mro), "exc_mro")
-    detail = str(header.get("detail", ""))[-1500:]
     fault = cuda_error(message, exc_type)
     if header.get("phase") == "read" and fault is None:
         message = f"reading the result failed: {message}"
     return Answer(
         "cuda-fault" if fault else "raised",
-        modified=modified,
         exc_type=exc_type[:200],
         exc_mro=tuple(c[:200] for c in mro),
         message=message[:2000],
         seconds=seconds,
-        detail=detail,
+        detail=str(header.get("detail", ""))[-1500:],
         cause=fault or raised_cause(exc_type, message),
+        **extra,
     )
 
 

@@ -74,8 +74,6 @@ def storage_arrays(out, args) -> dict:
 
 
 def run_builtin(name: str, case: MetaCase, p: Plan, device) -> MetaMismatch | None:
-    import nsa_meta
-
     if case.out == "none":
         return _run_fresh(name, case, p, device)
     out = case.buffers(device)
@@ -83,20 +81,7 @@ def run_builtin(name: str, case: MetaCase, p: Plan, device) -> MetaMismatch | No
     for k, call in enumerate(case.calls):
         args = call.tensors(device)
         try:
-            nsa_meta.metadata(
-                call.mode,
-                args["seq_lens"],
-                args["req_pool_indices"],
-                args["req_to_token"],
-                topk=call.topk,
-                width=case.width,
-                page_size=case.page_size,
-                next_n=call.next_n,
-                extend_seq_lens=args["extend_seq_lens"],
-                backend=name,
-                out=out,
-                validate=case.validate,
-            )
+            _builtin(name, call, case, args, out=out)
             if torch.device(device).type == "cuda":
                 torch.cuda.synchronize()
         except Exception as exc:
@@ -113,26 +98,33 @@ def run_builtin(name: str, case: MetaCase, p: Plan, device) -> MetaMismatch | No
     return judge_sequence(name, p, calls)
 
 
+def _builtin(name: str, call, case: MetaCase, args: dict, *, out):
+    """One call of a built-in backend through the public entry, as the case asks for it."""
+    import nsa_meta
+
+    return nsa_meta.metadata(
+        call.mode,
+        args["seq_lens"],
+        args["req_pool_indices"],
+        args["req_to_token"],
+        topk=call.topk,
+        width=case.width,
+        page_size=case.page_size,
+        next_n=call.next_n,
+        extend_seq_lens=args["extend_seq_lens"],
+        backend=name,
+        out=out,
+        validate=case.validate,
+    )
+
+
 def _run_fresh(name: str, case: MetaCase, p: Plan, device) -> MetaMismatch | None:
     """out=None: each call returns new tensors of exactly the contract's shapes."""
-    import nsa_meta
 
     for k, (call, want) in enumerate(zip(case.calls, p.expected)):
         args = call.tensors(device)
         try:
-            got = nsa_meta.metadata(
-                call.mode,
-                args["seq_lens"],
-                args["req_pool_indices"],
-                args["req_to_token"],
-                topk=call.topk,
-                width=case.width,
-                page_size=case.page_size,
-                next_n=call.next_n,
-                extend_seq_lens=args["extend_seq_lens"],
-                backend=name,
-                validate=case.validate,
-            )
+            got = _builtin(name, call, case, args, out=None)
         except Exception as exc:
             return MetaMismatch(
                 name,

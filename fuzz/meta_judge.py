@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from fuzz.answers import Answer, check_frame, cuda_error, raised_cause
+from fuzz.answers import Answer, check_frame, cuda_error, raised_answer, raised_cause
 from fuzz.compare import Mismatch
 from fuzz.meta_case import FIELDS, INPUTS, POISON, MetaCase
 
@@ -285,22 +285,7 @@ def decode_fault_answer(header: dict, blobs: list[bytes], item: dict) -> Answer:
         got[name] = np.frombuffer(bytes(data), dtype=np.uint8)
     if status == "ok":
         return Answer("ok", outputs=got, seconds=seconds)
-    exc_type, message, mro = header.get("exc_type"), header.get("message"), header.get("exc_mro")
-    check_frame(isinstance(exc_type, str) and isinstance(message, str), "exception")
-    check_frame(isinstance(mro, list) and all(isinstance(c, str) for c in mro), "exc_mro")
-    fault = cuda_error(message, exc_type)
-    if header.get("phase") == "read" and fault is None:
-        message = f"reading the result failed: {message}"
-    return Answer(
-        "cuda-fault" if fault else "raised",
-        outputs=got,
-        exc_type=exc_type[:200],
-        exc_mro=tuple(c[:200] for c in mro),
-        message=message[:2000],
-        seconds=seconds,
-        detail=str(header.get("detail", ""))[-1500:],
-        cause=fault or raised_cause(exc_type, message),
-    )
+    return raised_answer(header, seconds, outputs=got)
 
 
 def _first_change(

@@ -13,9 +13,7 @@ import importlib
 import torch
 
 from nsa_meta.interpreter import interpreting
-from nsa_meta.validation import INDEX_DTYPES, INT32_MAX
-
-OUT_NAMES = ("out_seqlens_expanded", "out_nsa_cache_seqlens")
+from nsa_meta.validation import INDEX_DTYPES, INT32_MAX, OUT_NAMES, check_out_pair
 
 
 class Plan:
@@ -98,15 +96,8 @@ class Plan:
 
 
 def _check_out(out: object) -> None:
-    if not isinstance(out, (tuple, list)) or len(out) != 2:
-        raise TypeError(f"out must be a pair ({', '.join(OUT_NAMES)}), got {type(out).__name__}")
+    check_out_pair(out)
     for name, buf in zip(OUT_NAMES, out):
-        if not isinstance(buf, torch.Tensor):
-            raise TypeError(f"out: {name} must be a torch.Tensor, got {type(buf).__name__}")
-        if buf.dtype != torch.int32:
-            raise TypeError(f"out: {name} has dtype {buf.dtype}; expected torch.int32")
-        if buf.dim() != 1:
-            raise ValueError(f"out: {name} must be 1-D, got shape {tuple(buf.shape)}")
         if buf.numel() > 1 and buf.stride(0) == 0:
             raise ValueError(f"out: {name} has stride 0; its elements would share one slot")
     a, b = out

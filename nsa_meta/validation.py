@@ -21,17 +21,25 @@ def _check_index_tensor(name: str, t: object) -> None:
         raise TypeError(f"{name} has dtype {t.dtype}; expected torch.int32 or torch.int64")
 
 
-def _check_out(out: object, device: torch.device) -> None:
-    names = ("out_seqlens_expanded", "out_nsa_cache_seqlens")
+OUT_NAMES = ("out_seqlens_expanded", "out_nsa_cache_seqlens")
+
+
+def check_out_pair(out: object) -> None:
+    """v1's `out`: a pair of int32 1-D tensors (what expand and prepare both require)."""
     if not isinstance(out, (tuple, list)) or len(out) != 2:
-        raise TypeError(f"out must be a pair ({', '.join(names)}), got {type(out).__name__}")
-    for name, buf in zip(names, out):
+        raise TypeError(f"out must be a pair ({', '.join(OUT_NAMES)}), got {type(out).__name__}")
+    for name, buf in zip(OUT_NAMES, out):
         if not isinstance(buf, torch.Tensor):
             raise TypeError(f"out: {name} must be a torch.Tensor, got {type(buf).__name__}")
         if buf.dtype != torch.int32:
             raise TypeError(f"out: {name} has dtype {buf.dtype}; expected torch.int32")
         if buf.dim() != 1:
             raise ValueError(f"out: {name} must be 1-D, got shape {tuple(buf.shape)}")
+
+
+def _check_out(out: object, device: torch.device) -> None:
+    check_out_pair(out)
+    for name, buf in zip(OUT_NAMES, out):
         if buf.device != device:
             raise ValueError(f"out: {name} is on {buf.device} but the inputs are on {device}")
 
