@@ -354,7 +354,7 @@ def test_kill_inside_the_save_window_leaves_no_entry_and_loses_none(
 
 
 SAVER = """
-import sys
+import os, sys
 from fuzz import corpus
 from fuzz.case import Case
 from fuzz.compare import Mismatch
@@ -365,7 +365,7 @@ while True:  # every save writes: each case is smaller than the last of its sign
     m = Mismatch(f"impl{i % 13}", "values", "seqlens_expanded", 0, 1, 2)
     n = 4_000_000 - i
     corpus.save(where, m, Case((n,), (n,), 1), None, device="cpu", seed=i)
-    print(m.signature, n, flush=True)
+    os.write(1, f"{m.signature} {n} saved\\n".encode())  # one write: never half a line
 """
 
 
@@ -385,8 +385,9 @@ def test_kill_9_at_random_moments_of_a_save_loop(tmp_path: Path) -> None:
         proc.kill()
         out, _ = proc.communicate(timeout=60)
         for line in out.splitlines():
-            if line.count(" ") == 1:  # a line cut by the kill is no promise
-                sig, n = line.split()
+            parts = line.split()
+            if len(parts) == 3 and parts[2] == "saved":  # a line cut by the kill is no promise
+                sig, n, _ = parts
                 saved[sig] = min(int(n), saved.get(sig, 10**9))
         entries, errors = corpus.load_all([tmp_path])
         assert not errors, errors
