@@ -90,6 +90,8 @@ def pytest_collection_modifyitems(
     corpus_dir = Path(config.getoption("nsa_corpus") or seeds_dir())
     files = corpus.entry_files([corpus_dir]) if corpus_dir.is_dir() else []
     meta = config.getoption("nsa_op") == "metadata"
+    if not config.getoption("nsa_corpus"):  # the shipped seeds: only those of this op
+        files = [f for f in files if _entry_op(f) in (None, config.getoption("nsa_op"))]
     for spec in config.getoption("nsa_candidate"):
         name = candidate_name(spec)
         for family in _families(meta):
@@ -119,6 +121,18 @@ def pytest_collection_modifyitems(
                     session, name=f"nsa[{name}][corpus: {path.name}]", spec=spec, path=path
                 )
             )
+
+
+def _entry_op(path: Path) -> str | None:
+    """A shipped seed's op ("expand" when absent); None when it cannot be read, so that
+    its item is collected and fails, named, rather than vanish."""
+    import json
+
+    try:
+        data = json.loads(path.read_text())
+        return data.get("op", "expand") if isinstance(data, dict) else None
+    except (OSError, ValueError):
+        return None
 
 
 def _families(meta: bool) -> list[str]:

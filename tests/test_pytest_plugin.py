@@ -145,3 +145,15 @@ def test_an_expand_run_skips_metadata_entries_with_a_reason(tmp_path: Path) -> N
     out = r.stdout + r.stderr
     assert r.returncode == 0 and "1 passed, 1 skipped" in out, out
     assert "metadata-mixed.json: a 'metadata' entry; this run is --nsa-op expand" in out, out
+
+
+def test_a_metadata_run_on_the_shipped_seeds_collects_only_seeds_of_its_op(tmp_path: Path) -> None:
+    # The shipped seeds are v1 inputs: a --nsa-op metadata run must not pile up skips.
+    r = user_pytest(tmp_path, "--nsa-op", "metadata", "--nsa-candidate",
+                    f"{META_MUTANTS}:correct", "--collect-only")  # fmt: skip
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    assert "[family: " in out and "[corpus: seed-" not in out, out
+    r = user_pytest(tmp_path, "--nsa-candidate", f"{MUTANTS}:correct", "--collect-only")
+    out = r.stdout + r.stderr
+    assert "[corpus: seed-empty-batch.json]" in out, out
