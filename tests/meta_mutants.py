@@ -261,3 +261,133 @@ MUTANTS = {
     "bs 0": "bs0_crash",
     "kv < e padding": "topk_clamp_from_below",
 }
+
+
+# --- a second set, one more per family of the issue's list (bs either side of 32, 1024 and
+# 16384, next_n 8, page sizes that are not powers of two, a width below the page size,
+# repeated and last pool indices, int64 extends, dtype mixes, sums near 2**31, bs growing
+# between calls on one set of buffers) ----------------------------------------------------
+
+
+def _cu_off_past(n: int):
+    def bend(step, value, env):
+        if step == "cu" and len(value) > n + 1:
+            return value[: n + 1] + [v + 1 for v in value[n + 1 :]]
+        return value
+
+    bend.__doc__ = f"cu_seqlens_k: one too many past request {n} (a block boundary)."
+    return bend
+
+
+def _single(step, value, env):
+    """cu_seqlens_k: a one-request fast path that writes [0, 0]."""
+    return [0, 0] if step == "cu" and len(value) == 2 else value
+
+
+def _next_n_8(step, value, env):
+    """target_verify: at most 7 rows a request (a next_n table sized for 7)."""
+    if step == "e_kv" and env["mode"] == "target_verify" and env["next_n"] >= 8:
+        return [min(x, 7) for x in value[0]], value[1]
+    return value
+
+
+def _page_shift(step, value, env):
+    """real_page_table: the page index by a shift (exact for powers of two only)."""
+    P = env["page_size"]
+    if step == "pages" and P & (P - 1):
+        return value * P // (1 << (P.bit_length() - 1))
+    return value
+
+
+def _width_below(step, value, env):
+    """real_page_table: a width below the page size leaves its one page unwritten."""
+    if step == "pages" and env["width"] < env["page_size"]:
+        return value[:, :0]
+    return value
+
+
+def _repeat_index(step, value, env):
+    """a pool index equal to the previous request's reads row 0 (a dedup gone wrong)."""
+    if step == "r":
+        return [0 if i and x == value[i - 1] else x for i, x in enumerate(value)]
+    return value
+
+
+def _last_row(step, value, env):
+    """the last pool row is never read: indices clamped to pool - 2."""
+    if step == "r":
+        pool = env["req_to_token"].shape[0]
+        return [min(x, max(pool - 2, 0)) for x in value]
+    return value
+
+
+def _extend_int64(step, value, env):
+    """draft_extend_var: int64 extend_seq_lens read as int32 words."""
+    t = env["extend_seq_lens"]
+    if step == "e_kv" and env["mode"] == "draft_extend_var" and t.dtype == torch.int64:
+        return t.contiguous().view(torch.int32)[: t.numel()].tolist(), value[1]
+    return value
+
+
+def _dtype_mix(step, value, env):
+    """int64 seq_lens with int32 req_pool_indices: kv one too many (one template of four)."""
+    mixed = env["seq_lens"].dtype == torch.int64 and env["req_pool_indices"].dtype == torch.int32
+    if step == "e_kv" and mixed:
+        return value[0], [x + 1 for x in value[1]]
+    return value
+
+
+def _sum_doubled(step, value, env):
+    """dsa_cu_seqlens_k: a sum formed as 2 * s in int32 (wraps from 2**30)."""
+    if step == "dsa_cu":
+        return [((2 * v + 2**31) % 2**32 - 2**31) // 2 if v >= 2**30 else v for v in value]
+    return value
+
+
+_bs_seen: dict[int, tuple[weakref.ref, int]] = {}  # id(buffer) -> (the buffer, its last bs)
+
+
+def _bs_grows(step, value, env):
+    """cu_seqlens_k: past the previous call's bs, zeros (a buffer sized on first use)."""
+    if step == "cu":
+        buf = env["out"].cu_seqlens_k
+        ref, before = _bs_seen.get(id(buf), (None, None))
+        if ref is None or ref() is not buf:
+            before = None
+        _bs_seen[id(buf)] = (weakref.ref(buf), len(value))
+        if before is not None and len(value) > before:
+            return value[:before] + [0] * (len(value) - before)
+    return value
+
+
+bs_over_32_off = _mutant(_cu_off_past(32))
+bs_over_1024_off = _mutant(_cu_off_past(1024))
+bs_over_16384_off = _mutant(_cu_off_past(16384))
+bs1_fast_path = _mutant(_single)
+next_n_8_short = _mutant(_next_n_8)
+page_size_shift = _mutant(_page_shift)
+width_below_page_size = _mutant(_width_below)
+repeated_pool_index_row0 = _mutant(_repeat_index)
+last_pool_row_unread = _mutant(_last_row)
+extend_int64_as_int32 = _mutant(_extend_int64)
+dtype_mix_off_by_one = _mutant(_dtype_mix)
+dsa_sums_doubled_int32 = _mutant(_sum_doubled)
+bs_growth_zeros = _mutant(_bs_grows)
+
+MUTANTS.update(
+    {
+        "bs either side of 32": "bs_over_32_off",
+        "bs either side of 1024": "bs_over_1024_off",
+        "bs either side of 16384": "bs_over_16384_off",
+        "bs 1": "bs1_fast_path",
+        "next_n 8": "next_n_8_short",
+        "page size 3": "page_size_shift",
+        "width below the page size": "width_below_page_size",
+        "repeated pool indices": "repeated_pool_index_row0",
+        "pool index at the end": "last_pool_row_unread",
+        "int64 extends": "extend_int64_as_int32",
+        "int32/int64 mix": "dtype_mix_off_by_one",
+        "running sums near int32 (2 * s)": "dsa_sums_doubled_int32",
+        "bs growing on one set of buffers": "bs_growth_zeros",
+    }
+)
