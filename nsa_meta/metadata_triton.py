@@ -12,12 +12,10 @@ second launch, no program waiting on another):
   and store it to every row of the request. In draft_extend_var their first row is the sum
   of the extends before them (int32, SUM_P-wide loads); else i * e.
 Requests with many rows split them over n_split programs of each kind. The host sizes the
-grid (bs, width, the rows' capacity) for about TARGET page programs. A page program issues
-all its loads (pool rows, then the cells of both tables) before its first store, so the
-chain is as short as a bare gather's; a request with no row is read but stores nothing.
-Offsets are int64; every stride is honoured; pool indices are clamped into the pool and
-rows kept in [0, rows_cap), so garbage with validation off cannot touch memory outside the
-contract's region (tests/test_metadata_memory.py checks every lane's address).
+grid (bs, width, the rows' capacity) for about TARGET page programs. Requests with no row
+read nothing. Offsets are int64; every stride is honoured; pool indices are clamped into
+the pool and rows kept in [0, rows_cap), so garbage with validation off cannot touch memory
+outside the contract's region (tests/test_metadata_memory.py checks every lane's address).
 """
 
 from __future__ import annotations
@@ -235,33 +233,31 @@ def _page_program(
         start = acc_e + tl.cumsum(e, axis=0) - e
         acc_e += tl.sum(e, axis=0)
         e_max = tl.max(e, axis=0)
-        # Every request's pool row and cells are read (clamped into the pool) whatever its
-        # extend, so that no load waits on another: the stores alone are masked by rows.
-        pool_row = tl.load(r_ptr + req * stride_r, mask=rm, other=0).to(tl.int64)
+        live = rm & (e > 0)  # a request with no row reads nothing
+        pool_row = tl.load(r_ptr + req * stride_r, mask=live, other=0).to(tl.int64)
         pool_row = tl.minimum(tl.maximum(pool_row, 0), pool - 1)
         src = r2t_ptr + pool_row[:, None] * r2t_s0
         for cb in range(c0, c1, BW):
             # chunk_w is a multiple of BW: only `width` cuts a tile (a mask the compiler can
             # vectorise when width is a multiple of 16, which the JIT specialises on).
             c = cb + tl.arange(0, BW).to(tl.int64)[None, :]
-            in_w = c < width
-            cells = tl.load(src + c * r2t_s1, mask=rm[:, None] & in_w, other=0)
-            if HAS_RPT:
-                # Pages whose first column lies in this tile (at most BQ, plan() sees to
-                # it), loaded before any store: a load after a store waits for it.
-                q_lo = (cb + page_size - 1) // page_size
-                q_hi = (tl.minimum(cb + BW, c1) + page_size - 1) // page_size
-                qs = q_lo + tl.arange(0, BQ).to(tl.int64)[None, :]
-                in_q = qs < q_hi
-                firsts = tl.load(src + (qs * page_size) * r2t_s1, mask=rm[:, None] & in_q, other=0)
+            mask_c = live[:, None] & (c < width)
+            cells = tl.load(src + c * r2t_s1, mask=mask_c, other=0)
             _store_rows(
-                pt_ptr, pt_s0, c * pt_s1, cells, rm[:, None] & in_w, start, e, split, n_split,
-                e_max, rows_cap, ED,
+                pt_ptr, pt_s0, c * pt_s1, cells, mask_c, start, e, split, n_split, e_max,
+                rows_cap, ED,
             )  # fmt: skip
-            if HAS_RPT:
+        if HAS_RPT:
+            # Pages q whose first column q * page_size lies in [c0, c1).
+            q_lo = (c0 + page_size - 1) // page_size
+            q_hi = (c1 + page_size - 1) // page_size
+            for qb in range(q_lo, q_hi, BQ):
+                qs = qb + tl.arange(0, BQ).to(tl.int64)[None, :]
+                mask_q = live[:, None] & (qs < q_hi)
+                firsts = tl.load(src + (qs * page_size) * r2t_s1, mask=mask_q, other=0)
                 _store_rows(
-                    rpt_ptr, rpt_s0, qs * rpt_s1, firsts // page_size, rm[:, None] & in_q,
-                    start, e, split, n_split, e_max, rows_cap, ED,
+                    rpt_ptr, rpt_s0, qs * rpt_s1, firsts // page_size, mask_q, start, e,
+                    split, n_split, e_max, rows_cap, ED,
                 )  # fmt: skip
 
 
@@ -378,6 +374,7 @@ def plan(bs: int, width: int, page_size: int, rows: int, *, interpreted: bool) -
     row splits. The interpreter pays per op, not per lane: there one wide program of each
     kind does it all."""
     rows_per_req = -(-max(rows, 1) // max(bs, 1))
+    pages = -(-width // page_size)
     if interpreted:
         rb = min(_pow2(bs), 64)
         bw = min(_pow2(width), max(16, TILE // rb))
@@ -391,7 +388,7 @@ def plan(bs: int, width: int, page_size: int, rows: int, *, interpreted: bool) -
             "RB": rb,
             "SUM_P": 16,
             "BW": bw,
-            "BQ": _pow2(-(-bw // page_size)),  # pages starting in one BW tile, at most
+            "BQ": min(_pow2(pages), max(16, TILE // rb)),
             "ED": min(_pow2(rows_per_req), max(1, 2**16 // (rb * bw))),
             "n_scalar": 1,
             "n_rb": 1,
@@ -423,7 +420,7 @@ def plan(bs: int, width: int, page_size: int, rows: int, *, interpreted: bool) -
         "RB": rb,
         "SUM_P": SUM_BLOCK,
         "BW": bw,
-        "BQ": _pow2(-(-bw // page_size)),  # pages starting in one BW tile, at most
+        "BQ": min(_pow2(-(-chunk_w // page_size)), max(1, TILE // (4 * rb))),  # strided loads
         "ED": 1,
         "n_scalar": -(-max(bs, 1) // sb) * n_split,
         "n_rb": -(-max(bs, 1) // br),
