@@ -274,9 +274,11 @@ class Oracle:
 
 
 def run_triton_batch(cases: list[Case], device, expected: Oracle, tally: Tally) -> list[Finding]:
-    """All cases through the Triton kernel, one launch per dtype pair; every output fetched
-    in one download and screened; what differs is judged case by case against the reference."""
-    from fuzz.triton_batched import expand_many
+    """All cases through the Triton kernel's body, one launch per dtype pair and length
+    range, fed from one upload of every case's storages (each case keeps its own strides,
+    offset and top-k); every output fetched in one download and screened; what differs is
+    judged case by case against the reference."""
+    from fuzz.triton_batched import expand_packed
 
     # A launch's tile is (requests x longest extend), so cases go by how long their longest
     # extend is: a thousand MTP-sized requests never pay for one long extend.
@@ -285,13 +287,32 @@ def run_triton_batch(cases: list[Case], device, expected: Oracle, tally: Tally) 
         longest = max(c.extend_seq_lens, default=0)
         bucket = sum(longest > edge for edge in (4, 16, 64, 256))
         groups[(c.extend_layout.dtype, c.seq_layout.dtype, bucket)].append(i)
+    start = time.perf_counter()
+    inputs = screen.upload(cases, device)
+    for i, views in enumerate(inputs.views):
+        if views is None:
+            cases[i].tensors(device)  # raises what the per-case path raises
+    tally.add("triton", time.perf_counter() - start, 0)
     findings = []
     results: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
-    for idx in groups.values():
-        problems = [(*cases[i].tensors(device), cases[i].nsa_index_topk) for i in idx]
+    as_tensor = lambda a: torch.from_numpy(a).to(device)  # noqa: E731
+    for (ext_dtype, seq_dtype, _), idx in groups.items():
+        totals = [cases[i].total for i in idx]
+        topk = np.repeat(
+            np.fromiter((cases[i].nsa_index_topk for i in idx), np.int64, len(idx)),
+            [cases[i].bs for i in idx],
+        )
         start = time.perf_counter()
         try:
-            outputs = expand_many(problems)
+            out_e, out_c = expand_packed(
+                inputs.buffers[ext_dtype],
+                inputs.buffers[seq_dtype],
+                as_tensor(inputs.request_index(cases, idx, 0)),
+                as_tensor(inputs.request_index(cases, idx, 1)),
+                as_tensor(topk),
+                sum(totals),
+                max((max(cases[i].extend_seq_lens, default=0) for i in idx), default=0),
+            )
         except Exception as exc:
             findings.append(
                 Finding(
@@ -306,7 +327,7 @@ def run_triton_batch(cases: list[Case], device, expected: Oracle, tally: Tally) 
             )
             continue
         tally.add("triton", time.perf_counter() - start, len(idx))
-        results.update(zip(idx, outputs))
+        results.update(zip(idx, zip(out_e.split(totals), out_c.split(totals))))
     start = time.perf_counter()
     seen = screen.screen_results(results, cases, expected.wants, device)
     tally.add("triton", time.perf_counter() - start, 0)

@@ -125,6 +125,20 @@ class Inputs:
 
     buffers: dict[str, torch.Tensor]
     views: list[tuple[torch.Tensor, torch.Tensor] | None]  # None: Case.tensors would raise
+    bases: list[tuple[int, int] | None]  # where each case's two storages start
+
+    def request_index(self, cases: list[Case], idx: list[int], which: int) -> np.ndarray:
+        """Element index, into its dtype's buffer, of each request of cases `idx` (in
+        order) for input `which` (0 extend, 1 seq): the batched kernel's read table."""
+        bs = np.fromiter((cases[i].bs for i in idx), np.int64, len(idx))
+        lays = [(cases[i].extend_layout, cases[i].seq_layout)[which] for i in idx]
+        start = np.fromiter(
+            (self.bases[i][which] + lay.offset for i, lay in zip(idx, lays)), np.int64, len(idx)
+        )
+        stride = np.fromiter((lay.stride for lay in lays), np.int64, len(idx))
+        first = np.concatenate([[0], np.cumsum(bs)[:-1]]).astype(np.int64)
+        case_of = np.repeat(np.arange(len(idx)), bs)
+        return start[case_of] + (np.arange(int(bs.sum())) - first[case_of]) * stride[case_of]
 
 
 def upload(cases: list[Case], device) -> Inputs:
@@ -162,7 +176,7 @@ def upload(cases: list[Case], device) -> Inputs:
                 for lay, base in place
             )
         )
-    return Inputs(buffers, views)
+    return Inputs(buffers, views, [p and (p[0][1], p[1][1]) for p in places])
 
 
 @dataclass

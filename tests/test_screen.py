@@ -15,11 +15,10 @@ import torch
 
 from fuzz import bulk, harness, screen
 from fuzz.case import Case, Layout
-from fuzz.compare import check_outputs, expected_tensors, summarise
+from fuzz.compare import expected_tensors
 from fuzz.harness import HarnessError, Tally, run_backend, run_example
 from fuzz.registry import IMPLEMENTATIONS
 from nsa_meta import torch_impl
-from nsa_meta.api import expand
 
 MARK = 987_654  # the planted case's first seq length: no drawn case has it
 SLOTS = (None, 0, 3)
@@ -182,23 +181,30 @@ def test_planted_exception_is_one_finding(monkeypatch) -> None:
 
 
 def test_planted_wrong_batched_triton_result(monkeypatch) -> None:
-    """The batched Triton path's outputs, fetched in one download, judged per case."""
+    """The batched Triton path: one upload, one launch per group, one download, and the
+    planted case judged alone, as check_outputs judges its batched result."""
     import fuzz.triton_batched as tb
 
-    def fake_many(problems):
-        out = [expand(e, s, k, backend="torch") for e, s, k in problems]
-        for (_, s, _), (e, _) in zip(problems, out):
-            if s.numel() and int(s[0]) == MARK:
-                e[2] -= 1
-        return out
+    real = tb.expand_packed
+    planted = []
 
-    monkeypatch.setattr(tb, "expand_many", fake_many)
+    def wrong(ext_store, seq_store, ext_index, seq_index, topk, total, longest):
+        out_e, out_c = real(ext_store, seq_store, ext_index, seq_index, topk, total, longest)
+        hit = (seq_store[seq_index] == MARK).nonzero()
+        if hit.numel():
+            r = int(hit[0, 0])
+            at = int(ext_store[ext_index[:r]].sum()) + 2
+            out_e[at] -= 1
+            planted.append(int(out_e[at]))
+        return out_e, out_c
+
+    monkeypatch.setattr(tb, "expand_packed", wrong)
     target = target_case()
     findings = run(with_target(target), impls=("triton",), triton_batched=True)
-    assert [f.case for f in findings] == [target]
-    got = fake_many([(*target.tensors("cpu"), target.nsa_index_topk)])[0]
-    want = check_outputs("triton", summarise(got), expected_tensors(target.expected()), "cpu")
-    assert findings[0].mismatch == want and want.signature == "triton:values:seqlens_expanded"
+    assert [f.case for f in findings] == [target] and len(planted) == 1
+    m = findings[0].mismatch
+    assert m.signature == "triton:values:seqlens_expanded"
+    assert (m.index, m.expected, m.got) == (2, 50, planted[0])  # [MARK - 1, MARK, 50, 58, 59, 60]
 
 
 def test_planted_wrong_legacy_answer_is_judged_by_the_reference(monkeypatch) -> None:
