@@ -1,8 +1,9 @@
 """Run every selected implementation on the same cases and compare each with the oracle.
 
 Built-ins run in this process; plug-ins in isolated workers (isolation.py), which work
-while the built-ins run. On the Triton interpreter one launch serves a whole batch
-(`expand_many`), since each interpreted launch costs milliseconds.
+while the built-ins run. An example of many cases is screened (fuzz/screen.py): a numpy
+oracle for all, one batched pass per backend; only what differs meets the pure-Python
+reference and the per-case path, whose verdict it is.
 """
 
 from __future__ import annotations
