@@ -1,8 +1,9 @@
 """Run every selected implementation on the same cases and compare each with the oracle.
 
 Built-ins run in this process; plug-ins in isolated workers (isolation.py), which work
-while the built-ins run. On the Triton interpreter one launch serves a whole batch
-(`expand_many`), since each interpreted launch costs milliseconds.
+while the built-ins run. An example of many cases is screened (fuzz/screen.py): a numpy
+oracle for all, one batched pass per backend; only what differs meets the pure-Python
+reference and the per-case path, whose verdict it is.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
+from fuzz import screen
 from fuzz.answers import Answer, call_checked, raised_cause
 from fuzz.case import Case, Fault, faulty_args, faulty_out
 from fuzz.compare import Mismatch, check_outputs, expected_tensors, summarise
@@ -24,6 +27,8 @@ from nsa_meta.api import expand
 POISON = -777  # written into caller buffers beforehand; must survive past `total`
 GUARD = 8  # slots past the buffer's capacity that must survive too
 BACKENDS = ("triton", "torch")  # built-ins that take `out=` and `validate=`
+SCREEN_MIN = 8  # an example of this many cases or more is screened in bulk (fuzz/screen.py)
+NUMPY_ORACLE = "oracle (numpy)"  # the Tally's name for the screen's vectorised oracle
 
 
 @dataclass
@@ -214,9 +219,67 @@ def run_builtin_error(name: str, case: Case, fault: Fault, device) -> Mismatch |
     return judge_error(name, fault, answer)
 
 
-def run_triton_batch(cases: list[Case], device, expected: list, tally: Tally) -> list[Finding]:
-    """All cases through the Triton kernel, one launch per dtype pair."""
-    from fuzz.triton_batched import expand_many
+class Oracle:
+    """An example's expected outputs. Screened (`screened=True`): the numpy oracle answers
+    every case in one pass (`wants`), cross-checked against the pure-Python reference on a
+    sample, and the reference (`self[i]`, the judge) runs only for the cases asked of it.
+    Otherwise the reference answers every case up front, as the judge and the screen both.
+    The Tally counts the reference's real runs under "reference"."""
+
+    def __init__(self, cases: list[Case], tally: Tally, *, screened: bool):
+        self.cases, self.tally = cases, tally
+        self._judged: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._lists: dict[int, tuple[list, list]] = {}
+        if not screened:
+            start = time.perf_counter()
+            self._judged = {i: expected_tensors(c.expected()) for i, c in enumerate(cases)}
+            self.wants = [(e.numpy(), c.numpy()) for e, c in self._judged.values()]
+            tally.add("reference", time.perf_counter() - start, len(cases))
+            return
+        start = time.perf_counter()
+        self.wants = screen.numpy_oracle(cases)
+        tally.add(NUMPY_ORACLE, time.perf_counter() - start, len(cases))
+        start = time.perf_counter()
+        try:
+            self._lists = screen.cross_check(cases, self.wants)
+        except screen.OracleDisagreement as exc:
+            raise HarnessError(str(exc)) from None
+        tally.add("reference", time.perf_counter() - start, len(self._lists))
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The reference's answer for case i (the judge's), run once when first asked."""
+        if i not in self._judged:
+            start = time.perf_counter()
+            ran = i not in self._lists
+            values = self._lists[i] if not ran else self.cases[i].expected()
+            self._judged[i] = expected_tensors(values)
+            self.tally.add("reference", time.perf_counter() - start, int(ran))
+        return self._judged[i]
+
+    def confirm(self, i: int, seen: screen.Want) -> None:
+        """A screen saw `seen` for case i, unlike `wants[i]`: if the reference gives `seen`,
+        the numpy oracle was wrong (our bug), whatever the implementation does alone."""
+        ref = self[i]
+        if all(np.array_equal(s, r.numpy()) for s, r in zip(seen, ref)):
+            message = screen.disagreement(self.cases[i], self.wants[i], [r.tolist() for r in ref])
+            raise HarnessError(message)
+
+    def judge(self, impl: str, i: int, answer: Answer, device, slow_is_failure: bool = False):
+        """judge_valid, with the reference asked only when the screen sees anything off."""
+        if answer.status == "ok" and not answer.modified:
+            if screen.outputs_match(answer.outputs, self.wants[i], device):
+                return None
+        return judge_valid(
+            impl, self.cases[i], answer, self[i], device, slow_is_failure=slow_is_failure
+        )
+
+
+def run_triton_batch(cases: list[Case], device, expected: Oracle, tally: Tally) -> list[Finding]:
+    """All cases through the Triton kernel's body, one launch per dtype pair and length
+    range, fed from one upload of every case's storages (each case keeps its own strides,
+    offset and top-k); every output fetched in one download and screened; what differs is
+    judged case by case against the reference."""
+    from fuzz.triton_batched import expand_packed
 
     # A launch's tile is (requests x longest extend), so cases go by how long their longest
     # extend is: a thousand MTP-sized requests never pay for one long extend.
@@ -225,12 +288,32 @@ def run_triton_batch(cases: list[Case], device, expected: list, tally: Tally) ->
         longest = max(c.extend_seq_lens, default=0)
         bucket = sum(longest > edge for edge in (4, 16, 64, 256))
         groups[(c.extend_layout.dtype, c.seq_layout.dtype, bucket)].append(i)
+    start = time.perf_counter()
+    inputs = screen.upload(cases, device)
+    for i, views in enumerate(inputs.views):
+        if views is None:
+            cases[i].tensors(device)  # raises what the per-case path raises
+    tally.add("triton", time.perf_counter() - start, 0)
     findings = []
-    for idx in groups.values():
-        problems = [(*cases[i].tensors(device), cases[i].nsa_index_topk) for i in idx]
+    results: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+    as_tensor = lambda a: torch.from_numpy(a).to(device)  # noqa: E731
+    for (ext_dtype, seq_dtype, _), idx in groups.items():
+        totals = [cases[i].total for i in idx]
+        topk = np.repeat(
+            np.fromiter((cases[i].nsa_index_topk for i in idx), np.int64, len(idx)),
+            [cases[i].bs for i in idx],
+        )
         start = time.perf_counter()
         try:
-            results = expand_many(problems)
+            out_e, out_c = expand_packed(
+                inputs.buffers[ext_dtype],
+                inputs.buffers[seq_dtype],
+                as_tensor(inputs.request_index(cases, idx, 0)),
+                as_tensor(inputs.request_index(cases, idx, 1)),
+                as_tensor(topk),
+                sum(totals),
+                max((max(cases[i].extend_seq_lens, default=0) for i in idx), default=0),
+            )
         except Exception as exc:
             findings.append(
                 Finding(
@@ -245,10 +328,36 @@ def run_triton_batch(cases: list[Case], device, expected: list, tally: Tally) ->
             )
             continue
         tally.add("triton", time.perf_counter() - start, len(idx))
-        for i, result in zip(idx, results):
-            found = check_outputs("triton", summarise(result), expected[i], device)
-            if found is not None:
-                findings.append(Finding(found, cases[i]))
+        results.update(zip(idx, zip(out_e.split(totals), out_c.split(totals))))
+    start = time.perf_counter()
+    seen = screen.screen_results(results, cases, expected.wants, device)
+    tally.add("triton", time.perf_counter() - start, 0)
+    for i in seen.suspects:
+        found = check_outputs("triton", summarise(results[i]), expected[i], device)
+        if found is None and i in seen.seen:
+            expected.confirm(i, seen.seen[i])
+        elif found is not None:
+            findings.append(Finding(found, cases[i]))
+    return findings
+
+
+def screen_backend(name: str, cases: list[Case], device, expected: Oracle, tally: Tally):
+    """A built-in backend on all cases in one batched pass (fuzz/screen.py); the cases it
+    flags are re-run alone through `run_backend`, which decides. Tally: one call a case."""
+
+    def call(ext, seq, topk, out, validate):
+        return expand(ext, seq, topk, backend=name, out=out, validate=validate)
+
+    seen = screen.screen_backend(call, cases, expected.wants, device, POISON, GUARD)
+    tally.add(name, seen.seconds, len(cases))
+    findings = []
+    for i in seen.suspects:
+        found, seconds = run_backend(name, cases[i], device, expected[i])
+        tally.add(name, seconds, 0)
+        if found is not None:
+            findings.append(Finding(found, cases[i]))
+        elif i in seen.seen:
+            expected.confirm(i, seen.seen[i])
     return findings
 
 
@@ -270,9 +379,12 @@ def run_example(
     """Every implementation on every case (the legacy loop on every `legacy_every`-th);
     a Finding for each mismatch.
 
+    An example of SCREEN_MIN cases or more is screened (fuzz/screen.py): built-in backends
+    run in one batched pass, every answer is compared with the numpy oracle, and only what
+    differs goes to the per-case path and the pure-Python reference, whose verdict it is.
     Plug-ins answer by `deadline` (a hang confirmation may run on to `hard_deadline`);
     a plug-in item that got no answer in time is simply not judged. HarnessError when a
-    plug-in's worker reports our own fault."""
+    plug-in's worker reports our own fault, or when the two oracles disagree."""
     # A plug-in has no `out` argument: only the faults of the three contract arguments.
     plugin_bad = [(c, f) for c, f in bad if f.kind in FAULTS] if check_errors else []
     if candidates:
@@ -282,9 +394,8 @@ def run_example(
             worker.submit(items)
 
     findings: list[Finding] = []
-    start = time.perf_counter()
-    expected = [expected_tensors(c.expected()) for c in cases]
-    tally.add("reference", time.perf_counter() - start, len(cases))
+    screened = len(cases) >= SCREEN_MIN
+    expected = Oracle(cases, tally, screened=screened)
     for name in builtins:
         if name == "reference":
             continue
@@ -292,14 +403,16 @@ def run_example(
         batched = name == "triton" and triton_batched
         if batched:
             findings += run_triton_batch(cases, device, expected, tally)
-        todo = list(zip(cases, expected))
-        if batched:
+        elif screened and name in BACKENDS:
+            findings += screen_backend(name, cases, device, expected, tally)
+        todo = list(enumerate(cases))
+        if batched or (screened and name in BACKENDS):
             todo = []
         elif name == "legacy" and legacy_every > 1:  # per-request launches: a sample only
             todo = todo[::legacy_every]
-        for case, want in todo:
+        for i, case in todo:
             if name in BACKENDS:
-                found, seconds = run_backend(name, case, device, want)
+                found, seconds = run_backend(name, case, device, expected[i])
             else:
                 ext, seq = case.tensors(device)
                 answer = call_checked(
@@ -310,7 +423,7 @@ def run_example(
                     tally.divergences[f"{name}: empty batch"] += 1
                     found = None
                 else:
-                    found = judge_valid(name, case, answer, want, device)
+                    found = expected.judge(name, i, answer, device)
             tally.add(name, seconds)
             if found is not None:
                 findings.append(Finding(found, case))
@@ -330,9 +443,7 @@ def run_example(
             elif answer.status == "unconfirmed-hang":
                 tally.unconfirmed_hangs[name] += 1
             if i < len(cases):
-                found = judge_valid(
-                    name, cases[i], answer, expected[i], device, slow_is_failure=slow_is_failure
-                )
+                found = expected.judge(name, i, answer, device, slow_is_failure)
                 if found is not None:
                     findings.append(Finding(found, cases[i]))
             else:
