@@ -124,6 +124,7 @@ class Campaign:
         self._chasing: str | None = None
         self._chase_start = 0.0
         self._seen: set[bytes] = set()
+        self._plugin_case_s: float | None = None  # a plug-in bulk case's worker time, lately
 
     # --- budget ---------------------------------------------------------------------------
 
@@ -389,17 +390,16 @@ class Campaign:
         self.book.record(first, found_by="hypothesis", hypothesis_shrunk=shrunk)
 
     def _plugin_bulk(self, r: int, until: float) -> None:
-        """Batches through every plug-in until `until` (one batch at least), PLUGIN_DEPTH in
-        flight: each worker runs the next batch while this process judges the last one.
-        Batches still in flight when the campaign ends are discarded, their workers ended
-        (never judged, never counted); at the end of the round's share they are judged."""
+        """Batches through every plug-in until `until` (one batch at least), up to
+        PLUGIN_DEPTH in flight: each worker runs the next batch while this process judges
+        the last one. A batch starts, as one after another would, when the ones ahead of it
+        should end before `until`. Batches still in flight when the campaign ends are
+        discarded, their workers ended (never judged, never counted)."""
         flights: deque[tuple[int, bulk.Batch, list[bytes], int]] = deque()
         k = 0
         try:
             while True:
-                while len(flights) < PLUGIN_DEPTH and (
-                    k == 0 or (time.monotonic() < until and not self.done())
-                ):
+                while len(flights) < PLUGIN_DEPTH and (k == 0 or self._another(flights, until)):
                     sent = self._send_plugin_batch(r, k, flights)
                     k += 1
                     if not sent:
@@ -411,6 +411,16 @@ class Campaign:
             for _, w in self.workers:
                 if w.bulk_in_flight():
                     w.discard_bulk()
+
+    def _another(self, flights: deque, until: float) -> bool:
+        """Whether one more batch should start: the batches ahead of it end before `until`
+        (by the last batches' pace; not known yet: only when none is ahead)."""
+        if self.done():
+            return False
+        ahead = sum(n for *_, n in flights)
+        if ahead and self._plugin_case_s is None:
+            return False
+        return time.monotonic() + ahead * (self._plugin_case_s or 0.0) < until
 
     def _send_plugin_batch(self, r: int, k: int, flights: deque) -> bool:
         """Draw batch k and send it to every plug-in; False when no case is left to run."""
@@ -439,6 +449,8 @@ class Campaign:
         for name, w in self.workers:
             status, reply, out, _ = w.receive_bulk()
             self.tally.add(f"{name} (bulk)", w.bulk_seconds, n)
+            if status == "ok" and n:
+                self._plugin_case_s = w.bulk_seconds / n
             verdict = None
             if status == "ok":
                 try:

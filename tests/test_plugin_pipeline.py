@@ -17,6 +17,7 @@ import pytest
 import torch
 
 from fuzz import bulk, plugin_bulk
+from fuzz import campaign as campaign_module
 from fuzz.campaign import Campaign, Options
 from fuzz.isolation import IsolatedCandidate
 
@@ -319,9 +320,17 @@ def test_a_garbled_reply_becomes_a_rerun_case_by_case(tmp_path, monkeypatch) -> 
 
 
 def test_a_correct_plugin_through_many_batches_passes(tmp_path, monkeypatch) -> None:
-    report, c = campaign(
-        tmp_path, "correct", monkeypatch, poison_batch=None, deadline=time.monotonic() + 4
-    )
+    monkeypatch.setattr(campaign_module, "EXAMPLES_PER_ROUND", 2)  # rounds leave room for bulk
+    real, ahead = IsolatedCandidate.send_bulk, []
+
+    def send_bulk(self, *args):
+        ahead.append(self.bulk_in_flight())
+        return real(self, *args)
+
+    monkeypatch.setattr(IsolatedCandidate, "send_bulk", send_bulk)
+    report, c = campaign(tmp_path, "correct", monkeypatch, poison_batch=None, max_cases=1000)
+    assert max(ahead) == 1, f"never a batch sent behind another: {ahead}"
     assert report.errors == [] and report.failures == [] and report.exit_code() == 0
+    assert report.cases == 1000, "batches in flight overran --max-cases"
     assert report.plugin_bulk_cases >= 4 * BATCH
     assert sum(w.restarts for _, w in c.workers) == 0
