@@ -26,6 +26,10 @@ ROWS = {
     ),
     "plugin": ("plug-in, no extra sync", ["--candidate", f"{PLUGIN}:no_extra_sync"]),
     "plugin-sync": ("plug-in, one host sync per call", ["--candidate", f"{PLUGIN}:sync_per_call"]),
+    "plugin-torch": (
+        "plug-in on the torch backend (no Triton: cheap on a CPU)",
+        ["--candidate", f"{PLUGIN}:torch_backend"],
+    ),
     "plugin-1gpu": (
         "plug-in, --workers 2 on one GPU",
         ["--candidate", f"{PLUGIN}:no_extra_sync", "--workers", "2", "--gpus", "0"],

@@ -14,6 +14,7 @@ import os
 import sys
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -35,6 +36,7 @@ from fuzz.strategies import bad_calls, batches
 EXAMPLES_PER_ROUND = 25
 BULK_CHUNK = 131072
 PLUGIN_BATCH = 8192  # cases per round trip to a plug-in's worker
+PLUGIN_DEPTH = 2  # bulk batches in flight per plug-in: one runs while the last is judged
 # Plug-in bulk time per round, as a multiple of the round's own time: on a GPU the bulk
 # engine is where a plug-in's throughput is (a Hypothesis case costs a round trip each).
 PLUGIN_SHARE = {"cpu": 4.0, "cuda": 10.0}
@@ -122,6 +124,7 @@ class Campaign:
         self._chasing: str | None = None
         self._chase_start = 0.0
         self._seen: set[bytes] = set()
+        self._plugin_case_s: float | None = None  # a plug-in bulk case's worker time, lately
 
     # --- budget ---------------------------------------------------------------------------
 
@@ -387,42 +390,71 @@ class Campaign:
         self.book.record(first, found_by="hypothesis", hypothesis_shrunk=shrunk)
 
     def _plugin_bulk(self, r: int, until: float) -> None:
-        """Batches through every plug-in until `until` (one batch at least)."""
+        """Batches through every plug-in until `until` (one batch at least), up to
+        PLUGIN_DEPTH in flight: each worker runs the next batch while this process judges
+        the last one. A batch starts, as one after another would, when the ones ahead of it
+        should end before `until`. Batches still in flight when the campaign ends are
+        discarded, their workers ended (never judged, never counted)."""
+        flights: deque[tuple[int, bulk.Batch, list[bytes], int]] = deque()
         k = 0
-        while True:
-            self._plugin_batch(r, k)
-            k += 1
-            if self.done() or time.monotonic() >= until:
-                return
+        try:
+            while True:
+                while len(flights) < PLUGIN_DEPTH and (k == 0 or self._another(flights, until)):
+                    sent = self._send_plugin_batch(r, k, flights)
+                    k += 1
+                    if not sent:
+                        break
+                if not flights or self.done():
+                    return
+                self._plugin_batch(r, *flights.popleft())
+        finally:
+            for _, w in self.workers:
+                if w.bulk_in_flight():
+                    w.discard_bulk()
 
-    def _plugin_batch(self, r: int, k: int) -> None:
-        """Screen a numpy-drawn batch through each plug-in in one round trip per batch
-        (fuzz/plugin_bulk.py); suspects are confirmed alone against the reference. A batch
-        that hangs, crashes or garbles is re-run case by case, where the fault gets its
-        verdict, its cause and its shrinking as any other."""
-        n = self._room(min(self.o.bulk, PLUGIN_BATCH))
+    def _another(self, flights: deque, until: float) -> bool:
+        """Whether one more batch should start: the batches ahead of it end before `until`
+        (by the last batches' pace; not known yet: only when none is ahead)."""
+        if self.done():
+            return False
+        ahead = sum(n for *_, n in flights)
+        if ahead and self._plugin_case_s is None:
+            return False
+        return time.monotonic() + ahead * (self._plugin_case_s or 0.0) < until
+
+    def _send_plugin_batch(self, r: int, k: int, flights: deque) -> bool:
+        """Draw batch k and send it to every plug-in; False when no case is left to run."""
+        reserved = sum(n for *_, n in flights)
+        n = max(0, self._room(min(self.o.bulk, PLUGIN_BATCH) + reserved) - reserved)
         if self.envelope is not None and self.envelope.bs:
             n = min(n, max(1, PLUGIN_REQUESTS // max(self.envelope.bs)))
         if n <= 0:
-            return
+            return False
         rng = np.random.default_rng([round_seed(self.o.seed, r) ^ PLUGIN_SEED, k])
         batch = bulk.draw(rng, n, self.envelope)
         header, blobs = plugin_bulk.pack(batch)
+        per_case = PER_CASE_CPU_S if self.o.device == "cpu" else PER_CASE_CUDA_S
+        for _, w in self.workers:
+            w.send_bulk(header, blobs, self.o.timeout + n * per_case, self.hard_deadline)
+        flights.append((k, batch, blobs, n))
+        return True
+
+    def _plugin_batch(self, r: int, k: int, batch: bulk.Batch, sent: list[bytes], n: int) -> None:
+        """Judge batch k, sent to each plug-in (fuzz/plugin_bulk.py); suspects are confirmed
+        alone against the reference. A batch that hangs, crashes or garbles is re-run case by
+        case, where the fault gets its verdict, its cause and its shrinking as any other."""
         self.cases += n
         self.plugin_bulk_cases += n
         self.digest.update(f"plugin bulk {r} {k} {n}".encode())
-        per_case = PER_CASE_CPU_S if self.o.device == "cpu" else PER_CASE_CUDA_S
         for name, w in self.workers:
-            until = time.monotonic() + self.o.timeout + n * per_case
-            if self.hard_deadline is not None:
-                until = min(until, self.hard_deadline)
-            start = time.perf_counter()
-            status, reply, out, _ = w.run_bulk(header, blobs, until)
-            self.tally.add(f"{name} (bulk)", time.perf_counter() - start, n)
+            status, reply, out, _ = w.receive_bulk()
+            self.tally.add(f"{name} (bulk)", w.bulk_seconds, n)
+            if status == "ok" and n:
+                self._plugin_case_s = w.bulk_seconds / n
             verdict = None
             if status == "ok":
                 try:
-                    verdict = plugin_bulk.judge(batch, reply, out, self.o.device)
+                    verdict = plugin_bulk.judge(batch, reply, out, sent)
                 except (ValueError, TypeError, KeyError, IndexError):
                     verdict = None  # a reply that does not add up: re-run case by case
             if verdict is not None:
@@ -431,6 +463,8 @@ class Campaign:
                     suspects = list(range(min(n, FALLBACK_CASES)))
             else:
                 suspects = list(range(min(n, FALLBACK_CASES)))
+            if suspects:
+                w.settle_bulk()  # the next batch is read first: the worker is then idle
             self._confirm_suspects(batch, suspects, name, w)
             self.on_progress(self)
             if self.done():

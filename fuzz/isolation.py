@@ -11,14 +11,26 @@ a fresh worker (a warm spare) before it is called a hang: compile time is forgiv
 
 from __future__ import annotations
 
+import select
 import time
+from collections import deque
+from dataclasses import dataclass
 
 from fuzz import wire
-from fuzz.answers import Answer, call_checked, check_frame, decode_answer, fault_answer, one_line
+from fuzz.answers import (
+    Answer,
+    call_checked,
+    check_frame,
+    cuda_error,
+    decode_answer,
+    fault_answer,
+    one_line,
+)
 from fuzz.supervise import WorkerGone, WorkerProcess, exit_description
 
 READY_TIMEOUT_S = 300.0  # importing torch and the candidate, compiling nothing yet
 RESENDS_PER_BATCH = 2  # fresh workers for the rest of a batch after crashes, per batch
+PUSH_SECONDS = 1.0  # at most, writing the next bulk batch while the worker reads it
 
 __all__ = ["Answer", "IsolatedCandidate", "call_checked", "exit_description"]
 
@@ -68,6 +80,34 @@ def _earliest(t: float, deadline: float | None) -> float:
     return t if deadline is None else min(t, deadline)
 
 
+@dataclass
+class _Flight:
+    """A bulk batch sent to a worker, and once read, what came of it."""
+
+    header: dict
+    blobs: list[bytes]
+    seconds: float  # its time limit, from when the worker can start it
+    cap: float | None  # no wait goes past this
+    sent: float
+    worker: WorkerProcess | None = None
+    result: tuple | None = None  # (status, reply, blobs, cause)
+    seconds_taken: float = 0.0  # from when the worker could start it to its answer
+
+
+def _push(w: WorkerProcess, until: float) -> None:
+    """Write what is queued for `w` while it reads, up to `until` (what is left is written
+    while the parent next waits on it)."""
+    while w.outbox and w.gone is None:
+        left = until - time.monotonic()
+        if left <= 0:
+            return
+        try:
+            select.select([], [w.cmd], [], min(left, 0.1))
+        except (OSError, ValueError):
+            return
+        w._flush()
+
+
 class IsolatedCandidate:
     """A plug-in behind a worker process (plus a warm spare); answers batches of items.
 
@@ -98,6 +138,10 @@ class IsolatedCandidate:
         self._main: WorkerProcess | None = None
         self._spare: WorkerProcess | None = None
         self._items: list[dict] = []
+        self._flights: deque[_Flight] = deque()  # bulk batches sent, oldest first
+        self._bulk_answered = 0.0  # when the worker last answered a bulk batch
+        self._bulk_sent = 0  # batches sent: each answer names its batch
+        self.bulk_seconds = 0.0  # the worker's time on the batch last received
 
     def _spawn(self) -> WorkerProcess:
         return WorkerProcess(self.spec, self.device, self.memory_limit_gb, self.message_cap)
@@ -136,6 +180,7 @@ class IsolatedCandidate:
         self._items = list(items)
         if not self._items:
             return
+        self.settle_bulk()  # the worker must be idle: bulk batches in flight are read first
         if self._main is None:
             self._main = self._take_spare()
         self._main.send({"op": "run", "base": 0, "items": self._items})
@@ -272,41 +317,135 @@ class IsolatedCandidate:
             self._main.kill()
             self._main = None
 
+    # --- bulk batches, pipelined (fuzz/plugin_bulk.py) ------------------------------------
+
+    def send_bulk(self, header: dict, blobs: list[bytes], seconds: float, cap: float | None):
+        """Queue a numpy-drawn batch on the worker, behind those already in flight; its
+        answer is read, in order, by `receive_bulk`. `seconds`: its time limit, counted from
+        when the worker can start it (the previous batch answered); `cap`: a deadline no
+        wait goes past. Never blocks on the worker."""
+        self._bulk_sent += 1
+        command = {**header, "op": "bulk", "batch": self._bulk_sent}
+        flight = _Flight(command, blobs, seconds, cap, time.monotonic())
+        if self._main is not None and not self._flights:
+            self._main.kill_strays()
+        self._relaunch()
+        self._launch(flight)
+        self._flights.append(flight)
+
+    def bulk_in_flight(self) -> int:
+        return len(self._flights)
+
+    def receive_bulk(self) -> tuple[str, dict | None, list[bytes], str]:
+        """The oldest batch's (status, reply, blobs, cause). Any status but "ok" means the
+        batch must be re-run case by case; its worker is replaced (the batches behind it
+        are sent again to the fresh one). HarnessErrorInWorker: our own fault (exit 3)."""
+        if not self._flights:
+            raise RuntimeError("receive_bulk without a batch in flight")
+        flight = self._flights[0]
+        if flight.result is None:
+            self._wait(flight)
+        self._flights.popleft()
+        self.bulk_seconds = flight.seconds_taken
+        status, reply, out, cause = flight.result
+        if status == "ok" and reply.get("bulk_error"):
+            raise HarnessErrorInWorker(one_line(str(reply["bulk_error"]), 500))
+        return flight.result
+
     def run_bulk(
         self, header: dict, blobs: list[bytes], until: float
     ) -> tuple[str, dict | None, list[bytes], str]:
-        """One numpy-drawn batch in one round trip (fuzz/plugin_bulk.py): (status, reply,
-        blobs, cause). Any status but "ok" means the batch must be re-run case by case."""
+        """One batch in one round trip, nothing else in flight: `send_bulk` + `receive_bulk`."""
+        self.settle_bulk()
+        self.send_bulk(header, blobs, max(0.0, until - time.monotonic()), until)
+        return self.receive_bulk()
+
+    def settle_bulk(self) -> None:
+        """Read every batch running in the worker (results kept for `receive_bulk`): it is
+        idle after, so that items (`submit`) can go to it. Batches whose worker was replaced
+        run nowhere: they are sent again when received."""
+        for flight in self._flights:
+            if flight.result is None and flight.worker is self._main and self._main is not None:
+                self._wait(flight)
+
+    def discard_bulk(self) -> None:
+        """Forget the batches in flight; a worker still busy with one is ended (never left
+        running what nobody will read). Not counted as a restart."""
+        if any(f.result is None and f.worker is self._main for f in self._flights):
+            self._drop_main()
+        self._flights.clear()
+
+    def _relaunch(self) -> None:
+        """Send again, in order, the batches whose worker was replaced before answering."""
+        for f in self._flights:
+            if f.result is None and (f.worker is not self._main or self._main is None):
+                self._launch(f)
+
+    def _launch(self, flight: _Flight) -> None:
         if self._main is None:
             self._main = self._take_spare()
+        flight.worker, flight.result = self._main, None
+        flight.sent = time.monotonic()
+        self._main.send(flight.header, flight.blobs)
+
+    def _wait(self, flight: _Flight) -> None:
+        """Read `flight`'s answer (sending it again first if its worker was replaced)."""
+        if flight.worker is not self._main or self._main is None:
+            self._relaunch()
         w = self._main
+        # Its time starts once the worker can start it: the batch before it answered.
+        start = max(flight.sent, self._bulk_answered)
+        until = _earliest(start + flight.seconds, flight.cap)
         try:
             if not w.ready:
                 _await_ready(w, until)
-            w.send({**header, "op": "bulk"}, blobs)
+                start = time.monotonic()
+                until = _earliest(start + flight.seconds, flight.cap)
             frame = w.next_frame(until)
+            flight.seconds_taken = time.monotonic() - start
         except _NoWorker as exc:
             self._main = None
-            return "crash", None, [], f"a fresh worker failed: {exc}"
+            flight.result = ("crash", None, [], f"a fresh worker failed: {exc}")
+            return
         except (WorkerGone, wire.ProtocolError, wire.OversizeError) as exc:
             answer = fault_answer(exc, w.take_tail())
             self._drop_main()
-            return answer.status, None, [], answer.cause
+            flight.result = (answer.status, None, [], answer.cause)
+            return
         if frame is None:
             self._drop_main()
-            return "timeout", None, [], "no answer to the batch in time"
+            flight.result = ("timeout", None, [], "no answer to the batch in time")
+            return
+        self._bulk_answered = time.monotonic()
         reply, out = frame
         w.take_tail()
-        w.kill_strays()
-        if reply.get("op") != "bulk-answer":
+        if reply.get("op") != "bulk-answer" or reply.get("batch") != flight.header["batch"]:
             self._drop_main()
-            return "protocol", None, [], f"unexpected {str(reply.get('op'))[:40]!r}"
-        if reply.get("bulk_error"):
-            raise HarnessErrorInWorker(one_line(str(reply["bulk_error"]), 500))
-        return "ok", reply, out, ""
+            what = f"{str(reply.get('op'))[:40]!r} for batch {str(reply.get('batch'))[:20]}"
+            flight.result = ("protocol", None, [], f"unexpected {what}")
+            return
+        if reply.get("candidate_fault"):
+            cause = one_line(str(reply["candidate_fault"]), 500)
+            fault = cuda_error(cause)
+            self._drop_main()  # a device fault leaves its context unusable
+            flight.result = ("cuda-fault" if fault else "raised", None, [], fault or cause)
+            return
+        if self._flights and flight is self._flights[-1]:
+            w.kill_strays()  # nothing of ours runs in it now
+        self._push(w, flight)
+        flight.result = ("ok", reply, out, "")
+
+    def _push(self, w: WorkerProcess, flight: _Flight) -> None:
+        """Write the rest of the next batch while the worker reads it, so that it runs while
+        the parent judges this one (the parent writes only when it waits on the worker)."""
+        behind = [f for f in self._flights if f.worker is w and f.result is None]
+        if not w.outbox or len(behind) < 2:
+            return
+        _push(w, _earliest(time.monotonic() + PUSH_SECONDS, flight.cap))
 
     def close(self) -> None:
         """End both workers and everything they started."""
+        self._flights.clear()
         self._drop_main()
         if self._spare is not None:
             self._spare.kill()

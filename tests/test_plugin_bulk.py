@@ -17,7 +17,7 @@ def screen(fn, seed: int = 0, n: int = 600):
     batch = bulk.draw(np.random.default_rng(seed), n)
     header, blobs = plugin_bulk.pack(batch)
     reply, out = plugin_bulk.run_batch(fn, header, blobs, DEVICE)
-    return batch, plugin_bulk.judge(batch, reply, out, DEVICE)
+    return batch, plugin_bulk.judge(batch, reply, out)
 
 
 def test_a_correct_candidate_has_no_suspect() -> None:
@@ -55,4 +55,4 @@ def test_a_candidate_that_writes_its_inputs_is_caught() -> None:
 def test_a_reply_that_does_not_describe_every_case_is_refused() -> None:
     batch = bulk.draw(np.random.default_rng(0), 10)
     with pytest.raises(ValueError, match="every case"):
-        plugin_bulk.judge(batch, {"facts": []}, [b"", b"", b""], DEVICE)
+        plugin_bulk.judge(batch, {"facts": []}, [b"", b"", b""])

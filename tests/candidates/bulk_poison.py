@@ -1,0 +1,44 @@
+"""Plug-ins that misbehave on one marked input only: top-k POISON, which the pipelined bulk
+tests (tests/test_plugin_pipeline.py) plant in a chosen batch. Correct on everything else.
+
+Loaded by path in a worker: `--candidate tests/candidates/bulk_poison.py:NAME`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import nsa_meta
+
+POISON = 1_234_567  # a top-k the numpy draw practically never makes (1 in 2**31 a case)
+
+
+def _correct(extend_seq_lens, seq_lens, nsa_index_topk):
+    return nsa_meta.expand(
+        extend_seq_lens, seq_lens, nsa_index_topk, backend="torch", validate=False
+    )
+
+
+def correct(extend_seq_lens, seq_lens, nsa_index_topk):
+    return _correct(extend_seq_lens, seq_lens, nsa_index_topk)
+
+
+def wrong_on_poison(extend_seq_lens, seq_lens, nsa_index_topk):
+    """A planted bug: the clamped output is off by one wherever top-k is POISON."""
+    expanded, clamped = _correct(extend_seq_lens, seq_lens, nsa_index_topk)
+    if nsa_index_topk == POISON:
+        clamped = clamped + 1
+    return expanded, clamped
+
+
+def aborts_on_poison(extend_seq_lens, seq_lens, nsa_index_topk):
+    if nsa_index_topk == POISON:
+        os.abort()
+    return _correct(extend_seq_lens, seq_lens, nsa_index_topk)
+
+
+def hangs_on_poison(extend_seq_lens, seq_lens, nsa_index_topk):
+    if nsa_index_topk == POISON:
+        time.sleep(3600)
+    return _correct(extend_seq_lens, seq_lens, nsa_index_topk)

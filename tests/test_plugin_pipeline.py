@@ -1,0 +1,336 @@
+"""The pipelined plug-in bulk engine: two batches in flight per worker, a compact coded reply,
+a vectorised judge. Faults keep their meaning: a batch that crashes, hangs or garbles is
+re-run case by case, and what it hid is still found, with its cause and the same exit code.
+
+The misbehaving plug-ins (tests/candidates/bulk_poison.py) fail only on top-k POISON,
+planted by these tests in one chosen batch, so the fault sits in the batch behind another.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from fuzz import bulk, plugin_bulk
+from fuzz import campaign as campaign_module
+from fuzz.campaign import Campaign, Options
+from fuzz.isolation import IsolatedCandidate
+
+ROOT = Path(__file__).resolve().parents[1]
+POISONED = ROOT / "tests" / "candidates" / "bulk_poison.py"
+POISON = 1_234_567
+BATCH = 48
+
+
+def poisoned_batch(seed: int, n: int = BATCH, poison: bool = True) -> bulk.Batch:
+    """A drawn batch; with `poison`, one case with tokens gets top-k POISON."""
+    b = bulk.draw(np.random.default_rng(seed), n)
+    if poison:
+        b.topk[_case_with_tokens(b)] = POISON
+    return b
+
+
+def _case_with_tokens(b: bulk.Batch) -> int:
+    starts = np.cumsum(b.bs) - b.bs
+    totals = np.array([b.ext[s : s + k].sum() for s, k in zip(starts, b.bs)])
+    return int(np.flatnonzero(totals > 0)[min(3, int((totals > 0).sum()) - 1)])
+
+
+@contextlib.contextmanager
+def worker(name: str, timeout: float = 10.0):
+    c = IsolatedCandidate(f"{POISONED}:{name}", "cpu", timeout)
+    c.start()
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+def send(c: IsolatedCandidate, b: bulk.Batch, seconds: float = 30.0) -> list[bytes]:
+    header, blobs = plugin_bulk.pack(b)
+    c.send_bulk(header, blobs, seconds, None)
+    return blobs
+
+
+# --- the worker: two batches in flight -------------------------------------------------------
+
+
+def test_two_batches_in_flight_are_answered_in_order() -> None:
+    batches = [poisoned_batch(s, poison=False) for s in (1, 2, 3)]
+    with worker("correct") as c:
+        sent = [send(c, b) for b in batches[:2]]
+        assert c.bulk_in_flight() == 2
+        status, reply, out, _ = c.receive_bulk()
+        assert status == "ok"
+        sent.append(send(c, batches[2]))  # sent while the second one runs
+        verdicts = [plugin_bulk.judge(batches[0], reply, out, sent[0])]
+        for b, blobs in zip(batches[1:], sent[1:]):
+            status, reply, out, _ = c.receive_bulk()
+            assert status == "ok"
+            verdicts.append(plugin_bulk.judge(b, reply, out, blobs))
+        assert [v.suspects for v in verdicts] == [[], [], []]
+        assert c.restarts == 0 and c.bulk_in_flight() == 0
+
+
+def test_a_crash_in_the_first_batch_sends_the_second_to_a_fresh_worker() -> None:
+    first, second = poisoned_batch(1), poisoned_batch(2, poison=False)
+    with worker("aborts_on_poison") as c:
+        send(c, first)
+        blobs = send(c, second)
+        status, _, _, cause = c.receive_bulk()
+        assert status == "crash" and "SIGABRT" in cause
+        status, reply, out, _ = c.receive_bulk()
+        assert status == "ok", "the batch behind a crash is sent again, not lost"
+        assert plugin_bulk.judge(second, reply, out, blobs).suspects == []
+        assert c.restarts == 1
+
+
+def test_items_sent_while_a_batch_runs_wait_for_it() -> None:
+    from fuzz.case import Case
+
+    b = poisoned_batch(4, poison=False)
+    with worker("correct") as c:
+        blobs = send(c, b)
+        c.submit([{"case": Case((1, 2), (3, 4), 2).to_json()}])
+        (answer,) = c.collect()
+        assert answer is not None and answer.status == "ok"
+        status, reply, out, _ = c.receive_bulk()
+        assert status == "ok" and plugin_bulk.judge(b, reply, out, blobs).suspects == []
+
+
+def test_a_discarded_batch_ends_its_busy_worker() -> None:
+    with worker("hangs_on_poison") as c:
+        send(c, poisoned_batch(5))
+        busy = c._main
+        time.sleep(0.5)
+        c.discard_bulk()
+        assert c.bulk_in_flight() == 0 and c._main is None
+        assert busy.proc.poll() is not None, "the worker busy with a discarded batch still runs"
+        assert c.restarts == 0
+
+
+def test_a_batch_that_hangs_behind_another_times_out() -> None:
+    with worker("hangs_on_poison", timeout=1.0) as c:
+        send(c, poisoned_batch(6, poison=False))
+        send(c, poisoned_batch(7), seconds=1.5)
+        assert c.receive_bulk()[0] == "ok"
+        start = time.monotonic()
+        status, _, _, cause = c.receive_bulk()
+        assert status == "timeout" and "in time" in cause
+        assert time.monotonic() - start < 10
+
+
+# --- the compact reply: codes, checked --------------------------------------------------------
+
+
+def _odd_outputs(ext, seq, k):
+    """Each way a reply can be unusual, by case: see ODD below."""
+    good = plugin_bulk_correct(ext, seq, k)
+    which = k % 7
+    if which == 1:
+        raise ValueError("raised on purpose")
+    if which == 2:
+        return good[0]
+    if which == 3:
+        return good[0], good[1].to(torch.int64)
+    if which == 4:
+        return good[0], good[1].reshape(1, -1)
+    if which == 5:
+        return good[0], "not a tensor"
+    if which == 6:
+        return good[0], good[1].to("meta")
+    return good
+
+
+def plugin_bulk_correct(ext, seq, k):
+    import nsa_meta
+
+    return nsa_meta.expand(ext, seq, k, backend="torch", validate=False)
+
+
+def test_every_unusual_output_is_a_suspect_and_nothing_else_is() -> None:
+    b = poisoned_batch(8, n=70, poison=False)
+    b.topk[:] = 7 * np.arange(70) + np.arange(70) % 7  # case i: kind i % 7, top-k kept large
+    header, blobs = plugin_bulk.pack(b)
+    reply, out = plugin_bulk.run_batch(_odd_outputs, header, blobs, "cpu")
+    verdict = plugin_bulk.judge(b, reply, out, blobs)
+    assert verdict.suspects == [i for i in range(70) if i % 7], verdict.suspects
+    assert not verdict.inputs_modified
+    assert "raised on purpose" in verdict.notes[1] and verdict.notes[2] == "returned Tensor"
+    assert "torch.int64" not in verdict.notes.get(3, "")  # a plain int64 output: codes say it
+    assert "shape [1," in verdict.notes[4] and "str" in verdict.notes[5]
+
+
+def _garbled(reply: dict, blobs: list[bytes], how: str) -> tuple[dict, list[bytes]]:
+    reply, blobs = dict(reply), list(blobs)
+    if how == "short status":
+        blobs[0] = blobs[0][:-1]
+    elif how == "status code":
+        blobs[0] = bytes([9]) + blobs[0][1:]
+    elif how == "dtype code":
+        blobs[1] = bytes([7]) + blobs[1][1:]
+    elif how == "length negative":
+        size = np.frombuffer(blobs[4], np.int64).copy()
+        size[0] = -5
+        blobs[4] = size.tobytes()
+    elif how == "lengths do not add up":
+        size = np.frombuffer(blobs[4], np.int64).copy()
+        size[0] += 1
+        blobs[4] = size.tobytes()
+    elif how == "huge length":
+        size = np.frombuffer(blobs[4], np.int64).copy()
+        size[:4] = 2**62
+        blobs[4] = size.tobytes()
+    elif how == "values truncated":
+        blobs[5] = blobs[5][:-4]
+    elif how == "storage truncated":
+        blobs[6] = blobs[6][:-8]
+    elif how == "blob missing":
+        blobs.pop()
+    elif how == "wrong count":
+        reply["n"] += 1
+    elif how == "notes not a list":
+        reply["notes"] = "x"
+    elif how == "note out of range":
+        reply["notes"] = [[10**6, "x"]]
+    elif how == "too many notes":
+        reply["notes"] = [[0, "x"]] * 100
+    return reply, blobs
+
+
+GARBLES = [
+    "short status",
+    "status code",
+    "dtype code",
+    "length negative",
+    "lengths do not add up",
+    "huge length",
+    "values truncated",
+    "storage truncated",
+    "blob missing",
+    "wrong count",
+    "notes not a list",
+    "note out of range",
+    "too many notes",
+]
+
+
+@pytest.mark.parametrize("how", GARBLES)
+def test_a_garbled_reply_is_refused(how: str) -> None:
+    b = poisoned_batch(9, poison=False)
+    header, blobs = plugin_bulk.pack(b)
+    reply, out = plugin_bulk.run_batch(plugin_bulk_correct, header, blobs, "cpu")
+    assert plugin_bulk.judge(b, reply, out, blobs).suspects == []
+    with pytest.raises(ValueError):
+        plugin_bulk.judge(b, *_garbled(reply, out, how), blobs)
+
+
+# --- the campaign: what the second batch hid is still found -----------------------------------
+
+
+def campaign(tmp_path: Path, name: str, monkeypatch, *, poison_batch: int | None = 1, **extra):
+    """A short campaign on a bulk_poison plug-in; the `poison_batch`-th bulk draw (0: the
+    first; None: none) carries one POISON case. Returns the report and the campaign."""
+    real, draws = bulk.draw, []
+
+    def draw(rng, n, envelope=None):
+        b = real(rng, n, envelope)
+        draws.append(b)
+        if poison_batch is not None and len(draws) == poison_batch + 1:
+            b.topk[_case_with_tokens(b)] = POISON
+        return b
+
+    monkeypatch.setattr(bulk, "draw", draw)
+    options = {
+        "deadline": time.monotonic() + 90,
+        "candidates": [f"{POISONED}:{name}"],
+        "bulk": BATCH,
+        "corpus_dir": tmp_path / "corpus",
+        "named": False,
+        "max_failures": 1,
+        "shrink_seconds": 3.0,
+        "fault_shrink_seconds": 1.5,
+        "timeout": 10.0,
+        **extra,
+    }
+    c = Campaign(Options(**options))
+    c.run()
+    assert poison_batch is None or len(draws) > poison_batch, "no poisoned batch was drawn"
+    return c.report(), c
+
+
+def test_a_planted_bug_in_the_second_batch_is_found_and_shrunk(tmp_path, monkeypatch) -> None:
+    report, c = campaign(tmp_path, "wrong_on_poison", monkeypatch)
+    assert report.errors == [] and report.exit_code() == 1
+    (failure,) = report.failures
+    assert failure["signature"].startswith("bulk_poison:wrong_on_poison:")
+    assert failure["found_by"] == "bulk screen"
+    assert failure["shrunk"], failure
+    assert "topk=1234567" in failure["case"].replace(" ", "")
+    assert report.plugin_bulk_cases >= 2 * BATCH
+    assert all(w._main is None for _, w in c.workers), "a worker outlived the campaign"
+
+
+def test_a_crash_in_the_second_batch_keeps_its_cause(tmp_path, monkeypatch) -> None:
+    report, _ = campaign(tmp_path, "aborts_on_poison", monkeypatch)
+    assert report.errors == [] and report.exit_code() == 1
+    (failure,) = report.failures
+    assert failure["signature"] == "bulk_poison:aborts_on_poison:crash"
+    assert "SIGABRT" in failure["cause"] and failure["found_by"] == "bulk screen"
+
+
+@pytest.mark.slow  # a batch limit, an item timeout and a (shortened) hang confirmation
+def test_a_hang_in_the_second_batch_is_confirmed_as_a_hang(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(Options, "confirm_timeout", lambda self: 3.0)
+    report, _ = campaign(tmp_path, "hangs_on_poison", monkeypatch, timeout=1.0)
+    assert report.errors == [] and report.exit_code() == 1
+    (failure,) = report.failures
+    assert failure["signature"] == "bulk_poison:hangs_on_poison:hang"
+    assert "no answer in 1 s, nor in 3 s in a fresh worker" in failure["cause"]
+
+
+def test_a_garbled_reply_becomes_a_rerun_case_by_case(tmp_path, monkeypatch) -> None:
+    real, seen, reruns = IsolatedCandidate.receive_bulk, [], []
+
+    def garble(self):
+        status, reply, out, cause = real(self)
+        seen.append(status)
+        if len(seen) == 2:  # the poisoned batch: its reply is garbled on the way
+            out = [bytes([9]) + out[0][1:], *out[1:]]
+        return status, reply, out, cause
+
+    confirm = Campaign._confirm_suspects
+
+    def spy(self, batch, suspects, name, w):
+        reruns.append(list(suspects))
+        return confirm(self, batch, suspects, name, w)
+
+    monkeypatch.setattr(IsolatedCandidate, "receive_bulk", garble)
+    monkeypatch.setattr(Campaign, "_confirm_suspects", spy)
+    report, _ = campaign(tmp_path, "wrong_on_poison", monkeypatch)
+    assert report.errors == [] and report.exit_code() == 1
+    assert list(range(BATCH)) in reruns, "the garbled batch was not re-run case by case"
+    (failure,) = report.failures
+    assert failure["signature"].startswith("bulk_poison:wrong_on_poison:")
+
+
+def test_a_correct_plugin_through_many_batches_passes(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(campaign_module, "EXAMPLES_PER_ROUND", 2)  # rounds leave room for bulk
+    real, ahead = IsolatedCandidate.send_bulk, []
+
+    def send_bulk(self, *args):
+        ahead.append(self.bulk_in_flight())
+        return real(self, *args)
+
+    monkeypatch.setattr(IsolatedCandidate, "send_bulk", send_bulk)
+    report, c = campaign(tmp_path, "correct", monkeypatch, poison_batch=None, max_cases=1000)
+    assert max(ahead) == 1, f"never a batch sent behind another: {ahead}"
+    assert report.errors == [] and report.failures == [] and report.exit_code() == 0
+    assert report.cases == 1000, "batches in flight overran --max-cases"
+    assert report.plugin_bulk_cases >= 4 * BATCH
+    assert sum(w.restarts for _, w in c.workers) == 0
