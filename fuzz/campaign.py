@@ -39,7 +39,7 @@ PLUGIN_BATCH = 8192  # cases per round trip to a plug-in's worker
 PLUGIN_DEPTH = 2  # bulk batches in flight per plug-in: one runs while the last is judged
 # Plug-in bulk time per round, as a multiple of the round's own time: on a GPU the bulk
 # engine is where a plug-in's throughput is (a Hypothesis case costs a round trip each).
-PLUGIN_SHARE = {"cpu": 4.0, "cuda": 10.0}
+PLUGIN_SHARE = {"cpu": 4.0, "cuda": 20.0}
 PLUGIN_REQUESTS = 2**18  # requests per plug-in batch at most (an envelope of large bs)
 PLUGIN_SEED = 0x5EED_B01C
 PER_CASE_CPU_S, PER_CASE_CUDA_S = 0.01, 0.002  # a batch's time limit, on top of --timeout
