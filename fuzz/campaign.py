@@ -95,6 +95,18 @@ class _Shrink(Exception):
     """Raised inside the property so that Hypothesis shrinks the example."""
 
 
+def fault_suspects(n: int, running: int | None) -> list[int]:
+    """The cases to re-run alone when a bulk batch faulted as a whole: the one its worker
+    was running when it died or hung and the 63 before it (a fault may surface a few calls
+    late), then the first FALLBACK_CASES."""
+    first = list(range(min(n, FALLBACK_CASES)))
+    if running is None or not 0 <= running < n:
+        return first
+    near = list(range(running, max(-1, running - 64), -1))
+    seen = set(near)
+    return near + [i for i in first if i not in seen]
+
+
 def round_seed(campaign_seed: int, r: int) -> int:
     return int(hashlib.sha256(f"{campaign_seed}:{r}".encode()).hexdigest()[:16], 16)
 
@@ -106,6 +118,7 @@ class Campaign:
         self.should_stop: Callable[[], bool] = lambda: False  # set by whoever owns the signals
         self.tally = Tally()
         self.cases = self.bulk_cases = self.shipped_cases = self.plugin_bulk_cases = 0
+        self.unreproduced: list[dict] = []  # bulk batches that faulted, no case re-run alone did
         self.bulk_seconds = 0.0
         self.examples = self.rounds = 0
         self.digest = hashlib.sha256()
@@ -442,12 +455,12 @@ class Campaign:
     def _plugin_batch(self, r: int, k: int, batch: bulk.Batch, sent: list[bytes], n: int) -> None:
         """Judge batch k, sent to each plug-in (fuzz/plugin_bulk.py); suspects are confirmed
         alone against the reference. A batch that hangs, crashes or garbles is re-run case by
-        case, where the fault gets its verdict, its cause and its shrinking as any other."""
-        self.cases += n
-        self.plugin_bulk_cases += n
+        case, where the fault gets its verdict, its cause and its shrinking as any other.
+        Its cases count as screened once a plug-in's reply was judged (not when it faulted)."""
         self.digest.update(f"plugin bulk {r} {k} {n}".encode())
+        counted = False
         for name, w in self.workers:
-            status, reply, out, _ = w.receive_bulk()
+            status, reply, out, cause = w.receive_bulk()
             self.tally.add(f"{name} (bulk)", w.bulk_seconds, n)
             if status == "ok" and n:
                 self._plugin_case_s = w.bulk_seconds / n
@@ -457,21 +470,36 @@ class Campaign:
                     verdict = plugin_bulk.judge(batch, reply, out, sent)
                 except (ValueError, TypeError, KeyError, IndexError):
                     verdict = None  # a reply that does not add up: re-run case by case
+            if verdict is not None and not counted:
+                self.cases += n
+                self.plugin_bulk_cases += n
+                counted = True
             if verdict is not None:
                 suspects = verdict.suspects[:SUSPECTS_PER_BATCH]
                 if verdict.inputs_modified and not suspects:
                     suspects = list(range(min(n, FALLBACK_CASES)))
             else:
-                suspects = list(range(min(n, FALLBACK_CASES)))
+                suspects = fault_suspects(n, w.bulk_progress if status != "ok" else None)
             if suspects:
                 w.settle_bulk()  # the next batch is read first: the worker is then idle
-            self._confirm_suspects(batch, suspects, name, w)
+            found = self._confirm_suspects(batch, suspects, name, w)
+            if status != "ok" and not found and not self.done() and len(self.unreproduced) < 100:
+                self.unreproduced.append(
+                    {
+                        "impl": name,
+                        "status": status,
+                        "cause": cause,
+                        "cases": n,
+                        "running": w.bulk_progress,
+                    }  # fmt: skip
+                )
             self.on_progress(self)
             if self.done():
                 return
 
-    def _confirm_suspects(self, batch, suspects: list[int], name: str, w) -> None:
-        """The vectorised oracle only points; the reference and the plug-in decide."""
+    def _confirm_suspects(self, batch, suspects: list[int], name: str, w) -> bool:
+        """The vectorised oracle only points; the reference and the plug-in decide. True
+        when a re-run alone failed."""
         for chunk in range(0, len(suspects), 64):
             cases = [batch.case(i) for i in suspects[chunk : chunk + 64]]
             findings = run_example(
@@ -490,8 +518,11 @@ class Campaign:
             for f in smallest_per_signature(findings):
                 if f.mismatch.signature not in self.book:
                     self.book.record(f, found_by="bulk screen")
-            if findings or self.done():
-                return
+            if findings:
+                return True
+            if self.done():
+                return False
+        return False
 
     def _bulk(self, r: int) -> None:
         """Screen a numpy-drawn batch through the Triton kernel; confirm what differs."""
@@ -593,6 +624,7 @@ class Campaign:
             unconfirmed_hangs=[
                 {"impl": n, "count": c} for n, c in self.tally.unconfirmed_hangs.items()
             ],
+            unreproduced_faults=list(self.unreproduced),
             implementations={
                 name: {
                     "calls": self.tally.calls[name],

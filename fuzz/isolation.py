@@ -92,6 +92,7 @@ class _Flight:
     worker: WorkerProcess | None = None
     result: tuple | None = None  # (status, reply, blobs, cause)
     seconds_taken: float = 0.0  # from when the worker could start it to its answer
+    progress: int | None = None  # the case it was running when its worker died or hung
 
 
 def _push(w: WorkerProcess, until: float) -> None:
@@ -142,6 +143,7 @@ class IsolatedCandidate:
         self._bulk_answered = 0.0  # when the worker last answered a bulk batch
         self._bulk_sent = 0  # batches sent: each answer names its batch
         self.bulk_seconds = 0.0  # the worker's time on the batch last received
+        self.bulk_progress: int | None = None  # the case it ran when it died or hung
 
     def _spawn(self) -> WorkerProcess:
         return WorkerProcess(self.spec, self.device, self.memory_limit_gb, self.message_cap)
@@ -347,6 +349,7 @@ class IsolatedCandidate:
             self._wait(flight)
         self._flights.popleft()
         self.bulk_seconds = flight.seconds_taken
+        self.bulk_progress = flight.progress
         status, reply, out, cause = flight.result
         if status == "ok" and reply.get("bulk_error"):
             raise HarnessErrorInWorker(one_line(str(reply["bulk_error"]), 500))
@@ -409,10 +412,12 @@ class IsolatedCandidate:
             return
         except (WorkerGone, wire.ProtocolError, wire.OversizeError) as exc:
             answer = fault_answer(exc, w.take_tail())
+            flight.progress = w.bulk_progress(flight.header["batch"])
             self._drop_main()
             flight.result = (answer.status, None, [], answer.cause)
             return
         if frame is None:
+            flight.progress = w.bulk_progress(flight.header["batch"])
             self._drop_main()
             flight.result = ("timeout", None, [], "no answer to the batch in time")
             return

@@ -68,9 +68,13 @@ class CandidateFault(Exception):
     fault surfaces there): the batch's, to re-run case by case; not the harness's own."""
 
 
-def run_batch(fn, header: dict, blobs: list[bytes], device: str) -> tuple[dict, list[bytes]]:
+def run_batch(
+    fn, header: dict, blobs: list[bytes], device: str, progress=None
+) -> tuple[dict, list[bytes]]:
     """Every case of the batch through `fn`, back to back; what came out, as codes and bytes.
-    Raises CandidateFault when reading the results fails once the candidate has run."""
+    Raises CandidateFault when reading the results fails once the candidate has run.
+    `progress` (two int64s shared with the parent): the batch, and the case last started,
+    so that a crash or a hang in bulk names its case."""
     import torch
 
     dt = {"int32": torch.int32, "int64": torch.int64}
@@ -90,7 +94,12 @@ def run_batch(fn, header: dict, blobs: list[bytes], device: str) -> tuple[dict, 
     firsts: list = []  # shipped outputs: all first ones, then all second ones
     seconds: list = []
     keep_a, keep_c = firsts.append, seconds.append
+    if progress is not None:
+        progress[1] = -1
+        progress[0] = int(header.get("batch") or -1)
     for i in range(n):
+        if progress is not None:
+            progress[1] = i
         try:
             result = fn(
                 view_e((bss[i],), (e_stride[i],), e_start[i]),

@@ -34,6 +34,7 @@ class Report:
     errors: list[str] = field(default_factory=list)
     slow: list[dict] = field(default_factory=list)
     unconfirmed_hangs: list[dict] = field(default_factory=list)
+    unreproduced_faults: list[dict] = field(default_factory=list)  # bulk batches, see campaign
     implementations: dict[str, dict] = field(default_factory=dict)
     known_divergences: dict[str, int] = field(default_factory=dict)
     restarts: dict[str, int] = field(default_factory=dict)
@@ -84,6 +85,7 @@ class Report:
             merged.errors += r.errors
             merged.slow += r.slow
             merged.unconfirmed_hangs += r.unconfirmed_hangs
+            merged.unreproduced_faults += r.unreproduced_faults
             merged.interrupted |= r.interrupted
             for name, t in r.implementations.items():
                 m = merged.implementations.setdefault(name, {"calls": 0, "seconds": 0.0})

@@ -46,6 +46,17 @@ def print_summary(report: Report) -> None:
             f"UNCONFIRMED HANG {printable(h['impl'])} x{h['count']} "
             "(the budget ended before a re-run could confirm it: not a failure)"
         )
+    groups: dict[tuple, list[dict]] = {}
+    for u in report.unreproduced_faults:
+        groups.setdefault((u["impl"], u["status"], u["cause"]), []).append(u)
+    for (impl, status, cause), us in groups.items():
+        batches = "a bulk batch" if len(us) == 1 else f"{len(us)} bulk batches"
+        print(
+            f"UNREPRODUCED {printable(impl)}: {batches} ({sum(u['cases'] for u in us):,} cases)"
+            f" ended in {printable(status)} ({printable(cause)}); no case re-run alone did so "
+            "again (a flaky fault, or one that needs the calls before it: not a failure; "
+            "those cases are not counted as screened)"
+        )
     for e in report.errors:
         print(f"ERROR {printable(e)}")
     div = ", ".join(f"{k} x{v}" for k, v in report.known_divergences.items()) or "none"

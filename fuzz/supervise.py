@@ -8,9 +8,11 @@ candidate that prints 100 MB costs neither the campaign's terminal nor its memor
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import selectors
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -79,6 +81,7 @@ class WorkerProcess:
         self.res, res_w = os.pipe()
         self.cap_fd, cap_w = os.pipe()
         life_r, self.life = os.pipe()
+        self.progress, progress_fd = _progress_slot()
         config = {
             "spec": spec,
             "device": device,
@@ -89,6 +92,7 @@ class WorkerProcess:
             "res_fd": res_w,
             "life_fd": life_r,
             "sys_path": [p for p in sys.path if p],
+            "progress_fd": progress_fd,
         }
         path = os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH", "")) if p)
         env = {**os.environ, "PYTHONPATH": path, "PYTHONUNBUFFERED": "1"}
@@ -99,13 +103,14 @@ class WorkerProcess:
                 stdin=subprocess.DEVNULL,
                 stdout=cap_w,
                 stderr=cap_w,
-                pass_fds=(cmd_r, res_w, life_r),
+                pass_fds=tuple(fd for fd in (cmd_r, res_w, life_r, progress_fd) if fd >= 0),
                 start_new_session=True,
                 env=env,
             )
         finally:
-            for fd in (cmd_r, res_w, cap_w, life_r):
-                os.close(fd)
+            for fd in (cmd_r, res_w, cap_w, life_r, progress_fd):
+                if fd >= 0:
+                    os.close(fd)
         self.pid = self.proc.pid
         for fd in (self.cmd, self.res, self.cap_fd):
             os.set_blocking(fd, False)
@@ -124,6 +129,14 @@ class WorkerProcess:
             self.sel.register(self.pidfd, selectors.EVENT_READ)
         except (AttributeError, OSError):
             self.pidfd = None
+
+    def bulk_progress(self, batch: int) -> int | None:
+        """The index of the case the worker last started in bulk batch `batch` (the one
+        that was running when it died or hung), or None when unknown."""
+        if self.progress is None:
+            return None
+        seen, index = struct.unpack_from("<qq", self.progress, 0)
+        return index if seen == batch and index >= 0 else None
 
     # --- traffic ----------------------------------------------------------------------
 
@@ -251,3 +264,16 @@ class WorkerProcess:
                     pass
         self.pidfd = None
         self.cmd = self.res = self.cap_fd = self.life = -1
+
+
+def _progress_slot() -> tuple[mmap.mmap | None, int]:
+    """Sixteen bytes shared with the worker (a memfd both map): the bulk batch it runs and
+    the case it last started, written with no system call. (None, -1) where unavailable."""
+    try:
+        fd = os.memfd_create("nsa-fuzz-progress")
+        os.ftruncate(fd, 16)
+        slot = mmap.mmap(fd, 16)
+    except (AttributeError, OSError):
+        return None, -1
+    struct.pack_into("<qq", slot, 0, -1, -1)
+    return slot, fd

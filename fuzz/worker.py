@@ -200,14 +200,29 @@ def end_of_output() -> None:
         pass
 
 
-def run_bulk(fn, command: dict, blobs: list[bytes], device: str) -> tuple[dict, list[bytes]]:
+def progress_slot(config: dict):  # type: ignore[no-untyped-def]
+    """The parent's progress slot (fuzz/supervise.py) as two int64s, or None."""
+    fd = config.get("progress_fd", -1)
+    if not isinstance(fd, int) or fd < 0:
+        return None
+    try:
+        import mmap
+
+        return memoryview(mmap.mmap(fd, 16)).cast("q")
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def run_bulk(
+    fn, command: dict, blobs: list[bytes], device: str, progress=None
+) -> tuple[dict, list[bytes]]:
     """A numpy-drawn batch, back to back (fuzz/plugin_bulk.py). A fault of ours is named as
     such (`bulk_error`); one seen reading the results after the candidate ran (a device
     fault, say) is the batch's (`candidate_fault`): the parent re-runs it case by case."""
     from fuzz import plugin_bulk
 
     try:
-        return plugin_bulk.run_batch(fn, command, blobs, device)
+        return plugin_bulk.run_batch(fn, command, blobs, device, progress)
     except plugin_bulk.CandidateFault as exc:
         return {"candidate_fault": str(exc)[:2000]}, []
     except Exception as exc:  # the candidate raising is caught per case inside; this is not
@@ -237,11 +252,12 @@ def serve(config: dict, reaper: int) -> None:
     wire.write_frame(res_fd, {"op": "ready", "reaper": reaper, "envelope": envelope_of(fn)})
     reader = wire.FrameReader()
     bulk_batches = 0
+    progress = progress_slot(config)
     while True:
         command, blobs = read_command(cmd_fd, reader)
         if command.get("op") == "bulk":
             reap_children(reaper)
-            header, out = run_bulk(fn, command, blobs, config["device"])
+            header, out = run_bulk(fn, command, blobs, config["device"], progress)
             end_of_output()
             answer = {**header, "op": "bulk-answer", "batch": command.get("batch")}
             wire.write_frame(res_fd, answer, out)

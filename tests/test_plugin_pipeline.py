@@ -334,3 +334,91 @@ def test_a_correct_plugin_through_many_batches_passes(tmp_path, monkeypatch) -> 
     assert report.cases == 1000, "batches in flight overran --max-cases"
     assert report.plugin_bulk_cases >= 4 * BATCH
     assert sum(w.restarts for _, w in c.workers) == 0
+
+
+# --- a fault late in a large batch names its case ----------------------------------------------
+
+
+def _late_poison(b: bulk.Batch) -> int:
+    """The last case with tokens: past the first FALLBACK_CASES cases re-run alone."""
+    starts = np.cumsum(b.bs) - b.bs
+    totals = np.array([b.ext[s : s + k].sum() for s, k in zip(starts, b.bs)])
+    i = int(np.flatnonzero(totals > 0)[-1])
+    b.topk[i] = POISON
+    return i
+
+
+def test_the_worker_reports_which_case_it_was_running_when_it_died() -> None:
+    b = bulk.draw(np.random.default_rng(7), 600)
+    late = _late_poison(b)
+    assert late >= campaign_module.FALLBACK_CASES
+    with worker("aborts_on_poison") as c:
+        send(c, b)
+        status, _, _, cause = c.receive_bulk()
+        assert status == "crash" and "SIGABRT" in cause
+        assert c.bulk_progress == late
+    with worker("hangs_on_poison", timeout=1.0) as c:
+        send(c, b, seconds=3.0)
+        status, *_ = c.receive_bulk()
+        assert status == "timeout" and c.bulk_progress == late
+
+
+def test_suspects_after_a_fault_start_at_the_running_case() -> None:
+    assert campaign_module.fault_suspects(1000, None) == list(range(256))
+    s = campaign_module.fault_suspects(1000, 700)
+    assert s[:3] == [700, 699, 698] and s[63] == 637 and s[64:] == list(range(256))
+    assert campaign_module.fault_suspects(1000, 10)[:11] == list(range(10, -1, -1))
+    assert campaign_module.fault_suspects(10, 50) == list(range(10))  # out of range: ignored
+
+
+def test_a_crash_late_in_a_large_batch_is_found_with_its_case(tmp_path, monkeypatch) -> None:
+    real, draws = bulk.draw, []
+
+    def draw(rng, n, envelope=None):
+        b = real(rng, n, envelope)
+        draws.append(b)
+        if len(draws) == 1:
+            _late_poison(b)
+        return b
+
+    monkeypatch.setattr(bulk, "draw", draw)
+    c = Campaign(
+        Options(
+            deadline=time.monotonic() + 90,
+            candidates=[f"{POISONED}:aborts_on_poison"],
+            bulk=600,
+            corpus_dir=tmp_path / "corpus",
+            named=False,
+            max_failures=1,
+            shrink_seconds=3.0,
+            fault_shrink_seconds=1.5,
+            timeout=10.0,
+        )
+    )
+    c.run()
+    report = c.report()
+    assert report.errors == [] and report.exit_code() == 1, report.errors
+    (failure,) = report.failures
+    assert failure["signature"] == "bulk_poison:aborts_on_poison:crash"
+    assert "SIGABRT" in failure["cause"] and failure["found_by"] == "bulk screen"
+
+
+def test_a_batch_fault_no_lone_rerun_shows_is_reported_not_dropped(tmp_path) -> None:
+    c = Campaign(
+        Options(
+            deadline=time.monotonic() + 12,
+            candidates=[f"{POISONED}:aborts_in_bulk"],
+            bulk=600,
+            corpus_dir=tmp_path / "corpus",
+            named=False,
+            timeout=10.0,
+        )
+    )
+    c.run()
+    report = c.report()
+    assert report.errors == [] and report.failures == [], report.failures
+    assert report.exit_code() == 0  # not reproduced alone: no verdict, but said
+    faults = report.unreproduced_faults
+    assert faults and faults[0]["status"] == "crash" and "SIGABRT" in faults[0]["cause"]
+    assert faults[0]["cases"] == 600 and faults[0]["running"] == 0
+    assert report.to_json()["unreproduced_faults"] == faults

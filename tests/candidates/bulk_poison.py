@@ -7,6 +7,7 @@ Loaded by path in a worker: `--candidate tests/candidates/bulk_poison.py:NAME`.
 from __future__ import annotations
 
 import os
+import sys
 import time
 
 import nsa_meta
@@ -41,4 +42,12 @@ def aborts_on_poison(extend_seq_lens, seq_lens, nsa_index_topk):
 def hangs_on_poison(extend_seq_lens, seq_lens, nsa_index_topk):
     if nsa_index_topk == POISON:
         time.sleep(3600)
+    return _correct(extend_seq_lens, seq_lens, nsa_index_topk)
+
+
+def aborts_in_bulk(extend_seq_lens, seq_lens, nsa_index_topk):
+    """Dies whenever the bulk loop calls it (a fault that needs its context: the calls
+    before it, a shared storage), never on a lone call: no re-run alone can show it."""
+    if sys._getframe(1).f_code.co_name == "run_batch":
+        os.abort()
     return _correct(extend_seq_lens, seq_lens, nsa_index_topk)
