@@ -483,7 +483,9 @@ class Campaign:
             if suspects:
                 w.settle_bulk()  # the next batch is read first: the worker is then idle
             found = self._confirm_suspects(batch, suspects, name, w)
-            if status != "ok" and not found and not self.done() and len(self.unreproduced) < 100:
+            if suspects and not found and not self.done() and len(self.unreproduced) < 100:
+                if status == "ok":  # the screen saw a difference a lone re-run does not show
+                    status, cause = "differed", f"{len(suspects)} case(s) flagged in bulk"
                 self.unreproduced.append(
                     {
                         "impl": name,

@@ -54,8 +54,9 @@ def print_summary(report: Report) -> None:
         print(
             f"UNREPRODUCED {printable(impl)}: {batches} ({sum(u['cases'] for u in us):,} cases)"
             f" ended in {printable(status)} ({printable(cause)}); no case re-run alone did so "
-            "again (a flaky fault, or one that needs the calls before it: not a failure; "
-            "those cases are not counted as screened)"
+            "again (a flaky fault, or one that needs the calls before it: not a failure"
+            + ("" if status == "differed" else "; those cases are not counted as screened")
+            + ")"
         )
     for e in report.errors:
         print(f"ERROR {printable(e)}")

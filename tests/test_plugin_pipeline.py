@@ -403,11 +403,17 @@ def test_a_crash_late_in_a_large_batch_is_found_with_its_case(tmp_path, monkeypa
     assert "SIGABRT" in failure["cause"] and failure["found_by"] == "bulk screen"
 
 
-def test_a_batch_fault_no_lone_rerun_shows_is_reported_not_dropped(tmp_path) -> None:
+@pytest.mark.parametrize(
+    "name, status, cause",
+    [("aborts_in_bulk", "crash", "SIGABRT"), ("wrong_in_bulk", "differed", "flagged in bulk")],
+)
+def test_a_bulk_fault_no_lone_rerun_shows_is_reported_not_dropped(
+    tmp_path, name: str, status: str, cause: str
+) -> None:
     c = Campaign(
         Options(
             deadline=time.monotonic() + 12,
-            candidates=[f"{POISONED}:aborts_in_bulk"],
+            candidates=[f"{POISONED}:{name}"],
             bulk=600,
             corpus_dir=tmp_path / "corpus",
             named=False,
@@ -419,6 +425,7 @@ def test_a_batch_fault_no_lone_rerun_shows_is_reported_not_dropped(tmp_path) -> 
     assert report.errors == [] and report.failures == [], report.failures
     assert report.exit_code() == 0  # not reproduced alone: no verdict, but said
     faults = report.unreproduced_faults
-    assert faults and faults[0]["status"] == "crash" and "SIGABRT" in faults[0]["cause"]
-    assert faults[0]["cases"] == 600 and faults[0]["running"] == 0
+    assert faults and faults[0]["status"] == status and cause in faults[0]["cause"]
+    assert faults[0]["cases"] == 600
+    assert faults[0]["running"] == (0 if status == "crash" else None)
     assert report.to_json()["unreproduced_faults"] == faults
