@@ -53,7 +53,12 @@ def print_summary(report: Report) -> None:
         batches = "a bulk batch" if len(us) == 1 else f"{len(us)} bulk batches"
         print(
             f"UNREPRODUCED {printable(impl)}: {batches} ({sum(u['cases'] for u in us):,} cases)"
-            f" ended in {printable(status)} ({printable(cause)}); no case re-run alone did so "
+            + (
+                " had values off the oracle"
+                if status == "differed"
+                else f" ended in {printable(status)}"
+            )
+            + f" ({printable(cause)}); no case re-run alone did so "
             "again (a flaky fault, or one that needs the calls before it: not a failure"
             + ("" if status == "differed" else "; those cases are not counted as screened")
             + ")"
