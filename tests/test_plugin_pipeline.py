@@ -412,7 +412,7 @@ def test_a_bulk_fault_no_lone_rerun_shows_is_reported_not_dropped(
 ) -> None:
     c = Campaign(
         Options(
-            deadline=time.monotonic() + 12,
+            deadline=time.monotonic() + 6,
             candidates=[f"{POISONED}:{name}"],
             bulk=600,
             corpus_dir=tmp_path / "corpus",
