@@ -42,6 +42,7 @@ class Failure:
     in_corpus_before: bool = False
     found_by: str = ""
     why_not_shrunk: str = ""
+    reproduced_alone: bool | None = None  # None: not tried (budget, corpus)
 
     def to_json(self) -> dict:
         return {
@@ -57,6 +58,7 @@ class Failure:
             "in_corpus_before": self.in_corpus_before,
             "found_by": self.found_by,
             "why_not_shrunk": self.why_not_shrunk,
+            "reproduced_alone": self.reproduced_alone,
         }
 
 
@@ -115,7 +117,11 @@ class Book:
         fault_kind = is_fault_kind(failure.mismatch)
         best: dict = {}
 
+        tried: dict = {}
+
         def fails(case: Case) -> bool:
+            if case in tried:  # the shrinker may ask again for the case it starts from
+                return tried[case]
             if self.c.done() and self.c.interrupted:
                 raise KeyboardInterrupt  # stopped by a signal: the report comes first
             # A hang is retried without the long confirmation while shrinking; the result
@@ -123,8 +129,19 @@ class Book:
             got = self._reproduce(case, failure.fault, failure.signature, confirm=not fault_kind)
             if got is not None:
                 best[case] = got
+            tried[case] = got is not None
             return got is not None
 
+        # First, does it fail again alone (a fresh worker for a crash or a hang)? If not,
+        # it needs the calls before it or is flaky: said, not shrunk (replay may not show it).
+        if not fails(failure.case):
+            failure.reproduced_alone = False
+            failure.why_not_shrunk = (
+                "it did not fail again when re-run alone: the failure needs the calls made "
+                "before it in the candidate's process, or is flaky; replay may not show it"
+            )
+            return
+        failure.reproduced_alone = True
         try:
             small = self.shrink_case(failure, fails, budget)
         except KeyboardInterrupt:

@@ -18,6 +18,8 @@ def printable(text: object) -> str:
 def failure_state(f: dict) -> str:
     if f.get("in_corpus_before"):
         return "in corpus before"
+    if f.get("reproduced_alone") is False:
+        return "not reproduced alone: " + f.get("why_not_shrunk", "")
     if f.get("shrunk"):
         return "shrunk" + (" from " + f["found_by"] if f.get("found_by") else "")
     return "not shrunk" + (" (" + f["why_not_shrunk"] + ")" if f.get("why_not_shrunk") else "")

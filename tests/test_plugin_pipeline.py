@@ -408,11 +408,13 @@ def test_a_crash_late_in_a_large_batch_is_found_with_its_case(tmp_path, monkeypa
     [("aborts_in_bulk", "crash", "SIGABRT"), ("wrong_in_bulk", "differed", "flagged in bulk")],
 )
 def test_a_bulk_fault_no_lone_rerun_shows_is_reported_not_dropped(
-    tmp_path, name: str, status: str, cause: str
+    tmp_path, monkeypatch, name: str, status: str, cause: str
 ) -> None:
+    real_done = Campaign.done  # ends once the first one is reported (a loaded CI is slow)
+    monkeypatch.setattr(Campaign, "done", lambda self: bool(self.unreproduced) or real_done(self))
     c = Campaign(
         Options(
-            deadline=time.monotonic() + 6,
+            deadline=time.monotonic() + 60,
             candidates=[f"{POISONED}:{name}"],
             bulk=600,
             corpus_dir=tmp_path / "corpus",
@@ -429,3 +431,25 @@ def test_a_bulk_fault_no_lone_rerun_shows_is_reported_not_dropped(
     assert faults[0]["cases"] == 600
     assert faults[0]["running"] == (0 if status == "crash" else None)
     assert report.to_json()["unreproduced_faults"] == faults
+
+
+def test_a_crash_that_needs_the_calls_before_it_says_so(tmp_path) -> None:
+    from fuzz.summary import failure_state
+
+    c = Campaign(
+        Options(
+            deadline=time.monotonic() + 30,
+            candidates=[f"{ROOT / 'tests' / 'candidates' / 'stateful.py'}:aborts_on_call_50"],
+            bulk=0,
+            corpus_dir=tmp_path / "corpus",
+            max_failures=1,
+            timeout=10.0,
+        )
+    )
+    c.run()
+    report = c.report()
+    assert report.errors == [] and report.exit_code() == 1  # it did crash: a failure
+    (failure,) = report.failures
+    assert failure["signature"] == "stateful:aborts_on_call_50:crash"
+    assert failure["reproduced_alone"] is False and not failure["shrunk"]
+    assert "did not fail again when re-run alone" in failure_state(failure)
