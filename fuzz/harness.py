@@ -263,6 +263,13 @@ class Oracle:
         if all(np.array_equal(s, r.numpy()) for s, r in zip(seen, ref)):
             message = screen.disagreement(self.cases[i], self.wants[i], [r.tolist() for r in ref])
             raise HarnessError(message)
+        # The batched pass got wrong values that the same built-in, alone, does not: the
+        # screen's batching (ours) or a built-in that depends on its neighbours. Never silent.
+        raise HarnessError(
+            f"a built-in gave other values in the batched screen than alone on "
+            f"{self.cases[i].describe()}: screened {[list(map(int, s[:8])) for s in seen]}, "
+            f"reference {[r.tolist()[:8] for r in ref]} (first 8 of each output)"
+        )
 
     def judge(self, impl: str, i: int, answer: Answer, device, slow_is_failure: bool = False):
         """judge_valid, with the reference asked only when the screen sees anything off."""

@@ -289,3 +289,19 @@ def test_a_campaign_reports_a_broken_oracle_as_its_own_error(monkeypatch, tmp_pa
     campaign = Campaign(opts).run()
     assert len(campaign.book) == 0
     assert any("numpy oracle disagrees" in e for e in campaign.errors), campaign.errors
+
+
+def test_a_value_wrong_only_in_the_batched_pass_is_our_error_not_silence(monkeypatch) -> None:
+    """Wrong on the planted case's first call (the screen's), right when re-run alone: the
+    batching or a neighbour-dependent built-in. Never a silent pass: HarnessError (exit 3)."""
+    calls = [0]
+
+    def wrong_once(ext, seq, out_e, out_c, capacity):
+        calls[0] += 1
+        if calls[0] == 1:
+            out_c[1] += 1
+
+    plant(monkeypatch, wrong_once)
+    with pytest.raises(HarnessError, match="other values in the batched screen than alone"):
+        run(with_target(target_case()), triton_batched=False)
+    assert calls[0] == 2  # the screen's call, then the lone re-run
