@@ -61,6 +61,7 @@ class Options:
     corpus_dir: Path = Path("corpus")
     max_failures: int = 20
     timeout: float = 5.0
+    confirm_seconds: float | None = None  # a timed-out case's lone re-run; None: the default
     slow_is_failure: bool = False
     check_errors: bool = False
     unit: int = 0  # this process's share of the rounds: r % units == unit
@@ -84,6 +85,8 @@ class Options:
         return cls(**{**data, "corpus_dir": Path(data["corpus_dir"])})
 
     def confirm_timeout(self) -> float:
+        if self.confirm_seconds is not None:
+            return self.confirm_seconds
         return max(30.0, 6 * self.timeout)
 
     def grace_seconds(self) -> float:

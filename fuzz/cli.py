@@ -124,7 +124,15 @@ def build_parser() -> argparse.ArgumentParser:
             default=5.0,
             metavar="S",
             help="seconds a plug-in may take on one case before it is re-run, alone, in a "
-            "fresh worker with max(30, 6 x S) s; only then is it a hang",
+            "fresh worker with max(30, 6 x S) s (--confirm-seconds); only then is it a hang",
+        )
+        q.add_argument(
+            "--confirm-seconds",
+            type=_positive_float,
+            default=None,
+            metavar="S",
+            help="how long that lone re-run may take before the case is a hang (default "
+            "max(30, 6 x --timeout); at least --timeout): shorter suits short budgets",
         )
         q.add_argument(
             "--slow-is-failure",

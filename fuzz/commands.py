@@ -83,13 +83,29 @@ def writable_report(path: Path | None) -> None:
         raise UsageError(f"--report {path}: {exc}") from None
 
 
+def confirm_seconds(args) -> float:
+    """--confirm-seconds, or its default max(30, 6 x --timeout); never below --timeout."""
+    if args.confirm_seconds is None:
+        return max(30.0, 6 * args.timeout)
+    if args.confirm_seconds < args.timeout:
+        raise UsageError(
+            f"--confirm-seconds {args.confirm_seconds:g} is below --timeout {args.timeout:g}: "
+            "the lone re-run must have at least the time the case first had"
+        )
+    return args.confirm_seconds
+
+
 def start_workers(specs: list[str], args, device: str, deadline: float | None):
     """(name, IsolatedCandidate) per spec, started; a candidate that cannot load is usage."""
     from fuzz.candidates import CandidateError, candidate_name
     from fuzz.isolation import IsolatedCandidate
 
+    confirm = confirm_seconds(args)
     workers = [
-        (candidate_name(s), IsolatedCandidate(s, device, args.timeout, args.memory_limit))
+        (
+            candidate_name(s),
+            IsolatedCandidate(s, device, args.timeout, args.memory_limit, confirm_timeout=confirm),
+        )
         for s in specs
     ]
     try:
@@ -139,6 +155,7 @@ def cmd_run(args) -> int:
         corpus_dir=args.corpus,
         max_failures=args.max_failures,
         timeout=args.timeout,
+        confirm_seconds=confirm_seconds(args),
         slow_is_failure=args.slow_is_failure,
         check_errors=args.check_errors,
         unit=shard_i * args.workers,

@@ -149,12 +149,13 @@ def test_planted_mutant_is_found_saved_small_and_replayed(tmp_path: Path) -> Non
 def test_hanging_candidate_is_recorded_as_a_hang(tmp_path: Path) -> None:
     spec = "tests/mutants.py:hangs_on_all_zero_extends"
     r, report = run(
-        tmp_path, "--seconds", 30, "--max-failures", 1, "--timeout", 1, "--candidate", spec
-    )
+        tmp_path, "--seconds", 30, "--max-failures", 1, "--timeout", 1,
+        "--confirm-seconds", 3, "--candidate", spec,
+    )  # fmt: skip
     assert r.returncode == 1, said(r)
     (failure,) = report["failures"]
     assert failure["signature"] == "mutants:hangs_on_all_zero_extends:hang"
-    assert "no answer in 1 s, nor in 30 s in a fresh worker" in failure["summary"]
+    assert "no answer in 1 s, nor in 3 s in a fresh worker" in failure["summary"]
     (entry,) = saved_entries(tmp_path)
     assert entry["mismatch"]["kind"] == "hang"
     assert not any(Case.from_json(entry["case"]).extend_seq_lens)
@@ -231,3 +232,15 @@ def test_list_and_show(tmp_path: Path) -> None:
     assert "Case.from_json(" in shown.stdout and "expected = case.expected()" in shown.stdout
     data = json.loads(shown.stdout.split("\n# reproduce")[0])
     assert data["signature"] == "triton:values:seqlens_expanded"
+
+
+def test_the_hang_confirmation_defaults_to_max_30_or_6_timeouts_and_is_checked(
+    tmp_path: Path,
+) -> None:
+    from fuzz.campaign import Options
+
+    assert Options().confirm_timeout() == 30.0
+    assert Options(timeout=10.0).confirm_timeout() == 60.0
+    assert Options(timeout=1.0, confirm_seconds=3.0).confirm_timeout() == 3.0
+    r, _ = run(tmp_path, "--seconds", 5, "--timeout", 4, "--confirm-seconds", 2)
+    assert r.returncode == 2 and "--confirm-seconds 2 is below --timeout 4" in r.stderr, said(r)
