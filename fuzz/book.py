@@ -30,6 +30,12 @@ def is_fault_kind(mismatch: Mismatch) -> bool:
     )
 
 
+NOT_ALONE = (
+    "it did not fail again when re-run alone: the failure needs the calls made before it "
+    "in the candidate's process, or is flaky; replay may not show it"
+)
+
+
 @dataclass
 class Failure:
     signature: str
@@ -136,10 +142,11 @@ class Book:
         # it needs the calls before it or is flaky: said, not shrunk (replay may not show it).
         if not fails(failure.case):
             failure.reproduced_alone = False
-            failure.why_not_shrunk = (
-                "it did not fail again when re-run alone: the failure needs the calls made "
-                "before it in the candidate's process, or is flaky; replay may not show it"
+            failure.why_not_shrunk = NOT_ALONE
+            path = self._save(
+                failure.mismatch, failure.case, failure.fault, original=None, note=NOT_ALONE
             )
+            failure.path = path or failure.path
             return
         failure.reproduced_alone = True
         try:
@@ -186,7 +193,13 @@ class Book:
     # --- the corpus ----------------------------------------------------------------------------
 
     def _save(
-        self, mismatch: Mismatch, case: Case, fault: Fault | None, *, original: Case | None
+        self,
+        mismatch: Mismatch,
+        case: Case,
+        fault: Fault | None,
+        *,
+        original: Case | None,
+        note: str | None = None,
     ) -> Path | None:
         """Write the entry; a failure that cannot be written is printed in full on stderr,
         kept in the report, and makes the run exit 3."""
@@ -201,6 +214,8 @@ class Book:
                 spec=self.c.spec_of(mismatch.impl),
                 original_case=original,
                 op=self.op,
+                note=note,
+                replace_same=note is not None,
             )
         except (corpus.CorpusWriteError, OSError) as exc:
             entry = getattr(exc, "entry", None) or {

@@ -382,6 +382,8 @@ def cmd_replay(args) -> int:
                     f"PASS {label + ' ' if label else ''}{printable(entry.path)} "
                     f"[{printable(entry.signature)}]{note}"
                 )
+                if not entry.is_seed and entry.note:
+                    print(f"     note: {printable(entry.note)}")
     except KeyboardInterrupt:
         internal.append("interrupted before every entry was replayed")
     finally:

@@ -297,13 +297,26 @@ def _existing(path: Path) -> Entry | None:
         return None
 
 
-def _put(directory: Path, signature: str, case, render: Callable[[Path], str]) -> tuple[Path, str]:
-    """Write the entry of `signature` unless one with a case as small is there already.
+def _put(
+    directory: Path,
+    signature: str,
+    case,
+    render: Callable[[Path], str],
+    replace_same: bool = False,
+) -> tuple[Path, str]:
+    """Write the entry of `signature` unless one with a case as small is there already
+    (`replace_same`: an entry of this very case is rewritten, to add what was learnt).
     Returns (path, "added" | "replaced" | "kept")."""
     path = directory / entry_name(signature)
     with _locked(directory):
         old = _existing(path) if os.path.lexists(path) else None
-        if old is not None and old.signature == signature and _size(case) >= _size(old.case):
+        same = replace_same and old is not None and old.case == case
+        if (
+            old is not None
+            and old.signature == signature
+            and _size(case) >= _size(old.case)
+            and not same
+        ):
             return path, "kept"
         existed = os.path.lexists(path)
         write_atomic(path, render(path))
@@ -362,9 +375,11 @@ def save(
     original_case=None,
     op: str = "expand",
     note: str | None = None,
+    replace_same: bool = False,
 ) -> Path:
     """Write the entry of `mismatch.signature` in `directory` (one file per signature; an
-    existing entry is replaced only by a smaller case) and return its path. Raises
+    existing entry is replaced only by a smaller case, or by the same case with
+    `replace_same`) and return its path. Raises
     CorpusWriteError (path and OS reason; its `entry` holds the unsaved JSON object)."""
     directory = Path(directory)
     data = entry_data(
@@ -385,7 +400,7 @@ def save(
 
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        path, _ = _put(directory, mismatch.signature, case, render)
+        path, _ = _put(directory, mismatch.signature, case, render, replace_same)
     except OSError as exc:
         err = CorpusWriteError(directory, _reason(exc))
         err.entry = data

@@ -48,6 +48,8 @@ def describe_entry(entry) -> str:
         parts.append(f"seed: {entry.note}")
     elif entry.cause:
         parts.append(entry.cause[:120])
+    if not entry.is_seed and entry.note:
+        parts.append(f"note: {entry.note}")
     return "  ".join(printable(p) for p in parts if p)
 
 
@@ -70,6 +72,8 @@ def reproducer(entry) -> str:
         lines.append(_comment("seed", entry.note))
     elif entry.cause:
         lines.append(_comment("cause", entry.cause))
+    if not entry.is_seed and entry.note:
+        lines.append(_comment("note", entry.note))
     if entry.candidate:
         lines.append(_comment("candidate (not imported here)", entry.candidate))
     names = ["Case"] + (["Fault", "expected_error"] if fault else [])

@@ -9,6 +9,7 @@ planted by these tests in one chosen batch, so the fault sits in the batch behin
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from pathlib import Path
 
@@ -453,3 +454,10 @@ def test_a_crash_that_needs_the_calls_before_it_says_so(tmp_path) -> None:
     assert failure["signature"] == "stateful:aborts_on_call_50:crash"
     assert failure["reproduced_alone"] is False and not failure["shrunk"]
     assert "did not fail again when re-run alone" in failure_state(failure)
+    entry = json.loads(Path(failure["file"]).read_text())  # the corpus says so too
+    assert "did not fail again when re-run alone" in entry["note"]
+    assert entry["signature"] == failure["signature"]
+    from fuzz import corpus
+    from fuzz.show import describe_entry
+
+    assert "note: it did not fail again" in describe_entry(corpus.load(Path(failure["file"])))
