@@ -29,7 +29,7 @@ from fuzz.book import Book, is_fault_kind
 from fuzz.candidates import CandidateError, candidate_name
 from fuzz.case import Case, Fault
 from fuzz.harness import Finding, Tally, run_example, smallest_per_signature
-from fuzz.isolation import IsolatedCandidate
+from fuzz.isolation import IsolatedCandidate, default_confirm_seconds
 from fuzz.report import Report
 from fuzz.strategies import bad_calls, batches
 
@@ -87,7 +87,7 @@ class Options:
     def confirm_timeout(self) -> float:
         if self.confirm_seconds is not None:
             return self.confirm_seconds
-        return max(30.0, 6 * self.timeout)
+        return default_confirm_seconds(self.timeout)
 
     def grace_seconds(self) -> float:
         """How far past --seconds a campaign may run: one hang confirmation."""

@@ -85,8 +85,10 @@ def writable_report(path: Path | None) -> None:
 
 def confirm_seconds(args) -> float:
     """--confirm-seconds, or its default max(30, 6 x --timeout); never below --timeout."""
+    from fuzz.isolation import default_confirm_seconds
+
     if args.confirm_seconds is None:
-        return max(30.0, 6 * args.timeout)
+        return default_confirm_seconds(args.timeout)
     if args.confirm_seconds < args.timeout:
         raise UsageError(
             f"--confirm-seconds {args.confirm_seconds:g} is below --timeout {args.timeout:g}: "

@@ -80,6 +80,11 @@ def _earliest(t: float, deadline: float | None) -> float:
     return t if deadline is None else min(t, deadline)
 
 
+def default_confirm_seconds(timeout: float) -> float:
+    """How long a timed-out case's lone re-run may take before it is a hang, by default."""
+    return max(30.0, 6 * timeout)
+
+
 @dataclass
 class _Flight:
     """A bulk batch sent to a worker, and once read, what came of it."""
@@ -129,7 +134,7 @@ class IsolatedCandidate:
         self.spec, self.device = spec, device
         self.timeout, self.memory_limit_gb = timeout, memory_limit_gb
         self.confirm_timeout = (
-            max(30.0, 6 * timeout) if confirm_timeout is None else confirm_timeout
+            default_confirm_seconds(timeout) if confirm_timeout is None else confirm_timeout
         )
         self.message_cap = message_cap
         self.restarts = 0

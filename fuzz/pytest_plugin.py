@@ -124,14 +124,14 @@ def pytest_collection_modifyitems(
 
 
 def _entry_op(path: Path) -> str | None:
-    """A shipped seed's op ("expand" when absent); None when it cannot be read, so that
-    its item is collected and fails, named, rather than vanish."""
-    import json
+    """A shipped seed's op; None when it cannot be read, so that its item is collected and
+    fails, named, rather than vanish."""
+    import fuzz.meta_entry  # noqa: F401  (the decoder of "metadata" entries)
+    from fuzz import corpus
 
     try:
-        data = json.loads(path.read_text())
-        return data.get("op", "expand") if isinstance(data, dict) else None
-    except (OSError, ValueError):
+        return corpus.load(path).op
+    except Exception:  # the item's own load names the reason
         return None
 
 

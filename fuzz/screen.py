@@ -259,13 +259,8 @@ def screen_backend(
         return BackendScreen(list(range(len(cases))), {}, time.perf_counter() - start)
     if flat[-len(flags) :].any():  # an input changed: re-run them all, alone
         return BackendScreen(list(range(len(cases))), {}, time.perf_counter() - start)
-    seen = {}
-    for i, lo in where.items():
-        n = cases[i].total
-        got = (flat[lo : lo + n], flat[lo + n : lo + 2 * n])
-        if not all(np.array_equal(g, w) for g, w in zip(got, wants[i])):
-            suspects.add(i)
-            seen[i] = got
+    seen = _differing(flat, where, cases, wants)
+    suspects |= seen.keys()
     stores = flat[size : size + 2 * at].reshape(2, at) if at else np.zeros((2, 0), np.int32)
     for i, (lo, capacity) in regions.items():
         if i in suspects:
@@ -297,11 +292,17 @@ def screen_results(
         where[i] = size
         size += 2 * n
     flat = torch.cat(gathered).cpu().numpy() if gathered else np.zeros(0, np.int32)
+    seen = _differing(flat, where, cases, wants)
+    return BackendScreen(sorted(suspects | seen.keys()), seen, time.perf_counter() - start)
+
+
+def _differing(flat: np.ndarray, where: dict[int, int], cases: list[Case], wants) -> dict:
+    """The cases whose two outputs, packed in `flat` from `where[i]`, differ from `wants`:
+    what the screen got for each."""
     seen = {}
     for i, lo in where.items():
         n = cases[i].total
         got = (flat[lo : lo + n], flat[lo + n : lo + 2 * n])
         if not all(np.array_equal(g, w) for g, w in zip(got, wants[i])):
-            suspects.add(i)
             seen[i] = got
-    return BackendScreen(sorted(suspects), seen, time.perf_counter() - start)
+    return seen

@@ -234,16 +234,26 @@ def test_a_garbled_reply_is_refused(how: str) -> None:
 # --- the campaign: what the second batch hid is still found -----------------------------------
 
 
-def campaign(tmp_path: Path, name: str, monkeypatch, *, poison_batch: int | None = 1, **extra):
+def campaign(
+    tmp_path: Path,
+    name: str,
+    monkeypatch,
+    *,
+    poison_batch: int | None = 1,
+    where=None,
+    **extra,
+):
     """A short campaign on a bulk_poison plug-in; the `poison_batch`-th bulk draw (0: the
-    first; None: none) carries one POISON case. Returns the report and the campaign."""
+    first; None: none) carries one POISON case, at `where(batch)` (by default an early case
+    with tokens). Returns the report and the campaign."""
     real, draws = bulk.draw, []
+    where = where or _case_with_tokens
 
     def draw(rng, n, envelope=None):
         b = real(rng, n, envelope)
         draws.append(b)
         if poison_batch is not None and len(draws) == poison_batch + 1:
-            b.topk[_case_with_tokens(b)] = POISON
+            b.topk[where(b)] = POISON
         return b
 
     monkeypatch.setattr(bulk, "draw", draw)
@@ -340,18 +350,17 @@ def test_a_correct_plugin_through_many_batches_passes(tmp_path, monkeypatch) -> 
 # --- a fault late in a large batch names its case ----------------------------------------------
 
 
-def _late_poison(b: bulk.Batch) -> int:
-    """The last case with tokens: past the first FALLBACK_CASES cases re-run alone."""
+def _last_case_with_tokens(b: bulk.Batch) -> int:
+    """Past the first FALLBACK_CASES cases re-run alone, in a batch of 600."""
     starts = np.cumsum(b.bs) - b.bs
     totals = np.array([b.ext[s : s + k].sum() for s, k in zip(starts, b.bs)])
-    i = int(np.flatnonzero(totals > 0)[-1])
-    b.topk[i] = POISON
-    return i
+    return int(np.flatnonzero(totals > 0)[-1])
 
 
 def test_the_worker_reports_which_case_it_was_running_when_it_died() -> None:
     b = bulk.draw(np.random.default_rng(7), 600)
-    late = _late_poison(b)
+    late = _last_case_with_tokens(b)
+    b.topk[late] = POISON
     assert late >= campaign_module.FALLBACK_CASES
     with worker("aborts_on_poison") as c:
         send(c, b)
@@ -373,31 +382,10 @@ def test_suspects_after_a_fault_start_at_the_running_case() -> None:
 
 
 def test_a_crash_late_in_a_large_batch_is_found_with_its_case(tmp_path, monkeypatch) -> None:
-    real, draws = bulk.draw, []
-
-    def draw(rng, n, envelope=None):
-        b = real(rng, n, envelope)
-        draws.append(b)
-        if len(draws) == 1:
-            _late_poison(b)
-        return b
-
-    monkeypatch.setattr(bulk, "draw", draw)
-    c = Campaign(
-        Options(
-            deadline=time.monotonic() + 90,
-            candidates=[f"{POISONED}:aborts_on_poison"],
-            bulk=600,
-            corpus_dir=tmp_path / "corpus",
-            named=False,
-            max_failures=1,
-            shrink_seconds=3.0,
-            fault_shrink_seconds=1.5,
-            timeout=10.0,
-        )
-    )
-    c.run()
-    report = c.report()
+    report, _ = campaign(
+        tmp_path, "aborts_on_poison", monkeypatch, poison_batch=0,
+        where=_last_case_with_tokens, bulk=600,
+    )  # fmt: skip
     assert report.errors == [] and report.exit_code() == 1, report.errors
     (failure,) = report.failures
     assert failure["signature"] == "bulk_poison:aborts_on_poison:crash"
@@ -413,18 +401,7 @@ def test_a_bulk_fault_no_lone_rerun_shows_is_reported_not_dropped(
 ) -> None:
     real_done = Campaign.done  # ends once the first one is reported (a loaded CI is slow)
     monkeypatch.setattr(Campaign, "done", lambda self: bool(self.unreproduced) or real_done(self))
-    c = Campaign(
-        Options(
-            deadline=time.monotonic() + 60,
-            candidates=[f"{POISONED}:{name}"],
-            bulk=600,
-            corpus_dir=tmp_path / "corpus",
-            named=False,
-            timeout=10.0,
-        )
-    )
-    c.run()
-    report = c.report()
+    report, _ = campaign(tmp_path, name, monkeypatch, poison_batch=None, bulk=600)
     assert report.errors == [] and report.failures == [], report.failures
     assert report.exit_code() == 0  # not reproduced alone: no verdict, but said
     faults = report.unreproduced_faults
