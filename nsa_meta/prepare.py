@@ -20,7 +20,16 @@ class Plan:
     """`plan(extend_seq_lens, seq_lens, nsa_index_topk)` writes `[0, total)` of the
     prepared buffers and returns them whole, as `expand(..., out=out, validate=False)`."""
 
-    __slots__ = ("out", "max_bs", "extend_dtype", "seq_dtype", "device", "capacity", "_launch")
+    __slots__ = (
+        "out",
+        "max_bs",
+        "extend_dtype",
+        "seq_dtype",
+        "device",
+        "capacity",
+        "path",
+        "_launch",
+    )
 
     def __init__(
         self,
@@ -45,6 +54,9 @@ class Plan:
         self.capacity = min(out[0].numel(), out[1].numel())
         kernel = importlib.import_module("nsa_meta.triton_kernel")
         self._launch = kernel.prepared_launch(out[0], out[1], max_bs, extend_dtype, seq_dtype)
+        # How each call launches: "launcher" (Triton's compiled C launcher, called
+        # directly), "wrapper" (its Python wrapper) or "jit" (the JIT's usual path).
+        self.path: str = self._launch.path
 
     def __call__(
         self, extend_seq_lens: torch.Tensor, seq_lens: torch.Tensor, nsa_index_topk: int
@@ -91,7 +103,7 @@ class Plan:
     def __repr__(self) -> str:
         return (
             f"Plan(max_bs={self.max_bs}, capacity={self.capacity}, device={self.device}, "
-            f"extend_dtype={self.extend_dtype}, seq_dtype={self.seq_dtype})"
+            f"extend_dtype={self.extend_dtype}, seq_dtype={self.seq_dtype}, path={self.path!r})"
         )
 
 

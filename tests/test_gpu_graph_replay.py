@@ -242,3 +242,35 @@ def test_eager_matches_reference(backend: str, ext_layout: str, seq_layout: str)
         expand(ext, seq, topk, backend=backend, out=out, validate=False)
         assert_expanded(storage_e, storage_c, ext_list, seq_list, topk, where + "out=: ")
         assert ext.tolist() == ext_list and seq.tolist() == seq_list, f"{where}inputs modified"
+
+
+def test_prepared_plan_calls_the_compiled_launcher_eagerly() -> None:
+    """On the Triton versions whose launcher layout was read (3.5, 3.6) a plan calls the
+    compiled C launcher itself, with integer addresses; elsewhere its Python wrapper.
+    Eager calls on new values, strides and bs then match the oracle, guard untouched."""
+    import triton
+
+    bs_max, capacity = 700, 700 * MAX_EXTEND
+    storage_e, storage_c = (
+        torch.full((capacity + GUARD,), SENTINEL, dtype=torch.int32, device=DEVICE)
+        for _ in range(2)
+    )
+    plan = prepare((storage_e[:capacity], storage_c[:capacity]), bs_max, seq_dtype=torch.int64)
+    raw_known = triton.__version__.startswith(("3.5.", "3.6."))
+    assert plan.path == ("launcher" if raw_known else "wrapper"), repr(plan)
+    gen = torch.Generator().manual_seed(5)
+    for trial in range(24):
+        bs = int(torch.randint(1, bs_max + 1, (), generator=gen))
+        ext_host, seq_host = random_requests(gen, bs, torch.int64)
+        ext = on_gpu(ext_host, LAYOUTS[trial % len(LAYOUTS)])
+        seq = on_gpu(seq_host, LAYOUTS[(trial // 2) % len(LAYOUTS)])
+        topk = (TOPK, 0, 1, INT32_MAX)[trial % 4]
+        storage_e.fill_(SENTINEL)
+        storage_c.fill_(SENTINEL)
+        got = plan(ext, seq, topk)
+        assert got[0] is plan.out[0] and got[1] is plan.out[1]
+        torch.cuda.synchronize()
+        ext_list = ext.cpu().tolist()
+        seq_list = seq.cpu().tolist()
+        where = f"eager plan trial {trial} bs={bs}: "
+        assert_expanded(storage_e, storage_c, ext_list, seq_list, topk, where)
