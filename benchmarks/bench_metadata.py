@@ -210,11 +210,13 @@ def summary(samples: list[float] | None) -> dict | None:
     return {"median": statistics.median(samples), "p20": q[0], "p80": q[3]}
 
 
-def configs(quick: bool, cuda: bool, modes=MODES):
+def configs(quick: bool, cuda: bool, modes=MODES, sizes=None, widths=None):
     if not cuda:
         return [(m, bs, 2, 64, p) for m in modes for bs in (1, 5) for p in (1, 4)]
-    sizes = (1, 32, 512, 4096, 16384) if quick else (1, 8, 32, 128, 512, 1024, 4096, 16384)
-    widths = (2048, 65536) if quick else (2048, 65536, 163840)
+    if sizes is None:
+        sizes = (1, 32, 512, 4096, 16384) if quick else (1, 8, 32, 128, 512, 1024, 4096, 16384)
+    if widths is None:
+        widths = (2048, 65536) if quick else (2048, 65536, 163840)
     pages = (64,) if quick else (1, 64)
     out = []
     for mode in modes:
@@ -232,7 +234,9 @@ def run(args) -> list[dict]:
     iters, repeats = (3, 3) if not cuda else (20, 5) if args.quick else (100, 7)
     budget = torch.cuda.mem_get_info()[0] * 0.35 if cuda else 2**28
     records = []
-    for mode, bs, next_n, width, page_size in configs(args.quick, cuda, args.modes):
+    for mode, bs, next_n, width, page_size in configs(
+        args.quick, cuda, args.modes, args.bs, args.widths
+    ):
         rec = {"mode": mode, "bs": bs, "next_n": next_n, "width": width, "page_size": page_size}
         need = page_bytes(bs, 1 if mode == "decode" else next_n, width, page_size)
         if need > budget:
@@ -242,7 +246,7 @@ def run(args) -> list[dict]:
         p = Problem(mode, bs, next_n, width, page_size, device, gen)
         rec["T"] = p.T
         # torch materialises the gathered rows once more before copying them in.
-        torch_fits = need * 2 <= budget
+        torch_fits = need * 2 <= budget and not args.no_torch
         calls = {"empty": p.empty(), "gather": p.gather(), "triton": p.call("triton")}
         if torch_fits:
             calls["torch"] = p.call("torch")
@@ -325,6 +329,16 @@ def plot(records: list[dict], path: Path) -> bool:
     return True
 
 
+def _ints(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(",") if v)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated integers") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected integers >= 1")
+    return values
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default="reports/bench_metadata", help="output directory")
@@ -339,6 +353,13 @@ def main() -> int:
         "MAX_SPLIT, SPLIT_ROWS, SUM_BLOCK, SCALAR_REQS, SCALAR_SUB, SUM_SCALAR); repeatable",
     )
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated modes")
+    parser.add_argument("--bs", type=_ints, help="comma-separated batch sizes (GPU)")
+    parser.add_argument("--widths", type=_ints, help="comma-separated widths (GPU)")
+    parser.add_argument(
+        "--no-torch",
+        action="store_true",
+        help="skip the torch backend (its timing and cross-check)",
+    )
     args = parser.parse_args()
     from nsa_meta import metadata_triton
 
@@ -363,6 +384,7 @@ def main() -> int:
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
         "quick": args.quick,
         "plan": args.plan,
+        "no_torch": args.no_torch,
         "units": "microseconds per call",
     }
     (out / "bench_metadata.json").write_text(

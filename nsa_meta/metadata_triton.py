@@ -25,6 +25,7 @@ import triton
 import triton.language as tl
 
 from nsa_meta.interpreter import interpreting
+from nsa_meta.launcher import FastLaunches
 from nsa_meta.metadata_torch import row_capacity
 from nsa_meta.validation import rows_per_request
 
@@ -109,22 +110,30 @@ def _scalar_program(
     RS: tl.constexpr,
     SUM_S: tl.constexpr,
     EB: tl.constexpr,
+    NARROW: tl.constexpr,
+    ONE_SPLIT: tl.constexpr,
 ):
     """Requests [i0, i0 + SB): kv, cu_seqlens_k, and their rows' three scalars (rows d of
     each request with d % n_split == split); the running sums start from the program's own
-    sum over the requests before i0."""
-    split = (q % n_split).to(tl.int64)
-    i0 = (q // n_split).to(tl.int64) * SB
+    sum over the requests before i0. Values and running sums are int64 (_clamped_sum's
+    products need it); with NARROW, request and row indices are int32."""
+    it = tl.int32 if NARROW else tl.int64
+    if ONE_SPLIT:
+        split = tl.zeros((), dtype=it)
+        i0 = q.to(it) * SB
+    else:
+        split = (q % n_split).to(it)
+        i0 = (q // n_split).to(it) * SB
     acc_e = tl.zeros((), dtype=tl.int64)
     acc_kv = tl.zeros((), dtype=tl.int64)
     acc_sum = tl.zeros((), dtype=tl.int64)
     for base in range(0, i0, SUM_S):
-        idx = base + tl.arange(0, SUM_S).to(tl.int64)
+        idx = base + tl.arange(0, SUM_S).to(it)
         m = idx < i0
         if VAR:
             e_prior = tl.load(ext_ptr + idx * stride_ext, mask=m, other=0).to(tl.int64)
         else:
-            e_prior = tl.zeros_like(idx) + e_fixed
+            e_prior = tl.zeros_like(idx).to(tl.int64) + e_fixed
         e_prior = tl.where(m, e_prior, 0)
         kv_prior = tl.load(seq_ptr + idx * stride_seq, mask=m, other=0).to(tl.int64) + kv_add
         kv_prior = tl.where(m, kv_prior, 0)
@@ -136,12 +145,12 @@ def _scalar_program(
     tl.store(cu_ptr, zero, mask=(i0 == 0) & (split == 0))
     tl.store(dcu_ptr, zero, mask=(i0 == 0) & (split == 0) & (dcu_cap > 0))
     for sb in range(0, SB, RS):
-        req = i0 + sb + tl.arange(0, RS).to(tl.int64)
+        req = i0 + sb + tl.arange(0, RS).to(it)
         rm = req < bs
         if VAR:
             e = tl.load(ext_ptr + req * stride_ext, mask=rm, other=0).to(tl.int64)
         else:
-            e = tl.zeros_like(req) + e_fixed
+            e = tl.zeros_like(req).to(tl.int64) + e_fixed
         e = tl.where(rm, e, 0)
         kv = tl.load(seq_ptr + req * stride_seq, mask=rm, other=0).to(tl.int64) + kv_add
         kv = tl.where(rm, kv, 0)
@@ -163,9 +172,10 @@ def _scalar_program(
             mask = (d < e[:, None]) & (t >= 0) & (t < rows_cap)
             value = a[:, None] + d
             running = before[:, None] + _clamped_sum(a[:, None], d + 1, topk)
-            tl.store(se_ptr + t * st_se, value.to(tl.int32), mask=mask)
-            tl.store(dc_ptr + t * st_dc, tl.minimum(value, topk).to(tl.int32), mask=mask)
-            tl.store(dcu_ptr + (t + 1) * st_dcu, running.to(tl.int32), mask=mask)
+            ti = t.to(it)  # in [0, rows_cap) wherever the mask holds
+            tl.store(se_ptr + ti * st_se, value.to(tl.int32), mask=mask)
+            tl.store(dc_ptr + ti * st_dc, tl.minimum(value, topk).to(tl.int32), mask=mask)
+            tl.store(dcu_ptr + (ti + 1) * st_dcu, running.to(tl.int32), mask=mask)
 
 
 @triton.jit
@@ -201,32 +211,48 @@ def _page_program(
     BW: tl.constexpr,
     BQ: tl.constexpr,
     ED: tl.constexpr,
+    NARROW: tl.constexpr,
+    ONE_SPLIT: tl.constexpr,
+    ONE_CHUNK: tl.constexpr,
+    PAGE_SHIFT: tl.constexpr,
 ):
     """Requests [i0, i0 + BR) x columns [c0, c0 + chunk_w) of both page tables, rows d of
     each request with d % n_split == split: one read of req_to_token per request and
-    column tile, stored to each of its rows."""
-    split = (q % n_split).to(tl.int64)
-    rest = q // n_split
-    chunk = (rest % n_chunk).to(tl.int64)
-    i0 = (rest // n_chunk).to(tl.int64) * BR
+    column tile, stored to each of its rows. With NARROW every index is int32 (the host
+    saw every buffer's extent under 2**31; rows and running sums of valid input fit int32,
+    garbage only moves rows, which stay masked into [0, rows_cap)); ONE_SPLIT and
+    ONE_CHUNK spare the divisions of the program id; PAGE_SHIFT >= 0 is log2(page_size)."""
+    it = tl.int32 if NARROW else tl.int64
+    if ONE_SPLIT:
+        split = tl.zeros((), dtype=it)
+        rest = q
+    else:
+        split = (q % n_split).to(it)
+        rest = q // n_split
+    if ONE_CHUNK:
+        chunk = tl.zeros((), dtype=it)
+        i0 = rest.to(it) * BR
+    else:
+        chunk = (rest % n_chunk).to(it)
+        i0 = (rest // n_chunk).to(it) * BR
     if VAR:
         # Rows before the block: int32 loads and sums (T fits in int32 when validated;
         # garbage only moves rows, which stay masked into [0, rows_cap)).
-        acc_e = tl.zeros((), dtype=tl.int64)
+        acc_e = tl.zeros((), dtype=it)
         for base in range(0, i0, SUM_P):
             idx = base + tl.arange(0, SUM_P)
             m = idx < i0
-            e_prior = tl.load(ext_ptr + idx.to(tl.int64) * stride_ext, mask=m, other=0)
-            acc_e += tl.sum(e_prior.to(tl.int32), axis=0).to(tl.int64)
+            e_prior = tl.load(ext_ptr + idx.to(it) * stride_ext, mask=m, other=0)
+            acc_e += tl.sum(e_prior.to(tl.int32), axis=0).to(it)
     else:
         acc_e = i0 * e_fixed
     c0 = tl.multiple_of(chunk * chunk_w, BW)
     c1 = tl.minimum(c0 + chunk_w, width)
     for sb in range(0, BR, RB):
-        req = i0 + sb + tl.arange(0, RB).to(tl.int64)
+        req = i0 + sb + tl.arange(0, RB).to(it)
         rm = req < bs
         if VAR:
-            e = tl.load(ext_ptr + req * stride_ext, mask=rm, other=0).to(tl.int64)
+            e = tl.load(ext_ptr + req * stride_ext, mask=rm, other=0).to(it)
         else:
             e = tl.zeros_like(req) + e_fixed
         e = tl.where(rm, e, 0)
@@ -234,13 +260,13 @@ def _page_program(
         acc_e += tl.sum(e, axis=0)
         e_max = tl.max(e, axis=0)
         live = rm & (e > 0)  # a request with no row reads nothing
-        pool_row = tl.load(r_ptr + req * stride_r, mask=live, other=0).to(tl.int64)
+        pool_row = tl.load(r_ptr + req * stride_r, mask=live, other=0).to(it)
         pool_row = tl.minimum(tl.maximum(pool_row, 0), pool - 1)
         src = r2t_ptr + pool_row[:, None] * r2t_s0
         for cb in range(c0, c1, BW):
             # chunk_w is a multiple of BW: only `width` cuts a tile (a mask the compiler can
             # vectorise when width is a multiple of 16, which the JIT specialises on).
-            c = cb + tl.arange(0, BW).to(tl.int64)[None, :]
+            c = cb + tl.arange(0, BW).to(it)[None, :]
             mask_c = live[:, None] & (c < width)
             cells = tl.load(src + c * r2t_s1, mask=mask_c, other=0)
             _store_rows(
@@ -249,14 +275,24 @@ def _page_program(
             )  # fmt: skip
         if HAS_RPT:
             # Pages q whose first column q * page_size lies in [c0, c1).
-            q_lo = (c0 + page_size - 1) // page_size
-            q_hi = (c1 + page_size - 1) // page_size
+            if PAGE_SHIFT >= 0:
+                q_lo = (c0 + page_size - 1) >> PAGE_SHIFT
+                q_hi = (c1 + page_size - 1) >> PAGE_SHIFT
+            else:
+                q_lo = (c0 + page_size - 1) // page_size
+                q_hi = (c1 + page_size - 1) // page_size
             for qb in range(q_lo, q_hi, BQ):
-                qs = qb + tl.arange(0, BQ).to(tl.int64)[None, :]
+                qs = qb + tl.arange(0, BQ).to(it)[None, :]
                 mask_q = live[:, None] & (qs < q_hi)
-                firsts = tl.load(src + (qs * page_size) * r2t_s1, mask=mask_q, other=0)
+                if PAGE_SHIFT >= 0:
+                    # Cells read are >= 0 (the contract): a shift is their floor division.
+                    firsts = tl.load(src + (qs << PAGE_SHIFT) * r2t_s1, mask=mask_q, other=0)
+                    pages = firsts >> PAGE_SHIFT
+                else:
+                    firsts = tl.load(src + (qs * page_size) * r2t_s1, mask=mask_q, other=0)
+                    pages = firsts // page_size
                 _store_rows(
-                    rpt_ptr, rpt_s0, qs * rpt_s1, firsts // page_size, mask_q, start, e,
+                    rpt_ptr, rpt_s0, qs * rpt_s1, pages, mask_q, start, e,
                     split, n_split, e_max, rows_cap, ED,
                 )  # fmt: skip
 
@@ -313,6 +349,10 @@ def _metadata_kernel(
     BW: tl.constexpr,
     BQ: tl.constexpr,
     ED: tl.constexpr,
+    NARROW: tl.constexpr,
+    ONE_SPLIT: tl.constexpr,
+    ONE_CHUNK: tl.constexpr,
+    PAGE_SHIFT: tl.constexpr,
 ):
     """Programs [0, n_scalar) are scalar programs, the others page programs (see the module
     docstring)."""
@@ -321,13 +361,14 @@ def _metadata_kernel(
         _scalar_program(
             pid, seq_ptr, ext_ptr, cache_ptr, cu_ptr, se_ptr, dc_ptr, dcu_ptr, stride_seq,
             stride_ext, st_cache, st_cu, st_se, st_dc, st_dcu, bs, topk, kv_add, e_fixed,
-            rows_cap, dcu_cap, n_split, VAR, SB, RS, SUM_S, EB,
+            rows_cap, dcu_cap, n_split, VAR, SB, RS, SUM_S, EB, NARROW, ONE_SPLIT,
         )  # fmt: skip
     else:
         _page_program(
             pid - n_scalar, ext_ptr, r_ptr, r2t_ptr, pt_ptr, rpt_ptr, stride_ext, stride_r,
             r2t_s0, r2t_s1, pt_s0, pt_s1, rpt_s0, rpt_s1, bs, pool, e_fixed, page_size, width,
             rows_cap, n_chunk, n_split, chunk_w, VAR, HAS_RPT, BR, RB, SUM_P, BW, BQ, ED,
+            NARROW, ONE_SPLIT, ONE_CHUNK, PAGE_SHIFT,
         )  # fmt: skip
 
 
@@ -490,10 +531,40 @@ def launch_args(
         n_split,
         chunk_w,
     )
-    return (n_scalar + n_rb * n_chunk * n_split,), args, {"VAR": var, "HAS_RPT": has_rpt, **p}
+    constexprs = {
+        "VAR": var,
+        "HAS_RPT": has_rpt,
+        **p,
+        "NARROW": _reach(args, bs, width, rows_cap) <= NARROW_LIMIT,
+        "ONE_SPLIT": n_split == 1,
+        "ONE_CHUNK": n_chunk == 1,
+        "PAGE_SHIFT": page_size.bit_length() - 1 if page_size & (page_size - 1) == 0 else -1,
+    }
+    return (n_scalar + n_rb * n_chunk * n_split,), args, constexprs
 
 
-# Eager fast path (as v1's triton_kernel._launch): calls after the first with the same
+# Index arithmetic is int32 when every tensor's extent is at most this (a module constant
+# so that tests can force the int64 variant on small tensors).
+NARROW_LIMIT = 2**31 - 1
+
+
+def _reach(args: tuple, bs: int, width: int, rows_cap: int) -> int:
+    """A bound on every element offset the launch computes for a lane it does not mask:
+    request indices < bs (+1 for cu_seqlens_k), rows < rows_cap (+1 for dsa_cu_seqlens_k),
+    pool rows < pool, columns < width. Plain integer arithmetic: this runs every call."""
+    (s_seq, s_ext, s_r, r2t_s0, r2t_s1, s_cache, s_cu, s_se, s_dc, s_dcu, pt_s0, pt_s1, rpt_s0,
+     rpt_s1) = args[11:25]  # fmt: skip
+    pool, rows = args[26], rows_cap + 1
+    return max(
+        (bs + 1) * max(s_seq, s_ext, s_r, s_cache, s_cu),
+        rows * max(s_se, s_dc, s_dcu),
+        pool * r2t_s0 + width * r2t_s1,
+        rows * pt_s0 + width * pt_s1,
+        rows * rpt_s0 + width * rpt_s1,
+    )
+
+
+# Eager fast path (nsa_meta.launcher, as v1's): calls after the first with the same
 # specialisation skip the JIT's per-call binding of ~40 arguments and call the compiled
 # variant's launcher directly. The key holds everything the JIT specialises on: the index
 # dtypes, the current device, 16-byte alignment of the pointers it may assume aligned,
@@ -508,8 +579,7 @@ _VALUED = [
     for i, n in enumerate(_ARG_NAMES[: len(_ARG_NAMES) - len(_CONSTEXPRS)])
     if i >= _N_TENSORS and n not in _SCALARS
 ]
-_compiled: dict[tuple, object] = {}
-_fast_path = {"on": not INTERPRETED}
+_fast = FastLaunches(enabled=not INTERPRETED)
 
 
 def _int_kind(v: int) -> int:
@@ -532,21 +602,14 @@ def specialisation_key(args: tuple, constexprs: dict) -> tuple:
 
 
 def _launch(grid: tuple[int], args: tuple, constexprs: dict) -> None:
-    key = specialisation_key(args, constexprs) if _fast_path["on"] else None
-    if key is not None:
-        compiled = _compiled.get(key)
-        if compiled is not None:
-            try:
-                # The launcher takes every parameter in order, constexprs included.
-                compiled[grid](*args, *(constexprs[n] for n in _CONSTEXPRS))
-                return
-            except Exception:
-                _fast_path["on"] = False
+    key = specialisation_key(args, constexprs) if _fast.on else None
+    if key is not None and _fast.launch(key, grid[0], args):
+        return
     compiled = _metadata_kernel[grid](*args, num_warps=4, **constexprs)
-    if key is not None and hasattr(compiled, "__getitem__"):
-        if len(_compiled) > 256:
-            _compiled.clear()
-        _compiled[key] = compiled
+    if key is not None:
+        in_order = {n: constexprs[n] for n in _CONSTEXPRS}
+        index = torch.cuda.current_device() if args[0].is_cuda else None
+        _fast.remember(key, compiled, in_order, index)
 
 
 def metadata_into(

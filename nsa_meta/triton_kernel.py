@@ -16,6 +16,7 @@ import triton
 import triton.language as tl
 
 from nsa_meta.interpreter import interpreting
+from nsa_meta.launcher import FastLaunches, hook_check, raw_caller, wrapped_caller
 
 INT32_MAX = 2**31 - 1
 
@@ -171,27 +172,18 @@ def _variant(
 
 
 # On CUDA, calls after the first skip the JIT's per-call argument binding (most of the
-# eager cost at these sizes) and launch the compiled kernel directly, keyed by what
-# selects a variant. Any surprise from this Triton version turns the fast path off.
-_compiled: dict[tuple, object] = {}
-_fast_path = {"on": not INTERPRETED}
+# eager cost at these sizes) and launch the compiled variant directly (nsa_meta.launcher).
+_fast = FastLaunches(enabled=not INTERPRETED)
 
 
 def _launch(
     grid: tuple[int], args: tuple, constexprs: dict[str, int], warps: dict[str, int], key: tuple
 ) -> None:
-    if _fast_path["on"]:
-        compiled = _compiled.get(key)
-        if compiled is not None:
-            try:
-                # The launcher takes every parameter in order, constexprs included.
-                compiled[grid](*args, *constexprs.values())
-                return
-            except Exception:
-                _fast_path["on"] = False
+    if _fast.launch(key, grid[0], args):
+        return
     compiled = _expand_kernel[grid](*args, **constexprs, **warps)
-    if _fast_path["on"] and hasattr(compiled, "__getitem__"):
-        _compiled[key] = compiled
+    index = torch.cuda.current_device() if args[0].is_cuda else None
+    _fast.remember(key, compiled, constexprs, index)
 
 
 def expand_into(
@@ -223,13 +215,14 @@ def expand_into(
         nsa_index_topk,
         capacity,
     )
-    # Everything that selects a compiled variant: dtypes, device, which integers need 64
-    # bits, the constexprs and the warps.
+    # Everything that selects a compiled variant: dtypes, device (the inputs' and the
+    # current one), which integers need 64 bits, the constexprs and the warps.
     warps = _num_warps(bs)
     key = (
         extend_seq_lens.dtype,
         seq_lens.dtype,
         extend_seq_lens.device,
+        torch.cuda.current_device() if extend_seq_lens.is_cuda else None,
         tuple(a > INT32_MAX for a in args[4:8]),
         *constexprs.values(),
         *warps.values(),
@@ -280,7 +273,7 @@ def prepared_launch(
     device = out_seqlens_expanded.device
     if INTERPRETED or device.type != "cuda" or capacity == 0 or max(out_strides) > INT32_MAX:
         return jit_launch
-    hooks_installed = _hook_check()
+    hooks_installed = hook_check()
     direct = _direct_launcher(out, out_strides, constexprs, warps, extend_dtype, seq_dtype)
     if direct is None:
         return jit_launch
@@ -310,29 +303,6 @@ def prepared_launch(
     return launch
 
 
-def _hook_check() -> Callable[[], bool]:
-    """A cheap `installed()`: whether a launch hook (a profiler's) is installed now. Triton
-    3.6 keeps hooks as always-present chains (installed = a chain is not empty); earlier
-    versions as attributes that are None until set."""
-    try:
-        from triton import knobs
-
-        runtime = knobs.runtime
-        enter, leave = runtime.launch_enter_hook, runtime.launch_exit_hook
-    except (ImportError, AttributeError):
-        return lambda: False
-    if hasattr(enter, "calls") and hasattr(leave, "calls"):
-        return lambda: bool(runtime.launch_enter_hook.calls or runtime.launch_exit_hook.calls)
-    return lambda: runtime.launch_enter_hook is not None or runtime.launch_exit_hook is not None
-
-
-# Triton versions whose compiled launcher (`CompiledKernel.run.launch`, C) takes
-# (grid x3, stream, function, cooperative, pdl, global scratch, profile scratch, metadata,
-# launch metadata, enter hook, exit hook, *params): read in their sources. Others go
-# through `CompiledKernel.run`, the Python wrapper every Triton 3 has.
-_RAW_LAUNCH_VERSIONS = ("3.5.", "3.6.")
-
-
 def _direct_launcher(out, out_strides, constexprs, warps, extend_dtype, seq_dtype):  # type: ignore[no-untyped-def]
     """`direct(grid0, ext_ptr, seq_ptr, stride_ext, stride_seq, bs, topk, capacity)` calling
     the compiled variant's launcher with every pointer as an integer, or None where this
@@ -354,7 +324,7 @@ def _direct_launcher(out, out_strides, constexprs, warps, extend_dtype, seq_dtyp
                                             **constexprs, **warps)  # fmt: skip
             compiled._init_handles()
             call = None
-            for make in (_raw_caller, _wrapped_caller):
+            for make in (raw_caller, wrapped_caller):
                 stream_of = driver.active.get_current_stream
                 candidate = make(compiled, stream_of, device.index, constexprs)
                 if candidate is not None and _gives_right_values(candidate, ext, seq):
@@ -372,43 +342,6 @@ def _direct_launcher(out, out_strides, constexprs, warps, extend_dtype, seq_dtyp
 
     direct.path = call.path  # type: ignore[attr-defined]
     return direct
-
-
-def _raw_caller(compiled, stream_of, index, constexprs):  # type: ignore[no-untyped-def]
-    """The C launcher itself, past the Python wrapper that allocates scratch memory (this
-    kernel needs none): where the Triton version's layout is known."""
-    run = compiled.run
-    raw = getattr(run, "launch", None)
-    if (
-        raw is None
-        or not triton.__version__.startswith(_RAW_LAUNCH_VERSIONS)
-        or getattr(run, "global_scratch_size", None) != 0
-        or getattr(run, "profile_scratch_size", None) != 0
-    ):
-        return None
-    function, metadata = compiled.function, compiled.packed_metadata
-    coop, pdl, constexprs = run.launch_cooperative_grid, run.launch_pdl, tuple(constexprs.values())
-
-    def call(grid0, *params):  # type: ignore[no-untyped-def]
-        # The launcher takes every parameter in order, constexprs included.
-        raw(grid0, 1, 1, stream_of(index), function, coop, pdl, None, None, metadata, None,
-            None, None, *params, *constexprs)  # fmt: skip
-
-    call.path = "launcher"  # type: ignore[attr-defined]
-    return call
-
-
-def _wrapped_caller(compiled, stream_of, index, constexprs):  # type: ignore[no-untyped-def]
-    """`CompiledKernel.run`, the launcher's Python wrapper."""
-    run, function, metadata = compiled.run, compiled.function, compiled.packed_metadata
-    constexprs = tuple(constexprs.values())
-
-    def call(grid0, *params):  # type: ignore[no-untyped-def]
-        run(grid0, 1, 1, stream_of(index), function, metadata, None, None, None, *params,
-            *constexprs)  # fmt: skip
-
-    call.path = "wrapper"  # type: ignore[attr-defined]
-    return call
 
 
 def _gives_right_values(call, ext: torch.Tensor, seq: torch.Tensor) -> bool:  # type: ignore[no-untyped-def]

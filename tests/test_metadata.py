@@ -212,12 +212,20 @@ def use_gpu_plan(monkeypatch: pytest.MonkeyPatch, plan: str):
 
 @pytest.mark.parametrize("plan", GPU_PLANS)
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("bs", [1, 7, 37])
-def test_triton_gpu_plan(monkeypatch: pytest.MonkeyPatch, plan: str, mode: str, bs: int) -> None:
+@pytest.mark.parametrize(
+    ("bs", "index", "page_size"),
+    [(1, "narrow", 5), (7, "narrow", 5), (37, "narrow", 5), (7, "wide", 4), (37, "narrow", 4)],
+)
+def test_triton_gpu_plan(
+    monkeypatch: pytest.MonkeyPatch, plan: str, mode: str, bs: int, index: str, page_size: int
+) -> None:
     """The GPU's many-program paths under the interpreter: programs summing the requests
     before them in several loads, several sub-blocks a program, column chunks, rows of a
-    request split over programs, pages of a chunk, a transposed req_to_token."""
-    use_gpu_plan(monkeypatch, plan)
+    request split over programs, pages of a chunk (by division, and by shift for a power of
+    two), a transposed req_to_token; int32 index arithmetic, and the int64 variant."""
+    kernel = use_gpu_plan(monkeypatch, plan)
+    if index == "wide":
+        monkeypatch.setattr(kernel, "NARROW_LIMIT", 0)
     rng = random.Random(bs)
     c = case(
         mode,
@@ -225,17 +233,24 @@ def test_triton_gpu_plan(monkeypatch: pytest.MonkeyPatch, plan: str, mode: str, 
         [rng.randrange(0, 6) for _ in range(bs)],
         [rng.choice([0, 1, 2, 5]) for _ in range(bs)],
         width=37,
-        page_size=5,
+        page_size=page_size,
         next_n=3,
         topk=9,
         table_layout="transposed",
         req_to_token=pool_table(6, 40),
     )
     want = c.expected()
-    out = poisoned_metadata(bs + 2, len(want.seqlens_expanded) + 9, 37, 5)
+    out = poisoned_metadata(bs + 2, len(want.seqlens_expanded) + 9, 37, page_size)
     before = snapshot_all(out)
+    grid, args, constexprs = kernel.launch_args(
+        mode, *(tensors(c)[k] for k in ("seq_lens", "req_pool_indices", "req_to_token",
+                                         "extend_seq_lens")),
+        topk=9, width=37, page_size=page_size, next_n=3, out=out, rows=None,
+    )  # fmt: skip
+    assert constexprs["NARROW"] is (index == "narrow")
+    assert constexprs["PAGE_SHIFT"] == (2 if page_size == 4 else -1)
     call(c, "triton", out=out, validate=False)
-    assert_metadata_in(out, before, want, name=f"{plan}, {mode}, bs {bs}")
+    assert_metadata_in(out, before, want, name=f"{plan}, {mode}, bs {bs}, {index}, P {page_size}")
 
 
 # -- properties ---------------------------------------------------------------------------

@@ -88,13 +88,20 @@ def test_key_sees_integer_width() -> None:
 
 
 class FakeCompiled:
-    """Stands for a CompiledKernel: `compiled[grid](*every parameter)` records the call."""
+    """Stands for a CompiledKernel: `run(grid x3, stream, function, metadata, launch
+    metadata, enter hook, exit hook, *every parameter)` records the call."""
+
+    function = "fn"
+    packed_metadata = (4, 1, 0)
 
     def __init__(self) -> None:
         self.calls: list[tuple] = []
 
-    def __getitem__(self, grid):
-        return lambda *params: self.calls.append((grid, params))
+    def _init_handles(self) -> None:
+        pass
+
+    def run(self, *launch):
+        self.calls.append(launch)
 
 
 class FakeJit:
@@ -112,18 +119,26 @@ class FakeJit:
         return launch
 
 
+def fast_path(monkeypatch) -> None:
+    """A fresh fast path whose launches go to stream 7."""
+    from nsa_meta.launcher import FastLaunches
+
+    monkeypatch.setattr(kernel, "_fast", FastLaunches(enabled=True, stream_of=lambda index: 7))
+
+
 def test_fast_path_reuses_the_variant_with_every_parameter_in_order(monkeypatch) -> None:
     jit = FakeJit()
     monkeypatch.setattr(kernel, "_metadata_kernel", jit)
-    monkeypatch.setattr(kernel, "_compiled", {})
-    monkeypatch.setattr(kernel, "_fast_path", {"on": True})
+    fast_path(monkeypatch)
     grid, args, constexprs = launch_of()
     for _ in range(3):
         kernel._launch(grid, args, constexprs)
     assert len(jit.calls) == 1, "the first call compiles through the JIT"
     assert jit.calls[0][2] == {"num_warps": 4, **constexprs}
     assert len(jit.compiled.calls) == 2, "later calls go to the compiled variant"
-    params = jit.compiled.calls[0][1]
+    launch = jit.compiled.calls[0]
+    assert launch[:9] == (grid[0], 1, 1, 7, "fn", (4, 1, 0), None, None, None)
+    params = launch[9:]
     assert len(params) == len(kernel._ARG_NAMES)
     assert params[: len(args)] == args
     assert dict(zip(kernel._ARG_NAMES[len(args) :], params[len(args) :])) == constexprs
@@ -135,19 +150,31 @@ def test_fast_path_reuses_the_variant_with_every_parameter_in_order(monkeypatch)
 def test_fast_path_turns_off_on_a_launcher_surprise(monkeypatch) -> None:
     jit = FakeJit()
 
-    def broken(grid):
-        def launch(*params):
-            raise TypeError("launcher signature changed")
+    def broken(*launch):
+        raise TypeError("launcher signature changed")
 
-        return launch
-
-    jit.compiled.__class__ = type("Broken", (FakeCompiled,), {"__getitem__": broken})
+    jit.compiled.run = broken
     monkeypatch.setattr(kernel, "_metadata_kernel", jit)
-    monkeypatch.setattr(kernel, "_compiled", {})
-    monkeypatch.setattr(kernel, "_fast_path", {"on": True})
+    fast_path(monkeypatch)
     grid, args, constexprs = launch_of()
     kernel._launch(grid, args, constexprs)
     kernel._launch(grid, args, constexprs)  # the fast path fails: JIT again, path off
     kernel._launch(grid, args, constexprs)
     assert len(jit.calls) == 3
-    assert kernel._fast_path["on"] is False
+    assert kernel._fast.on is False
+
+
+def test_a_launch_hook_sends_calls_back_through_the_jit(monkeypatch) -> None:
+    """With a profiler's hook installed, every launch goes through the JIT (which calls
+    the hook); without, the compiled variant is called directly."""
+    jit = FakeJit()
+    monkeypatch.setattr(kernel, "_metadata_kernel", jit)
+    fast_path(monkeypatch)
+    hooked = {"on": False}
+    monkeypatch.setattr(kernel._fast, "_hooks_installed", lambda: hooked["on"])
+    grid, args, constexprs = launch_of()
+    kernel._launch(grid, args, constexprs)
+    kernel._launch(grid, args, constexprs)
+    hooked["on"] = True
+    kernel._launch(grid, args, constexprs)
+    assert (len(jit.calls), len(jit.compiled.calls)) == (2, 1)

@@ -289,42 +289,6 @@ def test_overlap_check_is_exact() -> None:
     assert 30 < refused < 270  # both outcomes were exercised
 
 
-def test_the_raw_launcher_gets_its_arguments_in_the_order_read_in_triton_sources(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The C launcher of Triton 3.5 and 3.6 takes (grid x3, stream, function, cooperative,
-    pdl, global scratch, profile scratch, metadata, launch metadata, enter hook, exit hook,
-    *params, *constexprs); any other version, or a kernel that needs scratch memory, gets
-    no raw caller (the Python wrapper then serves)."""
-    from types import SimpleNamespace
-
-    from nsa_meta import triton_kernel as kernel
-
-    seen: list[tuple] = []
-    run = SimpleNamespace(
-        launch=lambda *a: seen.append(a),
-        global_scratch_size=0,
-        profile_scratch_size=0,
-        launch_cooperative_grid=False,
-        launch_pdl=True,
-    )
-    compiled = SimpleNamespace(run=run, function=123, packed_metadata=(4, 1, 0))
-    blocks = {"BLOCK_REQ": 256, "SUM_BLOCK": 4096}
-    monkeypatch.setattr(kernel.triton, "__version__", "3.6.0")
-    call = kernel._raw_caller(compiled, lambda index: 1000 + index, 2, blocks)
-    call(5, 11, 22, 33)
-    meta = (4, 1, 0)
-    assert seen == [(5, 1, 1, 1002, 123, False, True, None, None, meta, None, None, None,
-                     11, 22, 33, 256, 4096)]  # fmt: skip
-    assert call.path == "launcher"
-    for version in ("3.4.0", "3.7.0", "4.0.0"):
-        monkeypatch.setattr(kernel.triton, "__version__", version)
-        assert kernel._raw_caller(compiled, lambda index: 0, 0, blocks) is None, version
-    monkeypatch.setattr(kernel.triton, "__version__", "3.5.1")
-    run.global_scratch_size = 16
-    assert kernel._raw_caller(compiled, lambda index: 0, 0, blocks) is None
-
-
 def test_a_plan_says_how_it_launches() -> None:
     """Under the interpreter there is no compiled launcher (the JIT runs it); on CUDA the
     plan calls the compiled launcher or its wrapper (test_gpu_graph_replay says which)."""
