@@ -274,3 +274,20 @@ def test_prepared_plan_calls_the_compiled_launcher_eagerly() -> None:
         seq_list = seq.cpu().tolist()
         where = f"eager plan trial {trial} bs={bs}: "
         assert_expanded(storage_e, storage_c, ext_list, seq_list, topk, where)
+
+
+def test_eager_expand_takes_the_fast_path() -> None:
+    """After the first call of a specialisation, eager expand calls skip the JIT."""
+    from nsa_meta import triton_kernel
+
+    gen = torch.Generator().manual_seed(9)
+    for trial in range(5):
+        ext_host, seq_host = random_requests(gen, 40, torch.int32)
+        out = tuple(
+            torch.full((200,), SENTINEL, dtype=torch.int32, device=DEVICE) for _ in range(2)
+        )
+        expand(ext_host.to(DEVICE), seq_host.to(DEVICE), TOPK, backend="triton", out=out,
+               validate=False)  # fmt: skip
+        torch.cuda.synchronize()
+        assert_expanded(*out, ext_host.tolist(), seq_host.tolist(), TOPK, f"trial {trial}: ")
+    assert triton_kernel._fast.on and len(triton_kernel._fast) >= 1

@@ -114,3 +114,31 @@ def test_graph_replay_follows_new_inputs(mode: str, backend: str, page_size: int
         assert_metadata_in(
             out, before, want, name=f"{mode} {backend} P={page_size} replay {replay}"
         )
+
+
+@pytest.mark.parametrize("mode", reference.MODES)
+def test_eager_calls_take_the_fast_path_and_stay_exact(mode: str) -> None:
+    """After the first call of a specialisation, eager calls skip the JIT (the fast path
+    stays on and knows the variant); every call still writes the contract's values."""
+    import nsa_meta.metadata_triton as kernel
+
+    gen = torch.Generator().manual_seed(3)
+    out = nsa_meta.allocate_metadata(BS, BS * NEXT_N, COLUMNS, 64, DEVICE)
+    for call in range(6):
+        v = new_values(gen, call + 1)
+        args = (v["seq"].to(DEVICE), v["pool"].to(DEVICE), v["table"].to(DEVICE))
+        ext = v["ext"].to(DEVICE) if mode == "draft_extend_var" else None
+        for buf in out:
+            if buf is not None:
+                buf.fill_(SENTINEL)
+        before = snapshot_all(out)
+        nsa_meta.metadata(mode, *args, extend_seq_lens=ext, topk=2048, width=COLUMNS,
+                          page_size=64, next_n=NEXT_N, backend="triton", out=out,
+                          validate=False)  # fmt: skip
+        want = reference.metadata(
+            mode, v["seq"].tolist(), v["pool"].tolist(), v["table"].tolist(), topk=2048,
+            width=COLUMNS, page_size=64, next_n=NEXT_N,
+            extend_seq_lens=None if ext is None else v["ext"].tolist(),
+        )  # fmt: skip
+        assert_metadata_in(out, before, want, name=f"{mode} eager call {call}")
+    assert kernel._fast.on and len(kernel._fast) >= 1, "the eager fast path turned itself off"
