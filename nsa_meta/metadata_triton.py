@@ -4,18 +4,22 @@ included. Import only after TRITON_INTERPRET is settled.
 One 1-D grid, two kinds of program, each finding its own running sums (no scratch, no
 second launch, no program waiting on another):
 - scalar programs own SB requests: kv, cu_seqlens_k, and their rows' three scalars, the
-  running sums started from the program's own sum over the requests before it (SUM_S-wide
-  loads; bs / SB programs, so none reads more than bs values and none does every sum) and
-  dsa_cu_seqlens_k in closed form, sum(min(a + d, K) for d < n) per request;
+  running sums started from the program's own sum over the requests before it (one
+  SUM_S-wide load when bs <= SUM_S, else a loop of them; bs / SB programs, so none reads
+  more than bs values and none does every sum) and dsa_cu_seqlens_k in closed form,
+  sum(min(a + d, K) for d < n) per request;
 - page programs own BR requests x one chunk of columns of both page tables: they read each
   request's req_to_token chunk once ([RB, BW] tiles of contiguous columns: vector loads)
   and store it to every row of the request. In draft_extend_var their first row is the sum
   of the extends before them (int32, SUM_P-wide loads); else i * e.
-Requests with many rows split them over n_split programs of each kind. The host sizes the
-grid (bs, width, the rows' capacity) for about TARGET page programs. Requests with no row
-read nothing. Offsets are int64; every stride is honoured; pool indices are clamped into
-the pool and rows kept in [0, rows_cap), so garbage with validation off cannot touch memory
-outside the contract's region (tests/test_metadata_memory.py checks every lane's address).
+Each program loads its own requests before the sum of earlier ones, so both are in flight
+together. Requests with many rows split them over n_split programs of each kind. The host
+sizes the grid (bs, width, the rows' capacity) for about TARGET page programs. Requests
+with no row read no req_to_token cell. Index arithmetic is int32 where the host bounds
+every unmasked offset below 2**31 (NARROW), else int64; every stride is honoured; pool
+indices are clamped into the pool and rows kept in [0, rows_cap), so garbage with
+validation off cannot touch memory outside the contract's region
+(tests/test_metadata_memory.py checks every lane's address).
 """
 
 from __future__ import annotations
@@ -55,6 +59,32 @@ def _store_rows(
             ok = (d < e[:, None]) & (t >= 0) & (t < rows_cap)
             dst = ptr + t[:, :, None] * s0 + col[:, None, :]
             tl.store(dst, values[:, None, :], mask=mask[:, None, :] & ok[:, :, None])
+
+
+@triton.jit
+def _requests(
+    req, seq_ptr, ext_ptr, stride_seq, stride_ext, bs, kv_add, e_fixed, VAR: tl.constexpr
+):
+    """(mask, e, kv) of requests `req`, int64, zero past bs."""
+    rm = req < bs
+    if VAR:
+        e = tl.load(ext_ptr + req * stride_ext, mask=rm, other=0).to(tl.int64)
+    else:
+        e = tl.zeros_like(req).to(tl.int64) + e_fixed
+    e = tl.where(rm, e, 0)
+    kv = tl.load(seq_ptr + req * stride_seq, mask=rm, other=0).to(tl.int64) + kv_add
+    kv = tl.where(rm, kv, 0)
+    return rm, e, kv
+
+
+@triton.jit
+def _prior_sums(idx, i0, seq_ptr, ext_ptr, stride_seq, stride_ext, bs, topk, kv_add, e_fixed,
+                VAR: tl.constexpr):  # fmt: skip
+    """Over the requests `idx` below i0: the sums of e, of kv and of each request's share of
+    dsa_cu_seqlens_k (int64)."""
+    m, e, kv = _requests(idx, seq_ptr, ext_ptr, stride_seq, stride_ext, i0, kv_add, e_fixed, VAR)
+    share = tl.where(m, _clamped_sum(kv - e + 1, e, topk), 0)
+    return tl.sum(e, axis=0), tl.sum(kv, axis=0), tl.sum(share, axis=0)
 
 
 _SCALARS = [
@@ -112,6 +142,7 @@ def _scalar_program(
     EB: tl.constexpr,
     NARROW: tl.constexpr,
     ONE_SPLIT: tl.constexpr,
+    ONE_SUM: tl.constexpr,
 ):
     """Requests [i0, i0 + SB): kv, cu_seqlens_k, and their rows' three scalars (rows d of
     each request with d % n_split == split); the running sums start from the program's own
@@ -124,36 +155,36 @@ def _scalar_program(
     else:
         split = (q % n_split).to(it)
         i0 = (q // n_split).to(it) * SB
+    # The first block's loads go first: in flight with those of the requests before i0.
+    req = i0 + tl.arange(0, RS).to(it)
+    rm, e, kv = _requests(req, seq_ptr, ext_ptr, stride_seq, stride_ext, bs, kv_add, e_fixed, VAR)
     acc_e = tl.zeros((), dtype=tl.int64)
     acc_kv = tl.zeros((), dtype=tl.int64)
     acc_sum = tl.zeros((), dtype=tl.int64)
-    for base in range(0, i0, SUM_S):
-        idx = base + tl.arange(0, SUM_S).to(it)
-        m = idx < i0
-        if VAR:
-            e_prior = tl.load(ext_ptr + idx * stride_ext, mask=m, other=0).to(tl.int64)
-        else:
-            e_prior = tl.zeros_like(idx).to(tl.int64) + e_fixed
-        e_prior = tl.where(m, e_prior, 0)
-        kv_prior = tl.load(seq_ptr + idx * stride_seq, mask=m, other=0).to(tl.int64) + kv_add
-        kv_prior = tl.where(m, kv_prior, 0)
-        acc_e += tl.sum(e_prior, axis=0)
-        acc_kv += tl.sum(kv_prior, axis=0)
-        share_prior = _clamped_sum(kv_prior - e_prior + 1, e_prior, topk)
-        acc_sum += tl.sum(tl.where(m, share_prior, 0), axis=0)
+    if ONE_SUM:  # bs <= SUM_S: one masked load of the requests before i0
+        if i0 > 0:
+            idx = tl.arange(0, SUM_S).to(it)
+            acc_e, acc_kv, acc_sum = _prior_sums(
+                idx, i0, seq_ptr, ext_ptr, stride_seq, stride_ext, bs, topk, kv_add, e_fixed, VAR
+            )
+    else:
+        for base in range(0, i0, SUM_S):
+            idx = base + tl.arange(0, SUM_S).to(it)
+            add_e, add_kv, add_sum = _prior_sums(
+                idx, i0, seq_ptr, ext_ptr, stride_seq, stride_ext, bs, topk, kv_add, e_fixed, VAR
+            )
+            acc_e += add_e
+            acc_kv += add_kv
+            acc_sum += add_sum
     zero = tl.zeros((), dtype=tl.int32)
     tl.store(cu_ptr, zero, mask=(i0 == 0) & (split == 0))
     tl.store(dcu_ptr, zero, mask=(i0 == 0) & (split == 0) & (dcu_cap > 0))
     for sb in range(0, SB, RS):
-        req = i0 + sb + tl.arange(0, RS).to(it)
-        rm = req < bs
-        if VAR:
-            e = tl.load(ext_ptr + req * stride_ext, mask=rm, other=0).to(tl.int64)
-        else:
-            e = tl.zeros_like(req).to(tl.int64) + e_fixed
-        e = tl.where(rm, e, 0)
-        kv = tl.load(seq_ptr + req * stride_seq, mask=rm, other=0).to(tl.int64) + kv_add
-        kv = tl.where(rm, kv, 0)
+        if sb > 0:
+            req = i0 + sb + tl.arange(0, RS).to(it)
+            rm, e, kv = _requests(
+                req, seq_ptr, ext_ptr, stride_seq, stride_ext, bs, kv_add, e_fixed, VAR
+            )
         a = kv - e + 1
         share = tl.where(rm, _clamped_sum(a, e, topk), 0)
         start = acc_e + tl.cumsum(e, axis=0) - e
@@ -176,6 +207,20 @@ def _scalar_program(
             tl.store(se_ptr + ti * st_se, value.to(tl.int32), mask=mask)
             tl.store(dc_ptr + ti * st_dc, tl.minimum(value, topk).to(tl.int32), mask=mask)
             tl.store(dcu_ptr + (ti + 1) * st_dcu, running.to(tl.int32), mask=mask)
+
+
+@triton.jit
+def _page_requests(req, ext_ptr, r_ptr, stride_ext, stride_r, bs, e_fixed, it: tl.constexpr,
+                   VAR: tl.constexpr):  # fmt: skip
+    """(mask, e, pool row) of requests `req`, of type `it`, zero past bs."""
+    rm = req < bs
+    if VAR:
+        e = tl.load(ext_ptr + req * stride_ext, mask=rm, other=0).to(it)
+    else:
+        e = tl.zeros_like(req) + e_fixed
+    e = tl.where(rm, e, 0)
+    pool_row = tl.load(r_ptr + req * stride_r, mask=rm, other=0).to(it)
+    return rm, e, pool_row
 
 
 @triton.jit
@@ -215,6 +260,7 @@ def _page_program(
     ONE_SPLIT: tl.constexpr,
     ONE_CHUNK: tl.constexpr,
     PAGE_SHIFT: tl.constexpr,
+    ONE_SUM: tl.constexpr,
 ):
     """Requests [i0, i0 + BR) x columns [c0, c0 + chunk_w) of both page tables, rows d of
     each request with d % n_split == split: one read of req_to_token per request and
@@ -235,32 +281,40 @@ def _page_program(
     else:
         chunk = (rest % n_chunk).to(it)
         i0 = (rest // n_chunk).to(it) * BR
+    # The first block's loads go first (its pool rows too: every request's pool index is in
+    # the contract), in flight with those of the extends before i0.
+    req = i0 + tl.arange(0, RB).to(it)
+    rm, e, pool_row = _page_requests(req, ext_ptr, r_ptr, stride_ext, stride_r, bs, e_fixed,
+                                     it, VAR)  # fmt: skip
     if VAR:
         # Rows before the block: int32 loads and sums (T fits in int32 when validated;
         # garbage only moves rows, which stay masked into [0, rows_cap)).
         acc_e = tl.zeros((), dtype=it)
-        for base in range(0, i0, SUM_P):
-            idx = base + tl.arange(0, SUM_P)
-            m = idx < i0
-            e_prior = tl.load(ext_ptr + idx.to(it) * stride_ext, mask=m, other=0)
-            acc_e += tl.sum(e_prior.to(tl.int32), axis=0).to(it)
+        if ONE_SUM:  # bs <= SUM_P: one masked load
+            if i0 > 0:
+                idx = tl.arange(0, SUM_P)
+                e_prior = tl.load(ext_ptr + idx.to(it) * stride_ext, mask=idx < i0, other=0)
+                acc_e = tl.sum(e_prior.to(tl.int32), axis=0).to(it)
+        else:
+            for base in range(0, i0, SUM_P):
+                idx = base + tl.arange(0, SUM_P)
+                m = idx < i0
+                e_prior = tl.load(ext_ptr + idx.to(it) * stride_ext, mask=m, other=0)
+                acc_e += tl.sum(e_prior.to(tl.int32), axis=0).to(it)
     else:
         acc_e = i0 * e_fixed
     c0 = tl.multiple_of(chunk * chunk_w, BW)
     c1 = tl.minimum(c0 + chunk_w, width)
     for sb in range(0, BR, RB):
-        req = i0 + sb + tl.arange(0, RB).to(it)
-        rm = req < bs
-        if VAR:
-            e = tl.load(ext_ptr + req * stride_ext, mask=rm, other=0).to(it)
-        else:
-            e = tl.zeros_like(req) + e_fixed
-        e = tl.where(rm, e, 0)
+        if sb > 0:
+            req = i0 + sb + tl.arange(0, RB).to(it)
+            rm, e, pool_row = _page_requests(
+                req, ext_ptr, r_ptr, stride_ext, stride_r, bs, e_fixed, it, VAR
+            )
         start = acc_e + tl.cumsum(e, axis=0) - e
         acc_e += tl.sum(e, axis=0)
         e_max = tl.max(e, axis=0)
-        live = rm & (e > 0)  # a request with no row reads nothing
-        pool_row = tl.load(r_ptr + req * stride_r, mask=live, other=0).to(it)
+        live = rm & (e > 0)  # a request with no row reads no req_to_token cell
         pool_row = tl.minimum(tl.maximum(pool_row, 0), pool - 1)
         src = r2t_ptr + pool_row[:, None] * r2t_s0
         for cb in range(c0, c1, BW):
@@ -353,6 +407,8 @@ def _metadata_kernel(
     ONE_SPLIT: tl.constexpr,
     ONE_CHUNK: tl.constexpr,
     PAGE_SHIFT: tl.constexpr,
+    ONE_SUM_S: tl.constexpr,
+    ONE_SUM_P: tl.constexpr,
 ):
     """Programs [0, n_scalar) are scalar programs, the others page programs (see the module
     docstring)."""
@@ -361,14 +417,14 @@ def _metadata_kernel(
         _scalar_program(
             pid, seq_ptr, ext_ptr, cache_ptr, cu_ptr, se_ptr, dc_ptr, dcu_ptr, stride_seq,
             stride_ext, st_cache, st_cu, st_se, st_dc, st_dcu, bs, topk, kv_add, e_fixed,
-            rows_cap, dcu_cap, n_split, VAR, SB, RS, SUM_S, EB, NARROW, ONE_SPLIT,
+            rows_cap, dcu_cap, n_split, VAR, SB, RS, SUM_S, EB, NARROW, ONE_SPLIT, ONE_SUM_S,
         )  # fmt: skip
     else:
         _page_program(
             pid - n_scalar, ext_ptr, r_ptr, r2t_ptr, pt_ptr, rpt_ptr, stride_ext, stride_r,
             r2t_s0, r2t_s1, pt_s0, pt_s1, rpt_s0, rpt_s1, bs, pool, e_fixed, page_size, width,
             rows_cap, n_chunk, n_split, chunk_w, VAR, HAS_RPT, BR, RB, SUM_P, BW, BQ, ED,
-            NARROW, ONE_SPLIT, ONE_CHUNK, PAGE_SHIFT,
+            NARROW, ONE_SPLIT, ONE_CHUNK, PAGE_SHIFT, ONE_SUM_P,
         )  # fmt: skip
 
 
@@ -431,6 +487,8 @@ def plan(bs: int, width: int, page_size: int, rows: int, *, interpreted: bool) -
             "BW": bw,
             "BQ": min(_pow2(pages), max(16, TILE // rb)),
             "ED": min(_pow2(rows_per_req), max(1, 2**16 // (rb * bw))),
+            "ONE_SUM_S": bs <= 16,
+            "ONE_SUM_P": bs <= 16,
             "n_scalar": 1,
             "n_rb": 1,
             "n_chunk": 1,
@@ -455,14 +513,16 @@ def plan(bs: int, width: int, page_size: int, rows: int, *, interpreted: bool) -
     return {
         "SB": sb,
         "RS": rs,
-        "SUM_S": SUM_SCALAR,
+        "SUM_S": min(SUM_SCALAR, max(16, _pow2(bs))),
         "EB": 1,  # a [RS] vector a row: few registers, no loads in the row loop
         "BR": br,
         "RB": rb,
-        "SUM_P": SUM_BLOCK,
+        "SUM_P": min(SUM_BLOCK, max(16, _pow2(bs))),
         "BW": bw,
         "BQ": min(_pow2(-(-chunk_w // page_size)), max(1, TILE // (4 * rb))),  # strided loads
         "ED": 1,
+        "ONE_SUM_S": bs <= min(SUM_SCALAR, max(16, _pow2(bs))),
+        "ONE_SUM_P": bs <= min(SUM_BLOCK, max(16, _pow2(bs))),
         "n_scalar": -(-max(bs, 1) // sb) * n_split,
         "n_rb": -(-max(bs, 1) // br),
         "n_chunk": -(-tiles // per_chunk),

@@ -195,7 +195,15 @@ GPU_PLANS = {  # the GPU's plan with tiny tiles: each of its three branches, and
     "one tile a program": {"TILE": 32, "TARGET": 10**6, "SPLIT_ROWS": 8, **TINY},
     "column chunks": {"TILE": 8, "TARGET": 20, "SPLIT_ROWS": 8, **TINY},
     "request blocks": {"TILE": 16, "TARGET": 2, "SPLIT_ROWS": 8, **TINY, "SUM_BLOCK": 4},
-    "row splits": {"TILE": 32, "TARGET": 64, "SPLIT_ROWS": 1, **TINY},
+    # ... and the one-load sums of earlier requests (bs <= SUM_*), with 2-request programs.
+    "row splits": {
+        "TILE": 32,
+        "TARGET": 64,
+        "SPLIT_ROWS": 1,
+        **TINY,
+        "SUM_BLOCK": 64,
+        "SUM_SCALAR": 64,
+    },  # fmt: skip
 }
 
 
