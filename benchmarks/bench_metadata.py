@@ -52,6 +52,8 @@ IMPLS = ("empty", "gather", "triton", "torch")
 PLAN_CONSTANTS = (
     "TARGET",
     "TILE",
+    "SMALL_TILE",
+    "SMALL_BS",
     "MAX_SPLIT",
     "SPLIT_ROWS",
     "SUM_BLOCK",
@@ -350,7 +352,8 @@ def main() -> int:
         default=[],
         metavar="NAME=INT",
         help="override a GPU plan constant of nsa_meta/metadata_triton.py (TARGET, TILE, "
-        "MAX_SPLIT, SPLIT_ROWS, SUM_BLOCK, SCALAR_REQS, SCALAR_SUB, SUM_SCALAR); repeatable",
+        "SMALL_TILE, SMALL_BS, MAX_SPLIT, SPLIT_ROWS, SUM_BLOCK, SCALAR_REQS, SCALAR_SUB, "
+        "SUM_SCALAR); repeatable",
     )
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated modes")
     parser.add_argument("--bs", type=_ints, help="comma-separated batch sizes (GPU)")

@@ -432,11 +432,13 @@ INTERPRETED = interpreting()  # fixed once Triton is imported
 # GPU plan (module constants so that tests can shrink them under the interpreter):
 TARGET = 1024  # page programs a launch aims for (H100/H200: 132 SMs, ~8 each)
 TILE = 2048  # elements of one [RB, BW] page tile: 16 a thread at 4 warps
+SMALL_TILE = 1024  # ... up to bs SMALL_BS: one request a tile, twice the programs
+SMALL_BS = 128
 MAX_SPLIT = 64  # programs sharing one request's rows
 SPLIT_ROWS = 8  # rows per request before they are split over programs
 SUM_BLOCK = 2048  # page programs' int32 loads of extends (draft_extend_var)
-SCALAR_REQS = 256  # requests of a scalar program (one load each, no chain of sub-blocks)
-SCALAR_SUB = 256  # ... walked in sub-blocks of this many
+SCALAR_REQS = 128  # requests of a scalar program (one load each, no chain of sub-blocks)
+SCALAR_SUB = 128  # ... walked in sub-blocks of this many
 SUM_SCALAR = 1024  # scalar programs' int64 running-sum loads
 
 
@@ -450,7 +452,7 @@ _plans: dict[tuple, dict] = {}
 
 def cached_plan(bs: int, width: int, page_size: int, rows: int, interpreted: bool) -> dict:
     """plan(), memoised on its arguments and the module's plan constants."""
-    key = (bs, width, page_size, rows, interpreted, TARGET, TILE, MAX_SPLIT, SPLIT_ROWS,
+    key = (bs, width, page_size, rows, interpreted, TARGET, TILE, SMALL_TILE, SMALL_BS, MAX_SPLIT, SPLIT_ROWS,
            SUM_BLOCK, SCALAR_REQS, SCALAR_SUB, SUM_SCALAR)  # fmt: skip
     found = _plans.get(key)
     if found is None:
@@ -465,7 +467,8 @@ def plan(bs: int, width: int, page_size: int, rows: int, *, interpreted: bool) -
     of SB requests x n_split), then n_rb x n_chunk x n_split page programs of BR requests
     and chunk_w columns.
 
-    On a GPU: [RB, BW] page tiles of TILE elements, BW up to 1024 columns (wider when few
+    On a GPU: [RB, BW] page tiles of TILE elements (SMALL_TILE up to bs SMALL_BS, where
+    more programs of one request each finish sooner), BW up to 1024 columns (wider when few
     requests); about TARGET page programs, first by splitting the columns into chunks, then
     by giving each program more requests (BR). `rows` (T or the capacity) only sizes the
     row splits. The interpreter pays per op, not per lane: there one wide program of each
@@ -497,8 +500,9 @@ def plan(bs: int, width: int, page_size: int, rows: int, *, interpreted: bool) -
         }
     rs = min(_pow2(bs), SCALAR_SUB)
     sb = max(rs, min(_pow2(bs), SCALAR_REQS))
-    rb = min(_pow2(bs), max(1, TILE // min(_pow2(width), 1024)))
-    bw = min(_pow2(width), TILE // rb)
+    tile = SMALL_TILE if bs <= SMALL_BS else TILE
+    rb = min(_pow2(bs), max(1, tile // min(_pow2(width), 1024)))
+    bw = min(_pow2(width), tile // rb)
     tiles = -(-width // bw)
     n_rb = -(-max(bs, 1) // rb)
     n_split = min(max(rows_per_req // SPLIT_ROWS, 1), MAX_SPLIT)
@@ -519,7 +523,7 @@ def plan(bs: int, width: int, page_size: int, rows: int, *, interpreted: bool) -
         "RB": rb,
         "SUM_P": min(SUM_BLOCK, max(16, _pow2(bs))),
         "BW": bw,
-        "BQ": min(_pow2(-(-chunk_w // page_size)), max(1, TILE // (4 * rb))),  # strided loads
+        "BQ": min(_pow2(-(-chunk_w // page_size)), max(1, tile // (4 * rb))),  # strided loads
         "ED": 1,
         "ONE_SUM_S": bs <= min(SUM_SCALAR, max(16, _pow2(bs))),
         "ONE_SUM_P": bs <= min(SUM_BLOCK, max(16, _pow2(bs))),

@@ -192,18 +192,26 @@ def test_unvalidated_var_fills_short_buffers_as_far_as_they_go(backend: str) -> 
 
 TINY = {"SUM_BLOCK": 8, "SCALAR_REQS": 8, "SCALAR_SUB": 2, "SUM_SCALAR": 4}
 GPU_PLANS = {  # the GPU's plan with tiny tiles: each of its three branches, and row splits
-    "one tile a program": {"TILE": 32, "TARGET": 10**6, "SPLIT_ROWS": 8, **TINY},
-    "column chunks": {"TILE": 8, "TARGET": 20, "SPLIT_ROWS": 8, **TINY},
-    "request blocks": {"TILE": 16, "TARGET": 2, "SPLIT_ROWS": 8, **TINY, "SUM_BLOCK": 4},
+    "one tile a program": {"TILE": 32, "SMALL_TILE": 32, "TARGET": 10**6, "SPLIT_ROWS": 8, **TINY},
+    "column chunks": {"TILE": 8, "SMALL_TILE": 8, "TARGET": 20, "SPLIT_ROWS": 8, **TINY},
+    "request blocks": {
+        "TILE": 16,
+        "SMALL_TILE": 16,
+        "TARGET": 2,
+        "SPLIT_ROWS": 8,
+        **TINY,
+        "SUM_BLOCK": 4,
+    },
     # ... and the one-load sums of earlier requests (bs <= SUM_*), with 2-request programs.
     "row splits": {
         "TILE": 32,
+        "SMALL_TILE": 32,
         "TARGET": 64,
         "SPLIT_ROWS": 1,
         **TINY,
         "SUM_BLOCK": 64,
         "SUM_SCALAR": 64,
-    },  # fmt: skip
+    },
 }
 
 
