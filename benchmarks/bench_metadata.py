@@ -54,6 +54,8 @@ PLAN_CONSTANTS = (
     "TILE",
     "SMALL_TILE",
     "SMALL_BS",
+    "NUM_WARPS",
+    "SMALL_NUM_WARPS",
     "MAX_SPLIT",
     "SPLIT_ROWS",
     "SUM_BLOCK",
@@ -352,7 +354,7 @@ def main() -> int:
         default=[],
         metavar="NAME=INT",
         help="override a GPU plan constant of nsa_meta/metadata_triton.py (TARGET, TILE, "
-        "SMALL_TILE, SMALL_BS, MAX_SPLIT, SPLIT_ROWS, SUM_BLOCK, SCALAR_REQS, SCALAR_SUB, "
+        "SMALL_TILE, SMALL_BS, NUM_WARPS, SMALL_NUM_WARPS, MAX_SPLIT, SPLIT_ROWS, SUM_BLOCK, SCALAR_REQS, SCALAR_SUB, "
         "SUM_SCALAR); repeatable",
     )
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated modes")

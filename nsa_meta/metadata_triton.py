@@ -434,6 +434,8 @@ TARGET = 1024  # page programs a launch aims for (H100/H200: 132 SMs, ~8 each)
 TILE = 2048  # elements of one [RB, BW] page tile: 16 a thread at 4 warps
 SMALL_TILE = 1024  # ... up to bs SMALL_BS: one request a tile, twice the programs
 SMALL_BS = 128
+NUM_WARPS = 4  # warps a program
+SMALL_NUM_WARPS = 4  # ... up to bs SMALL_BS
 MAX_SPLIT = 64  # programs sharing one request's rows
 SPLIT_ROWS = 8  # rows per request before they are split over programs
 SUM_BLOCK = 2048  # page programs' int32 loads of extends (draft_extend_var)
@@ -665,11 +667,23 @@ def specialisation_key(args: tuple, constexprs: dict) -> tuple:
     )
 
 
+_I_BS = _ARG_NAMES.index("bs")
+
+
+def num_warps(bs: int) -> int:
+    """Warps a program: SMALL_NUM_WARPS up to bs SMALL_BS, NUM_WARPS above (4 under the
+    interpreter, where they change nothing)."""
+    if INTERPRETED:
+        return 4
+    return SMALL_NUM_WARPS if bs <= SMALL_BS else NUM_WARPS
+
+
 def _launch(grid: tuple[int], args: tuple, constexprs: dict) -> None:
-    key = specialisation_key(args, constexprs) if _fast.on else None
+    warps = num_warps(args[_I_BS])
+    key = (*specialisation_key(args, constexprs), warps) if _fast.on else None
     if key is not None and _fast.launch(key, grid[0], args):
         return
-    compiled = _metadata_kernel[grid](*args, num_warps=4, **constexprs)
+    compiled = _metadata_kernel[grid](*args, num_warps=warps, **constexprs)
     if key is not None:
         in_order = {n: constexprs[n] for n in _CONSTEXPRS}
         index = torch.cuda.current_device() if args[0].is_cuda else None

@@ -64,9 +64,11 @@ def split_mode() -> None:
         page_args[i_ns] = 0
         k = kernel._metadata_kernel
         rows = {
-            "full": lambda: k[grid](*args, num_warps=4, **cx),
-            "scalar only": lambda: k[(n_scalar,)](*args, num_warps=4, **cx),
-            "page only": lambda: k[(grid[0] - n_scalar,)](*page_args, num_warps=4, **cx),
+            "full": lambda: k[grid](*args, num_warps=kernel.num_warps(bs), **cx),
+            "scalar only": lambda: k[(n_scalar,)](*args, num_warps=kernel.num_warps(bs), **cx),
+            "page only": lambda: k[(grid[0] - n_scalar,)](
+                *page_args, num_warps=kernel.num_warps(bs), **cx
+            ),
             "gather": p.gather(),
             "empty": p.empty(),
         }
@@ -84,8 +86,8 @@ def eager_mode() -> None:
         for _ in range(50):
             call()
         torch.cuda.synchronize()
-        print(f"== {mode} bs {bs} N {n}: fast path {kernel._fast_path}, "
-              f"{len(kernel._compiled)} compiled variants cached")  # fmt: skip
+        print(f"== {mode} bs {bs} N {n}: fast path on {kernel._fast.on}, "
+              f"{len(kernel._fast)} compiled variants known")  # fmt: skip
         prof = cProfile.Profile()
         prof.enable()
         for _ in range(2000):
