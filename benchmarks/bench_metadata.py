@@ -58,6 +58,7 @@ PLAN_CONSTANTS = (
     "SMALL_NUM_WARPS",
     "MAX_SPLIT",
     "SPLIT_ROWS",
+    "MIN_PAGE_PROGRAMS",
     "SUM_BLOCK",
     "SCALAR_REQS",
     "SCALAR_SUB",
@@ -354,7 +355,7 @@ def main() -> int:
         default=[],
         metavar="NAME=INT",
         help="override a GPU plan constant of nsa_meta/metadata_triton.py (TARGET, TILE, "
-        "SMALL_TILE, SMALL_BS, NUM_WARPS, SMALL_NUM_WARPS, MAX_SPLIT, SPLIT_ROWS, SUM_BLOCK, SCALAR_REQS, SCALAR_SUB, "
+        "SMALL_TILE, SMALL_BS, NUM_WARPS, SMALL_NUM_WARPS, MAX_SPLIT, SPLIT_ROWS, MIN_PAGE_PROGRAMS, SUM_BLOCK, SCALAR_REQS, SCALAR_SUB, "
         "SUM_SCALAR); repeatable",
     )
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated modes")

@@ -438,6 +438,7 @@ NUM_WARPS = 4  # warps a program
 SMALL_NUM_WARPS = 4  # ... up to bs SMALL_BS
 MAX_SPLIT = 64  # programs sharing one request's rows
 SPLIT_ROWS = 8  # rows per request before they are split over programs
+MIN_PAGE_PROGRAMS = 128  # ... or fewer page programs than this: split rows to reach it
 SUM_BLOCK = 2048  # page programs' int32 loads of extends (draft_extend_var)
 SCALAR_REQS = 128  # requests of a scalar program (one load each, no chain of sub-blocks)
 SCALAR_SUB = 128  # ... walked in sub-blocks of this many
@@ -454,7 +455,7 @@ _plans: dict[tuple, dict] = {}
 
 def cached_plan(bs: int, width: int, page_size: int, rows: int, interpreted: bool) -> dict:
     """plan(), memoised on its arguments and the module's plan constants."""
-    key = (bs, width, page_size, rows, interpreted, TARGET, TILE, SMALL_TILE, SMALL_BS, MAX_SPLIT, SPLIT_ROWS,
+    key = (bs, width, page_size, rows, interpreted, TARGET, TILE, SMALL_TILE, SMALL_BS, MAX_SPLIT, SPLIT_ROWS, MIN_PAGE_PROGRAMS,
            SUM_BLOCK, SCALAR_REQS, SCALAR_SUB, SUM_SCALAR)  # fmt: skip
     found = _plans.get(key)
     if found is None:
@@ -508,6 +509,10 @@ def plan(bs: int, width: int, page_size: int, rows: int, *, interpreted: bool) -
     tiles = -(-width // bw)
     n_rb = -(-max(bs, 1) // rb)
     n_split = min(max(rows_per_req // SPLIT_ROWS, 1), MAX_SPLIT)
+    if n_rb * tiles * n_split < MIN_PAGE_PROGRAMS:
+        # Few programs for the GPU (small bs and width): split each request's rows further.
+        wanted = -(-MIN_PAGE_PROGRAMS // (n_rb * tiles))
+        n_split = max(n_split, min(rows_per_req, wanted, MAX_SPLIT))
     if n_rb * tiles * n_split <= TARGET:
         br, n_chunk = rb, tiles
     elif n_rb * n_split <= TARGET:
