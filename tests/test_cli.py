@@ -20,6 +20,7 @@ from fuzz import corpus
 from fuzz.case import Case
 from fuzz.compare import Mismatch
 from fuzz.strategies import NAMED_CASES
+from tests.cli_here import fuzz_here
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
@@ -138,9 +139,10 @@ def test_planted_mutant_is_found_saved_small_and_replayed(tmp_path: Path) -> Non
     case = Case.from_json(entry["case"])
     assert case.bs <= 2 and case.total <= 8, case.describe()
 
-    with_candidate = fuzz("replay", tmp_path / "corpus", "--candidate", spec)
+    # The replays run in this process (the same command; no second torch import).
+    with_candidate = fuzz_here("replay", tmp_path / "corpus", "--candidate", f"{ROOT}/{spec}")
     assert with_candidate.returncode == 1, said(with_candidate)
-    builtins_only = fuzz("replay", tmp_path / "corpus")
+    builtins_only = fuzz_here("replay", tmp_path / "corpus")
     assert builtins_only.returncode == 0, said(builtins_only)
     assert "pass --candidate" in builtins_only.stdout
 
