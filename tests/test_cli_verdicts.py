@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -154,9 +155,26 @@ def test_sigterm_during_start_up_still_gives_summary_and_report(tmp_path: Path) 
     assert data["interrupted"] is True
 
 
+def _wait_for_progress(proc: subprocess.Popen, within: float = 90) -> None:
+    """Wait for the first progress line on stderr, printed once a worker has counted cases;
+    the process is killed if it never comes."""
+    end, seen, fd = time.monotonic() + within, b"", proc.stderr.fileno()
+    while b"cases/s" not in seen and time.monotonic() < end:
+        ready, _, _ = select.select([fd], [], [], max(end - time.monotonic(), 0))
+        chunk = os.read(fd, 4096) if ready else b""
+        if ready and not chunk:
+            break  # the process ended
+        seen += chunk
+    if b"cases/s" not in seen:
+        proc.kill()
+        proc.wait()
+        raise AssertionError(f"no progress line from the campaign: {seen.decode()!r}")
+
+
 def test_sigterm_with_workers_keeps_every_workers_counts(tmp_path: Path) -> None:
     proc = _start(tmp_path, "--seconds", 120, "--workers", 2, "--bulk", 0)
-    time.sleep(12)
+    _wait_for_progress(proc)  # a worker is past start-up; both began together
+    time.sleep(3)  # so both run cases when the signal comes (was a fixed 12 s)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=90)
     assert proc.returncode == 0, f"exit {proc.returncode}\n{out}\n{err}"

@@ -23,6 +23,7 @@ from fuzz.meta_contract import META_FAULTS, fault_problem, named_bad_cases
 from fuzz.meta_envelope import violations
 from fuzz.meta_harness import run_meta
 from fuzz.meta_strategies import meta_bad_cases
+from tests.cli_here import fuzz_here
 
 ROOT = Path(__file__).resolve().parents[1]
 MUTANTS = "tests/meta_error_mutants.py"
@@ -57,9 +58,13 @@ def hunt(tmp_path: Path, mutant: str, *, replay: bool = False) -> dict:
     assert data["op"] == "metadata" and data["fault"]["kind"] in META_FAULTS
     if not replay:
         return {"path": path, "entry": data, "run": run.stdout}
-    again = fuzz("replay", str(path), "--op", "metadata", "--candidate", spec)
+    # The replays run in this process (the same command, no second torch import).
+    again = fuzz_here(
+        "replay", path, "--op", "metadata", "--candidate", f"{ROOT / MUTANTS}:{mutant}"
+    )
     assert again.returncode == 1 and data["signature"] in again.stdout + json.dumps(data)
-    assert fuzz("replay", str(path), "--op", "metadata").returncode == 0
+    builtins = fuzz_here("replay", path, "--op", "metadata")
+    assert builtins.returncode == 0, builtins.stdout + builtins.stderr
     return {"path": path, "entry": data, "run": run.stdout}
 
 
@@ -83,7 +88,8 @@ def test_writes_before_raising_named_by_buffer(tmp_path: Path) -> None:
 def test_negative_pool_index_not_rejected(tmp_path: Path) -> None:
     got = hunt(tmp_path, "negative_pool_index_ignored")
     assert got["entry"]["signature"].endswith(":error pool_index_negative: no exception")
-    shown = fuzz("show", str(got["path"]), "--op", "metadata")
+    shown = fuzz_here("show", got["path"], "--op", "metadata")
+    assert shown.returncode == 0, shown.stdout + shown.stderr
     script = shown.stdout.split("# reproduce in Python:\n", 1)[1]
     ran = subprocess.run(
         [sys.executable, "-c", script],

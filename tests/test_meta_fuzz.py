@@ -26,9 +26,11 @@ from fuzz.meta_harness import run_meta
 from fuzz.meta_judge import judge_sequence, plan
 from fuzz.meta_shrink import shrink
 from fuzz.meta_strategies import meta_cases, named_cases, named_meta_cases
+from tests.cli_here import fuzz_here
 
 ROOT = Path(__file__).resolve().parents[1]
 MUTANTS = "tests/meta_mutants.py"
+SPEC_ROOT = f"{ROOT / MUTANTS}"  # replays run in this process, whatever its directory
 
 
 def fuzz(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
@@ -44,7 +46,8 @@ def fuzz(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
 
 
 def hunt(tmp_path: Path, mutant: str) -> dict:
-    """A campaign against one mutant; its one corpus entry, checked to replay."""
+    """A campaign against one mutant (the CLI, as a user runs it); its one corpus entry,
+    checked to replay (in this process: the command, without a second torch import)."""
     spec = f"{MUTANTS}:{mutant}"
     run = fuzz(
         "run", "--op", "metadata", "--candidate", spec, "--seconds", "60",
@@ -55,9 +58,10 @@ def hunt(tmp_path: Path, mutant: str) -> dict:
     entry = json.loads(path.read_text())
     assert entry["op"] == "metadata" and entry["signature"].startswith("metadata:")
     assert "--op metadata" in entry["replay"]
-    again = fuzz("replay", str(path), "--op", "metadata", "--candidate", spec)
+    again = fuzz_here("replay", path, "--op", "metadata", "--candidate", f"{SPEC_ROOT}:{mutant}")
     assert again.returncode == 1, again.stdout + again.stderr
-    assert fuzz("replay", str(path), "--op", "metadata").returncode == 0
+    builtins = fuzz_here("replay", path, "--op", "metadata")
+    assert builtins.returncode == 0, builtins.stdout + builtins.stderr
     return {"path": path, "entry": entry, "run": run.stdout, "replay": again.stdout}
 
 
@@ -97,7 +101,7 @@ def test_correct_candidate_gives_no_alarm_and_show_runs(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stdout + run.stderr
     assert "0 failure(s)" in run.stdout and not list((tmp_path / "c").glob("*.json"))
     path = hunt(tmp_path / "d", "var_ignores_zero_extends")["path"]
-    shown = fuzz("show", str(path), "--op", "metadata")
+    shown = fuzz_here("show", path, "--op", "metadata")
     assert shown.returncode == 0
     script = shown.stdout.split("# reproduce in Python:\n", 1)[1]
     ran = subprocess.run(
@@ -109,7 +113,7 @@ def test_correct_candidate_gives_no_alarm_and_show_runs(tmp_path: Path) -> None:
         timeout=120,
     )
     assert ran.returncode == 0 and ran.stdout.strip() == "PASS", ran.stdout + ran.stderr
-    listed = fuzz("list", str(path.parent), "--op", "metadata")
+    listed = fuzz_here("list", path.parent, "--op", "metadata")
     assert listed.returncode == 0 and "var_ignores_zero_extends" in listed.stdout
 
 
