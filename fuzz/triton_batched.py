@@ -11,7 +11,6 @@ import torch
 import triton
 import triton.language as tl
 
-from nsa_meta import triton_kernel
 from nsa_meta.triton_kernel import _POINTERS, INTERPRETED, MAX_TILE, _write_requests
 
 
@@ -67,10 +66,16 @@ def _expand_many_kernel(
     )
 
 
+# On a GPU a batch holds tens of thousands of requests and every program sums the extends
+# before it in SUM_BLOCK-wide loads: 256 requests a program keep that sum's total work
+# bs**2 / (256 * 4096) (the shipped kernel's small blocks suit a single call, not this).
+GPU_BLOCKS = {"BLOCK_REQ": 256, "SUM_BLOCK": 4096, "BLOCK_TOK": 8}
+
+
 def _blocks(bs: int, longest: int) -> dict[str, int]:
     # On the interpreter, one pass over the token columns: the longest extend is known.
     if not INTERPRETED:
-        return triton_kernel._blocks(bs)
+        return dict(GPU_BLOCKS)
     block_req = min(triton.next_power_of_2(max(bs, 16)), 2**14)
     tok = min(triton.next_power_of_2(max(longest, 4)), MAX_TILE // block_req)
     return {"BLOCK_REQ": block_req, "SUM_BLOCK": block_req, "BLOCK_TOK": tok}
