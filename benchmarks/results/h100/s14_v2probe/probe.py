@@ -36,6 +36,7 @@ CONFIGS = [
     ("draft_extend_var", 32, 4, 2048, 64),
     ("draft_extend_var", 512, 1, 2048, 64),
     ("draft_extend_var", 32, 4, 65536, 64),
+    ("draft_extend_var", 512, 4, 2048, 64),
 ]
 
 
