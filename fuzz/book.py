@@ -18,6 +18,7 @@ from fuzz import corpus
 from fuzz.case import Case, Fault
 from fuzz.compare import Mismatch
 from fuzz.harness import Finding, reproduce
+from fuzz.isolation import IN_A_FRESH_WORKER
 from fuzz.minimise import shrink
 
 # Kinds whose tries may each cost a worker restart or a timeout: shrunk on their own budget.
@@ -30,6 +31,12 @@ def is_fault_kind(mismatch: Mismatch) -> bool:
     )
 
 
+def _confirmed_alone(mismatch: Mismatch) -> bool:
+    """A hang whose confirmation re-ran the case alone in a fresh worker (isolation)."""
+    return mismatch.kind == "hang" and mismatch.cause.endswith(IN_A_FRESH_WORKER)
+
+
+BUDGET_ENDED = "the time budget ended before shrinking could finish"
 NOT_ALONE = (
     "it did not fail again when re-run alone: the failure needs the calls made before it "
     "in the candidate's process, or is flaky; replay may not show it"
@@ -49,6 +56,7 @@ class Failure:
     found_by: str = ""
     why_not_shrunk: str = ""
     reproduced_alone: bool | None = None  # None: not tried (budget, corpus)
+    shrink_complete: bool | None = None  # False: the budget ended before a fixed point
 
     def to_json(self) -> dict:
         return {
@@ -65,6 +73,7 @@ class Failure:
             "found_by": self.found_by,
             "why_not_shrunk": self.why_not_shrunk,
             "reproduced_alone": self.reproduced_alone,
+            "shrink_complete": self.shrink_complete,
         }
 
 
@@ -140,7 +149,12 @@ class Book:
 
         # First, does it fail again alone (a fresh worker for a crash or a hang)? If not,
         # it needs the calls before it or is flaky: said, not shrunk (replay may not show it).
-        if not fails(failure.case):
+        # A confirmed hang already did: its confirmation ran it alone in a fresh worker.
+        if not _confirmed_alone(failure.mismatch) and not fails(failure.case):
+            if self.c.deadline is not None and time.monotonic() >= self.c.deadline:
+                # The campaign's time ran out during the lone re-run: nothing is known.
+                failure.why_not_shrunk = "the time budget ended before it could be re-run alone"
+                return
             failure.reproduced_alone = False
             failure.why_not_shrunk = NOT_ALONE
             path = self._save(
@@ -149,12 +163,21 @@ class Book:
             failure.path = path or failure.path
             return
         failure.reproduced_alone = True
+        if self.c.deadline is not None:  # the lone re-run took its share
+            budget = min(budget, self.c.deadline - time.monotonic())
+        started = time.monotonic()
         try:
             small = self.shrink_case(failure, fails, budget)
         except KeyboardInterrupt:
             raise
+        # Both shrinkers stop at a fixed point or at their budget: one that returned before
+        # its budget ended found no smaller failing case; one stopped by it may have missed one.
+        failure.shrink_complete = time.monotonic() - started < budget * 0.98
         if small == failure.case:
-            failure.shrunk = True
+            if failure.shrink_complete:
+                failure.shrunk = True
+            else:
+                failure.why_not_shrunk = BUDGET_ENDED
             return
         if fault_kind:  # the canonical case must fail as the original did, confirmed
             confirmed = self._reproduce(small, failure.fault, failure.signature, confirm=True)

@@ -76,6 +76,11 @@ def _await_ready(w: WorkerProcess, until: float) -> None:
         raise
 
 
+# The end of a confirmed hang's cause: the confirmation ran the case alone, in a fresh
+# worker (the book reads it as "fails again alone").
+IN_A_FRESH_WORKER = "in a fresh worker"
+
+
 def _earliest(t: float, deadline: float | None) -> float:
     return t if deadline is None else min(t, deadline)
 
@@ -290,7 +295,7 @@ class IsolatedCandidate:
             return Answer(
                 "hang",
                 seconds=self.confirm_timeout,
-                cause=f"{waited} in a fresh worker",
+                cause=f"{waited} {IN_A_FRESH_WORKER}",
                 output_tail=tail,
             )
         answer.output_tail = w.take_tail()

@@ -21,7 +21,12 @@ def failure_state(f: dict) -> str:
     if f.get("reproduced_alone") is False:
         return "not reproduced alone: " + f.get("why_not_shrunk", "")
     if f.get("shrunk"):
-        return "shrunk" + (" from " + f["found_by"] if f.get("found_by") else "")
+        partial = ", the budget ended first: maybe not the smallest"
+        return (
+            "shrunk"
+            + (" from " + f["found_by"] if f.get("found_by") else "")
+            + (partial if f.get("shrink_complete") is False else "")
+        )
     return "not shrunk" + (" (" + f["why_not_shrunk"] + ")" if f.get("why_not_shrunk") else "")
 
 
