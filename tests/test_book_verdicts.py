@@ -64,6 +64,7 @@ def test_a_confirmed_hang_counts_as_reproduced_alone_without_another_run() -> No
 def test_a_lone_rerun_cut_by_the_deadline_claims_nothing() -> None:
     """The lone re-run returned nothing because the campaign's time ran out: neither
     reproduced nor not, no NOT_ALONE note in the corpus."""
+
     def cut(case) -> bool:  # the worker answered nothing: the deadline came first
         time.sleep(0.3)
         return False
