@@ -31,6 +31,7 @@ import triton.language as tl
 from nsa_meta.interpreter import interpreting
 from nsa_meta.launcher import FastLaunches
 from nsa_meta.metadata_torch import row_capacity
+from nsa_meta.triton_kernel import _sum_before
 from nsa_meta.validation import rows_per_request
 
 
@@ -59,6 +60,18 @@ def _store_rows(
             ok = (d < e[:, None]) & (t >= 0) & (t < rows_cap)
             dst = ptr + t[:, :, None] * s0 + col[:, None, :]
             tl.store(dst, values[:, None, :], mask=mask[:, None, :] & ok[:, :, None])
+
+
+@triton.jit
+def _divmod_id(q, n, ONE: tl.constexpr, it: tl.constexpr):
+    """(q % n, q // n) of type `it`; with ONE (n == 1), (0, q) without dividing."""
+    if ONE:
+        rem = tl.zeros((), dtype=it)
+        quot = q.to(it)
+    else:
+        rem = (q % n).to(it)
+        quot = (q // n).to(it)
+    return rem, quot
 
 
 @triton.jit
@@ -149,12 +162,8 @@ def _scalar_program(
     sum over the requests before i0. Values and running sums are int64 (_clamped_sum's
     products need it); with NARROW, request and row indices are int32."""
     it = tl.int32 if NARROW else tl.int64
-    if ONE_SPLIT:
-        split = tl.zeros((), dtype=it)
-        i0 = q.to(it) * SB
-    else:
-        split = (q % n_split).to(it)
-        i0 = (q // n_split).to(it) * SB
+    split, block = _divmod_id(q, n_split, ONE_SPLIT, it)
+    i0 = block * SB
     # The first block's loads go first: in flight with those of the requests before i0.
     req = i0 + tl.arange(0, RS).to(it)
     rm, e, kv = _requests(req, seq_ptr, ext_ptr, stride_seq, stride_ext, bs, kv_add, e_fixed, VAR)
@@ -269,18 +278,9 @@ def _page_program(
     garbage only moves rows, which stay masked into [0, rows_cap)); ONE_SPLIT and
     ONE_CHUNK spare the divisions of the program id; PAGE_SHIFT >= 0 is log2(page_size)."""
     it = tl.int32 if NARROW else tl.int64
-    if ONE_SPLIT:
-        split = tl.zeros((), dtype=it)
-        rest = q
-    else:
-        split = (q % n_split).to(it)
-        rest = q // n_split
-    if ONE_CHUNK:
-        chunk = tl.zeros((), dtype=it)
-        i0 = rest.to(it) * BR
-    else:
-        chunk = (rest % n_chunk).to(it)
-        i0 = (rest // n_chunk).to(it) * BR
+    split, rest = _divmod_id(q, n_split, ONE_SPLIT, it)
+    chunk, block = _divmod_id(rest, n_chunk, ONE_CHUNK, it)
+    i0 = block * BR
     # The first block's loads go first (its pool rows too: every request's pool index is in
     # the contract), in flight with those of the extends before i0.
     req = i0 + tl.arange(0, RB).to(it)
@@ -289,18 +289,7 @@ def _page_program(
     if VAR:
         # Rows before the block: int32 loads and sums (T fits in int32 when validated;
         # garbage only moves rows, which stay masked into [0, rows_cap)).
-        acc_e = tl.zeros((), dtype=it)
-        if ONE_SUM:  # bs <= SUM_P: one masked load
-            if i0 > 0:
-                idx = tl.arange(0, SUM_P)
-                e_prior = tl.load(ext_ptr + idx.to(it) * stride_ext, mask=idx < i0, other=0)
-                acc_e = tl.sum(e_prior.to(tl.int32), axis=0).to(it)
-        else:
-            for base in range(0, i0, SUM_P):
-                idx = base + tl.arange(0, SUM_P)
-                m = idx < i0
-                e_prior = tl.load(ext_ptr + idx.to(it) * stride_ext, mask=m, other=0)
-                acc_e += tl.sum(e_prior.to(tl.int32), axis=0).to(it)
+        acc_e = _sum_before(ext_ptr, stride_ext, i0, SUM_P, ONE_SUM, it)
     else:
         acc_e = i0 * e_fixed
     c0 = tl.multiple_of(chunk * chunk_w, BW)
@@ -493,8 +482,6 @@ def plan(bs: int, width: int, page_size: int, rows: int, *, interpreted: bool) -
             "BW": bw,
             "BQ": min(_pow2(pages), max(16, TILE // rb)),
             "ED": min(_pow2(rows_per_req), max(1, 2**16 // (rb * bw))),
-            "ONE_SUM_S": bs <= 16,
-            "ONE_SUM_P": bs <= 16,
             "n_scalar": 1,
             "n_rb": 1,
             "n_chunk": 1,
@@ -532,8 +519,6 @@ def plan(bs: int, width: int, page_size: int, rows: int, *, interpreted: bool) -
         "BW": bw,
         "BQ": min(_pow2(-(-chunk_w // page_size)), max(1, tile // (4 * rb))),  # strided loads
         "ED": 1,
-        "ONE_SUM_S": bs <= min(SUM_SCALAR, max(16, _pow2(bs))),
-        "ONE_SUM_P": bs <= min(SUM_BLOCK, max(16, _pow2(bs))),
         "n_scalar": -(-max(bs, 1) // sb) * n_split,
         "n_rb": -(-max(bs, 1) // br),
         "n_chunk": -(-tiles // per_chunk),
@@ -609,6 +594,8 @@ def launch_args(
         "NARROW": _reach(args, bs, width, rows_cap) <= NARROW_LIMIT,
         "ONE_SPLIT": n_split == 1,
         "ONE_CHUNK": n_chunk == 1,
+        "ONE_SUM_S": bs <= p["SUM_S"],
+        "ONE_SUM_P": bs <= p["SUM_P"],
         "PAGE_SHIFT": page_size.bit_length() - 1 if page_size & (page_size - 1) == 0 else -1,
     }
     return (n_scalar + n_rb * n_chunk * n_split,), args, constexprs

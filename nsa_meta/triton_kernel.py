@@ -51,6 +51,25 @@ def _write_requests(
         tl.store(out_clamped_ptr + pos * stride_out_clamped, clamped.to(tl.int32), mask=mask)
 
 
+@triton.jit
+def _sum_before(ext_ptr, stride_ext, first, SUM_BLOCK: tl.constexpr, ONE_SUM: tl.constexpr,
+                it: tl.constexpr):  # fmt: skip
+    """The sum of the extends before request `first`, of type `it`: one masked load of
+    SUM_BLOCK when ONE_SUM (first < bs <= SUM_BLOCK), else a loop of them."""
+    total = tl.zeros((), dtype=it)
+    if ONE_SUM:
+        if first > 0:
+            idx = tl.arange(0, SUM_BLOCK).to(it)
+            prior = tl.load(ext_ptr + idx * stride_ext, mask=idx < first, other=0)
+            total = tl.sum(prior.to(it), axis=0)
+    else:
+        for base in range(0, first, SUM_BLOCK):
+            idx = base + tl.arange(0, SUM_BLOCK).to(it)
+            prior = tl.load(ext_ptr + idx * stride_ext, mask=idx < first, other=0)
+            total += tl.sum(prior.to(it), axis=0)
+    return total
+
+
 # No specialisation on integer values (strides included) or pointer alignment: one compiled
 # variant per dtype pair serves every bs, top-k, capacity, stride and storage offset (a
 # fuzzer would otherwise compile hundreds, and a prepared launch could not change strides).
@@ -103,17 +122,7 @@ def _expand_kernel(
     req_mask = req < bs
     ext = tl.load(ext_ptr + req * stride_ext, mask=req_mask, other=0).to(index_type)
     seq = tl.load(seq_ptr + req * stride_seq, mask=req_mask, other=0).to(index_type)
-    offset = tl.zeros((), dtype=index_type)
-    if ONE_SUM:
-        if pid > 0:
-            idx = tl.arange(0, SUM_BLOCK).to(index_type)
-            prior = tl.load(ext_ptr + idx * stride_ext, mask=idx < first, other=0)
-            offset = tl.sum(prior.to(index_type), axis=0)
-    else:
-        for base in range(0, first, SUM_BLOCK):
-            idx = base + tl.arange(0, SUM_BLOCK).to(index_type)
-            prior = tl.load(ext_ptr + idx * stride_ext, mask=idx < first, other=0)
-            offset += tl.sum(prior.to(index_type), axis=0)
+    offset = _sum_before(ext_ptr, stride_ext, first, SUM_BLOCK, ONE_SUM, index_type)
     _write_requests(
         out_expanded_ptr,
         out_clamped_ptr,
@@ -150,7 +159,7 @@ def _blocks(bs: int) -> dict[str, int]:
         block_req = min(triton.next_power_of_2(max(bs, 16)), 2**14)
         tok = min(64, MAX_TILE // block_req)  # the interpreter refuses tiles past 2**20
         return {"BLOCK_REQ": block_req, "SUM_BLOCK": block_req, "BLOCK_TOK": tok}
-    block_req, block_tok, _ = GPU_BLOCKS["small" if bs <= SMALL_BS else "large"]
+    block_req, block_tok, _ = _gpu_blocks(bs)
     sum_block = min(MAX_SUM_BLOCK, max(block_req, triton.next_power_of_2(max(bs, 1))))
     return {"BLOCK_REQ": block_req, "SUM_BLOCK": sum_block, "BLOCK_TOK": block_tok}
 
@@ -159,7 +168,11 @@ def _num_warps(bs: int) -> dict[str, int]:
     """The launch's num_warps, as a JIT keyword ({} on the interpreter)."""
     if INTERPRETED:
         return {}
-    return {"num_warps": GPU_BLOCKS["small" if bs <= SMALL_BS else "large"][2]}
+    return {"num_warps": _gpu_blocks(bs)[2]}
+
+
+def _gpu_blocks(bs: int) -> tuple[int, int, int]:
+    return GPU_BLOCKS["small" if bs <= SMALL_BS else "large"]
 
 
 def _variant(
