@@ -7,7 +7,8 @@ second launch, no program waiting on another):
   running sums started from the program's own sum over the requests before it (one
   SUM_S-wide load when bs <= SUM_S, else a loop of them; bs / SB programs, so none reads
   more than bs values and none does every sum) and dsa_cu_seqlens_k in closed form,
-  sum(min(a + d, K) for d < n) per request;
+  sum(min(a + d, K) for d < n) per request, all in int32 modulo 2**32 (exact: the
+  contract keeps every output and partial sum inside int32);
 - page programs own BR requests x one chunk of columns of both page tables: they read each
   request's req_to_token chunk once ([RB, BW] tiles of contiguous columns: vector loads)
   and store it to every row of the request. In draft_extend_var their first row is the sum
@@ -36,10 +37,20 @@ from nsa_meta.validation import rows_per_request
 
 
 @triton.jit
-def _clamped_sum(a, n, topk):
-    """sum(min(a + d, topk) for d in range(n)), int64, elementwise."""
-    c = tl.minimum(tl.maximum(topk - a, 0), n)
-    return c * a + c * (c - 1) // 2 + (n - c) * topk
+def _unclamped(a, n, last, topk):
+    """How many of the n terms a, a + 1, ..., last = a + n - 1 lie below topk (in [0, n]).
+    Only values that fit int32 are compared or subtracted: when some term reaches topk,
+    topk - a <= n - 1."""
+    return tl.where(last <= topk, n, tl.maximum(topk - a, 0))
+
+
+@triton.jit
+def _clamped_sum(a, n, c, topk):
+    """sum(min(a + d, topk) for d in range(n)), given c = _unclamped(...), in int32 modulo
+    2**32: every step is a ring operation, so the result is exact wherever the contract
+    bounds the sum (inside int32)."""
+    half = tl.where((c & 1) == 0, (c >> 1) * (c - 1), c * ((c - 1) >> 1))  # c * (c - 1) / 2
+    return c * a + half + (n - c) * topk
 
 
 @triton.jit
@@ -78,25 +89,34 @@ def _divmod_id(q, n, ONE: tl.constexpr, it: tl.constexpr):
 def _requests(
     req, seq_ptr, ext_ptr, stride_seq, stride_ext, bs, kv_add, e_fixed, VAR: tl.constexpr
 ):
-    """(mask, e, kv) of requests `req`, int64, zero past bs."""
+    """(mask, e, kv) of requests `req`, int32 (the contract bounds both), zero past bs."""
     rm = req < bs
     if VAR:
-        e = tl.load(ext_ptr + req * stride_ext, mask=rm, other=0).to(tl.int64)
+        e = tl.load(ext_ptr + req * stride_ext, mask=rm, other=0).to(tl.int32)
     else:
-        e = tl.zeros_like(req).to(tl.int64) + e_fixed
+        e = tl.zeros_like(req).to(tl.int32) + e_fixed
     e = tl.where(rm, e, 0)
-    kv = tl.load(seq_ptr + req * stride_seq, mask=rm, other=0).to(tl.int64) + kv_add
+    kv = tl.load(seq_ptr + req * stride_seq, mask=rm, other=0).to(tl.int32) + kv_add
     kv = tl.where(rm, kv, 0)
     return rm, e, kv
 
 
 @triton.jit
+def _share(rm, e, kv, topk):
+    """(share, unclamped): each request's share of dsa_cu_seqlens_k (the sum of its rows'
+    clamped values) and how many of its rows lie below topk."""
+    a = kv - e + 1
+    c = _unclamped(a, e, kv, topk)
+    return tl.where(rm & (e > 0), _clamped_sum(a, e, c, topk), 0), c
+
+
+@triton.jit
 def _prior_sums(idx, i0, seq_ptr, ext_ptr, stride_seq, stride_ext, bs, topk, kv_add, e_fixed,
                 VAR: tl.constexpr):  # fmt: skip
-    """Over the requests `idx` below i0: the sums of e, of kv and of each request's share of
-    dsa_cu_seqlens_k (int64)."""
+    """Over the requests `idx` below i0: the sums of e, of kv and of the requests' shares of
+    dsa_cu_seqlens_k (int32, modulo 2**32: exact for every sum the contract bounds)."""
     m, e, kv = _requests(idx, seq_ptr, ext_ptr, stride_seq, stride_ext, i0, kv_add, e_fixed, VAR)
-    share = tl.where(m, _clamped_sum(kv - e + 1, e, topk), 0)
+    share, _ = _share(m, e, kv, topk)
     return tl.sum(e, axis=0), tl.sum(kv, axis=0), tl.sum(share, axis=0)
 
 
@@ -159,17 +179,19 @@ def _scalar_program(
 ):
     """Requests [i0, i0 + SB): kv, cu_seqlens_k, and their rows' three scalars (rows d of
     each request with d % n_split == split); the running sums start from the program's own
-    sum over the requests before i0. Values and running sums are int64 (_clamped_sum's
-    products need it); with NARROW, request and row indices are int32."""
+    sum over the requests before i0. Values and running sums are int32, wrapping: the
+    contract bounds every output and partial sum inside int32, so the sums modulo 2**32
+    are exact (garbage with validation off only moves rows, kept in [0, rows_cap)); with
+    NARROW, request indices and addresses are int32 too."""
     it = tl.int32 if NARROW else tl.int64
     split, block = _divmod_id(q, n_split, ONE_SPLIT, it)
     i0 = block * SB
     # The first block's loads go first: in flight with those of the requests before i0.
     req = i0 + tl.arange(0, RS).to(it)
     rm, e, kv = _requests(req, seq_ptr, ext_ptr, stride_seq, stride_ext, bs, kv_add, e_fixed, VAR)
-    acc_e = tl.zeros((), dtype=tl.int64)
-    acc_kv = tl.zeros((), dtype=tl.int64)
-    acc_sum = tl.zeros((), dtype=tl.int64)
+    acc_e = tl.zeros((), dtype=tl.int32)
+    acc_kv = tl.zeros((), dtype=tl.int32)
+    acc_sum = tl.zeros((), dtype=tl.int32)
     if ONE_SUM:  # bs <= SUM_S: one masked load of the requests before i0
         if i0 > 0:
             idx = tl.arange(0, SUM_S).to(it)
@@ -195,7 +217,7 @@ def _scalar_program(
                 req, seq_ptr, ext_ptr, stride_seq, stride_ext, bs, kv_add, e_fixed, VAR
             )
         a = kv - e + 1
-        share = tl.where(rm, _clamped_sum(a, e, topk), 0)
+        share, c0 = _share(rm, e, kv, topk)
         start = acc_e + tl.cumsum(e, axis=0) - e
         cu = acc_kv + tl.cumsum(kv, axis=0)
         before = acc_sum + tl.cumsum(share, axis=0) - share
@@ -207,11 +229,12 @@ def _scalar_program(
         tl.store(cu_ptr + (req + 1) * st_cu, cu.to(tl.int32), mask=mine)
         e_max = tl.max(e, axis=0)
         for d0 in range(split * EB, e_max, n_split * EB):
-            d = d0 + tl.arange(0, EB).to(tl.int64)[None, :]
+            d = d0 + tl.arange(0, EB)[None, :]
             t = start[:, None] + d
             mask = (d < e[:, None]) & (t >= 0) & (t < rows_cap)
             value = a[:, None] + d
-            running = before[:, None] + _clamped_sum(a[:, None], d + 1, topk)
+            c = tl.minimum(c0[:, None], d + 1)  # row d's unclamped terms
+            running = before[:, None] + _clamped_sum(a[:, None], d + 1, c, topk)
             ti = t.to(it)  # in [0, rows_cap) wherever the mask holds
             tl.store(se_ptr + ti * st_se, value.to(tl.int32), mask=mask)
             tl.store(dc_ptr + ti * st_dc, tl.minimum(value, topk).to(tl.int32), mask=mask)
@@ -425,12 +448,15 @@ SMALL_TILE = 1024  # ... up to bs SMALL_BS: one request a tile, twice the progra
 SMALL_BS = 128
 NUM_WARPS = 4  # warps a program
 SMALL_NUM_WARPS = 4  # ... up to bs SMALL_BS
+BIG_NUM_WARPS = 8  # ... above bs BIG_BS, fixed-width modes
+BIG_BS = 2048
 MAX_SPLIT = 64  # programs sharing one request's rows
 SPLIT_ROWS = 8  # rows per request before they are split over programs
 MIN_PAGE_PROGRAMS = 64  # ... or fewer page programs than this: split rows to reach it
 SUM_BLOCK = 2048  # page programs' int32 loads of extends (draft_extend_var)
 SCALAR_REQS = 128  # requests of a scalar program (one load each, no chain of sub-blocks)
 SCALAR_SUB = 128  # ... walked in sub-blocks of this many
+SCALAR_REQS_VAR = 128  # ... in draft_extend_var (extends loaded, more work a request)
 SUM_SCALAR = 1024  # scalar programs' int64 running-sum loads
 
 
@@ -442,19 +468,23 @@ def _pow2(n: int) -> int:
 _plans: dict[tuple, dict] = {}
 
 
-def cached_plan(bs: int, width: int, page_size: int, rows: int, interpreted: bool) -> dict:
+def cached_plan(
+    bs: int, width: int, page_size: int, rows: int, interpreted: bool, var: bool = False
+) -> dict:
     """plan(), memoised on its arguments and the module's plan constants."""
-    key = (bs, width, page_size, rows, interpreted, TARGET, TILE, SMALL_TILE, SMALL_BS, MAX_SPLIT, SPLIT_ROWS, MIN_PAGE_PROGRAMS,
-           SUM_BLOCK, SCALAR_REQS, SCALAR_SUB, SUM_SCALAR)  # fmt: skip
+    key = (bs, width, page_size, rows, interpreted, var, TARGET, TILE, SMALL_TILE, SMALL_BS, MAX_SPLIT, SPLIT_ROWS, MIN_PAGE_PROGRAMS,
+           SUM_BLOCK, SCALAR_REQS, SCALAR_SUB, SCALAR_REQS_VAR, SUM_SCALAR)  # fmt: skip
     found = _plans.get(key)
     if found is None:
         if len(_plans) > 4096:
             _plans.clear()
-        found = _plans[key] = plan(bs, width, page_size, rows, interpreted=interpreted)
+        found = _plans[key] = plan(bs, width, page_size, rows, interpreted=interpreted, var=var)
     return found
 
 
-def plan(bs: int, width: int, page_size: int, rows: int, *, interpreted: bool) -> dict:
+def plan(
+    bs: int, width: int, page_size: int, rows: int, *, interpreted: bool, var: bool = False
+) -> dict:
     """The kernel's constexprs and the grid's shape: n_scalar scalar programs (n_sb blocks
     of SB requests x n_split), then n_rb x n_chunk x n_split page programs of BR requests
     and chunk_w columns.
@@ -488,8 +518,9 @@ def plan(bs: int, width: int, page_size: int, rows: int, *, interpreted: bool) -
             "n_split": 1,
             "chunk_w": bw * -(-width // bw),
         }
-    rs = min(_pow2(bs), SCALAR_SUB)
-    sb = max(rs, min(_pow2(bs), SCALAR_REQS))
+    reqs = SCALAR_REQS_VAR if var else SCALAR_REQS
+    rs = min(_pow2(bs), SCALAR_SUB, reqs)
+    sb = max(rs, min(_pow2(bs), reqs))
     tile = SMALL_TILE if bs <= SMALL_BS else TILE
     rb = min(_pow2(bs), max(1, tile // min(_pow2(width), 1024)))
     bw = min(_pow2(width), tile // rb)
@@ -550,7 +581,7 @@ def launch_args(
     has_rpt = out.real_page_table is not None
     if interpreted is None:
         interpreted = INTERPRETED
-    p = dict(cached_plan(bs, width, page_size, rows_cap, interpreted))
+    p = dict(cached_plan(bs, width, page_size, rows_cap, interpreted, var))
     n_scalar, n_rb, n_chunk, n_split, chunk_w = (
         p.pop(k) for k in ("n_scalar", "n_rb", "n_chunk", "n_split", "chunk_w")
     )
@@ -662,16 +693,20 @@ def specialisation_key(args: tuple, constexprs: dict) -> tuple:
 _I_BS = _ARG_NAMES.index("bs")
 
 
-def num_warps(bs: int) -> int:
-    """Warps a program: SMALL_NUM_WARPS up to bs SMALL_BS, NUM_WARPS above (4 under the
-    interpreter, where they change nothing)."""
+def num_warps(bs: int, var: bool = False) -> int:
+    """Warps a program: SMALL_NUM_WARPS up to bs SMALL_BS, BIG_NUM_WARPS above BIG_BS
+    (fixed-width modes: their page programs are the long pole there; draft_extend_var's
+    scalar programs lose more), NUM_WARPS between (4 under the interpreter, where they
+    change nothing)."""
     if INTERPRETED:
         return 4
-    return SMALL_NUM_WARPS if bs <= SMALL_BS else NUM_WARPS
+    if bs <= SMALL_BS:
+        return SMALL_NUM_WARPS
+    return BIG_NUM_WARPS if bs > BIG_BS and not var else NUM_WARPS
 
 
 def _launch(grid: tuple[int], args: tuple, constexprs: dict) -> None:
-    warps = num_warps(args[_I_BS])
+    warps = num_warps(args[_I_BS], constexprs["VAR"])
     key = (*specialisation_key(args, constexprs), warps) if _fast.on else None
     if key is not None and _fast.launch(key, grid[0], args):
         return

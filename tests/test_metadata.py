@@ -109,15 +109,26 @@ def near_int32_min(mode: str) -> Case:
     return case(mode, [0], [1], [65536], next_n=65536, width=1, topk=5)
 
 
-FAMILY_PARAMS = [
-    pytest.param(mode, name, id=f"{mode}-{name}") for mode in MODES for name in families(mode)
-] + [
-    pytest.param(mode, "near int32 min", id=f"{mode}-near int32 min")
-    for mode in ("draft_extend", "draft_extend_var")
-]
+def wrapping_inside() -> Case:
+    """draft_extend_var: a request at kv = 2**31 - 1, then 65536 padded rows. Every output
+    and partial sum fits int32, but the Triton kernel's int32 intermediates wrap (65536 x
+    -65535, topk - a): exact only if it works modulo 2**32 and never clamps a wrapped value."""
+    return case("draft_extend_var", [INT32_MAX, 0], [1, 0], [1, 65536], width=1, topk=INT32_MAX)
+
+
+FAMILY_PARAMS = (
+    [pytest.param(mode, name, id=f"{mode}-{name}") for mode in MODES for name in families(mode)]
+    + [
+        pytest.param(mode, "near int32 min", id=f"{mode}-near int32 min")
+        for mode in ("draft_extend", "draft_extend_var")
+    ]
+    + [pytest.param("draft_extend_var", "wrapping inside", id="draft_extend_var-wrapping inside")]
+)
 
 
 def family_case(mode: str, name: str) -> Case:
+    if name == "wrapping inside":
+        return wrapping_inside()
     return near_int32_min(mode) if name == "near int32 min" else families(mode)[name]
 
 
