@@ -6,6 +6,7 @@ mutant of their family (tests/meta_mutants.py), and put only to candidates of th
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -154,6 +155,26 @@ def test_a_planted_mutant_fails_on_the_seed_of_its_family(
     assert found is not None, f"{mutant} passes seed-meta-{slug}"
     assert found.signature == f"metadata:{mutant}:{finds}"
     assert cause in found.cause, found.cause
+
+
+def test_the_seeds_readme_lists_every_v2_seed_and_mutants_that_fail_on_it() -> None:
+    text = (seeds_dir() / "README.md").read_text()
+    rows = re.findall(r"^\| `(seed-meta-[^`]+)` \| .* \| (.*) \|$", text, re.M)
+    assert sorted(name for name, _ in rows) == sorted(v2_seeds())
+    listed = 0
+    for name, column in rows:
+        for mutant in re.findall(r"`(\w+)`", column):
+            assert judge(getattr(mm, mutant), mutant, v2_seeds()[name].case), (name, mutant)
+            listed += 1
+    assert listed >= 40
+
+
+@pytest.mark.parametrize("bs, mutant", [(32, "bs_over_32_off"), (128, "bs128_no_carry"),
+                                        (1024, "bs_over_1024_off")])  # fmt: skip
+def test_the_bs_edges_sit_either_side_of_the_mutant(bs: int, mutant: str) -> None:
+    fn = getattr(mm, mutant)
+    assert judge(fn, mutant, seed(f"bs{bs}").case) is None
+    assert judge(fn, mutant, seed(f"bs{bs + 1}").case) is not None
 
 
 # --- seeds go only to candidates of their op ------------------------------------------------
