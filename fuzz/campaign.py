@@ -236,11 +236,11 @@ class Campaign:
 
     def _opening_cases(self) -> list[Case]:
         """One named case per family, and the shipped regression seeds, inside the envelope."""
-        from fuzz.seeds import seeds_dir
+        from fuzz.seeds import shipped
         from fuzz.strategies import named_cases
 
         opening = list(named_cases(self.envelope).values())
-        entries, errors = corpus.load_all([seeds_dir()])
+        entries, errors = shipped("expand")
         for e in errors:
             self.errors.append(f"a shipped regression seed could not be read: {e}")
         for e in entries:

@@ -328,7 +328,15 @@ def cmd_replay(args) -> int:
     builtins = args.impl if args.impl is not None else list(IMPL_NAMES)
     register_ops()
     entries, errors = corpus.load_all(targets, **max_total(args))
-    skipped = [e for e in entries if args.op is not None and e.op != args.op]
+    # A candidate is of one op: --op, else expand (run's default). A shipped seed goes only
+    # to candidates of its op; without candidates, each seed to the built-ins of its op.
+    cand_op = args.op or "expand"
+    skipped = [
+        e
+        for e in entries
+        if (args.op is not None and e.op != args.op)
+        or (e.is_seed and args.candidate and e.op != cand_op)
+    ]
     entries = [e for e in entries if e not in skipped]
     workers = start_workers(args.candidate, args, device, None)
     names = {n for n, _ in workers}
@@ -397,7 +405,7 @@ def cmd_replay(args) -> int:
         f"replayed {replayed['entries']} entr{'y' if replayed['entries'] == 1 else 'ies'} "
         f"({failed['entries']} failing) and {replayed['seeds']} regression seed(s) "
         f"({failed['seeds']} failing); {len(errors)} unreadable"
-        + (f"; {len(skipped)} of another op than --op {args.op} skipped" if skipped else "")
+        + (f"; {len(skipped)} of another op than --op {cand_op} skipped" if skipped else "")
     )
     if errors or internal:
         return EXIT_INCOMPLETE

@@ -50,7 +50,19 @@ class MetaCampaign(Campaign):
         self.book = MetaBook(self)
 
     def _opening_cases(self) -> list:
+        """One named case per family, and the shipped v2 regression seeds, inside the
+        envelope."""
+        from fuzz.meta_envelope import restrict
+        from fuzz.seeds import shipped
+
         opening = list(named_cases(self.envelope).values())
+        entries, errors = shipped("metadata")
+        for e in errors:
+            self.errors.append(f"a shipped regression seed could not be read: {e}")
+        for e in entries:
+            case = restrict(self.envelope, e.case)
+            if case is not None and e.fault is None:
+                opening.append(case)
         return opening[: self._room(len(opening))]
 
     def _strategy(self) -> st.SearchStrategy:

@@ -154,12 +154,14 @@ def test_an_expand_run_skips_metadata_entries_with_a_reason(tmp_path: Path) -> N
 
 
 def test_a_metadata_run_on_the_shipped_seeds_collects_only_seeds_of_its_op(tmp_path: Path) -> None:
-    # The shipped seeds are v1 inputs: a --nsa-op metadata run must not pile up skips.
+    # The shipped seeds are v1 (seed-*) and v2 (seed-meta-*) inputs: each run collects its
+    # own op's only, and piles up no skips.
     r = user_pytest(tmp_path, "--nsa-op", "metadata", "--nsa-candidate",
                     f"{META_MUTANTS}:correct", "--collect-only")  # fmt: skip
     out = r.stdout + r.stderr
     assert r.returncode == 0, out
-    assert "[family: " in out and "[corpus: seed-" not in out, out
+    assert "[family: " in out and "[corpus: seed-meta-bs0-decode.json]" in out, out
+    assert "[corpus: seed-empty-batch.json]" not in out, out
     r = user_pytest(tmp_path, "--nsa-candidate", f"{MUTANTS}:correct", "--collect-only")
     out = r.stdout + r.stderr
-    assert "[corpus: seed-empty-batch.json]" in out, out
+    assert "[corpus: seed-empty-batch.json]" in out and "[corpus: seed-meta-" not in out, out
