@@ -218,14 +218,15 @@ def summary(samples: list[float] | None) -> dict | None:
     return {"median": statistics.median(samples), "p20": q[0], "p80": q[3]}
 
 
-def configs(quick: bool, cuda: bool, modes=MODES, sizes=None, widths=None):
+def configs(quick: bool, cuda: bool, modes=MODES, sizes=None, widths=None, pages=None):
     if not cuda:
         return [(m, bs, 2, 64, p) for m in modes for bs in (1, 5) for p in (1, 4)]
     if sizes is None:
         sizes = (1, 32, 512, 4096, 16384) if quick else (1, 8, 32, 128, 512, 1024, 4096, 16384)
     if widths is None:
         widths = (2048, 65536) if quick else (2048, 65536, 163840)
-    pages = (64,) if quick else (1, 64)
+    if pages is None:
+        pages = (64,) if quick else (1, 64)
     out = []
     for mode in modes:
         for next_n in (1,) if mode == "decode" else (1, 4):
@@ -243,7 +244,7 @@ def run(args) -> list[dict]:
     budget = torch.cuda.mem_get_info()[0] * 0.35 if cuda else 2**28
     records = []
     for mode, bs, next_n, width, page_size in configs(
-        args.quick, cuda, args.modes, args.bs, args.widths
+        args.quick, cuda, args.modes, args.bs, args.widths, args.pages
     ):
         rec = {"mode": mode, "bs": bs, "next_n": next_n, "width": width, "page_size": page_size}
         need = page_bytes(bs, 1 if mode == "decode" else next_n, width, page_size)
@@ -363,6 +364,7 @@ def main() -> int:
     )
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated modes")
     parser.add_argument("--bs", type=_ints, help="comma-separated batch sizes (GPU)")
+    parser.add_argument("--pages", type=_ints, help="comma-separated page sizes (GPU)")
     parser.add_argument("--widths", type=_ints, help="comma-separated widths (GPU)")
     parser.add_argument(
         "--no-torch",
