@@ -172,15 +172,22 @@ def _kernel(
     if bug == "row_stride_assumed_width" and table.stride(1) == 1 and table.stride(0) != W:
         flat = torch.as_strided(table, (table.shape[0] * W,), (1,), table.storage_offset())
         table = flat.view(table.shape[0], W)
+    if bug == "col_offset_whole_rows" and table.stride(1) == 1 and table.stride(0):
+        whole = table.storage_offset() // table.stride(0) * table.stride(0)
+        table = torch.as_strided(table, table.shape, table.stride(), whole)
     rr = r[owner]
-    if bug == "last_pool_row_sliced" and req_to_token.storage_offset() and req_to_token.stride(
-        1
-    ) == 1:
+    if (
+        bug == "last_pool_row_sliced"
+        and req_to_token.storage_offset()
+        and req_to_token.stride(1) == 1
+    ):
         pool = req_to_token.shape[0]
         rr = torch.where(rr == pool - 1, rr - 1, rr)  # bound from a sliced table's size
     if bug == "last_request_group4" and bs > 1 and bs % 4 == 1:
         rr = torch.where(owner == bs - 1, r[bs - 2], rr)
     rows = table.index_select(0, rr)[:, :W]
+    if bug == "token_ids_24bit":
+        rows = rows & 0xFFFFFF  # ids packed with an 8-bit flag
     if bug == "tile_width_512" and W > 512:
         rows = rows.clone()
         rows[:, 512:] = out.page_table_1[:T, 512:W]  # one 512-column tile only: rest kept
@@ -198,6 +205,8 @@ def _kernel(
         wide[:, W] = rows[:, W - 1]  # a store of the row's tail rounded up by one
     if out.real_page_table is not None:
         pages = torch.div(rows[:, ::P], P, rounding_mode="floor")
+        if bug == "page_index_float32":
+            pages = torch.floor(rows[:, ::P].to(torch.float32) / P).to(torch.int64)
         if bug == "last_partial_page" and W % P:
             pages[:, -1] = torch.div(rows[:, W - 1], P, rounding_mode="floor")
         if bug == "page128_floor_pages" and P == 128 and W % 128:
@@ -257,13 +266,15 @@ REDTEAM = {
     "var_tile_pow2": "draft_extend_var: a request's rows past next_pow2(next_n) wrap",
     "padded_rows_skipped": "draft_extend: page_table_1 rows of padded requests (kv < e) "
     "not written",
-    "last_pool_row_sliced": "last pool row of a row-sliced req_to_token read as the row "
-    "before it",
-    "last_request_group4": "bs % 4 == 1: the last request's page rows from the request "
-    "before it",
+    "last_pool_row_sliced": "last pool row of a row-sliced req_to_token read as the row before it",
+    "last_request_group4": "bs % 4 == 1: the last request's page rows from the request before it",
     "last_partial_page": "real_page_table: the last partial page from column width - 1",
     "page128_floor_pages": "page 128, width not a multiple: the partial page unwritten",
     "t0_skips_row_sums": "T == 0 returns before dsa_cu_seqlens_k[0] is written",
+    "col_offset_whole_rows": "req_to_token's storage offset rounded down to whole rows (a "
+    "table sliced from a column offset read from its row start)",
+    "token_ids_24bit": "page_table_1: token ids masked to 24 bits",
+    "page_index_float32": "real_page_table: the page index by float32 division",
 }
 
 for _name, _doc in REDTEAM.items():
