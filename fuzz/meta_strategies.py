@@ -18,7 +18,8 @@ from reference.metadata import INT32_MAX, MODES
 
 EDGE_BS = (0, 1, 31, 32, 33, 127, 128, 129, 1023, 1024, 1025, 16383, 16384, 16385)
 WIDE_WIDTHS = (257, 511, 513, 1025, 2049, 4097)  # column tiles of 256 to 4096 and one past
-WIDE_CELLS = 200_000  # rows x width of a wide case at most
+WIDE_CELLS = 50_000  # rows x width of a wide case at most
+WIDE_ONE_IN = 8  # one case in this many is wide
 PAGE_SIZES = (1, 2, 3, 64, 128)
 
 
@@ -309,7 +310,7 @@ def meta_cases(draw, envelope: Envelope | None = None) -> MetaCase:
     page = draw(st.sampled_from(sizes))
     widths = [1, 2, 5, page - 1, page, page + 1, 2 * page, 3 * page + 1, 40]
     top = env.max_width or 300
-    if draw(st.integers(0, 7)) == 0:  # wide: past the column tiles a kernel may use
+    if draw(st.integers(1, WIDE_ONE_IN)) == 1:  # wide: past the column tiles a kernel may use
         top = env.max_width or WIDE_WIDTHS[-1]
         widths = list(WIDE_WIDTHS) + [4 * page + 1, 9 * page]
     width = draw(st.sampled_from(sorted({w for w in widths if 1 <= w <= top} or {1})))
