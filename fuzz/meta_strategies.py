@@ -149,9 +149,9 @@ def named_meta_cases() -> dict[str, MetaCase]:
                 c("draft_extend_var", [10, 4, 9], [3, 0, 5], [1, 0, 2], seed=0),
                 c("draft_extend_var", [12, 6, 9], [3, 0, 5], [3, 2, 4], seed=2),
             ),
-            "token ids past 2**24, page 3": _case(
-                c("decode", [9, 4], [5, 2], table=Table(8, 12, seed=3, base=2**24 - 50_000)),
-                width=9,
+            "token ids near 2**31, page 3": _case(
+                c("decode", [9, 4], [5, 2], table=Table(8, 41, seed=3, base=2**31 - 100_000)),
+                width=40,
                 page=3,
             ),
             "req_to_token sliced from a column offset": _case(
