@@ -152,3 +152,20 @@ def test_redteam_correct_passes_a_strided_replay() -> None:
     assert judged(RT.correct, case) is None
     assert judged(RT.replay_cached_owner, case) is not None
     assert torch.get_default_dtype() == torch.float32  # the mutants leave torch as it was
+
+
+def test_corpus_entry_keeps_a_column_offset_table_and_token_base() -> None:
+    import json
+
+    from fuzz.meta_entry import decode_meta_case
+
+    case = named_meta_cases()["req_to_token sliced from a column offset"]
+    case = replace(
+        case, calls=(replace(case.calls[0], table=replace(case.calls[0].table, base=7)),)
+    )
+    back = decode_meta_case(json.dumps(case.to_json()).encode(), max_total=2**22)
+    assert back == case and back.calls[0].table.col_off == 3
+    bad = case.to_json()
+    bad["calls"][0]["req_to_token"]["base"] = 2**31 - 1
+    with pytest.raises(ValueError, match="base"):
+        decode_meta_case(json.dumps(bad).encode(), max_total=2**22)
