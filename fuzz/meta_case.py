@@ -34,8 +34,10 @@ INPUTS = ("seq_lens", "req_pool_indices", "req_to_token", "extend_seq_lens")
 @dataclass(frozen=True)
 class Table:
     """req_to_token: `pool` rows of `columns` int32 token ids, cell (r, c) =
-    (r * 1009 + c * 7 + seed) % 100_000, inside a larger storage: `row_pad` storage rows
-    before it, `col_pad` spare columns; transposed: column stride != 1."""
+    base + (r * 1009 + c * 7 + seed) % 100_000, inside a larger storage: `row_pad` storage
+    rows before it, `col_off` storage columns before it (a slice that starts mid-row),
+    `col_pad` spare columns after it; transposed: column stride != 1. `base` lifts the
+    token ids (2**24 and up: ids that float32 or 24-bit arithmetic get wrong)."""
 
     pool: int
     columns: int
@@ -43,34 +45,32 @@ class Table:
     transposed: bool = False
     row_pad: int = 0
     col_pad: int = 0
+    col_off: int = 0
+    base: int = 0
 
     def values(self) -> torch.Tensor:
         r = torch.arange(self.pool, dtype=torch.int64)[:, None]
         c = torch.arange(self.columns, dtype=torch.int64)[None, :]
-        return ((r * 1009 + c * 7 + self.seed) % 100_000).to(torch.int32)
+        return (self.base + (r * 1009 + c * 7 + self.seed) % 100_000).to(torch.int32)
 
     def rows(self) -> list[list[int]]:
         return self.values().tolist()
 
     def tensor(self, device) -> torch.Tensor:
         v = self.values()
+        cols = slice(self.col_off, self.col_off + self.columns)
+        wide = self.col_off + self.columns + self.col_pad
         if not self.transposed:
-            store = torch.full(
-                (self.pool + self.row_pad, self.columns + self.col_pad),
-                TABLE_GAP,
-                dtype=torch.int32,
-            )
-            store[self.row_pad :, : self.columns] = v
-            return store.to(device)[self.row_pad :, : self.columns]
-        store = torch.full(
-            (self.columns + self.col_pad, self.pool + self.row_pad), TABLE_GAP, dtype=torch.int32
-        )
-        store[: self.columns, self.row_pad :] = v.t()
-        return store.to(device).t()[self.row_pad :, : self.columns]
+            store = torch.full((self.pool + self.row_pad, wide), TABLE_GAP, dtype=torch.int32)
+            store[self.row_pad :, cols] = v
+            return store.to(device)[self.row_pad :, cols]
+        store = torch.full((wide, self.pool + self.row_pad), TABLE_GAP, dtype=torch.int32)
+        store[cols, self.row_pad :] = v.t()
+        return store.to(device).t()[self.row_pad :, cols]
 
     @property
     def plain(self) -> bool:
-        return not self.transposed and self.row_pad == 0 and self.col_pad == 0
+        return not self.transposed and self.row_pad == 0 and self.col_pad == 0 == self.col_off
 
 
 def _seq_gap(n: int) -> torch.Tensor:
@@ -182,7 +182,10 @@ class MetaCall:
         t = self.table
         if not t.plain:
             how = "transposed" if t.transposed else "sliced"
-            parts.append(f"req_to_token {how} [{t.pool}, {t.columns}]")
+            at = f" from column {t.col_off}" if t.col_off else ""
+            parts.append(f"req_to_token {how}{at} [{t.pool}, {t.columns}]")
+        if t.base:
+            parts.append(f"token ids from {t.base}")
         return " ".join(parts)
 
 

@@ -33,6 +33,8 @@ class _Table(msgspec.Struct, forbid_unknown_fields=True):
     transposed: bool = False
     row_pad: Small = 0
     col_pad: Small = 0
+    col_off: Small = 0
+    base: NonNeg32 = 0
 
 
 class _Call(msgspec.Struct, forbid_unknown_fields=True):
@@ -78,7 +80,9 @@ def _call(where: str, c: _Call, width: int, max_total: int) -> MetaCall:
     t = c.req_to_token
     if t.columns < width:
         raise ValueError(f"{where}.req_to_token: {t.columns} columns, below width {width}")
-    cells = (t.pool + t.row_pad) * (t.columns + t.col_pad)
+    if t.base > 2**31 - 100_000:
+        raise ValueError(f"{where}.req_to_token: base {t.base} lifts token ids past 2**31 - 1")
+    cells = (t.pool + t.row_pad) * (t.col_off + t.columns + t.col_pad)
     if cells > max_total:
         raise ValueError(f"{where}.req_to_token: {cells} cells, above --max-total {max_total}")
     if any(r >= t.pool for r in c.req_pool_indices):
@@ -92,7 +96,7 @@ def _call(where: str, c: _Call, width: int, max_total: int) -> MetaCall:
         c.mode,
         tuple(c.seq_lens),
         tuple(c.req_pool_indices),
-        Table(t.pool, t.columns, t.seed, t.transposed, t.row_pad, t.col_pad),
+        Table(t.pool, t.columns, t.seed, t.transposed, t.row_pad, t.col_pad, t.col_off, t.base),
         None if ext is None else tuple(ext),
         topk=c.topk,
         next_n=c.next_n,

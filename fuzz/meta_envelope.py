@@ -24,7 +24,9 @@ def valid(case: MetaCase) -> bool:
 
 def _contiguous(case: MetaCase) -> bool:
     calls_ok = all(
-        all(x.stride == 1 for x in c.layouts()) and not c.table.transposed and c.table.col_pad == 0
+        all(x.stride == 1 for x in c.layouts())
+        and not c.table.transposed
+        and c.table.col_pad == 0 == c.table.col_off
         for c in case.calls
     )
     return calls_ok and case.vec_stride == 1 and case.table_pad == 0
@@ -74,7 +76,7 @@ def restrict(env: Envelope | None, case: MetaCase) -> MetaCase | None:
             c = _other_mode(c, env.modes[0])
         table = c.table
         if env.contiguous:
-            table = replace(table, transposed=False, col_pad=0)
+            table = replace(table, transposed=False, col_pad=0, col_off=0)
         c = replace(
             c,
             topk=_nearest(env.topk, c.topk),

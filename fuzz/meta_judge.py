@@ -149,7 +149,7 @@ def judge_call(
         i, label = inside[0]
         g, w, b = int(got[name][i]), int(want[name][i]), int(before[name][i])
         n = f" ({diff.size} cells differ)" if diff.size > 1 else ""
-        if k > 0 and g == b:
+        if k > 0 and g == b and b != int(p.start[name][i]):  # an earlier call wrote it
             return MetaMismatch(
                 impl, "stale", name, i, w, g,
                 cause=f"{name}{label} is {g}, left from call {k}; expected {w} (call {k + 1}){n}",

@@ -138,7 +138,7 @@ def _canonical_call(s: _Search, k: int) -> None:
     pool = max(s.best.calls[k].req_pool_indices, default=0) + 1
     for move in (
         lambda t: Table(pool, s.best.width),
-        lambda t: replace(t, transposed=False, row_pad=0, col_pad=0),
+        lambda t: replace(t, transposed=False, row_pad=0, col_pad=0, col_off=0),
         lambda t: replace(t, seed=0),
         lambda t: replace(t, pool=pool),
         lambda t: replace(t, columns=s.best.width),

@@ -17,6 +17,9 @@ from fuzz.meta_envelope import restrict, valid, violations
 from reference.metadata import INT32_MAX, MODES
 
 EDGE_BS = (0, 1, 31, 32, 33, 127, 128, 129, 1023, 1024, 1025, 16383, 16384, 16385)
+WIDE_WIDTHS = (257, 511, 513, 1025, 2049, 4097)  # column tiles of 256 to 4096 and one past
+WIDE_CELLS = 50_000  # rows x width of a wide case at most
+WIDE_ONE_IN = 8  # one case in this many is wide
 PAGE_SIZES = (1, 2, 3, 64, 128)
 
 
@@ -132,6 +135,42 @@ def named_meta_cases() -> dict[str, MetaCase]:
             table_pad=3,
         ),
     }
+    cases.update(
+        {
+            "wide page table (width 1025, page 64)": _case(
+                c("target_verify", [30, 7], [3, 6], N=2, columns=1030), width=1025, page=64
+            ),
+            "replays at one bs with new values": _case(
+                c("target_verify", [10, 4, 9], [3, 0, 5], N=3, topk=9, seed=0),
+                c("target_verify", [2, 11, 6], [1, 7, 4], N=3, topk=9, seed=7),
+                c("target_verify", [5, 5, 20], [6, 2, 0], N=3, topk=9, seed=3),
+            ),
+            "draft_extend_var replays at one bs, T growing": _case(
+                c("draft_extend_var", [10, 4, 9], [3, 0, 5], [1, 0, 2], seed=0),
+                c("draft_extend_var", [12, 6, 9], [3, 0, 5], [3, 2, 4], seed=2),
+            ),
+            "token ids near 2**31, page 3": _case(
+                c("decode", [9, 4], [5, 2], table=Table(8, 41, seed=3, base=2**31 - 100_000)),
+                width=40,
+                page=3,
+            ),
+            "req_to_token sliced from a column offset": _case(
+                c("decode", [8, 3], [6, 1], table=Table(8, 12, seed=2, col_off=3, col_pad=1)),
+                width=7,
+                page=2,
+            ),
+            "seq_lens broadcast (stride 0), one pool row": _case(
+                c(
+                    "draft_extend",
+                    [7, 7, 7, 7],
+                    [2, 2, 2, 2],
+                    N=2,
+                    seq_layout=Layout("int32", 0, 1),
+                    idx_layout=Layout("int64", 0, 2),
+                )
+            ),
+        }
+    )
     for bs in (31, 33, 127, 129, 1023, 1025, 16383, 16385):
         cases[f"bs {bs}"] = _big(bs)
     return cases
@@ -172,7 +211,9 @@ def _bs(draw, env: Envelope) -> int:
 
 
 def _seq(draw, n: int, mode: str, N: int) -> list[int]:
-    branch = draw(st.integers(0, 9))
+    branch = draw(st.integers(0, 10))
+    if branch == 10 and n:  # one value for every request (a stride-0 broadcast can hold it)
+        return [draw(st.sampled_from((0, 1, 5, 300, 2**24 + 1)))] * n
     if branch == 9 and n:  # running sums near the int32 limit
         limit = INT32_MAX - (N if mode == "target_verify" else 0) * n
         share = limit // n
@@ -192,9 +233,11 @@ def _cheap(draw, n: int, top: int) -> list[int]:
 
 
 def _extends(draw, n: int, N: int) -> list[int]:
-    branch = draw(st.integers(0, 5))
+    branch = draw(st.integers(0, 6))
     if branch == 0:
         return [0] * n
+    if branch == 6:  # the same extend everywhere
+        return [draw(st.sampled_from((1, N, 3 * N)))] * n
     if n > 64:
         return _cheap(draw, n, N + 1)
     return [draw(st.sampled_from((0, 0, 1, 2, N, N + 1, 3 * N))) for _ in range(n)]
@@ -206,16 +249,26 @@ def _topk(draw, expanded_hint: int) -> int:
     )
 
 
+TOKEN_BASES = (0, 0, 0, 0, 0, 0, 2**24 - 50_000, 2**31 - 100_000)  # ids past 2**24, 2**31 - 1
+
+
 @st.composite
-def meta_calls(draw, env: Envelope, width: int) -> MetaCall:
-    mode = draw(st.sampled_from(env.modes or MODES))
-    N = draw(st.sampled_from(env.next_n)) if env.next_n else draw(st.integers(1, 8))
-    bs = _bs(draw, env)
+def meta_calls(draw, env: Envelope, width: int, like: MetaCall | None = None) -> MetaCall:
+    """One call; `like`: a replay of that call (SGLang's graph replay): same mode, bs,
+    next_n and topk, new values in every input."""
+    mode = like.mode if like else draw(st.sampled_from(env.modes or MODES))
+    if like:
+        N = like.next_n
+    else:
+        N = draw(st.sampled_from(env.next_n)) if env.next_n else draw(st.integers(1, 8))
+    bs = like.bs if like else _bs(draw, env)
     s = _seq(draw, bs, mode, N)
     ext = _extends(draw, bs, N) if mode == "draft_extend_var" else None
     pool = max(1, bs + draw(st.sampled_from((0, 0, 1, 3))))
     if bs > 64:
         idx = _cheap(draw, bs, pool - 1)
+    elif bs > 1 and draw(st.integers(0, 7)) == 0:
+        idx = [draw(st.sampled_from((0, pool - 1)))] * bs  # one pool row for every request
     else:
         ends = st.sampled_from((0, pool - 1))
         idx = [draw(st.one_of(ends, st.integers(0, pool - 1))) for _ in range(bs)]
@@ -227,9 +280,14 @@ def meta_calls(draw, env: Envelope, width: int) -> MetaCall:
         transposed=not plain and draw(st.booleans()),
         row_pad=0 if plain else draw(st.integers(0, 2)),
         col_pad=0 if plain else draw(st.integers(0, 3)),
+        col_off=0 if plain else draw(st.sampled_from((0, 0, 1, 3))),
+        base=draw(st.sampled_from(TOKEN_BASES)),
     )
     hint = max(s, default=0)
-    topk = draw(st.sampled_from(env.topk)) if env.topk else _topk(draw, hint)
+    if like:
+        topk = like.topk
+    else:
+        topk = draw(st.sampled_from(env.topk)) if env.topk else _topk(draw, hint)
     return MetaCall(
         mode,
         tuple(s),
@@ -252,12 +310,20 @@ def meta_cases(draw, envelope: Envelope | None = None) -> MetaCase:
     page = draw(st.sampled_from(sizes))
     widths = [1, 2, 5, page - 1, page, page + 1, 2 * page, 3 * page + 1, 40]
     top = env.max_width or 300
+    if draw(st.integers(1, WIDE_ONE_IN)) == 1:  # wide: past the column tiles a kernel may use
+        top = env.max_width or WIDE_WIDTHS[-1]
+        widths = list(WIDE_WIDTHS) + [4 * page + 1, 9 * page]
     width = draw(st.sampled_from(sorted({w for w in widths if 1 <= w <= top} or {1})))
     ncalls = draw(st.sampled_from((1, 1, 2, 2, 3)))
-    calls = [draw(meta_calls(env, width)) for _ in range(ncalls)]
+    calls = [draw(meta_calls(env, width))]
+    for _ in range(ncalls - 1):  # a replay of the first call (same bs) or a new shape
+        like = calls[0] if draw(st.booleans()) else None
+        calls.append(draw(meta_calls(env, width, like)))
     if sum(c.bs for c in calls) > 2000:  # big batches: a narrow page table keeps it cheap
         width = min(width, 2)
         calls = [replace(c, table=replace(c.table, columns=width + 1)) for c in calls]
+    elif width > 300 and max(c.rows for c in calls) * width > WIDE_CELLS:
+        width = 300  # wide tables for few rows only: the oracle's cost is rows x width
     contiguous = env.contiguous
     case = MetaCase(
         tuple(calls),

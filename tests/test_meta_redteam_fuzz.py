@@ -1,0 +1,171 @@
+"""The red-team fixes of the `--op metadata` fuzzer (benchmarks/redteam_mutants.py): the
+generator reaches each family a red-team bug hid in (replays at one bs, wide page tables,
+token ids past 2**24, tables sliced mid-row, broadcast inputs), the named cases catch those
+bugs in-process, and a cell is `stale` only when an earlier call wrote it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, seed, settings
+
+from fuzz.case import Layout
+from fuzz.meta_case import MetaCase, Table
+from fuzz.meta_harness import storage_arrays
+from fuzz.meta_judge import judge_sequence, plan
+from fuzz.meta_strategies import _call, _case, meta_cases, named_meta_cases
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load():
+    spec = importlib.util.spec_from_file_location(
+        "redteam_mutants", ROOT / "benchmarks" / "redteam_mutants.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+RT = _load()
+
+
+def judged(fn, case: MetaCase):
+    """Run `fn` (a v2 candidate) on every call of `case` here, as a worker would; the verdict."""
+    out = case.buffers("cpu")
+    calls = []
+    for call in case.calls:
+        args = call.tensors("cpu")
+        fn(**call.scalars(case.width, case.page_size), **args, out=out)
+        calls.append(storage_arrays(out, args))
+    return judge_sequence("rt", plan(case), calls)
+
+
+def drawn(n: int) -> list[MetaCase]:
+    got: list[MetaCase] = []
+
+    @seed(0)
+    @settings(max_examples=n, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(meta_cases())
+    def collect(case):
+        got.append(case)
+
+    collect()
+    return got
+
+
+@pytest.fixture(scope="module")
+def sample() -> list[MetaCase]:
+    return drawn(80)
+
+
+def test_generator_draws_replays_at_one_bs_with_new_values(sample) -> None:
+    def replay(case: MetaCase) -> bool:
+        first = case.calls[0]
+        return any(
+            c.mode == first.mode and c.bs == first.bs > 0 and c.seq_lens != first.seq_lens
+            for c in case.calls[1:]
+        )
+
+    assert sum(map(replay, sample)) >= 4
+
+
+def test_generator_draws_wide_tables_and_large_token_ids(sample) -> None:
+    assert sum(c.width > 512 for c in sample) >= 2
+    assert any(c.table.base >= 2**24 for case in sample for c in case.calls)
+    assert any(c.table.col_off for case in sample for c in case.calls)
+
+
+def test_generator_draws_broadcast_seq_lens(sample) -> None:
+    assert any(
+        c.seq_layout.stride == 0 and c.bs > 1 and len(set(c.seq_lens)) == 1
+        for case in sample
+        for c in case.calls
+    )
+
+
+def test_table_sliced_from_a_column_offset() -> None:
+    t = Table(4, 5, seed=1, col_off=3, col_pad=2, base=2**24)
+    got = t.tensor("cpu")
+    assert got.storage_offset() == 3 and got.stride() == (10, 1)
+    assert got.tolist() == t.rows() and t.rows()[0][0] == 2**24 + 1
+    tt = replace(t, transposed=True).tensor("cpu")
+    assert tt.stride(0) == 1 and tt.tolist() == t.rows()
+
+
+@pytest.mark.parametrize(
+    "mutant, named, signature",
+    [
+        ("tile_width_512", "wide page table (width 1025, page 64)", "values:page_table_1"),
+        ("replay_cached_cu", "replays at one bs with new values", "stale:cu_seqlens_k"),
+        ("replay_cached_owner", "draft_extend_var replays at one bs, T growing", "values"),
+        ("token_ids_24bit", "token ids near 2**31, page 3", "values:page_table_1"),
+        ("page_index_float32", "token ids near 2**31, page 3", "values:real_page_table"),
+        ("col_offset_whole_rows", "req_to_token sliced from a column offset", "values"),
+        ("seq_stride0_as_1", "seq_lens broadcast (stride 0), one pool row", ""),
+    ],
+)
+def test_named_case_catches_the_redteam_bug(mutant, named, signature) -> None:
+    case = named_meta_cases()[named]
+    assert judged(RT.correct, case) is None
+    try:
+        found = judged(getattr(RT, mutant), case)
+    except RuntimeError:  # reading past a broadcast's storage: the campaign's `raised`
+        assert mutant == "seq_stride0_as_1"
+        return
+    assert found is not None and signature in found.signature, found
+
+
+def test_a_cell_no_call_wrote_is_values_not_stale() -> None:
+    """Call 1 (bs 0) writes no cache_seqlens cell; call 2 leaves its cell unwritten: that is
+    a never-written value (so the shrinker may drop call 1), not one stale from call 1."""
+
+    def skips_cache_seqlens(**kw):
+        keep = kw["out"].cache_seqlens.clone()
+        RT.correct(**kw)
+        if kw["seq_lens"].tolist() == [4, 2]:  # the second call only
+            kw["out"].cache_seqlens.copy_(keep)
+
+    case = _case(_call("decode", [], []), _call("decode", [4, 2], [1, 3]))
+    found = judged(skips_cache_seqlens, case)
+    assert found.signature == "metadata:rt:values:cache_seqlens" and "poison" in found.cause
+    wrote = _case(_call("decode", [5, 1], [0, 2]), _call("decode", [4, 2], [1, 3]))
+    found = judged(skips_cache_seqlens, wrote)
+    assert found.signature == "metadata:rt:stale:cache_seqlens", found
+
+
+def test_redteam_correct_passes_a_strided_replay() -> None:
+    case = _case(
+        _call("draft_extend_var", [9, 3, 4], [1, 2, 7], [2, 0, 3], seq_layout=Layout("int64", 2)),
+        _call("draft_extend_var", [1, 8, 6], [7, 0, 7], [4, 1, 0]),
+        width=7,
+        page=3,
+        vec_stride=2,
+        offset=2,
+        table_pad=3,
+    )
+    assert judged(RT.correct, case) is None
+    assert judged(RT.replay_cached_owner, case) is not None
+    assert torch.get_default_dtype() == torch.float32  # the mutants leave torch as it was
+
+
+def test_corpus_entry_keeps_a_column_offset_table_and_token_base() -> None:
+    import json
+
+    from fuzz.meta_entry import decode_meta_case
+
+    case = named_meta_cases()["req_to_token sliced from a column offset"]
+    case = replace(
+        case, calls=(replace(case.calls[0], table=replace(case.calls[0].table, base=7)),)
+    )
+    back = decode_meta_case(json.dumps(case.to_json()).encode(), max_total=2**22)
+    assert back == case and back.calls[0].table.col_off == 3
+    bad = case.to_json()
+    bad["calls"][0]["req_to_token"]["base"] = 2**31 - 1
+    with pytest.raises(ValueError, match="base"):
+        decode_meta_case(json.dumps(bad).encode(), max_total=2**22)
