@@ -37,6 +37,7 @@ def _confirmed_alone(mismatch: Mismatch) -> bool:
 
 
 BUDGET_ENDED = "the time budget ended before shrinking could finish"
+CONFIRM_CUT = "the time budget ended before the smaller case could be confirmed"
 NOT_ALONE = (
     "it did not fail again when re-run alone: the failure needs the calls made before it "
     "in the candidate's process, or is flaky; replay may not show it"
@@ -182,7 +183,13 @@ class Book:
         if fault_kind:  # the canonical case must fail as the original did, confirmed
             confirmed = self._reproduce(small, failure.fault, failure.signature, confirm=True)
             if confirmed is None:
-                failure.why_not_shrunk = "the smaller case did not confirm the failure"
+                if self.c.deadline is not None and time.monotonic() >= self.c.deadline:
+                    # Cut by the campaign's end (a hang's confirmation takes tens of
+                    # seconds): nothing is known of the smaller case.
+                    failure.why_not_shrunk = CONFIRM_CUT
+                    failure.shrink_complete = False
+                else:
+                    failure.why_not_shrunk = "the smaller case did not confirm the failure"
                 return
             best[small] = confirmed
         failure.case, failure.mismatch, failure.shrunk = small, best[small].mismatch, True
