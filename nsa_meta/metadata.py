@@ -13,7 +13,7 @@ import torch
 
 from nsa_meta import metadata_torch
 from nsa_meta.api import Backend, resolve_backend
-from nsa_meta.validation import check_metadata_layout, check_metadata_values
+from nsa_meta.validation import INT32_MAX, check_metadata_layout, check_metadata_values
 
 
 class Metadata(NamedTuple):
@@ -47,6 +47,8 @@ def allocate_metadata(
             raise TypeError(f"{name} must be an int, got {type(value).__name__}")
         if value < low:
             raise ValueError(f"{name} is {value}; it must be >= {low}")
+        if name in ("width", "page_size") and value > INT32_MAX:  # as `metadata` accepts
+            raise ValueError(f"{name} is {value}; it must be in [1, 2**31 - 1]")
 
     def zeros(*shape: int) -> torch.Tensor:
         return torch.zeros(shape, dtype=torch.int32, device=device)
