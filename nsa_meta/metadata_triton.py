@@ -227,7 +227,7 @@ def _scalar_program(
         mine = rm & ((req * 0 + split) == 0)  # block-shaped: the interpreter's & needs it
         tl.store(cache_ptr + req * st_cache, kv.to(tl.int32), mask=mine)
         tl.store(cu_ptr + (req + 1) * st_cu, cu.to(tl.int32), mask=mine)
-        e_max = tl.max(e, axis=0)
+        e_max = tl.minimum(tl.max(e, axis=0), rows_cap)  # garbage e (validate=False) cannot spin
         for d0 in range(split * EB, e_max, n_split * EB):
             d = d0 + tl.arange(0, EB)[None, :]
             t = start[:, None] + d
@@ -325,7 +325,7 @@ def _page_program(
             )
         start = acc_e + tl.cumsum(e, axis=0) - e
         acc_e += tl.sum(e, axis=0)
-        e_max = tl.max(e, axis=0)
+        e_max = tl.minimum(tl.max(e, axis=0), rows_cap)  # garbage e (validate=False) cannot spin
         live = rm & (e > 0)  # a request with no row reads no req_to_token cell
         pool_row = tl.minimum(tl.maximum(pool_row, 0), pool - 1)
         src = r2t_ptr + pool_row[:, None] * r2t_s0
@@ -340,13 +340,14 @@ def _page_program(
                 rows_cap, ED,
             )  # fmt: skip
         if HAS_RPT:
-            # Pages q whose first column q * page_size lies in [c0, c1).
+            # Pages q whose first column q * page_size lies in [c0, c1): ceil(c / page_size)
+            # without c + page_size - 1, which wraps int32 when width + page_size > 2**31.
             if PAGE_SHIFT >= 0:
-                q_lo = (c0 + page_size - 1) >> PAGE_SHIFT
-                q_hi = (c1 + page_size - 1) >> PAGE_SHIFT
+                q_lo = (c0 >> PAGE_SHIFT) + ((c0 & (page_size - 1)) != 0).to(c0.dtype)
+                q_hi = (c1 >> PAGE_SHIFT) + ((c1 & (page_size - 1)) != 0).to(c1.dtype)
             else:
-                q_lo = (c0 + page_size - 1) // page_size
-                q_hi = (c1 + page_size - 1) // page_size
+                q_lo = c0 // page_size + ((c0 % page_size) != 0).to(c0.dtype)
+                q_hi = c1 // page_size + ((c1 % page_size) != 0).to(c1.dtype)
             for qb in range(q_lo, q_hi, BQ):
                 qs = qb + tl.arange(0, BQ).to(it)[None, :]
                 mask_q = live[:, None] & (qs < q_hi)

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers import whole_storage
 from metadata_helpers import (
     SENTINEL,
     Case,
     assert_metadata_in,
+    poisoned_metadata,
     pool_table,
     snapshot_all,
     tensors,
@@ -110,7 +112,7 @@ def test_page_tables_with_column_strides(name: str, backend: str, layout: str, v
     _check_into(CASES[name], backend, layout, validate)
 
 
-@pytest.mark.parametrize("backend", ["torch"])  # add "triton" once its q_hi cannot wrap
+@pytest.mark.parametrize("backend", ["torch", "triton"])
 @pytest.mark.parametrize("page_size", [I32_MAX, I32_MAX - 1])
 def test_page_size_near_int32_max(backend: str, page_size: int) -> None:
     """ceil(W / P) with W + P - 1 past 2**31 - 1: one page per row, cell // P."""
@@ -126,3 +128,34 @@ def test_allocate_metadata_bounds_match_metadata(name: str, value: int) -> None:
     sizes = {"max_bs": 1, "max_rows": 1, "width": 1, "page_size": 1, name: value}
     with pytest.raises(ValueError, match=name):
         nsa_meta.allocate_metadata(**sizes)
+
+
+@pytest.mark.parametrize("backend", ["torch", "triton"])
+def test_garbage_extends_unvalidated_end_and_stay_in_the_buffers(backend: str) -> None:
+    """validate=False with an extend of 2**20 (garbage, outside the contract): the call ends
+    (the kernel's row loops stop at the buffers' capacity) and writes nothing past them."""
+    out = poisoned_metadata(3, 8, 4, 2)
+    before = snapshot_all(out)
+    nsa_meta.metadata(
+        "draft_extend_var",
+        torch.tensor([3, 4]),
+        torch.tensor([0, 1]),
+        torch.arange(16, dtype=torch.int32).reshape(2, 8),
+        topk=4,
+        width=4,
+        page_size=2,
+        extend_seq_lens=torch.tensor([2**20, 2]),
+        backend=backend,
+        validate=False,
+        out=out,
+    )
+    for name, buf in zip(out._fields, out, strict=True):
+        if buf is None:
+            continue
+        storage = whole_storage(buf)
+        inside = torch.zeros(storage.numel(), dtype=torch.bool)
+        ids = torch.arange(storage.numel()).as_strided(
+            buf.shape, buf.stride(), buf.storage_offset()
+        )
+        inside[ids.reshape(-1)] = True
+        assert torch.equal(storage[~inside], before[name][~inside]), f"{name}: written outside"
