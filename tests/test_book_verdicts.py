@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from fuzz.book import BUDGET_ENDED, NOT_ALONE, Book, Failure
+from fuzz.book import BUDGET_ENDED, CONFIRM_CUT, NOT_ALONE, Book, Failure
 from fuzz.case import Case
 from fuzz.compare import Mismatch
 from fuzz.summary import failure_state
@@ -104,3 +104,23 @@ def test_a_shrink_that_reaches_a_fixed_point_in_time_is_shrunk() -> None:
     got = verdict(book, failure("crash", "SIGSEGV"))
     assert got["shrink_complete"] is True and got["shrunk"] is True
     assert failure_state(got) == "shrunk"
+
+
+def test_a_smaller_case_whose_confirmation_the_deadline_cut_claims_nothing() -> None:
+    """A hang shrunk to a smaller case, whose confirmation (tens of seconds for a hang) the
+    campaign's end cut: "the time budget ended", never "did not confirm the failure"."""
+
+    def confirm(case) -> bool:
+        time.sleep(0.3)  # past the deadline: the worker answered nothing
+        return False
+
+    book = FakeBook(time.monotonic() + 0.2, confirm, lambda f, fails, b: SMALL)
+    got = verdict(book, failure("hang", HANG_CONFIRMED))
+    assert got["why_not_shrunk"] == CONFIRM_CUT and got["shrunk"] is False
+    assert got["shrink_complete"] is False and book.reruns == [SMALL]
+
+
+def test_a_smaller_case_that_does_not_fail_in_time_is_said_so() -> None:
+    book = FakeBook(time.monotonic() + 60, lambda c: c == BIG, lambda f, fails, b: SMALL)
+    got = verdict(book, failure("hang", HANG_CONFIRMED))
+    assert got["why_not_shrunk"] == "the smaller case did not confirm the failure"
