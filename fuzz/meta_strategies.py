@@ -217,12 +217,16 @@ def _seq(draw, n: int, mode: str, N: int) -> list[int]:
     if branch == 9 and n:  # running sums near the int32 limit
         limit = INT32_MAX - (N if mode == "target_verify" else 0) * n
         share = limit // n
-        return [share - draw(st.integers(0, 3)) for _ in range(n)]
+        return [share - v for v in _small(draw, n, 3)]
     if branch == 8 and n:  # one kv at the int32 limit
-        s = [draw(st.integers(0, 40)) for _ in range(n)]
+        s = _small(draw, n, 40)
         s[draw(st.integers(0, n - 1))] = INT32_MAX - (N if mode == "target_verify" else 0)
         return s if n == 1 else [v if v > 40 else 0 for v in s]
-    top = draw(st.sampled_from((3, 12, 300, 5000)))
+    return _small(draw, n, draw(st.sampled_from((3, 12, 300, 5000))))
+
+
+def _small(draw, n: int, top: int) -> list[int]:
+    """n values in [0, top]: one draw each up to 64, else _cheap's one draw for all."""
     return [draw(st.integers(0, top)) for _ in range(n)] if n <= 64 else _cheap(draw, n, top)
 
 
