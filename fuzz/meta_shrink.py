@@ -157,6 +157,10 @@ def _canonical_call(s: _Search, k: int) -> None:
 def _canonical_case(s: _Search) -> None:
     s.take(replace(s.best, out="buffers", validate=True))
     s.take(replace(s.best, bs_slack=0, rows_slack=0))
+    s.take(replace(s.best, col_step=(1, 1), table_transposed=(False, False), vec_strides=()))
+    s.take(replace(s.best, table_transposed=(False, False)))
+    s.take(replace(s.best, col_step=(1, 1)))
+    s.take(replace(s.best, vec_strides=()))
     s.take(replace(s.best, vec_stride=1, offset=0, table_pad=0))
     for page in (1, 2):
         if s.env.page_sizes is None or page in s.env.page_sizes:
