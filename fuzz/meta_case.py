@@ -367,8 +367,10 @@ class MetaCase:
         if self.odd_tables:
             tables = []
             for name, step, t in zip(FIELDS[5:], self.col_step, self.table_transposed):
+                if (step, t) == (1, False) or (name == "real_page_table" and self.page_size == 1):
+                    continue
                 tables.append(f"{name} column step {step}" + (" of a transposed storage" * t))
-            head += f" ({', '.join(tables)})"
+            head += f" ({', '.join(tables)})" if tables else ""
         if len(self.calls) == 1:
             return f"{self.calls[0].describe()} {head}"
         body = "; ".join(f"call {k + 1}: {c.describe()}" for k, c in enumerate(self.calls))
