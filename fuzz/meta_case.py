@@ -263,7 +263,9 @@ class MetaCase:
 
         def table(columns: int, which: int) -> torch.Tensor:
             strides, extent = self.table_strides(which, rows_cap, columns)
-            store = torch.full((self.offset + extent + 1,), POISON, dtype=torch.int32, device=device)
+            store = torch.full(
+                (self.offset + extent + 1,), POISON, dtype=torch.int32, device=device
+            )
             return store.as_strided((rows_cap, columns), strides, self.offset)
 
         v = self.vec_strides or (self.vec_stride,) * 5

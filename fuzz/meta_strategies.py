@@ -373,9 +373,7 @@ def _odd_out(draw, case: MetaCase) -> MetaCase:
     if draw(st.integers(1, ODD_OUT_ONE_IN)) == 1:
         first = draw(st.sampled_from(TABLE_LAYOUTS[1:]))
         second = first if draw(st.booleans()) else draw(st.sampled_from(TABLE_LAYOUTS))
-        case = replace(
-            case, col_step=(first[0], second[0]), table_transposed=(first[1], second[1])
-        )
+        case = replace(case, col_step=(first[0], second[0]), table_transposed=(first[1], second[1]))
     if draw(st.integers(1, ODD_OUT_ONE_IN)) == 1:
         case = replace(case, vec_strides=tuple(draw(st.sampled_from((1, 2, 3))) for _ in "12345"))
     return case
