@@ -143,6 +143,12 @@ def _kernel(
             target = buf.contiguous()  # the caller's buffer never sees the values
         if bug == "out_offset_ignored" and buf.storage_offset():
             target = torch.as_strided(buf, buf.shape, buf.stride(), 0)
+        if bug == "vec_stride_from_cache_seqlens" and n:  # one stride for every 1-D buffer
+            flat = torch.empty(0, dtype=buf.dtype, device=buf.device).set_(buf.untyped_storage())
+            at = buf.storage_offset() + torch.arange(n, device=dev) * out.cache_seqlens.stride(0)
+            keep = at < flat.numel()  # a kernel's stores past the storage: lost here
+            flat[at[keep]] = values[:n][keep].to(torch.int32)
+            return
         if block and n and n % block == 0:  # tail mask from n % BLOCK: a full last block lost
             n -= block
         target[:n] = values[:n].to(torch.int32)
@@ -195,6 +201,8 @@ def _kernel(
     if bug == "padded_rows_skipped" and mode == "draft_extend":
         skip = (kv < e)[owner]  # padding requests: "nobody reads their rows"
     pt = out.page_table_1
+    if bug == "page_table_col_stride_ignored":  # ptr + t * stride(0) + c
+        pt = torch.as_strided(pt, pt.shape, (pt.stride(0), 1), pt.storage_offset())
     if skip is not None and bool(skip.any()):
         keep = (~skip).nonzero().flatten()
         pt[keep, :W] = rows[keep]
@@ -211,7 +219,10 @@ def _kernel(
             pages[:, -1] = torch.div(rows[:, W - 1], P, rounding_mode="floor")
         if bug == "page128_floor_pages" and P == 128 and W % 128:
             pages = pages[:, : W // P]
-        out.real_page_table[:T, : pages.shape[1]] = pages.to(torch.int32)
+        rpt = out.real_page_table
+        if bug == "real_page_col_stride_ignored":  # ptr + t * stride(0) + c
+            rpt = torch.as_strided(rpt, rpt.shape, (rpt.stride(0), 1), rpt.storage_offset())
+        rpt[:T, : pages.shape[1]] = pages.to(torch.int32)
 
 
 _CU, _OWNER, _BS = _PerBuffers(), _PerBuffers(), _PerBuffers()
@@ -275,6 +286,10 @@ REDTEAM = {
     "table sliced from a column offset read from its row start)",
     "token_ids_24bit": "page_table_1: token ids masked to 24 bits",
     "page_index_float32": "real_page_table: the page index by float32 division",
+    "page_table_col_stride_ignored": "page_table_1 written as if its column stride were 1 "
+    "(ptr + t * stride(0) + c)",
+    "real_page_col_stride_ignored": "real_page_table written as if its column stride were 1",
+    "vec_stride_from_cache_seqlens": "every 1-D out buffer written with cache_seqlens' stride",
 }
 
 for _name, _doc in REDTEAM.items():

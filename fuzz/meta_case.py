@@ -194,9 +194,12 @@ class MetaCase:
     """Calls that share one set of poisoned out buffers (SGLang's capture, then replays).
 
     Buffers: `bs_slack`/`rows_slack` past the largest bs and T of the calls, 1-D ones with
-    stride `vec_stride` at storage offset `offset`, page tables with `table_pad` spare
-    columns (row stride > width). `out` ("buffers" or "none") and `validate` say how the
-    built-ins are called; a candidate always writes into the buffers.
+    stride `vec_stride` (or one stride each, `vec_strides`, in FIELDS order) at storage
+    offset `offset`, page tables with `table_pad` spare columns (row stride > width). Per
+    page table (page_table_1, real_page_table): every `col_step`-th column of its storage
+    (column stride != 1), and `table_transposed`: a view of a transposed storage (row
+    stride 1, `table_pad` spare rows). `out` ("buffers" or "none") and `validate` say how
+    the built-ins are called; a candidate always writes into the buffers.
     """
 
     calls: tuple[MetaCall, ...]
@@ -209,6 +212,9 @@ class MetaCase:
     table_pad: int = 0
     out: str = "buffers"
     validate: bool = True
+    col_step: tuple[int, int] = (1, 1)
+    table_transposed: tuple[bool, bool] = (False, False)
+    vec_strides: tuple[int, ...] = ()
 
     @property
     def bs(self) -> int:
@@ -250,27 +256,43 @@ class MetaCase:
 
         bs_cap, rows_cap = self.bs + self.bs_slack, self.total + self.rows_slack
 
-        def vector(n: int) -> torch.Tensor:
-            size = self.offset + self.vec_stride * max(n, 1) + 1
+        def vector(n: int, stride: int) -> torch.Tensor:
+            size = self.offset + stride * max(n, 1) + 1
             store = torch.full((size,), POISON, dtype=torch.int32, device=device)
-            return store.as_strided((n,), (self.vec_stride,), self.offset)
+            return store.as_strided((n,), (stride,), self.offset)
 
-        def table(columns: int) -> torch.Tensor:
-            stride = columns + self.table_pad
+        def table(columns: int, which: int) -> torch.Tensor:
+            strides, extent = self.table_strides(which, rows_cap, columns)
             store = torch.full(
-                (self.offset + rows_cap * stride + 1,), POISON, dtype=torch.int32, device=device
+                (self.offset + extent + 1,), POISON, dtype=torch.int32, device=device
             )
-            return store.as_strided((rows_cap, columns), (stride, 1), self.offset)
+            return store.as_strided((rows_cap, columns), strides, self.offset)
 
+        v = self.vec_strides or (self.vec_stride,) * 5
         return Metadata(
-            vector(bs_cap),
-            vector(bs_cap + 1),
-            vector(rows_cap),
-            vector(rows_cap),
-            vector(rows_cap + 1),
-            table(self.width),
-            table(self.pages) if self.page_size > 1 else None,
+            vector(bs_cap, v[0]),
+            vector(bs_cap + 1, v[1]),
+            vector(rows_cap, v[2]),
+            vector(rows_cap, v[3]),
+            vector(rows_cap + 1, v[4]),
+            table(self.width, 0),
+            table(self.pages, 1) if self.page_size > 1 else None,
         )
+
+    def table_strides(self, which: int, rows: int, columns: int) -> tuple[tuple[int, int], int]:
+        """((row stride, column stride), storage elements past the offset) of page table
+        `which` (0: page_table_1, 1: real_page_table) of `rows` x `columns`."""
+        step = self.col_step[which]
+        if self.table_transposed[which]:  # storage [columns * step, rows + pad], transposed
+            col = max(rows + self.table_pad, 1) * step
+            return (1, col), columns * col
+        row = columns * step + self.table_pad
+        return (row, step), rows * row
+
+    @property
+    def odd_tables(self) -> bool:
+        """A page table whose column stride is not 1."""
+        return self.col_step != (1, 1) or any(self.table_transposed)
 
     def size_key(self) -> tuple:
         calls = self.calls
@@ -280,6 +302,8 @@ class MetaCase:
             for x in c.layouts()
         ) + sum(not c.table.plain for c in calls)
         unusual += (self.vec_stride != 1) + (self.offset != 0) + (self.table_pad != 0)
+        unusual += sum(s != 1 for s in self.col_step) + sum(self.table_transposed)
+        unusual += len(set(self.vec_strides)) > 1
         values = sum(
             sum(c.seq_lens) + sum(c.extend_seq_lens or ()) + sum(c.req_pool_indices) for c in calls
         )
@@ -297,6 +321,11 @@ class MetaCase:
         )
 
     def to_json(self) -> dict:
+        odd: dict = {}  # written only when set: older entries' bytes (the seeds) stay as were
+        if self.odd_tables:
+            odd = {"col_step": list(self.col_step), "table_transposed": list(self.table_transposed)}
+        if self.vec_strides:
+            odd["vec_strides"] = list(self.vec_strides)
         return {
             "calls": [c.to_json() for c in self.calls],
             "width": self.width,
@@ -308,22 +337,42 @@ class MetaCase:
             "table_pad": self.table_pad,
             "out": self.out,
             "validate": self.validate,
+            **odd,
         }
 
     @classmethod
     def from_json(cls, d: dict) -> MetaCase:
-        keys = ("bs_slack", "rows_slack", "vec_stride", "offset", "table_pad", "out", "validate")
+        keys = (
+            "bs_slack",
+            "rows_slack",
+            "vec_stride",
+            "offset",
+            "table_pad",
+            "out",
+            "validate",
+        )
+        lists = ("col_step", "table_transposed", "vec_strides")
         return cls(
             calls=tuple(MetaCall.from_json(c) for c in d["calls"]),
             width=d["width"],
             page_size=d.get("page_size", 1),
             **{k: d[k] for k in keys if k in d},
+            **{k: tuple(d[k]) for k in lists if k in d},
         )
 
     def describe(self) -> str:
         head = f"width={self.width} page_size={self.page_size}"
         if (self.vec_stride, self.offset, self.table_pad) != (1, 0, 0):
             head += f" buffers(stride={self.vec_stride} offset={self.offset} pad={self.table_pad})"
+        if self.vec_strides:
+            head += f" 1-D buffer strides {list(self.vec_strides)}"
+        if self.odd_tables:
+            tables = []
+            for name, step, t in zip(FIELDS[5:], self.col_step, self.table_transposed):
+                if (step, t) == (1, False) or (name == "real_page_table" and self.page_size == 1):
+                    continue
+                tables.append(f"{name} column step {step}" + (" of a transposed storage" * t))
+            head += f" ({', '.join(tables)})" if tables else ""
         if len(self.calls) == 1:
             return f"{self.calls[0].describe()} {head}"
         body = "; ".join(f"call {k + 1}: {c.describe()}" for k, c in enumerate(self.calls))

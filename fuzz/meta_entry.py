@@ -5,7 +5,7 @@ built, so a crafted entry is named with its reason and never reaches torch.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 import msgspec
 
@@ -17,6 +17,9 @@ from reference.metadata import per_request
 NonNeg32 = Annotated[int, msgspec.Meta(ge=0, le=INT32_MAX)]
 Pos32 = Annotated[int, msgspec.Meta(ge=1, le=INT32_MAX)]
 Small = Annotated[int, msgspec.Meta(ge=0, le=4096)]
+T = TypeVar("T")
+Step = Annotated[int, msgspec.Meta(ge=1, le=16)]
+Pair = Annotated[list[T], msgspec.Meta(min_length=2, max_length=2)]  # per page table
 Mode = Literal["decode", "target_verify", "draft_extend", "draft_extend_var"]
 
 
@@ -56,11 +59,14 @@ class _Case(msgspec.Struct, forbid_unknown_fields=True):
     page_size: Pos32 = 1
     bs_slack: Small = 0
     rows_slack: Small = 0
-    vec_stride: Annotated[int, msgspec.Meta(ge=1, le=16)] = 1
+    vec_stride: Step = 1
     offset: Small = 0
     table_pad: Small = 0
     out: Literal["buffers", "none"] = "buffers"
     validate: bool = True
+    col_step: Pair[Step] = msgspec.field(default_factory=lambda: [1, 1])
+    table_transposed: Pair[bool] = msgspec.field(default_factory=lambda: [False, False])
+    vec_strides: Annotated[list[Step], msgspec.Meta(min_length=5, max_length=5)] | None = None
 
 
 def _layout(where: str, values: list[int], lay: _Layout) -> Layout:
@@ -124,6 +130,9 @@ def decode_meta_case(raw: bytes, *, max_total: int, where: str = "case") -> Meta
         c.table_pad,
         c.out,
         c.validate,
+        tuple(c.col_step),
+        tuple(c.table_transposed),
+        tuple(c.vec_strides or ()),
     )
     try:
         case.expected()  # the contract's value rules (sums in int32, kv in range)

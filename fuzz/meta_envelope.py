@@ -29,7 +29,8 @@ def _contiguous(case: MetaCase) -> bool:
         and c.table.col_pad == 0 == c.table.col_off
         for c in case.calls
     )
-    return calls_ok and case.vec_stride == 1 and case.table_pad == 0
+    plain_out = case.vec_stride == 1 and case.table_pad == 0 and not case.odd_tables
+    return calls_ok and plain_out and all(v == 1 for v in case.vec_strides)
 
 
 def violations(env: Envelope | None, case: MetaCase) -> set[str]:
@@ -97,6 +98,9 @@ def restrict(env: Envelope | None, case: MetaCase) -> MetaCase | None:
         page_size=_nearest(env.page_sizes, case.page_size),
         vec_stride=1 if env.contiguous else case.vec_stride,
         table_pad=0 if env.contiguous else case.table_pad,
+        col_step=(1, 1) if env.contiguous else case.col_step,
+        table_transposed=(False, False) if env.contiguous else case.table_transposed,
+        vec_strides=() if env.contiguous else case.vec_strides,
     )
     return moved if valid(moved) and not violations(env, moved) else None
 

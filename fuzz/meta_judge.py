@@ -97,20 +97,28 @@ def _region(p: Plan, name: str, k: int) -> tuple[int, int | None]:
     return rows, None
 
 
+def _locator(buf: torch.Tensor):
+    """storage element i -> (cell in the view or None, its name), for any strides: a map
+    from every storage element the view covers to its cell, built once per buffer."""
+    shape, strides, base = tuple(buf.shape), buf.stride(), buf.storage_offset()
+    pos = np.full((), base, dtype=np.int64)
+    for n, st in zip(shape, strides):
+        pos = pos[..., None] + np.arange(n, dtype=np.int64) * st
+    inverse = np.full(int(pos.max()) + 1 if pos.size else 0, -1, dtype=np.int64)
+    inverse[pos.ravel()] = np.arange(pos.size)
+
+    def where(i: int) -> tuple[tuple[int, ...] | None, str]:
+        if 0 <= i < inverse.size and inverse[i] >= 0:
+            cell = tuple(int(x) for x in np.unravel_index(int(inverse[i]), shape))
+            return cell, "[" + ", ".join(map(str, cell)) + "]"
+        return None, f" storage element {i} (outside the view)"
+
+    return where
+
+
 def _where(buf: torch.Tensor, i: int) -> tuple[tuple[int, ...] | None, str]:
     """(cell in the view or None, its name) of storage element i."""
-    k = i - buf.storage_offset()
-    name_shape = buf.shape
-    if k >= 0:
-        if buf.dim() == 1:
-            j, rem = divmod(k, buf.stride(0)) if buf.stride(0) else (0, k)
-            if rem == 0 and j < name_shape[0]:
-                return (j,), f"[{j}]"
-        else:
-            row, col = divmod(k, buf.stride(0))
-            if row < name_shape[0] and col < name_shape[1]:
-                return (row, col), f"[{row}, {col}]"
-    return None, f" storage element {i} (outside the view)"
+    return _locator(buf)(i)
 
 
 def _in_region(cell: tuple[int, ...] | None, rows: int, cols: int | None) -> bool:
@@ -137,8 +145,9 @@ def judge_call(
             continue
         rows, cols = _region(p, name, k)
         inside = []
+        where = _locator(buf)
         for i in diff[:4096].tolist():
-            cell, label = _where(buf, i)
+            cell, label = where(i)
             if _in_region(cell, rows, cols):
                 inside.append((i, label))
                 break

@@ -157,6 +157,13 @@ def _canonical_call(s: _Search, k: int) -> None:
 def _canonical_case(s: _Search) -> None:
     s.take(replace(s.best, out="buffers", validate=True))
     s.take(replace(s.best, bs_slack=0, rows_slack=0))
+    s.take(replace(s.best, col_step=(1, 1), table_transposed=(False, False), vec_strides=()))
+    for w in (0, 1):  # each page table row-major, then only its column step or its storage
+        for step, t in ((1, False), (s.best.col_step[w], False), (1, s.best.table_transposed[w])):
+            col_step, transposed = list(s.best.col_step), list(s.best.table_transposed)
+            col_step[w], transposed[w] = step, t
+            s.take(replace(s.best, col_step=tuple(col_step), table_transposed=tuple(transposed)))
+    s.take(replace(s.best, vec_strides=()))
     s.take(replace(s.best, vec_stride=1, offset=0, table_pad=0))
     for page in (1, 2):
         if s.env.page_sizes is None or page in s.env.page_sizes:

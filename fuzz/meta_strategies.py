@@ -21,6 +21,9 @@ WIDE_WIDTHS = (257, 511, 513, 1025, 2049, 4097)  # column tiles of 256 to 4096 a
 WIDE_CELLS = 50_000  # rows x width of a wide case at most
 WIDE_ONE_IN = 8  # one case in this many is wide
 PAGE_SIZES = (1, 2, 3, 64, 128)
+# (column step, transposed storage) of a page table; the first is the plain row-major one
+TABLE_LAYOUTS = ((1, False), (1, True), (2, True), (2, False), (3, False))
+ODD_OUT_ONE_IN = 6  # one case in this many: column-strided page tables; 1-D strides apart
 
 
 # --- named cases ---------------------------------------------------------------------------
@@ -133,6 +136,26 @@ def named_meta_cases() -> dict[str, MetaCase]:
             vec_stride=2,
             offset=3,
             table_pad=3,
+        ),
+        "page tables of a transposed storage (column stride != 1)": _case(
+            c("target_verify", [10, 4, 7], [1, 2, 6], N=2),
+            width=7,
+            page=2,
+            table_pad=2,
+            table_transposed=(True, True),
+        ),
+        "page tables every 2nd and 3rd storage column": _case(
+            c("draft_extend", [9, 13], [3, 0], N=3),
+            width=10,
+            page=3,
+            offset=1,
+            table_pad=1,
+            col_step=(2, 3),
+        ),
+        "1-D buffers with a stride each": _case(
+            c("draft_extend_var", [10, 4, 9], [3, 0, 5], [2, 1, 3]),
+            offset=2,
+            vec_strides=(3, 1, 2, 3, 2),
         ),
     }
     cases.update(
@@ -341,7 +364,22 @@ def meta_cases(draw, envelope: Envelope | None = None) -> MetaCase:
         out=draw(st.sampled_from(("buffers", "buffers", "none"))),
         validate=draw(st.booleans()),
     )
+    if not contiguous:  # drawn last: the draws above keep their order
+        case = draw(_odd_out(case))
     assume(valid(case) and not violations(env, case))
+    return case
+
+
+@st.composite
+def _odd_out(draw, case: MetaCase) -> MetaCase:
+    """`case` with, one time in ODD_OUT_ONE_IN each, page tables whose column stride is not
+    1 (each table its own layout) and a stride per 1-D buffer."""
+    if draw(st.integers(1, ODD_OUT_ONE_IN)) == 1:
+        first = draw(st.sampled_from(TABLE_LAYOUTS[1:]))
+        second = first if draw(st.booleans()) else draw(st.sampled_from(TABLE_LAYOUTS))
+        case = replace(case, col_step=(first[0], second[0]), table_transposed=(first[1], second[1]))
+    if draw(st.integers(1, ODD_OUT_ONE_IN)) == 1:
+        case = replace(case, vec_strides=tuple(draw(st.sampled_from((1, 2, 3))) for _ in "12345"))
     return case
 
 
