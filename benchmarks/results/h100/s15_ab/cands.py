@@ -1,4 +1,5 @@
 """GPU campaign candidates: the shipped backends behind the v2 plug-in signature."""
+
 import nsa_meta
 
 
