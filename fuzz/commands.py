@@ -328,14 +328,24 @@ def cmd_replay(args) -> int:
     builtins = args.impl if args.impl is not None else list(IMPL_NAMES)
     register_ops()
     entries, errors = corpus.load_all(targets, **max_total(args))
-    # A candidate is of one op: --op, else expand (run's default). A shipped seed goes only
-    # to candidates of its op; without candidates, each seed to the built-ins of its op.
-    cand_op = args.op or "expand"
+    # A candidate is of one op: --op, else the op of the saved entries (expand when there
+    # are only seeds, as for run); entries and seeds of another op never go to it (a v1
+    # kernel handed a v2 case "fails" with a TypeError: a false alarm). Without candidates,
+    # each entry and seed goes to the built-ins of its op.
+    cand_op = args.op
+    if cand_op is None and args.candidate:
+        ops = sorted({e.op for e in entries if not e.is_seed})
+        if len(ops) > 1:
+            raise UsageError(
+                f"replay: the entries are of ops {' and '.join(ops)}, and a candidate "
+                "implements one: pass --op " + " or --op ".join(ops)
+            )
+        cand_op = ops[0] if ops else None
+    cand_op = cand_op or "expand"
     skipped = [
         e
         for e in entries
-        if (args.op is not None and e.op != args.op)
-        or (e.is_seed and args.candidate and e.op != cand_op)
+        if (args.op is not None and e.op != args.op) or (args.candidate and e.op != cand_op)
     ]
     entries = [e for e in entries if e not in skipped]
     workers = start_workers(args.candidate, args, device, None)

@@ -251,3 +251,38 @@ def test_kill_9_of_a_campaign_with_workers_leaves_no_process(tmp_path: Path) -> 
     while _ours(marker) and time.monotonic() < end:
         time.sleep(0.5)
     assert _ours(marker) == [], f"left behind: {_ours(marker)}"
+
+
+def mixed_corpus(tmp_path: Path) -> Path:
+    """One saved v1 failure and one saved v2 failure (shipped seeds' cases, re-labelled as
+    failures of the torch built-in)."""
+    corpus_dir = tmp_path / "mixed"
+    corpus_dir.mkdir()
+    seeds = ROOT / "fuzz" / "seeds"
+    for name, sig in (
+        ("seed-empty-batch.json", "torch:values:seqlens_expanded"),
+        ("seed-meta-bs1-decode.json", "metadata:torch:values:cache_seqlens"),
+    ):
+        entry = json.loads((seeds / name).read_text())
+        entry.update(impl="torch", signature=sig)
+        entry.pop("note", None)
+        (corpus_dir / name.replace("seed-", "saved-")).write_text(json.dumps(entry))
+    return corpus_dir
+
+
+def test_replay_of_a_mixed_corpus_asks_which_op_the_candidate_is() -> None:
+    """A v1 kernel handed a v2 case "fails" with a TypeError: a false alarm. Without --op,
+    replay of entries of both ops with a candidate is a usage error naming --op."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus_dir = mixed_corpus(Path(tmp))
+        cand = f"{ROOT / 'tests' / 'mutants.py'}:correct"
+        r = fuzz("replay", corpus_dir, "--impl", "torch", "--candidate", cand)
+        assert r.returncode == 2, said(r)
+        assert "pass --op expand or --op metadata" in r.stderr, said(r)
+        r = fuzz("replay", corpus_dir, "--impl", "torch", "--candidate", cand, "--op", "expand")
+        assert r.returncode == 0, said(r)
+        assert "replayed 1 entry (0 failing)" in r.stdout, said(r)
+        assert "1 of another op than --op expand skipped" in r.stdout, said(r)
+        assert "TypeError" not in r.stdout + r.stderr, said(r)
