@@ -140,7 +140,10 @@ class MetaCall:
             "seq_lens": list(self.seq_lens),
             "extend_seq_lens": None if self.extend_seq_lens is None else list(self.extend_seq_lens),
             "req_pool_indices": list(self.req_pool_indices),
-            "req_to_token": asdict(self.table),
+            # col_off and base only when set: entries that do not use them read as before
+            "req_to_token": {
+                k: v for k, v in asdict(self.table).items() if v or k not in ("col_off", "base")
+            },
             "topk": self.topk,
             "next_n": self.next_n,
             "seq_layout": asdict(self.seq_layout),
