@@ -38,9 +38,9 @@ from nsa_meta.validation import rows_per_request
 
 @triton.jit
 def _unclamped(a, n, last, topk):
-    """How many of the n terms a, a + 1, ..., last = a + n - 1 lie below topk (in [0, n]).
-    Only values that fit int32 are compared or subtracted: when some term reaches topk,
-    topk - a <= n - 1."""
+    """c in [0, n]: the first c of the n terms a, a + 1, ..., last = a + n - 1 need no clamp
+    and the others are topk (a term equal to topk may count either way). Only values that
+    fit int32 are compared or subtracted: when some term exceeds topk, topk - a <= n - 1."""
     return tl.where(last <= topk, n, tl.maximum(topk - a, 0))
 
 
@@ -103,8 +103,8 @@ def _requests(
 
 @triton.jit
 def _share(rm, e, kv, topk):
-    """(share, unclamped): each request's share of dsa_cu_seqlens_k (the sum of its rows'
-    clamped values) and how many of its rows lie below topk."""
+    """(share, c): each request's share of dsa_cu_seqlens_k (the sum of its rows' clamped
+    values) and _unclamped's count of its rows (row d's own count is min(c, d + 1))."""
     a = kv - e + 1
     c = _unclamped(a, e, kv, topk)
     return tl.where(rm & (e > 0), _clamped_sum(a, e, c, topk), 0), c
@@ -461,7 +461,7 @@ SUM_BLOCK = 2048  # page programs' int32 loads of extends (draft_extend_var)
 SCALAR_REQS = 128  # requests of a scalar program (one load each, no chain of sub-blocks)
 SCALAR_SUB = 128  # ... walked in sub-blocks of this many
 SCALAR_REQS_VAR = 128  # ... in draft_extend_var (extends loaded, more work a request)
-SUM_SCALAR = 1024  # scalar programs' int64 running-sum loads
+SUM_SCALAR = 1024  # scalar programs' loads of the requests before theirs
 
 
 def _pow2(n: int) -> int:
