@@ -137,6 +137,12 @@ def poisoned_metadata(
         storage = torch.full((rows_cap + 1, columns + pad + 2), SENTINEL, dtype=I32, device=device)
         return storage[:rows_cap, : columns + pad]
 
+    return metadata_of(vector, table, bs_cap, rows_cap, width, page_size)
+
+
+def metadata_of(vector, table, bs_cap: int, rows_cap: int, width: int, page_size: int):
+    """A Metadata of buffers from `vector(n)` and `table(columns)` (rows_cap rows), sized for
+    bs_cap requests, rows_cap rows and `width` columns."""
     pages = -(-width // page_size)
     return nsa_meta.Metadata(
         cache_seqlens=vector(bs_cap),

@@ -7,7 +7,6 @@ candidate that ignores a column stride is caught, and a corpus entry keeps the l
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import json
 from dataclasses import replace
@@ -16,18 +15,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
+from meta_fuzz_helpers import drawn, judged_here, redteam
 
 import fuzz.meta_entry  # noqa: F401  (registers the "metadata" decoder)
 from fuzz import corpus
 from fuzz.meta_case import POISON, MetaCase
 from fuzz.meta_entry import decode_meta_case
-from fuzz.meta_harness import judge_answer, storage_arrays
+from fuzz.meta_harness import judge_answer
 from fuzz.meta_judge import (
     MetaMismatch,
     after_call,
     decode_meta_answer,
     judge_call,
-    judge_sequence,
     plan,
 )
 from fuzz.meta_strategies import (
@@ -35,55 +34,17 @@ from fuzz.meta_strategies import (
     _call,
     _case,
     _odd_out,
-    meta_cases,
     named_meta_cases,
 )
 from fuzz.meta_worker import run_item
 from fuzz.worker import Runner
 
-ROOT = Path(__file__).resolve().parents[1]
 TRANSPOSED = "page tables of a transposed storage (column stride != 1)"
 STEPPED = "page tables every 2nd and 3rd storage column"
 VECTORS = "1-D buffers with a stride each"
 
 
-def _load_redteam():
-    path = ROOT / "benchmarks" / "redteam_mutants.py"
-    spec = importlib.util.spec_from_file_location("redteam_mutants_layouts", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-RT = _load_redteam()
-
-
-def drawn(n: int) -> list[MetaCase]:
-    got: list[MetaCase] = []
-
-    @settings(
-        max_examples=n,
-        deadline=None,
-        database=None,
-        derandomize=True,  # the same sample whatever ran before
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(meta_cases())
-    def collect(case):
-        got.append(case)
-
-    collect()
-    return got
-
-
-def judged_here(fn, case: MetaCase) -> MetaMismatch | None:
-    out = case.buffers("cpu")
-    calls = []
-    for call in case.calls:
-        args = call.tensors("cpu")
-        fn(**call.scalars(case.width, case.page_size), **args, out=out)
-        calls.append(storage_arrays(out, args))
-    return judge_sequence("rt", plan(case), calls)
+RT = redteam()
 
 
 def judged_by_worker(fn, case: MetaCase) -> MetaMismatch | None:
@@ -97,7 +58,7 @@ def judged_by_worker(fn, case: MetaCase) -> MetaMismatch | None:
 
 
 def test_generator_draws_column_strided_page_tables() -> None:
-    sample = drawn(60)
+    sample = drawn(60, derandomize=True)
     col = [b.page_table_1.stride(1) for b in (c.buffers("cpu") for c in sample)]
     assert sum(s != 1 for s in col) >= 6, col
     real = [

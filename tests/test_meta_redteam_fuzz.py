@@ -6,57 +6,17 @@ bugs in-process, and a cell is `stale` only when an earlier call wrote it.
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 import torch
-from hypothesis import HealthCheck, given, seed, settings
+from meta_fuzz_helpers import drawn, judged_here, redteam
 
 from fuzz.case import Layout
 from fuzz.meta_case import MetaCase, Table
-from fuzz.meta_harness import storage_arrays
-from fuzz.meta_judge import judge_sequence, plan
-from fuzz.meta_strategies import _call, _case, meta_cases, named_meta_cases
+from fuzz.meta_strategies import _call, _case, named_meta_cases
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location(
-        "redteam_mutants", ROOT / "benchmarks" / "redteam_mutants.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-RT = _load()
-
-
-def judged(fn, case: MetaCase):
-    """Run `fn` (a v2 candidate) on every call of `case` here, as a worker would; the verdict."""
-    out = case.buffers("cpu")
-    calls = []
-    for call in case.calls:
-        args = call.tensors("cpu")
-        fn(**call.scalars(case.width, case.page_size), **args, out=out)
-        calls.append(storage_arrays(out, args))
-    return judge_sequence("rt", plan(case), calls)
-
-
-def drawn(n: int) -> list[MetaCase]:
-    got: list[MetaCase] = []
-
-    @seed(0)
-    @settings(max_examples=n, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-    @given(meta_cases())
-    def collect(case):
-        got.append(case)
-
-    collect()
-    return got
+RT = redteam()
 
 
 @pytest.fixture(scope="module")
@@ -112,9 +72,9 @@ def test_table_sliced_from_a_column_offset() -> None:
 )
 def test_named_case_catches_the_redteam_bug(mutant, named, signature) -> None:
     case = named_meta_cases()[named]
-    assert judged(RT.correct, case) is None
+    assert judged_here(RT.correct, case) is None
     try:
-        found = judged(getattr(RT, mutant), case)
+        found = judged_here(getattr(RT, mutant), case)
     except RuntimeError:  # reading past a broadcast's storage: the campaign's `raised`
         assert mutant == "seq_stride0_as_1"
         return
@@ -132,10 +92,10 @@ def test_a_cell_no_call_wrote_is_values_not_stale() -> None:
             kw["out"].cache_seqlens.copy_(keep)
 
     case = _case(_call("decode", [], []), _call("decode", [4, 2], [1, 3]))
-    found = judged(skips_cache_seqlens, case)
+    found = judged_here(skips_cache_seqlens, case)
     assert found.signature == "metadata:rt:values:cache_seqlens" and "poison" in found.cause
     wrote = _case(_call("decode", [5, 1], [0, 2]), _call("decode", [4, 2], [1, 3]))
-    found = judged(skips_cache_seqlens, wrote)
+    found = judged_here(skips_cache_seqlens, wrote)
     assert found.signature == "metadata:rt:stale:cache_seqlens", found
 
 
@@ -149,8 +109,8 @@ def test_redteam_correct_passes_a_strided_replay() -> None:
         offset=2,
         table_pad=3,
     )
-    assert judged(RT.correct, case) is None
-    assert judged(RT.replay_cached_owner, case) is not None
+    assert judged_here(RT.correct, case) is None
+    assert judged_here(RT.replay_cached_owner, case) is not None
     assert torch.get_default_dtype() == torch.float32  # the mutants leave torch as it was
 
 

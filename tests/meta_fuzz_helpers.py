@@ -1,0 +1,61 @@
+"""Shared by the tests of the v2 fuzzer: the red-team candidates (benchmarks/redteam_mutants.py,
+loaded by path: benchmarks/ is not a package), a fixed sample of the generator, and a
+candidate run and judged in this process as a worker would."""
+
+from __future__ import annotations
+
+import importlib.util
+from functools import cache
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, seed, settings
+
+from fuzz.meta_case import MetaCase
+from fuzz.meta_harness import storage_arrays
+from fuzz.meta_judge import MetaMismatch, judge_sequence, plan
+from fuzz.meta_strategies import meta_cases
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@cache
+def redteam():
+    """benchmarks/redteam_mutants.py as a module (loaded once)."""
+    spec = importlib.util.spec_from_file_location(
+        "redteam_mutants", ROOT / "benchmarks" / "redteam_mutants.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def drawn(n: int, *, derandomize: bool = False) -> list[MetaCase]:
+    """The generator's first n cases, the same whatever ran before: Hypothesis's seed 0, or
+    its derandomized sample (each test keeps the sample its thresholds were set on)."""
+    got: list[MetaCase] = []
+
+    @settings(
+        max_examples=n,
+        deadline=None,
+        database=None,
+        derandomize=derandomize,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(meta_cases())
+    def collect(case):
+        got.append(case)
+
+    collect = collect if derandomize else seed(0)(collect)
+    collect()
+    return got
+
+
+def judged_here(fn, case: MetaCase) -> MetaMismatch | None:
+    """Run `fn` (a v2 candidate) on every call of `case` here; the verdict."""
+    out = case.buffers("cpu")
+    calls = []
+    for call in case.calls:
+        args = call.tensors("cpu")
+        fn(**call.scalars(case.width, case.page_size), **args, out=out)
+        calls.append(storage_arrays(out, args))
+    return judge_sequence("rt", plan(case), calls)
