@@ -38,7 +38,7 @@ def _write_requests(
     """Write every token of a block of requests; `offset` is the block's first output slot."""
     start = offset + tl.cumsum(ext, axis=0) - ext  # first output slot of each request
     first_value = seq - ext + 1
-    longest = tl.max(ext, axis=0)
+    longest = tl.minimum(tl.max(ext, axis=0), capacity)  # garbage ext (validate=False): no spin
     for col0 in range(0, longest, BLOCK_TOK):
         col = col0 + tl.arange(0, BLOCK_TOK)  # of the wider of the two: longest's type
         pos = start[:, None] + col[None, :]

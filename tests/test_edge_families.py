@@ -8,6 +8,9 @@ the public `nsa_meta.expand` through caller buffers (the CUDA-graph replay path)
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -296,6 +299,40 @@ def test_expand_fills_small_out_as_far_as_it_goes(backend: str) -> None:
     nsa_meta.expand(ext, seq, 9, backend=backend, out=out, validate=False)
     capacity = min(b.numel() for b in out)
     assert_buffers_hold(out, [v[:capacity] for v in expected], name=f"{backend}, short out")
+
+
+_GARBAGE_EXTEND = """
+import os, torch
+os.environ["TRITON_INTERPRET"] = "1"
+import nsa_meta
+a = torch.full((8,), -7, dtype=torch.int32)
+b = torch.full((8,), -7, dtype=torch.int32)
+ext = torch.tensor([2**31 - 1, 1], dtype=torch.int32)
+seq = torch.tensor([2**31 - 1, 3], dtype=torch.int32)
+nsa_meta.expand(ext, seq, 9, backend="triton", out=(a[:5], b[:6]), validate=False)
+print(a.tolist(), b.tolist())
+"""
+
+
+def test_garbage_extend_unvalidated_ends_at_the_buffers_end() -> None:
+    """validate=False with an extend of 2**31 - 1 (garbage, outside the contract): the Triton
+    kernel's token loop stops at the buffers' capacity (it used to run to the extend: never
+    ending under the interpreter, seconds on a GPU) and writes nothing past it. In a child
+    process, so that a loop that does not end fails the test instead of hanging it."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _GARBAGE_EXTEND],
+            capture_output=True,
+            text=True,
+            timeout=90,
+            cwd=Path(__file__).resolve().parents[1],
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("expand(validate=False) with an extend of 2**31 - 1 did not end in 90 s")
+    assert done.returncode == 0, done.stderr
+    first = [1 + d for d in range(5)]
+    expected = [first + [-7] * 3, [min(v, 9) for v in first] + [-7] * 3]
+    assert done.stdout.split("\n")[0] == f"{expected[0]} {expected[1]}"
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
