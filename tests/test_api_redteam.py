@@ -17,6 +17,7 @@ import torch
 
 import nsa_meta
 import reference
+from nsa_meta.prepare import prepare
 
 I16, I32, I64 = torch.int16, torch.int32, torch.int64
 INT32_MAX = 2**31 - 1
@@ -492,3 +493,466 @@ def test_reference_raises_the_same_type(name: str) -> None:
     with pytest.raises(case.error):
         reference.metadata(mode, args.pop("seq_lens"), args.pop("req_pool_indices"),
                            args.pop("req_to_token"), **args)  # fmt: skip
+
+
+# -- contract v1: expand --------------------------------------------------------------
+
+
+def v1_call() -> dict:
+    """CONTRACT.md's example: total 5."""
+    return dict(extend_seq_lens=vec([3, 0, 2], I32), seq_lens=vec([10, 4, 1]), nsa_index_topk=9)
+
+
+def v1_out(capacity: int = 5, step: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    def one() -> torch.Tensor:
+        storage = torch.full((capacity * step + 4,), POISON, dtype=I32)
+        return storage[2 : 2 + capacity * step : step]
+
+    return one(), one()
+
+
+V1_NAMES = ("extend_seq_lens", "seq_lens", "nsa_index_topk")
+OUT1 = ("out_seqlens_expanded", "out_nsa_cache_seqlens")
+
+
+def _v1_type_cases() -> dict[str, tuple]:
+    cases: dict[str, tuple] = {}
+    for name, good in (("extend_seq_lens", [3, 0, 2]), ("seq_lens", [10, 4, 1])):
+        for label, value in (
+            ("list", good),
+            ("ndarray", np.array(good)),
+            ("None", None),
+            ("int", 3),
+            ("float32", vec(good, torch.float32)),
+            ("float64", vec(good, torch.float64)),
+            ("int16", vec(good, I16)),
+            ("int8", vec(good, torch.int8)),
+            ("uint8", vec(good, torch.uint8)),
+            ("bool", vec([1, 0, 1], torch.bool)),
+        ):
+            cases[f"{name} {label}"] = (TypeError, rf"\b{name}\b", {name: value}, False)
+    for label, value in (
+        ("True", True),
+        ("False", False),
+        ("float", 9.0),
+        ("np.int64", np.int64(9)),
+        ("np.int32", np.int32(9)),
+        ("str", "9"),
+        ("None", None),
+        ("0-D tensor", vec(9)),
+    ):
+        cases[f"topk {label}"] = (
+            TypeError,
+            r"\bnsa_index_topk\b",
+            {"nsa_index_topk": value},
+            False,
+        )
+    return cases
+
+
+V1_BAD: dict[str, tuple] = {
+    **_v1_type_cases(),
+    "extend 0-D": (ValueError, r"\bextend_seq_lens\b", {"extend_seq_lens": vec(3)}, False),
+    "extend 2-D": (ValueError, r"\bextend_seq_lens\b", {"extend_seq_lens": vec([[3, 0, 2]])}, False),
+    "seq 2-D": (ValueError, r"\bseq_lens\b", {"seq_lens": vec([[10], [4], [1]])}, False),
+    "lengths differ": (ValueError, r"\bseq_lens\b", {"seq_lens": vec([10, 4])}, False),
+    "extend longer": (ValueError, r"\bextend_seq_lens\b", {"extend_seq_lens": vec([3, 0, 2, 1])}, False),
+    "seq on meta": (ValueError, r"\bseq_lens\b", {"seq_lens": vec([10, 4, 1], device=META)}, False),
+    "topk -1": (ValueError, r"\bnsa_index_topk\b", {"nsa_index_topk": -1}, False),
+    "topk 2**31": (ValueError, r"\bnsa_index_topk\b", {"nsa_index_topk": 2**31}, False),
+    "topk -2**63": (ValueError, r"\bnsa_index_topk\b", {"nsa_index_topk": -(2**63)}, False),
+    "topk 2**64": (ValueError, r"\bnsa_index_topk\b", {"nsa_index_topk": 2**64}, False),
+    "extend negative": (ValueError, r"extend_seq_lens\[1\] is -1\b", {"extend_seq_lens": vec([3, -1, 2])}, True),
+    "extend -2**63": (ValueError, r"extend_seq_lens\[2\]", {"extend_seq_lens": vec([3, 0, -(2**63)])}, True),
+    "extend huge then negative": (ValueError, r"extend_seq_lens\[1\]", {"extend_seq_lens": vec([2**40, 2 - 2**40, 0])}, True),
+    "seq negative int32": (ValueError, r"seq_lens\[2\] is -1\b", {"seq_lens": vec([10, 4, -1], I32)}, True),
+    "seq 2**31": (ValueError, r"seq_lens\[0\] is 2147483648\b", {"seq_lens": vec([2**31, 4, 1])}, True),
+    "seq -2**63": (ValueError, r"seq_lens\[1\]", {"seq_lens": vec([10, -(2**63), 1])}, True),
+    "total above int32": (ValueError, r"extend_seq_lens", {"extend_seq_lens": vec([2**30, 2**30, 0])}, True),
+    "one extend 2**32 + 1": (ValueError, r"extend_seq_lens", {"extend_seq_lens": vec([0, 2**32 + 1, 0])}, True),
+}  # fmt: skip
+# (error, pattern, make_out(), needs a value read)
+V1_OUT_BAD: dict[str, tuple] = {
+    "out not a pair (3)": (TypeError, r"\bout\b", lambda: (*v1_out(), v1_out()[0]), False),
+    "out not a pair (1)": (TypeError, r"\bout\b", lambda: (v1_out()[0],), False),
+    "out a tensor": (TypeError, r"\bout\b", lambda: torch.zeros(2, 5, dtype=I32), False),
+    "out a dict": (TypeError, r"\bout\b", lambda: dict(zip("ab", v1_out())), False),
+}
+for _k, _name in enumerate(OUT1):
+
+    def _swap(make, k=_k):
+        def build():
+            pair = list(v1_out())
+            pair[k] = make(pair[k])
+            return tuple(pair)
+
+        return build
+
+    V1_OUT_BAD.update({
+        f"{_name} int64": (TypeError, _name, _swap(lambda b: b.to(I64)), False),
+        f"{_name} float32": (TypeError, _name, _swap(lambda b: b.float()), False),
+        f"{_name} None": (TypeError, _name, _swap(lambda b: None), False),
+        f"{_name} list": (TypeError, _name, _swap(lambda b: b.tolist()), False),
+        f"{_name} ndarray": (TypeError, _name, _swap(lambda b: b.numpy()), False),
+        f"{_name} 2-D": (ValueError, _name, _swap(lambda b: b[None]), False),
+        f"{_name} 0-D": (ValueError, _name, _swap(lambda b: b[0]), False),
+        f"{_name} on meta": (ValueError, _name, _swap(lambda b: b.to(META)), False),
+        f"{_name} one short": (ValueError, _name, _swap(lambda b: b[:-1]), True),
+        f"{_name} empty": (ValueError, _name, _swap(lambda b: b[:0]), True),
+    })  # fmt: skip
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(
+    ("name", "validate"),
+    [(n, v) for n, c in {**V1_BAD, **V1_OUT_BAD}.items() for v in (True, False) if v or not c[3]],
+)
+def test_expand_rejects_before_writing(name: str, validate: bool, backend: str) -> None:
+    call = v1_call()
+    if name in V1_BAD:
+        error, pattern, change, _ = V1_BAD[name]
+        call.update(change)
+        out = v1_out()
+    else:
+        error, pattern, make, _ = V1_OUT_BAD[name]
+        out = make()
+    frozen = Frozen(call, out)
+    with pytest.raises(error) as info:
+        nsa_meta.expand(**call, backend=backend, out=out, validate=validate)
+    assert info.type is error, f"{name}: raised {info.type.__name__}"
+    assert re.search(pattern, str(info.value)), f"{name}: {str(info.value)!r} lacks {pattern}"
+    frozen.check(name)
+    if name in V1_BAD and validate:  # and without out, and in the oracle for list inputs
+        with pytest.raises(error, match=pattern):
+            nsa_meta.expand(**call, backend=backend)
+        frozen.check(name)
+        tensors_ok = all(
+            not isinstance(v, torch.Tensor)
+            or (v.dim() == 1 and v.dtype in (I32, I64) and v.device.type == "cpu")
+            for v in call.values()
+        )
+        plain = all(not isinstance(v, (list, np.ndarray)) for v in call.values())
+        if tensors_ok and plain:
+            lists = [v.tolist() if isinstance(v, torch.Tensor) else v for v in call.values()]
+            with pytest.raises(error):
+                reference.expand(*lists)
+
+
+# -- contract v1: a prepared plan (the replay path) -----------------------------------
+
+PLAN_CALL_BAD: dict[str, tuple] = {
+    "extend int64 for an int32 plan": (TypeError, r"\bextend_seq_lens\b", {"extend_seq_lens": vec([3, 0, 2])}),
+    "seq int32 for an int64 plan": (TypeError, r"\bseq_lens\b", {"seq_lens": vec([10, 4, 1], I32)}),
+    "extend a list": (TypeError, r"\bextend_seq_lens\b", {"extend_seq_lens": [3, 0, 2]}),
+    "seq None": (TypeError, r"\bseq_lens\b", {"seq_lens": None}),
+    "topk True": (TypeError, r"\bnsa_index_topk\b", {"nsa_index_topk": True}),
+    "topk np.int64": (TypeError, r"\bnsa_index_topk\b", {"nsa_index_topk": np.int64(9)}),
+    "topk float": (TypeError, r"\bnsa_index_topk\b", {"nsa_index_topk": 9.0}),
+    "topk -1": (ValueError, r"\bnsa_index_topk\b", {"nsa_index_topk": -1}),
+    "topk 2**31": (ValueError, r"\bnsa_index_topk\b", {"nsa_index_topk": 2**31}),
+    "extend 2-D": (ValueError, r"\bextend_seq_lens\b", {"extend_seq_lens": vec([[3, 0, 2]], I32)}),
+    "lengths differ": (ValueError, r"\bseq_lens\b", {"seq_lens": vec([10, 4])}),
+    "bs above max_bs": (ValueError, r"\bmax_bs\b", {"extend_seq_lens": vec([1] * 5, I32), "seq_lens": vec([9] * 5)}),
+    "seq on meta": (ValueError, r"\bseq_lens\b", {"seq_lens": vec([10, 4, 1], device=META)}),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(PLAN_CALL_BAD))
+def test_prepared_plan_rejects_before_writing(name: str) -> None:
+    out = v1_out(8, step=2)
+    plan = prepare(out, 4, I32, I64)
+    error, pattern, change = PLAN_CALL_BAD[name]
+    call = {**v1_call(), **change}
+    frozen = Frozen(call, out)
+    with pytest.raises(error, match=pattern) as info:
+        plan(*call.values())
+    assert info.type is error
+    frozen.check(name)
+
+
+def _plan_out(**swap) -> tuple:
+    a, b = v1_out()
+    return (swap.get("a", a), swap.get("b", b))
+
+
+PREPARE_BAD: dict[str, tuple] = {
+    "out int64": (TypeError, OUT1[0], lambda: ({"out": _plan_out(a=torch.zeros(5, dtype=I64))})),
+    "out 2-D": (ValueError, OUT1[1], lambda: ({"out": _plan_out(b=torch.zeros(1, 5, dtype=I32))})),
+    "out not a pair": (TypeError, r"\bout\b", lambda: {"out": v1_out()[0]}),
+    "out one storage twice": (ValueError, r"share memory", lambda: {"out": (v1_out()[0],) * 2}),
+    "out stride 0": (
+        ValueError, r"stride 0", lambda: {"out": _plan_out(a=torch.zeros(1, dtype=I32).expand(5))},
+    ),
+    "max_bs True": (TypeError, r"\bmax_bs\b", lambda: {"max_bs": True}),
+    "max_bs -1": (ValueError, r"\bmax_bs\b", lambda: {"max_bs": -1}),
+    "max_bs 2**31": (ValueError, r"\bmax_bs\b", lambda: {"max_bs": 2**31}),
+    "extend_dtype float": (TypeError, r"\bextend_dtype\b", lambda: {"extend_dtype": torch.float32}),
+    "seq_dtype int16": (TypeError, r"\bseq_dtype\b", lambda: {"seq_dtype": I16}),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(PREPARE_BAD))
+def test_prepare_rejects_before_writing(name: str) -> None:
+    error, pattern, make = PREPARE_BAD[name]
+    args = {"out": v1_out(), "max_bs": 4, "extend_dtype": I32, "seq_dtype": I64, **make()}
+    frozen = Frozen(args)
+    with pytest.raises(error, match=pattern) as info:
+        prepare(**args)
+    assert info.type is error
+    frozen.check(name)
+
+
+# -- exact answers in awkward layouts (v2) ----------------------------------------------
+
+MODES = ("decode", "target_verify", "draft_extend", "draft_extend_var")
+
+
+def storage_key(t: torch.Tensor) -> int:
+    return t.untyped_storage().data_ptr()
+
+
+def expected_after(out: nsa_meta.Metadata, want: reference.MetadataLists) -> dict:
+    """{storage: its int32 elements as they must be}: each buffer's region set to `want`,
+    every other element of every storage (shared ones included) as it is now."""
+    flat: dict[int, torch.Tensor] = {}
+    for buf in out:
+        if buf is not None and storage_key(buf) not in flat:
+            flat[storage_key(buf)] = torch.empty(0, dtype=I32).set_(buf.untyped_storage()).clone()
+    for name, buf in zip(FIELDS, out):
+        values = getattr(want, name)
+        if buf is None or not values:
+            continue
+        view = flat[storage_key(buf)].as_strided(buf.shape, buf.stride(), buf.storage_offset())
+        data = torch.tensor(values, dtype=I32)
+        view[tuple(slice(0, n) for n in data.shape)] = data
+    return flat
+
+
+def assert_storages(out: nsa_meta.Metadata, expected: dict, what: str) -> None:
+    for buf_name, buf in zip(FIELDS, out):
+        if buf is None:
+            continue
+        got = torch.empty(0, dtype=I32).set_(buf.untyped_storage())
+        want = expected[storage_key(buf)]
+        bad = (got != want).nonzero()
+        assert bad.numel() == 0, (
+            f"{what}: storage of {buf_name}, element {int(bad[0, 0])}: {int(got[bad[0, 0]])}, "
+            f"want {int(want[bad[0, 0]])} ({bad.shape[0]} differ)"
+        )
+
+
+def out_layout(layout: str, bs: int, rows: int, width: int, page_size: int) -> nsa_meta.Metadata:
+    """Poisoned buffers for `bs` requests and `rows` rows (both with spare room) in one of
+    the layouts the contract allows ("any strides"), poisoned with distinct values."""
+    pages = -(-width // page_size)
+    has_rpt = page_size > 1
+    bc, rc = bs + 2, rows + 3  # spare capacity: [needed, capacity) must stay as it is
+    if layout == "shared":  # all seven at offsets of one storage, gaps between them
+        sizes = [bc, bc + 1, rc, rc, rc + 1, rc * (width + 2), rc * (pages + 1)]
+        store = -torch.arange(sum(sizes) + 3 * len(sizes), dtype=I32) - 1000
+        views, at = [], 2
+        for k, n in enumerate(sizes):
+            if k == 5:
+                views.append(store[at : at + n].view(rc, width + 2)[:, :width])
+            elif k == 6:
+                views.append(store[at : at + n].view(rc, pages + 1)[:, 1:])
+            else:
+                views.append(store[at : at + n])
+            at += n + 3
+    elif layout == "interleaved":  # 1-D buffers interleaved, tables side by side
+        n1 = max(bc + 1, rc + 1)
+        store = -torch.arange(5 * n1, dtype=I32) - 5000
+        views = [store[k::5][: (bc, bc + 1, rc, rc, rc + 1)[k]] for k in range(5)]
+        both = -torch.arange(rc * (width + pages), dtype=I32).view(rc, width + pages) - 9000
+        views += [both[:, :width], both[:, width:]]
+    elif layout == "strided":  # 1-D stride 3, tables with column stride 2 and row stride 3W
+
+        def v(n):
+            return (-torch.arange(3 * n + 1, dtype=I32) - 300)[1::3][:n]
+
+        def m(c):
+            return (-torch.arange(rc * 3 * c, dtype=I32) - 700).view(rc, 3 * c)[:, 1::2][:, :c]
+
+        views = [v(bc), v(bc + 1), v(rc), v(rc), v(rc + 1), m(width), m(pages)]
+    elif layout == "column-major":  # tables transposed: row stride 1
+
+        def v(n):
+            return torch.full((n + 5,), POISON, dtype=I32)[3:]
+
+        def m(c):
+            return (
+                (-torch.arange((c + 1) * (rc + 2), dtype=I32) - 1)
+                .view(c + 1, rc + 2)
+                .t()[1 : rc + 1, :c]
+            )
+
+        views = [v(bc), v(bc + 1), v(rc), v(rc), v(rc + 1), m(width), m(pages)]
+    else:
+        raise ValueError(layout)
+    if not has_rpt:
+        views[6] = None
+    return nsa_meta.Metadata(*views)
+
+
+def table_layout(rows: list[list[int]], layout: str) -> torch.Tensor:
+    """req_to_token in a layout the contract allows: "any strides (rows or columns)"."""
+    dense = torch.tensor(rows, dtype=I32)
+    if layout == "contiguous":
+        return dense
+    if layout == "transposed":
+        big = torch.full((dense.shape[1] + 1, dense.shape[0] + 2), -3, dtype=I32)
+        big[1:, 2:] = dense.t()
+        return big.t()[2:, 1:]
+    if layout == "row-stride-0":  # every pool row the same storage row
+        assert all(r == rows[0] for r in rows)
+        return torch.tensor(rows[0], dtype=I32).expand(len(rows), -1)
+    if layout == "column-stride-0":  # every row a constant
+        assert all(len(set(r)) == 1 for r in rows)
+        return torch.tensor([r[0] for r in rows], dtype=I32)[:, None].expand(-1, len(rows[0]))
+    raise ValueError(layout)
+
+
+def awkward_case(mode: str, table: str) -> dict:
+    """bs 4 with a request of no row, kv < e (padding), repeated pool indices at both ends
+    of the pool, topk between the lengths, page size 3 with width 7 (not a multiple)."""
+    pool, columns = 4, 9
+    if table == "row-stride-0":
+        rows = [[7 * c + 1 for c in range(columns)]] * pool
+    elif table == "column-stride-0":
+        rows = [[11 * r + 5] * columns for r in range(pool)]
+    else:
+        rows = [[100 * r + 3 * c for c in range(columns)] for r in range(pool)]
+    return dict(
+        mode=mode,
+        seq_lens=torch.tensor([0, 9, 1, 0, 300, 5], dtype=I64)[1:5],  # storage offset 1
+        req_pool_indices=torch.tensor([3, -1, 0, -1, 3, -1, 2], dtype=I32)[::2],  # stride 2
+        req_to_token=table_layout(rows, table),
+        topk=7,
+        width=7,
+        page_size=3,
+        next_n=3,
+        extend_seq_lens=(
+            torch.tensor([3, 0, 0, 2, 4], dtype=I32)[[0, 1, 3, 4]] if mode == "draft_extend_var" else None
+        ),
+    )  # fmt: skip
+
+
+PAIRS = [
+    ("shared", "contiguous"),
+    ("interleaved", "transposed"),
+    ("strided", "row-stride-0"),
+    ("column-major", "column-stride-0"),
+]
+
+
+@pytest.mark.parametrize("validate", [True, False])
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(("layout", "table"), PAIRS)
+def test_metadata_exact_in_awkward_layouts(layout, table, mode, backend, validate) -> None:
+    call = awkward_case(mode, table)
+    want = oracle(call)
+    out = out_layout(layout, 4, len(want.seqlens_expanded), call["width"], call["page_size"])
+    inputs = Frozen({k: v for k, v in call.items() if k != "mode"})
+    expected = expected_after(out, want)
+    got = nsa_meta.metadata(**call, backend=backend, out=out, validate=validate)
+    assert got is out, "with out given, metadata returns out itself"
+    assert_storages(out, expected, f"{mode} {layout}/{table} {backend}")
+    inputs.check("inputs")
+    fresh = nsa_meta.metadata(**call, backend=backend, validate=validate)
+    for name, buf, values in zip(FIELDS, fresh, want):
+        assert (buf is None) == (values is None), name
+        if buf is not None:
+            assert buf.dtype == I32 and buf.tolist() == values, f"{name}: {buf.tolist()}"
+
+
+@pytest.mark.parametrize("validate", [True, False])
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("mode", MODES)
+def test_metadata_empty_batch_with_out(mode: str, backend: str, validate: bool) -> None:
+    """bs 0: the region is cu_seqlens_k[0:1] and dsa_cu_seqlens_k[0:1] (both 0); a pool of
+    zero rows is fine when nothing reads it."""
+    call = dict(
+        mode=mode,
+        seq_lens=vec([], I32),
+        req_pool_indices=vec([]),
+        req_to_token=torch.zeros(0, 5, dtype=I32),
+        topk=3,
+        width=5,
+        page_size=2,
+        next_n=4,
+        extend_seq_lens=vec([], I32) if mode == "draft_extend_var" else None,
+    )
+    want = reference.MetadataLists([], [0], [], [], [0], [], [])
+    for layout in ("shared", "strided"):
+        out = out_layout(layout, 0, 0, 5, 2)
+        expected = expected_after(out, want)
+        nsa_meta.metadata(**call, backend=backend, out=out, validate=validate)
+        assert_storages(out, expected, f"bs 0, {layout}")
+
+
+@pytest.mark.parametrize("validate", [True, False])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_metadata_all_zero_extends_with_out(backend: str, validate: bool) -> None:
+    call = awkward_case("draft_extend_var", "contiguous")
+    call["extend_seq_lens"] = vec([0, 0, 0, 0], I32)
+    want = oracle(call)
+    assert want.seqlens_expanded == [] and want.dsa_cu_seqlens_k == [0]
+    out = out_layout("interleaved", 4, 0, 7, 3)
+    expected = expected_after(out, want)
+    nsa_meta.metadata(**call, backend=backend, out=out, validate=validate)
+    assert_storages(out, expected, "T 0")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_metadata_back_to_back_on_shared_storage(backend: str) -> None:
+    """Three replays (T 9, then 3, then 9 again, new values) on buffers of one storage:
+    each leaves its region exact and everything else as the call before left it."""
+    out = out_layout("shared", 4, 9, 7, 3)
+    for k, ext in enumerate(([3, 0, 2, 4], [1, 1, 0, 1], [0, 4, 4, 1])):
+        call = awkward_case("draft_extend_var", "transposed")
+        call["extend_seq_lens"] = vec(ext, I32)
+        call["seq_lens"] = call["seq_lens"] + 5 * k
+        call["topk"] = 4 + k
+        want = oracle(call)
+        expected = expected_after(out, want)
+        nsa_meta.metadata(**call, backend=backend, out=out, validate=False)
+        assert_storages(out, expected, f"call {k}")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_metadata_scalars_at_their_bounds(backend: str) -> None:
+    """The valid extremes of each scalar: next_n 2**31 - 1 where it is unused, page_size
+    2**31 - 1 (one page), topk 0 and 2**31 - 1, a kv of exactly 2**31 - 1."""
+    table_ = table()
+    cases = [
+        dict(mode="decode", next_n=INT32_MAX, page_size=INT32_MAX, topk=0),
+        dict(mode="draft_extend_var", next_n=INT32_MAX, topk=INT32_MAX, extend_seq_lens=vec([1, 0, 2])),
+        dict(mode="target_verify", next_n=2, seq_lens=vec([INT32_MAX - 2]), req_pool_indices=vec([3]), topk=5),
+        dict(mode="decode", seq_lens=vec([INT32_MAX, 0, 0], I32), topk=5, width=1, page_size=1),
+    ]  # fmt: skip
+    for change in cases:
+        call = {**v2_call(change["mode"]), "req_to_token": table_, **change}
+        want = oracle(call)
+        bs, rows = len(want.cache_seqlens), len(want.seqlens_expanded)
+        out = out_layout("strided", bs, rows, call["width"], call["page_size"])
+        expected = expected_after(out, want)
+        nsa_meta.metadata(**call, backend=backend, out=out)
+        assert_storages(out, expected, str(change))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_negative_cells_that_are_not_read_are_valid(backend: str) -> None:
+    """The contract bounds only the cells read: req_to_token[r[i], 0:W] of requests with
+    e[i] > 0. Negatives past column W, in rows no request reads, and in the row of a
+    request with no row are all valid."""
+    t = table()
+    t[:, 8] = -1  # past width 7
+    t[2, :] = -2  # pool row 2: no request reads it
+    t[3, :] = -3  # pool row 3: request 1, whose extend is 0
+    call = {**v2_call(), "req_to_token": t}
+    want = oracle(call)
+    out = out_layout("shared", 3, len(want.seqlens_expanded), 7, 3)
+    expected = expected_after(out, want)
+    nsa_meta.metadata(**call, backend=backend, out=out)
+    assert_storages(out, expected, "cells not read")
