@@ -260,6 +260,7 @@ V2_BAD: dict[str, Bad] = {
     "extend on meta": bad(
         ValueError, r"\bextend_seq_lens\b", extend_seq_lens=vec([3, 0, 2], device=META)
     ),
+    "seq_lens on meta": bad(ValueError, r"\bseq_lens\b", seq_lens=vec([10, 4, 1], device=META)),
     "req_to_token on meta": bad(ValueError, r"\breq_to_token\b", req_to_token=table().to(META)),
     # values (validate=True only)
     "seq_lens negative int32": bad(
@@ -558,6 +559,7 @@ V1_BAD: dict[str, tuple] = {
     "lengths differ": (ValueError, r"\bseq_lens\b", {"seq_lens": vec([10, 4])}, False),
     "extend longer": (ValueError, r"\bextend_seq_lens\b", {"extend_seq_lens": vec([3, 0, 2, 1])}, False),
     "seq on meta": (ValueError, r"\bseq_lens\b", {"seq_lens": vec([10, 4, 1], device=META)}, False),
+    "extend on meta": (ValueError, r"\bextend_seq_lens\b", {"extend_seq_lens": vec([3, 0, 2], device=META)}, False),
     "topk -1": (ValueError, r"\bnsa_index_topk\b", {"nsa_index_topk": -1}, False),
     "topk 2**31": (ValueError, r"\bnsa_index_topk\b", {"nsa_index_topk": 2**31}, False),
     "topk -2**63": (ValueError, r"\bnsa_index_topk\b", {"nsa_index_topk": -(2**63)}, False),
