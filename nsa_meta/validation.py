@@ -165,11 +165,14 @@ def shares_memory(buf: torch.Tensor) -> bool:
     """Whether two elements of a 1-D or 2-D tensor are one memory cell (exact; strides are
     >= 0 in torch). Two cells (i, j), (i + a, j + b) meet iff a * s0 + b * s1 = 0: the
     least solution is |a| = s1 / g, |b| = s0 / g with g = gcd(s0, s1)."""
-    if buf.dim() == 1:
-        return buf.shape[0] > 1 and buf.stride(0) == 0
-    (rows, cols), (s0, s1) = buf.shape, buf.stride()
+    strides = buf.stride()
+    if len(strides) == 1:
+        return strides[0] == 0 and buf.shape[0] > 1
+    (rows, cols), (s0, s1) = buf.shape, strides
+    if s1 == 1 and s0 >= cols:  # rows apart, columns adjacent: the common layout
+        return False
     if s0 == 0 or s1 == 0:
-        return (rows > 1 and s0 == 0) or (cols > 1 and s1 == 0)
+        return rows * cols > 1 and ((rows > 1 and s0 == 0) or (cols > 1 and s1 == 0))
     g = math.gcd(s0, s1)
     return s1 // g < rows and s0 // g < cols
 

@@ -8,6 +8,7 @@ and leave every byte of every caller buffer (whole storages) and every input unc
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -1183,6 +1184,19 @@ def test_metadata_rejects_out_buffers_whose_elements_overlap(field, label, backe
         nsa_meta.metadata(**call, backend=backend, out=out, validate=validate)
     assert info.type is ValueError
     frozen.check(f"{field} {label}")
+
+
+def test_shares_memory_is_exact() -> None:
+    """nsa_meta.validation.shares_memory against brute force, every small shape and stride."""
+    from nsa_meta.validation import shares_memory
+
+    store = torch.zeros(64, dtype=I32)
+    for rows, cols, s0, s1 in itertools.product(range(4), range(4), range(7), range(7)):
+        view = store.as_strided((rows, cols), (s0, s1))
+        assert shares_memory(view) == _shares_a_cell(view), (rows, cols, s0, s1)
+    for n, s in itertools.product(range(4), range(3)):
+        view = store.as_strided((n,), (s,))
+        assert shares_memory(view) == _shares_a_cell(view), (n, s)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
