@@ -6,6 +6,8 @@ with validate=False too; `check_values` reads values and therefore synchronises 
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 INT32_MAX = 2**31 - 1
@@ -42,6 +44,8 @@ def _check_out(out: object, device: torch.device) -> None:
     for name, buf in zip(OUT_NAMES, out):
         if buf.device != device:
             raise ValueError(f"out: {name} is on {buf.device} but the inputs are on {device}")
+        if buf.stride(0) == 0 and buf.shape[0] > 1:  # `[total, capacity)` could not stay
+            raise ValueError(f"out: {name} has stride 0; its elements would share one slot")
 
 
 def check_layout(
@@ -157,6 +161,22 @@ def rows_per_request(mode: str, next_n: int) -> int | None:
     return {"decode": 1, "target_verify": next_n, "draft_extend": next_n}.get(mode)
 
 
+def shares_memory(buf: torch.Tensor) -> bool:
+    """Whether two elements of a 1-D or 2-D tensor are one memory cell (exact; strides are
+    >= 0 in torch). Two cells (i, j), (i + a, j + b) meet iff a * s0 + b * s1 = 0: the
+    least solution is |a| = s1 / g, |b| = s0 / g with g = gcd(s0, s1)."""
+    strides = buf.stride()
+    if len(strides) == 1:
+        return strides[0] == 0 and buf.shape[0] > 1
+    (rows, cols), (s0, s1) = buf.shape, strides
+    if s1 == 1 and s0 >= cols:  # rows apart, columns adjacent: the common layout
+        return False
+    if s0 == 0 or s1 == 0:
+        return rows * cols > 1 and ((rows > 1 and s0 == 0) or (cols > 1 and s1 == 0))
+    g = math.gcd(s0, s1)
+    return s1 // g < rows and s0 // g < cols
+
+
 def _check_metadata_out(
     out: object, bs: int, rows: int | None, width: int, page_size: int, device: torch.device
 ) -> None:
@@ -195,6 +215,11 @@ def _check_metadata_out(
             raise ValueError(f"out.{name} must be {rank}-D, got shape {tuple(buf.shape)}")
         if buf.device != device:
             raise ValueError(f"out.{name} is on {buf.device} but the inputs are on {device}")
+        if shares_memory(buf):  # its region could not be exact and the rest kept
+            raise ValueError(
+                f"out.{name} has shape {tuple(buf.shape)} and strides {buf.stride()}: two of "
+                "its elements are one memory cell; give a buffer whose elements are distinct"
+            )
         if need_rows is not None and buf.shape[0] < need_rows:
             raise ValueError(f"out.{name} has {buf.shape[0]} rows but {need_rows} are needed")
         if need_cols is not None and buf.shape[1] < need_cols:
@@ -267,6 +292,8 @@ def check_metadata_layout(
             )
     e = rows_per_request(mode, next_n)
     rows = None if e is None else bs * e
+    if rows is not None and rows > INT32_MAX:  # the host knows T: name next_n, not a buffer
+        raise ValueError(f"bs * next_n is {rows} rows (next_n {next_n}); T must be <= 2**31 - 1")
     if out is not None:
         _check_metadata_out(out, bs, rows, width, page_size, device)
     return rows

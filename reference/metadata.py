@@ -178,7 +178,7 @@ def validate(
                 f"{len(req_to_token[0])}; req_to_token must be 2-D"
             )
     columns = len(req_to_token[0]) if pool else 0
-    if columns < width:
+    if pool and columns < width:  # an empty pool ([0, Wr]) has no row to measure
         raise ValueError(f"req_to_token has {columns} columns but width is {width}")
 
     i = _first(s, lambda v: not 0 <= v <= INT32_MAX)
