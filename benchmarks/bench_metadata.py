@@ -66,6 +66,7 @@ PLAN_CONSTANTS = (
     "SCALAR_SUB",
     "SCALAR_REQS_VAR",
     "SUM_SCALAR",
+    "EARLY_BS",
 )
 
 

@@ -296,13 +296,18 @@ def _page_program(
     ONE_CHUNK: tl.constexpr,
     PAGE_SHIFT: tl.constexpr,
     ONE_SUM: tl.constexpr,
+    EARLY: tl.constexpr,
+    EARLY_Q: tl.constexpr,
 ):
     """Requests [i0, i0 + BR) x columns [c0, c0 + chunk_w) of both page tables, rows d of
     each request with d % n_split == split: one read of req_to_token per request and
     column tile, stored to each of its rows. With NARROW every index is int32 (the host
     saw every buffer's extent under 2**31; rows and running sums of valid input fit int32,
     garbage only moves rows, which stay masked into [0, rows_cap)); ONE_SPLIT and
-    ONE_CHUNK spare the divisions of the program id; PAGE_SHIFT >= 0 is log2(page_size)."""
+    ONE_CHUNK spare the divisions of the program id; PAGE_SHIFT >= 0 is log2(page_size);
+    EARLY (draft_extend_var, one block of RB requests, one tile) loads the tile before the
+    sum of earlier extends, and EARLY_Q (the chunk's pages in one [RB, BQ] block) loads
+    real_page_table's cells with it, before any store."""
     it = tl.int32 if NARROW else tl.int64
     split, rest = _divmod_id(q, n_split, ONE_SPLIT, it)
     chunk, block = _divmod_id(rest, n_chunk, ONE_CHUNK, it)
@@ -312,59 +317,95 @@ def _page_program(
     req = i0 + tl.arange(0, RB).to(it)
     rm, e, pool_row = _page_requests(req, ext_ptr, r_ptr, stride_ext, stride_r, bs, e_fixed,
                                      rows_cap, it, VAR)  # fmt: skip
+    c0 = tl.multiple_of(chunk * chunk_w, BW)
+    c1 = tl.minimum(c0 + chunk_w, width)
+    if EARLY:
+        # The tile's req_to_token cells are loaded before the sum of the extends before i0,
+        # so that both are in flight.
+        live = rm & (e > 0)
+        src = r2t_ptr + tl.minimum(tl.maximum(pool_row, 0), pool - 1)[:, None] * r2t_s0
+        c = c0 + tl.arange(0, BW).to(it)[None, :]
+        first_cells = tl.load(src + c * r2t_s1, mask=live[:, None] & (c < width), other=0)
+    else:
+        first_cells = tl.zeros((RB, BW), dtype=r2t_ptr.dtype.element_ty)
     if VAR:
         # Rows before the block: int32 loads and sums (T fits in int32 when validated;
         # garbage only moves rows, which stay masked into [0, rows_cap)).
         acc_e = _sum_before(ext_ptr, stride_ext, i0, SUM_P, ONE_SUM, it)
     else:
         acc_e = i0 * e_fixed
-    c0 = tl.multiple_of(chunk * chunk_w, BW)
-    c1 = tl.minimum(c0 + chunk_w, width)
+    if HAS_RPT:
+        # Pages q whose first column q * page_size lies in [c0, c1): ceil(c / page_size)
+        # without c + page_size - 1, which wraps int32 when width + page_size > 2**31.
+        if PAGE_SHIFT >= 0:
+            q_lo = (c0 >> PAGE_SHIFT) + ((c0 & (page_size - 1)) != 0).to(c0.dtype)
+            q_hi = (c1 >> PAGE_SHIFT) + ((c1 & (page_size - 1)) != 0).to(c1.dtype)
+        else:
+            q_lo = c0 // page_size + ((c0 % page_size) != 0).to(c0.dtype)
+            q_hi = c1 // page_size + ((c1 % page_size) != 0).to(c1.dtype)
     for sb in range(0, BR, RB):
         if sb > 0:
             req = i0 + sb + tl.arange(0, RB).to(it)
             rm, e, pool_row = _page_requests(
                 req, ext_ptr, r_ptr, stride_ext, stride_r, bs, e_fixed, rows_cap, it, VAR
             )
-        start = acc_e + tl.cumsum(e, axis=0) - e
-        acc_e += tl.sum(e, axis=0)
-        e_max = tl.max(e, axis=0)
         live = rm & (e > 0)  # a request with no row reads no req_to_token cell
         pool_row = tl.minimum(tl.maximum(pool_row, 0), pool - 1)
         src = r2t_ptr + pool_row[:, None] * r2t_s0
+        if EARLY_Q:
+            # The chunk's pages fit one [RB, BQ] block: their cells are loaded with the
+            # first tile's, not after its stores.
+            early_qs = q_lo + tl.arange(0, BQ).to(it)[None, :]
+            early_mask = live[:, None] & (early_qs < q_hi)
+            if PAGE_SHIFT >= 0:
+                early_firsts = tl.load(
+                    src + (early_qs << PAGE_SHIFT) * r2t_s1, mask=early_mask, other=0
+                )
+            else:
+                early_firsts = tl.load(
+                    src + (early_qs * page_size) * r2t_s1, mask=early_mask, other=0
+                )
+        start = acc_e + tl.cumsum(e, axis=0) - e
+        acc_e += tl.sum(e, axis=0)
+        e_max = tl.max(e, axis=0)
         for cb in range(c0, c1, BW):
             # chunk_w is a multiple of BW: only `width` cuts a tile (a mask the compiler can
             # vectorise when width is a multiple of 16, which the JIT specialises on).
             c = cb + tl.arange(0, BW).to(it)[None, :]
             mask_c = live[:, None] & (c < width)
-            cells = tl.load(src + c * r2t_s1, mask=mask_c, other=0)
+            if EARLY:
+                if cb == c0:
+                    cells = first_cells
+                else:
+                    cells = tl.load(src + c * r2t_s1, mask=mask_c, other=0)
+            else:
+                cells = tl.load(src + c * r2t_s1, mask=mask_c, other=0)
             _store_rows(
                 pt_ptr, pt_s0, c * pt_s1, cells, mask_c, start, e, split, n_split, e_max,
                 rows_cap, ED,
             )  # fmt: skip
         if HAS_RPT:
-            # Pages q whose first column q * page_size lies in [c0, c1): ceil(c / page_size)
-            # without c + page_size - 1, which wraps int32 when width + page_size > 2**31.
-            if PAGE_SHIFT >= 0:
-                q_lo = (c0 >> PAGE_SHIFT) + ((c0 & (page_size - 1)) != 0).to(c0.dtype)
-                q_hi = (c1 >> PAGE_SHIFT) + ((c1 & (page_size - 1)) != 0).to(c1.dtype)
-            else:
-                q_lo = c0 // page_size + ((c0 % page_size) != 0).to(c0.dtype)
-                q_hi = c1 // page_size + ((c1 % page_size) != 0).to(c1.dtype)
-            for qb in range(q_lo, q_hi, BQ):
-                qs = qb + tl.arange(0, BQ).to(it)[None, :]
-                mask_q = live[:, None] & (qs < q_hi)
-                if PAGE_SHIFT >= 0:
-                    # Cells read are >= 0 (the contract): a shift is their floor division.
-                    firsts = tl.load(src + (qs << PAGE_SHIFT) * r2t_s1, mask=mask_q, other=0)
-                    pages = firsts >> PAGE_SHIFT
-                else:
-                    firsts = tl.load(src + (qs * page_size) * r2t_s1, mask=mask_q, other=0)
-                    pages = firsts // page_size
+            if EARLY_Q:
+                pages = early_firsts >> PAGE_SHIFT if PAGE_SHIFT >= 0 else early_firsts // page_size
                 _store_rows(
-                    rpt_ptr, rpt_s0, qs * rpt_s1, pages, mask_q, start, e,
+                    rpt_ptr, rpt_s0, early_qs * rpt_s1, pages, early_mask, start, e,
                     split, n_split, e_max, rows_cap, ED,
                 )  # fmt: skip
+            else:
+                for qb in range(q_lo, q_hi, BQ):
+                    qs = qb + tl.arange(0, BQ).to(it)[None, :]
+                    mask_q = live[:, None] & (qs < q_hi)
+                    if PAGE_SHIFT >= 0:
+                        # Cells read are >= 0 (the contract): a shift is their floor division.
+                        firsts = tl.load(src + (qs << PAGE_SHIFT) * r2t_s1, mask=mask_q, other=0)
+                        pages = firsts >> PAGE_SHIFT
+                    else:
+                        firsts = tl.load(src + (qs * page_size) * r2t_s1, mask=mask_q, other=0)
+                        pages = firsts // page_size
+                    _store_rows(
+                        rpt_ptr, rpt_s0, qs * rpt_s1, pages, mask_q, start, e,
+                        split, n_split, e_max, rows_cap, ED,
+                    )  # fmt: skip
 
 
 @triton.jit(do_not_specialize=_SCALARS, do_not_specialize_on_alignment=_POINTERS)
@@ -425,6 +466,8 @@ def _metadata_kernel(
     PAGE_SHIFT: tl.constexpr,
     ONE_SUM_S: tl.constexpr,
     ONE_SUM_P: tl.constexpr,
+    EARLY: tl.constexpr,
+    EARLY_Q: tl.constexpr,
 ):
     """Programs [0, n_scalar) are scalar programs, the others page programs (see the module
     docstring)."""
@@ -440,7 +483,7 @@ def _metadata_kernel(
             pid - n_scalar, ext_ptr, r_ptr, r2t_ptr, pt_ptr, rpt_ptr, stride_ext, stride_r,
             r2t_s0, r2t_s1, pt_s0, pt_s1, rpt_s0, rpt_s1, bs, pool, e_fixed, page_size, width,
             rows_cap, n_chunk, n_split, chunk_w, VAR, HAS_RPT, BR, RB, SUM_P, BW, BQ, ED,
-            NARROW, ONE_SPLIT, ONE_CHUNK, PAGE_SHIFT, ONE_SUM_P,
+            NARROW, ONE_SPLIT, ONE_CHUNK, PAGE_SHIFT, ONE_SUM_P, EARLY, EARLY_Q,
         )  # fmt: skip
 
 
@@ -462,6 +505,7 @@ SCALAR_REQS = 128  # requests of a scalar program (one load each, no chain of su
 SCALAR_SUB = 128  # ... walked in sub-blocks of this many
 SCALAR_REQS_VAR = 128  # ... in draft_extend_var (extends loaded, more work a request)
 SUM_SCALAR = 1024  # scalar programs' loads of the requests before theirs
+EARLY_BS = 128  # draft_extend_var up to this bs, one tile a page program: early loads (EARLY)
 
 
 def _pow2(n: int) -> int:
@@ -622,6 +666,11 @@ def launch_args(
         n_split,
         chunk_w,
     )
+    # A page program of one tile at small bs (draft_extend_var) loads its req_to_token cells,
+    # both tables', before the sum of earlier extends: its one chain is shorter. Measured
+    # (benchmarks/results/h100/s16_ab/variants.txt): bs 1-32 W 2048 0.1 us faster, and
+    # slower where programs do several tiles (bs 32 W 65536) or at bs 512 and above.
+    early = var and bs <= EARLY_BS and p["BR"] == p["RB"] and chunk_w == p["BW"]
     constexprs = {
         "VAR": var,
         "HAS_RPT": has_rpt,
@@ -632,6 +681,8 @@ def launch_args(
         "ONE_SUM_S": bs <= p["SUM_S"],
         "ONE_SUM_P": bs <= p["SUM_P"],
         "PAGE_SHIFT": page_size.bit_length() - 1 if page_size & (page_size - 1) == 0 else -1,
+        "EARLY": early,
+        "EARLY_Q": early and has_rpt and page_size * p["BQ"] >= chunk_w,
     }
     return (n_scalar + n_rb * n_chunk * n_split,), args, constexprs
 
