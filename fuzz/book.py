@@ -165,10 +165,11 @@ class Book:
         del self.failures[found_as]
         self.refiled[found_as] = sig
         failure.signature, failure.found_as, failure.original_case = sig, found_as, original
-        path = self._save(failure.mismatch, failure.case, failure.fault, original=original)
-        if path is not None:  # the entry of the first signature is the same failure
+        # No entry of the first signature once one of this signature is written (a write
+        # that failed kept the first entry, printed the new one and made the run exit 3).
+        failure.path = self._save(failure.mismatch, failure.case, failure.fault, original=original)
+        if failure.path is not None:
             self._forget(first, found_as, original)
-        failure.path = path or failure.path
         failure.in_corpus_before = sig in self.in_corpus
         other = self.failures.get(sig)
         if other is None or failure.case.size_key() < other.case.size_key():
