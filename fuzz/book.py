@@ -4,6 +4,8 @@ lost), shrunk to the canonical case, and saved again with the case it was found 
 Wrong outputs shrink within `--shrink-seconds`; crashes, device faults and hangs, whose
 every try may cost a fresh worker, within `--fault-shrink-seconds`. "Does it still fail
 with the same signature?" is `harness.reproduce`, the one question minimise and replay ask.
+A failure whose shrunk case fails with another signature (a metadata stale cell become the
+values failure of its lone call) is filed under that one, merged with a finding already there.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ class Failure:
     why_not_shrunk: str = ""
     reproduced_alone: bool | None = None  # None: not tried (budget, corpus)
     shrink_complete: bool | None = None  # False: the budget ended before a fixed point
+    found_as: str = ""  # the signature it was found with, when its shrunk case has another
 
     def to_json(self) -> dict:
         return {
@@ -75,7 +78,36 @@ class Failure:
             "why_not_shrunk": self.why_not_shrunk,
             "reproduced_alone": self.reproduced_alone,
             "shrink_complete": self.shrink_complete,
+            "found_as": self.found_as or None,
         }
+
+
+class Probe:
+    """The shrinkers' question for one failure: `probe(case)` is the finding when `case`
+    still fails with the failure's signature (None if not), `probe(case, signature=s)` the
+    same for s; each (case, signature) is run once. `found`: the mismatch it starts from."""
+
+    def __init__(self, book: Book, failure: Failure, fault_kind: bool) -> None:
+        self.book, self.failure, self.fault_kind = book, failure, fault_kind
+        self.found = failure.mismatch
+        self.findings: dict = {}  # case -> its latest finding
+        self.tried: dict = {}
+
+    def __call__(self, case, signature: str | None = None):
+        sig = signature or self.failure.signature
+        if (case, sig) in self.tried:  # the shrinker may ask again for the case it starts from
+            return self.tried[(case, sig)]
+        c = self.book.c
+        if c.done() and c.interrupted:
+            raise KeyboardInterrupt  # stopped by a signal: the report comes first
+        # A hang is retried without the long confirmation while shrinking; the result
+        # is confirmed once at the end, so a slow compile never becomes the verdict.
+        f = self.failure
+        got = self.book._reproduce(case, f.fault, sig, confirm=not self.fault_kind)
+        if got is not None:
+            self.findings[case] = got
+        self.tried[(case, sig)] = got
+        return got
 
 
 class Book:
@@ -87,10 +119,11 @@ class Book:
     def __init__(self, campaign):
         self.c = campaign  # options, workers, tally, deadline, envelope, errors
         self.failures: dict[str, Failure] = {}
+        self.refiled: dict[str, str] = {}  # a signature found -> the one its failure shrank to
         self.in_corpus = self._corpus_signatures()
 
     def __contains__(self, signature: str) -> bool:
-        return signature in self.failures
+        return signature in self.failures or signature in self.refiled
 
     def __len__(self) -> int:
         return len(self.failures)
@@ -101,7 +134,7 @@ class Book:
         """Save at once, shrink, save again. `hypothesis_shrunk`: what Hypothesis already
         reduced `f.case` to (the greedy passes go on from there)."""
         sig = f.mismatch.signature
-        if sig in self.failures:
+        if sig in self:
             return
         if sig in self.in_corpus:
             self.failures[sig] = Failure(
@@ -117,10 +150,44 @@ class Book:
             if again is not None:
                 failure.case, failure.mismatch = hypothesis_shrunk, again.mismatch
         self._shrink(failure)
-        if failure.case != original:
+        if failure.mismatch.signature != sig:
+            self._refile(failure, original, first=path)
+        elif failure.case != original:
             failure.original_case = original
             new = self._save(failure.mismatch, failure.case, failure.fault, original=original)
             failure.path = new or failure.path
+
+    def _refile(self, failure: Failure, original: Case, *, first: Path | None) -> None:
+        """The shrunk case fails with another signature (its cause and entry say which):
+        file the failure under it, and merge it with a finding already filed there (the
+        smaller case stays). Later finds of the first signature are this same failure."""
+        found_as, sig = failure.signature, failure.mismatch.signature
+        del self.failures[found_as]
+        self.refiled[found_as] = sig
+        failure.signature, failure.found_as, failure.original_case = sig, found_as, original
+        # No entry of the first signature once one of this signature is written (a write
+        # that failed kept the first entry, printed the new one and made the run exit 3).
+        failure.path = self._save(failure.mismatch, failure.case, failure.fault, original=original)
+        if failure.path is not None:
+            self._forget(first, found_as, original)
+        failure.in_corpus_before = sig in self.in_corpus
+        other = self.failures.get(sig)
+        if other is None or failure.case.size_key() < other.case.size_key():
+            self.failures[sig] = failure
+
+    @staticmethod
+    def _forget(path: Path | None, signature: str, case: Case) -> None:
+        """Remove the entry saved when a failure was found, now filed under another
+        signature: only while it still holds that case (a smaller one put there since, by
+        another worker of the campaign, is another finding)."""
+        if path is None:
+            return
+        try:
+            entry = corpus.load(path, max_total=corpus.INT32_MAX)
+        except (corpus.CorpusError, OSError, ValueError):
+            return
+        if entry.signature == signature and entry.case == case:
+            path.unlink(missing_ok=True)
 
     def _shrink(self, failure: Failure) -> None:
         o = self.c.o
@@ -131,22 +198,8 @@ class Book:
             failure.why_not_shrunk = "the time budget had ended"
             return
         fault_kind = is_fault_kind(failure.mismatch)
-        best: dict = {}
-
-        tried: dict = {}
-
-        def fails(case: Case) -> bool:
-            if case in tried:  # the shrinker may ask again for the case it starts from
-                return tried[case]
-            if self.c.done() and self.c.interrupted:
-                raise KeyboardInterrupt  # stopped by a signal: the report comes first
-            # A hang is retried without the long confirmation while shrinking; the result
-            # is confirmed once at the end, so a slow compile never becomes the verdict.
-            got = self._reproduce(case, failure.fault, failure.signature, confirm=not fault_kind)
-            if got is not None:
-                best[case] = got
-            tried[case] = got is not None
-            return got is not None
+        fails = Probe(self, failure, fault_kind)
+        best = fails.findings
 
         # First, does it fail again alone (a fresh worker for a crash or a hang)? If not,
         # it needs the calls before it or is flaky: said, not shrunk (replay may not show it).
@@ -164,6 +217,8 @@ class Book:
             failure.path = path or failure.path
             return
         failure.reproduced_alone = True
+        alone = fails.tried.get((failure.case, failure.signature))
+        fails.found = getattr(alone, "mismatch", fails.found)
         if self.c.deadline is not None:  # the lone re-run took its share
             budget = min(budget, self.c.deadline - time.monotonic())
         started = time.monotonic()

@@ -203,6 +203,39 @@ def judge_sequence(impl: str, p: Plan, calls: list[dict[str, np.ndarray]]) -> Me
     return None
 
 
+# --- one missed write, seen two ways -------------------------------------------------------
+
+
+def values_twin(signature: str) -> str | None:
+    """The `values` signature of the buffer a `stale` signature names (None for any other):
+    what a missed write is called when no earlier call left a value in the cell."""
+    head, stale, name = signature.rpartition(":stale:")
+    ok = stale and head.startswith("metadata:") and name in FIELDS
+    return f"{head}:values:{name}" if ok else None
+
+
+def _cell(case: MetaCase, m: Mismatch) -> tuple[int, ...] | None:
+    """The cell of buffer `m.output` that storage element `m.index` is, in `case`'s layout
+    (buffers on the meta device: geometry only, no memory)."""
+    buf = dict(zip(FIELDS, case.buffers("meta"))).get(m.output)
+    if buf is None or not isinstance(m.index, int):
+        return None
+    return _where(buf, m.index)[0]
+
+
+def same_missed_write(was_case: MetaCase, was: Mismatch, case: MetaCase, now: Mismatch) -> bool:
+    """Is `now` (a `values` failure of `case`) the stale failure `was` of `was_case` with no
+    earlier call to leave a value behind? The same implementation, buffer and cell, and that
+    cell still holds the poison: the call did not write it, as it did not rewrite it there.
+    A wrong value written, or another cell, may be another bug: never the same one."""
+    if (was.kind, now.kind) != ("stale", "values") or now.got != POISON:
+        return False
+    if (now.impl, now.output) != (was.impl, was.output):
+        return False
+    cell = _cell(case, now)
+    return cell is not None and cell == _cell(was_case, was)
+
+
 # --- a worker's answer frame ----------------------------------------------------------------
 
 
@@ -365,6 +398,8 @@ def judge_error(
 
 
 __all__ = [
+    "same_missed_write",
+    "values_twin",
     "decode_fault_answer",
     "fault_storages",
     "judge_error",

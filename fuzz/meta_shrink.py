@@ -3,7 +3,8 @@ with the same signature, never leaving the envelope.
 
 Calls first (one call unless the failure needs two), then the batch by bisection, then the
 canonical form: contiguous int32 inputs, a plain req_to_token, plain buffers, page size 1,
-the narrowest width, next_n 1, top-k 0 or 2**31 - 1, the smallest values.
+the narrowest width, next_n 1, top-k 0 or 2**31 - 1, the smallest values. A stale cell whose
+call, run alone, leaves that cell unwritten is the same missed write: the lone call is kept.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from fuzz.case import Layout
 from fuzz.envelope import EVERYTHING, Envelope
 from fuzz.meta_case import MetaCall, MetaCase, Table
 from fuzz.meta_envelope import valid, violations
+from fuzz.meta_judge import same_missed_write, values_twin
 from reference.metadata import INT32_MAX
 
-Fails = Callable[[MetaCase], bool]
+Fails = Callable[..., object]
 ROUNDS = 3
 
 
@@ -26,23 +28,44 @@ class _Search:
     def __init__(self, case: MetaCase, fails: Fails, deadline: float, envelope: Envelope | None):
         self.best, self.fails, self.deadline = case, fails, deadline
         self.env = envelope or EVERYTHING
-        self.known: dict[MetaCase, bool] = {case: True}
+        # How the best case fails, when `fails` says (a probe: see `shrink`); its signature
+        # is then asked of every smaller case, so a stale failure may become a values one.
+        self.why = getattr(fails, "found", None)
+        self.known: dict[tuple[MetaCase, str | None], bool] = {(case, self.asked(case)): True}
+        self.answers: dict[tuple[MetaCase, str | None], object] = {}
         self.calls = 0
+
+    def asked(self, c: MetaCase) -> str | None:
+        """The signature `c` must fail with (None: the one `fails` checks by itself). A lone
+        call cannot be stale: for it, a stale failure's is the values one of its buffer."""
+        if self.why is None:
+            return None
+        twin = values_twin(self.why.signature)
+        return twin if twin is not None and len(c.calls) == 1 else self.why.signature
+
+    def _fails(self, c: MetaCase, sig: str | None) -> bool:
+        if sig is None:
+            return bool(self.fails(c))
+        got = self.answers[(c, sig)] = self.fails(c, signature=sig)
+        if not got or sig == self.why.signature:
+            return bool(got)
+        return same_missed_write(self.best, self.why, c, got.mismatch)
 
     def out_of_time(self) -> bool:
         return time.monotonic() >= self.deadline
 
     def test(self, c: MetaCase) -> bool:
-        if c in self.known:
-            return self.known[c]
+        key = (c, self.asked(c))
+        if key in self.known:
+            return self.known[key]
         if self.out_of_time():
             return False
         ok = valid(c) and violations(self.env, c) <= violations(self.env, self.best)
         result = False
         if ok:
             self.calls += 1
-            result = bool(self.fails(c))
-        self.known[c] = result
+            result = self._fails(c, key[1])
+        self.known[key] = result
         return result
 
     def take(self, c: MetaCase) -> bool:
@@ -51,7 +74,9 @@ class _Search:
         if c == self.best:
             return True
         if self.test(c):
+            got = self.answers.get((c, self.asked(c)))
             self.best = c
+            self.why = getattr(got, "mismatch", self.why)
             return True
         return False
 
@@ -180,7 +205,13 @@ def shrink(
     case: MetaCase, fails: Fails, seconds: float, *, envelope: Envelope | None = None
 ) -> MetaCase:
     """The smallest, most canonical case found within `seconds` that `fails` still says
-    fails (with the signature it checks); `case` itself must fail."""
+    fails (with the signature it checks); `case` itself must fail.
+
+    `fails` may be a probe (fuzz/book.py): `fails.found`, the mismatch `case` fails with, and
+    `fails(c, signature=s)`, c's finding (`.mismatch`) if it fails with s, else None. Then a
+    stale failure, kept while more than one call remains, may end as the values failure of
+    its lone call on the same cell (meta_judge.same_missed_write): the caller files the
+    result under the signature its last finding has."""
     s = _Search(case, fails, time.monotonic() + seconds, envelope)
     for _ in range(ROUNDS):
         before = s.best

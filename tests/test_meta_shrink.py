@@ -1,0 +1,187 @@
+"""A stale failure shrunk to its essence: when the failing call, run alone, leaves the same
+cell unwritten (the poison, a `values` failure), the lone call is the repro; the book files
+it under that signature with its own cause, merges it with a finding already there, and its
+corpus entry replays as that signature (fuzz/meta_shrink.py, fuzz/book.py, meta_judge)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+import fuzz.meta_entry  # noqa: F401  (registers the metadata decoder)
+from fuzz import corpus
+from fuzz.book import Book
+from fuzz.candidates import candidate_name
+from fuzz.harness import Finding
+from fuzz.meta_case import POISON, MetaCase
+from fuzz.meta_harness import storage_arrays
+from fuzz.meta_judge import MetaMismatch, judge_sequence, plan, same_missed_write, values_twin
+from fuzz.meta_shrink import shrink
+from fuzz.meta_strategies import named_meta_cases
+from tests.candidates import unwritten_tail
+from tests.cli_here import fuzz_here
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEC = f"{ROOT / 'tests/candidates/unwritten_tail.py'}:skips_bs3"
+IMPL = candidate_name(SPEC)
+STALE = f"metadata:{IMPL}:stale:cache_seqlens"
+VALUES = f"metadata:{IMPL}:values:cache_seqlens"
+# Two calls on one set of buffers: bs 1, then bs 4 (whose cache_seqlens is never written).
+TWO = replace(
+    named_meta_cases()["back-to-back calls, larger bs"],
+    calls=named_meta_cases()["back-to-back calls, larger bs"].calls[:2],
+)
+LONE = replace(TWO, calls=TWO.calls[1:])
+
+
+def judged(fn, case: MetaCase) -> MetaMismatch | None:
+    """`fn` on every call of `case`, here, judged as the parent judges a worker's answer."""
+    out = case.buffers("cpu")
+    calls = []
+    for call in case.calls:
+        args = call.tensors("cpu")
+        fn(**call.scalars(case.width, case.page_size), **args, out=out)
+        calls.append(storage_arrays(out, args))
+    return judge_sequence(IMPL, plan(case), calls)
+
+
+class HereBook(Book):
+    """The campaign's book, its runs made in this process and its entries written to a real
+    corpus directory."""
+
+    op = "metadata"
+
+    def __init__(self, corpus_dir: Path, fn=unwritten_tail.skips_bs3) -> None:
+        options = SimpleNamespace(shrink_seconds=30.0, fault_shrink_seconds=30.0,
+                                  corpus_dir=corpus_dir, device="cpu", seed=0)  # fmt: skip
+        campaign = SimpleNamespace(o=options, deadline=None, done=lambda: False,
+                                   interrupted=False, envelope=None, errors=[],
+                                   spec_of=lambda impl: SPEC)  # fmt: skip
+        super().__init__(campaign)
+        self.fn = fn
+
+    def _reproduce(self, case, fault, sig, *, confirm):
+        m = judged(self.fn, case)
+        return Finding(m, case) if m is not None and m.signature == sig else None
+
+    def shrink_case(self, failure, fails, budget):
+        return shrink(failure.case, fails, budget)
+
+
+def found(case: MetaCase, fn=unwritten_tail.skips_bs3) -> Finding:
+    m = judged(fn, case)
+    assert m is not None
+    return Finding(m, case)
+
+
+def entries(d: Path) -> list:
+    got, errors = corpus.load_all([d])
+    assert not errors
+    return got
+
+
+def test_the_cases_fail_as_this_file_says() -> None:
+    assert found(TWO).mismatch.signature == STALE
+    assert found(LONE).mismatch.signature == VALUES and found(LONE).mismatch.got == POISON
+
+
+def test_a_stale_failure_shrinks_to_its_lone_call_filed_as_values(tmp_path: Path) -> None:
+    """Dropping the earlier call leaves the same cell holding the poison: one call, the
+    values signature, its own cause ("never written"), one entry saying the same."""
+    book = HereBook(tmp_path)
+    book.record(found(TWO), found_by="hypothesis")
+    assert list(book.failures) == [VALUES] and STALE in book and len(book) == 1
+    f = book.failures[VALUES]
+    assert len(f.case.calls) == 1 and f.shrunk and f.found_as == STALE
+    assert f.signature == f.mismatch.signature == VALUES
+    assert "never written" in f.mismatch.cause and "left from call" not in f.mismatch.cause
+    got = f.to_json()
+    assert got["signature"] == VALUES and got["cause"] == f.mismatch.cause
+    assert got["found_as"] == STALE and got["original_case"] == TWO.describe()
+    (e,) = entries(tmp_path)  # the entry saved when it was found as stale is gone
+    assert e.path == f.path and e.signature == VALUES and e.case == f.case
+    assert e.data["cause"] == f.mismatch.cause and e.original_case == TWO
+
+
+@pytest.mark.parametrize("first", ["values", "stale"])
+def test_a_refiled_failure_merges_with_the_finding_of_that_signature(
+    tmp_path: Path, first: str
+) -> None:
+    """Found as values and as stale, in either order: one finding, one entry."""
+    book = HereBook(tmp_path)
+    finds = [found(LONE), found(TWO)] if first == "values" else [found(TWO), found(LONE)]
+    for f in finds:
+        book.record(f, found_by="hypothesis")
+    assert list(book.failures) == [VALUES] and len(book) == 1 and STALE in book
+    f = book.failures[VALUES]
+    assert len(f.case.calls) == 1 and "never written" in f.mismatch.cause
+    (e,) = entries(tmp_path)
+    assert e.signature == VALUES and e.path == f.path and e.case == f.case
+
+
+def test_a_stale_failure_found_again_is_not_shrunk_again(tmp_path: Path) -> None:
+    book = HereBook(tmp_path)
+    book.record(found(TWO), found_by="hypothesis")
+    book._reproduce = lambda *a, **k: pytest.fail("the stale failure was run again")
+    book.record(found(TWO), found_by="hypothesis")
+    assert list(book.failures) == [VALUES]
+
+
+def test_the_refiled_entry_replays_as_its_signature(tmp_path: Path) -> None:
+    """`fuzz replay` of the saved entry, with the candidate in its own worker."""
+    book = HereBook(tmp_path)
+    book.record(found(TWO), found_by="hypothesis")
+    (e,) = entries(tmp_path)
+    run = fuzz_here("replay", e.path, "--op", "metadata", "--candidate", SPEC)
+    assert run.returncode == 1, run.stdout + run.stderr
+    verdict = f"metadata {IMPL}: values:cache_seqlens (cache_seqlens[0] is {POISON} (poison: never"
+    assert verdict in run.stdout and "stale" not in run.stdout, run.stdout
+
+
+def test_a_wrong_value_on_fresh_buffers_is_not_the_missed_write(tmp_path: Path) -> None:
+    """Alone, the call writes a wrong value (not the poison): another bug, maybe. The
+    failure stays stale, with both calls, and so does its entry."""
+    fn = unwritten_tail.skips_bs3_wrong_value
+    assert found(LONE, fn).mismatch.signature == VALUES
+    book = HereBook(tmp_path, fn)
+    book.record(found(TWO, fn), found_by="hypothesis")
+    assert list(book.failures) == [STALE]
+    f = book.failures[STALE]
+    assert len(f.case.calls) == 2 and "left from call 1" in f.mismatch.cause and not f.found_as
+    assert {e.signature for e in entries(tmp_path)} == {STALE}
+
+
+def test_same_missed_write_needs_the_buffer_the_cell_and_the_poison() -> None:
+    was = found(TWO).mismatch
+    now = found(LONE).mismatch
+    assert same_missed_write(TWO, was, LONE, now)
+    assert not same_missed_write(TWO, was, LONE, replace(now, got=12345))
+    assert not same_missed_write(TWO, was, LONE, replace(now, output="cu_seqlens_k"))
+    assert not same_missed_write(TWO, was, LONE, replace(now, index=1))
+    assert not same_missed_write(TWO, was, LONE, replace(now, impl="other:fn"))
+    assert not same_missed_write(TWO, now, LONE, now)  # a values failure is not stale
+    # The same cell in another layout (offset 3, stride 2): storage element 3, cell [0].
+    moved = replace(LONE, offset=3, vec_stride=2)
+    assert same_missed_write(TWO, was, moved, replace(now, index=3))
+    assert not same_missed_write(TWO, was, moved, replace(now, index=0))  # not in the view
+
+
+def test_values_twin_names_the_same_buffer_of_stale_signatures_only() -> None:
+    assert values_twin(STALE) == VALUES
+    assert values_twin(VALUES) is None
+    assert values_twin("metadata:a:stale:b:stale:page_table_1") == (
+        "metadata:a:stale:b:values:page_table_1"
+    )
+    assert values_twin("metadata:x:stale:not_a_buffer") is None
+    assert values_twin("x:stale:cache_seqlens") is None  # not a metadata signature
+
+
+def test_a_plain_predicate_shrinks_as_before() -> None:
+    """No probe (minimise, tests): the signature is fails's own business; two calls kept."""
+    small = shrink(
+        TWO, lambda c: getattr(judged(unwritten_tail.skips_bs3, c), "signature", 0) == STALE, 5
+    )
+    assert len(small.calls) == 2 and small != TWO
