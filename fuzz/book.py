@@ -182,12 +182,13 @@ class Book:
         another worker of the campaign, is another finding)."""
         if path is None:
             return
-        try:
-            entry = corpus.load(path, max_total=corpus.INT32_MAX)
-        except (corpus.CorpusError, OSError, ValueError):
-            return
-        if entry.signature == signature and entry.case == case:
-            path.unlink(missing_ok=True)
+        with corpus.locked(path.parent):  # the check and the removal as one step
+            try:
+                entry = corpus.load(path, max_total=corpus.INT32_MAX)
+            except (corpus.CorpusError, OSError, ValueError):
+                return
+            if entry.signature == signature and entry.case == case:
+                path.unlink(missing_ok=True)
 
     def _shrink(self, failure: Failure) -> None:
         o = self.c.o

@@ -166,7 +166,7 @@ def write_atomic(path: Path | str, data: str | bytes) -> Path:
 
 
 @contextlib.contextmanager
-def _locked(directory: Path) -> Iterator[None]:
+def locked(directory: Path) -> Iterator[None]:
     """An exclusive lock on the directory itself (no lock file to leave behind), so two
     writers of one signature compare and replace one at a time."""
     try:
@@ -308,7 +308,7 @@ def _put(
     (`replace_same`: an entry of this very case is rewritten, to add what was learnt).
     Returns (path, "added" | "replaced" | "kept")."""
     path = directory / entry_name(signature)
-    with _locked(directory):
+    with locked(directory):
         old = _existing(path) if os.path.lexists(path) else None
         same = replace_same and old is not None and old.case == case
         if (

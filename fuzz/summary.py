@@ -37,6 +37,8 @@ def print_summary(report: Report) -> None:
         print(f"     case: {printable(f['case'])}")
         if f.get("original_case") and f["original_case"] != f["case"]:
             print(f"     found as: {printable(f['original_case'])}")
+        if f.get("found_as"):  # shrunk to a case whose own signature is another
+            print(f"     found with signature: {printable(f['found_as'])}")
         if f.get("fault"):
             print(f"     fault: {printable(f['fault'])}")
         if f.get("output_tail"):

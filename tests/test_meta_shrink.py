@@ -21,6 +21,8 @@ from fuzz.meta_harness import storage_arrays
 from fuzz.meta_judge import MetaMismatch, judge_sequence, plan, same_missed_write, values_twin
 from fuzz.meta_shrink import shrink
 from fuzz.meta_strategies import named_meta_cases
+from fuzz.report import Report
+from fuzz.summary import print_summary
 from tests.candidates import unwritten_tail
 from tests.cli_here import fuzz_here
 
@@ -104,6 +106,16 @@ def test_a_stale_failure_shrinks_to_its_lone_call_filed_as_values(tmp_path: Path
     (e,) = entries(tmp_path)  # the entry saved when it was found as stale is gone
     assert e.path == f.path and e.signature == VALUES and e.case == f.case
     assert e.data["cause"] == f.mismatch.cause and e.original_case == TWO
+
+
+def test_the_summary_names_the_signature_a_refiled_failure_was_found_with(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    book = HereBook(tmp_path)
+    book.record(found(TWO), found_by="hypothesis")
+    print_summary(Report(failures=[book.failures[VALUES].to_json()]))
+    out = capsys.readouterr().out
+    assert f"FAIL {VALUES}" in out and f"found with signature: {STALE}" in out, out
 
 
 @pytest.mark.parametrize("first", ["values", "stale"])
