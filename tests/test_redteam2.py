@@ -17,8 +17,6 @@ from fuzz.envelope import Envelope
 from fuzz.meta_envelope import valid
 from fuzz.meta_strategies import _corner_cases, meta_calls, named_meta_cases
 
-INT32_MAX = 2**31 - 1
-
 
 @cache
 def rt2():
