@@ -20,6 +20,7 @@ EDGE_BS = (0, 1, 31, 32, 33, 127, 128, 129, 1023, 1024, 1025, 16383, 16384, 1638
 WIDE_WIDTHS = (257, 511, 513, 1025, 2049, 4097)  # column tiles of 256 to 4096 and one past
 WIDE_CELLS = 50_000  # rows x width of a wide case at most
 WIDE_ONE_IN = 8  # one case in this many is wide
+LONG_CELLS = 200_000  # rows x width of a case of long extends at most
 PAGE_SIZES = (1, 2, 3, 64, 128)
 # (column step, transposed storage) of a page table; the first is the plain row-major one
 TABLE_LAYOUTS = ((1, False), (1, True), (2, True), (2, False), (3, False))
@@ -194,8 +195,72 @@ def named_meta_cases() -> dict[str, MetaCase]:
             ),
         }
     )
-    for bs in (31, 33, 127, 129, 1023, 1025, 16383, 16385):
+    cases.update(_corner_cases())
+    for bs in (31, 32, 33, 127, 128, 129, 1023, 1024, 1025, 16383, 16384, 16385):
         cases[f"bs {bs}"] = _big(bs)
+    return cases
+
+
+SWEEP_PAGES = ((2, 7), (3, 7), (3, 8), (64, 100), (128, 200))  # (page, width): every residue
+
+
+def _corner_cases() -> dict[str, MetaCase]:
+    """Corners of the families that the draws reach only rarely: int32 limits hit exactly,
+    long extends, a stride-0 int64 extend, and every mode at every page size with several
+    pool rows (a page boundary between two columns shows in some row)."""
+    c = _call
+    kv_top = (INT32_MAX - 5 + 1) // 2  # its two rows sum to 2**31 - 6, the other's to 5
+    cases = {
+        "target_verify kv exactly 2**31 - 1 (bs 1), topk 2**31 - 1 then 100": _case(
+            c("target_verify", [INT32_MAX - 1], [2], N=1, topk=INT32_MAX),
+            c("target_verify", [INT32_MAX - 3], [5], N=3, topk=100, seed=3),
+        ),
+        "dsa_cu_seqlens_k near 2**31 - 1 from one request": _case(
+            c("target_verify", [kv_top - 2, 1], [2, 5], N=2, topk=INT32_MAX)
+        ),
+        "topk 0 with padded rows": _case(c("draft_extend", [1, 0, 5], [1, 2, 3], N=3, topk=0)),
+        "target_verify next_n 1, decode next_n 5": _case(
+            c("target_verify", [6, 0, 9], [1, 2, 3], N=1, topk=6),
+            c("decode", [6, 0, 9], [3, 2, 1], N=5, topk=6, seed=4),
+        ),
+        "extends across 1024 rows": _case(
+            c("draft_extend_var", [1030, 5, 2000], [1, 2, 3], [1025, 0, 1023]), width=2
+        ),
+        "one extend past 2**16 rows": _case(
+            c("draft_extend_var", [70_000, 3], [1, 0], [65_537, 2], columns=2), width=1
+        ),
+        "extend_seq_lens int64 broadcast (stride 0)": _case(
+            c(
+                "draft_extend_var",
+                [10, 4, 9],
+                [3, 0, 5],
+                [2, 2, 2],
+                ext_layout=Layout("int64", 0, 1),
+            )
+        ),
+    }
+    for mode in MODES:
+        ext = [2, 2, 2] if mode == "draft_extend_var" else None
+        cases[f"{mode}, inputs broadcast (stride 0)"] = _case(
+            c(
+                mode,
+                [9, 9, 9],
+                [6, 6, 6],
+                ext,
+                N=3,
+                topk=8,
+                seq_layout=Layout("int32", 0, 2),
+                idx_layout=Layout("int64", 0, 1),
+                ext_layout=Layout("int64", 0, 3),
+            )
+        )
+        for page, width in SWEEP_PAGES:
+            ext = [3, 0, 2, 1, 3, 2] if mode == "draft_extend_var" else None
+            s = [40, 1, 300, 7, 129, 64]
+            call = c(mode, s, [0, 1, 2, 3, 4, 7], ext, N=3, columns=width + 1, seed=page)
+            cases[f"{mode}, page {page}, width {width}, six pool rows"] = _case(
+                call, width=width, page=page
+            )
     return cases
 
 
@@ -217,7 +282,7 @@ def _layout(draw, env: Envelope, values) -> Layout:
     if env.contiguous or draw(st.integers(0, 2)) == 0:
         return Layout(dtype, 1, draw(st.sampled_from((0, 0, 1, 3))))
     same = len(set(values)) <= 1
-    stride = draw(st.sampled_from((0, 2, 3) if same else (2, 3)))
+    stride = draw(st.sampled_from((0, 0, 2, 3) if same else (2, 3)))
     return Layout(dtype, stride, draw(st.integers(0, 3)))
 
 
@@ -234,18 +299,39 @@ def _bs(draw, env: Envelope) -> int:
 
 
 def _seq(draw, n: int, mode: str, N: int) -> list[int]:
-    branch = draw(st.integers(0, 10))
+    branch = draw(st.integers(0, 11))
+    if branch == 11 and n:  # one request whose rows alone sum to near the int32 limit
+        return _dsa_near_limit(draw, n, mode, N)
     if branch == 10 and n:  # one value for every request (a stride-0 broadcast can hold it)
         return [draw(st.sampled_from((0, 1, 5, 300, 2**24 + 1)))] * n
     if branch == 9 and n:  # running sums near the int32 limit
         limit = INT32_MAX - (N if mode == "target_verify" else 0) * n
         share = limit // n
         return [share - v for v in _small(draw, n, 3)]
-    if branch == 8 and n:  # one kv at the int32 limit
+    if branch == 8 and n:  # one kv at the int32 limit (target_verify: the running sum there)
         s = _small(draw, n, 40)
-        s[draw(st.integers(0, n - 1))] = INT32_MAX - (N if mode == "target_verify" else 0)
-        return s if n == 1 else [v if v > 40 else 0 for v in s]
+        s = s if n == 1 else [v if v > 40 else 0 for v in s]
+        j = draw(st.integers(0, n - 1))
+        s[j] = 0
+        add = N if mode == "target_verify" else 0
+        s[j] = INT32_MAX - add - sum(v + add for v in s)
+        return s
     return _small(draw, n, draw(st.sampled_from((3, 12, 300, 5000))))
+
+
+def _dsa_near_limit(draw, n: int, mode: str, N: int) -> list[int]:
+    """Small lengths, and one request of kv ~ 2**31 / e, e its rows (next_n; a guess of N in
+    draft_extend_var): its rows alone sum to near 2**31 - 1 when top-k does not clamp them
+    (dsa_cu_seqlens_k near the limit; e * 2 kv past it)."""
+    s = [v if v > 40 else 0 for v in _small(draw, n, 40)]
+    e = 1 if mode == "decode" else N
+    add = N if mode == "target_verify" else 0
+    j = draw(st.integers(0, n - 1))
+    s[j] = 0
+    rows = sum(e * (v + add) - e * (e - 1) // 2 for v in s)  # every other request's rows
+    kv = (INT32_MAX - rows + e * (e - 1) // 2) // e - draw(st.integers(0, 2))
+    s[j] = max(kv - add, 0)
+    return s
 
 
 def _small(draw, n: int, top: int) -> list[int]:
@@ -259,8 +345,18 @@ def _cheap(draw, n: int, top: int) -> list[int]:
     return [(b + i * a) % (top + 1) for i in range(n)]
 
 
+LONG_EXTENDS = (255, 256, 257, 1023, 1024, 1025, 4097)  # across the row tiles a kernel may use
+HUGE_EXTEND = 65_537  # one request alone past 2**16 rows
+
+
 def _extends(draw, n: int, N: int) -> list[int]:
-    branch = draw(st.integers(0, 6))
+    branch = draw(st.integers(0, 7))
+    if branch == 7 and n:  # long extends: one or two requests across 1024 rows, or past 2**16
+        e = [draw(st.sampled_from((0, 1, N))) for _ in range(min(n, 64))]
+        e += _cheap(draw, n - len(e), N) if n > 64 else []
+        for _ in range(draw(st.integers(1, min(n, 2)))):
+            e[draw(st.integers(0, n - 1))] = draw(st.sampled_from(LONG_EXTENDS + (HUGE_EXTEND,)))
+        return e
     if branch == 0:
         return [0] * n
     if branch == 6:  # the same extend everywhere
@@ -271,8 +367,23 @@ def _extends(draw, n: int, N: int) -> list[int]:
 
 
 def _topk(draw, expanded_hint: int) -> int:
+    hint = min(expanded_hint, INT32_MAX)
     return draw(
-        st.sampled_from((0, 1, 2, 7, 64, 2048, INT32_MAX, expanded_hint, expanded_hint + 1))
+        st.sampled_from(
+            (
+                0,
+                1,
+                2,
+                7,
+                64,
+                2048,
+                INT32_MAX,
+                hint,
+                hint,
+                min(hint + 1, INT32_MAX),
+                max(hint - 1, 0),
+            )
+        )
     )
 
 
@@ -310,7 +421,7 @@ def meta_calls(draw, env: Envelope, width: int, like: MetaCall | None = None) ->
         col_off=0 if plain else draw(st.sampled_from((0, 0, 1, 3))),
         base=draw(st.sampled_from(TOKEN_BASES)),
     )
-    hint = max(s, default=0)
+    hint = max(s, default=0) + (N if mode == "target_verify" else 0)  # the largest row
     if like:
         topk = like.topk
     else:
@@ -335,7 +446,19 @@ def meta_cases(draw, envelope: Envelope | None = None) -> MetaCase:
     env = envelope or EVERYTHING
     sizes = env.page_sizes or PAGE_SIZES
     page = draw(st.sampled_from(sizes))
-    widths = [1, 2, 5, page - 1, page, page + 1, 2 * page, 3 * page + 1, 40]
+    widths = [
+        1,
+        2,
+        5,
+        page - 1,
+        page,
+        page + 1,
+        2 * page,
+        2 * page - 1,
+        3 * page + 1,
+        3 * page + 2,
+        40,
+    ]
     top = env.max_width or 300
     if draw(st.integers(1, WIDE_ONE_IN)) == 1:  # wide: past the column tiles a kernel may use
         top = env.max_width or WIDE_WIDTHS[-1]
@@ -351,6 +474,10 @@ def meta_cases(draw, envelope: Envelope | None = None) -> MetaCase:
         calls = [replace(c, table=replace(c.table, columns=width + 1)) for c in calls]
     elif width > 300 and max(c.rows for c in calls) * width > WIDE_CELLS:
         width = 300  # wide tables for few rows only: the oracle's cost is rows x width
+    rows = max(c.rows for c in calls)
+    if rows * width > LONG_CELLS:  # long extends: as many columns as the cell budget allows
+        width = max(1, min(width, LONG_CELLS // rows))
+        calls = [replace(c, table=replace(c.table, columns=width + 1)) for c in calls]
     contiguous = env.contiguous
     case = MetaCase(
         tuple(calls),
