@@ -49,7 +49,7 @@ def main() -> None:
             fn()
     torch.cuda.synchronize()
     torch.cuda.cudart().cudaProfilerStart()
-    for name, fn in runs.items():
+    for fn in runs.values():
         for _ in range(3):
             fn()
         torch.cuda.synchronize()
