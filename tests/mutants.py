@@ -267,3 +267,5 @@ FAMILY_MUTANTS = (
     "topk_one_wrong",
     "topk_multiple_of_16_wrong",
 )
+
+HUNT = [(n, "expand", globals()[n].__doc__.split("\n")[0]) for n in ("correct", *FAMILY_MUTANTS)]
