@@ -137,8 +137,8 @@ def verdict(row: dict) -> str | None:
 def load_hunt(file: str) -> list[tuple[str, str, str]]:
     """The HUNT list of mutant file `file` (imported by path)."""
     path = Path(file)
-    if not path.is_file():
-        raise SystemExit(f"FILE {file}: no such file")
+    if not path.is_file() or path.suffix != ".py":
+        raise SystemExit(f"FILE {file}: not a Python file")
     sys.path.insert(0, str(ROOT))
     spec = importlib.util.spec_from_file_location(f"_hunt_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
