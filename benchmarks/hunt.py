@@ -3,9 +3,10 @@
 
 A mutant file says what to hunt in one constant, `HUNT = [(name, op, family_or_note), ...]`;
 a name starting with `correct` is a correct candidate (must exit 0, nothing found), any other
-a planted bug (must exit 1). HOOK prints the moment of the first failure (before shrinking),
-so `first_s` is time-to-find, not time-to-exit. `--replay` replays each saved entry with its
-mutant (must exit 1) and on the built-ins (must exit 0).
+a planted bug (must exit 1). HOOK prints the moment of the first failure (a finding about to
+be shrunk and saved, or a Hypothesis chase begun), so `first_s` is time-to-find, not
+time-to-exit. `--replay` replays each saved entry with its mutant (must exit 1) and on the
+built-ins (must exit 0).
 
     python benchmarks/hunt.py FILE [FILE...] [--seconds 60] [--seed S] [--only a,b]
         [--no-named] [--replay] [--shrink-seconds S] [--correct-seconds S] [--json out.json]
@@ -28,16 +29,22 @@ ROOT = Path(__file__).resolve().parents[1]
 
 HOOK = """
 import sys, time
-import fuzz.campaign as c
+import fuzz.book as b, fuzz.campaign as c
 _start, _said = time.monotonic(), [False]
-_check = c.Campaign._check
-def _hooked(self, *a, **k):
-    out = _check(self, *a, **k)
-    if not _said[0] and (out is not None or len(self.book) or self.pending):
+def _first():
+    if not _said[0]:
         _said[0] = True
         print(f"FIRST-FIND {time.monotonic() - _start:.1f}", file=sys.stderr, flush=True)
+_record, _check = b.Book.record, c.Campaign._check
+def _recorded(self, *a, **k):
+    _first()
+    return _record(self, *a, **k)
+def _checked(self, *a, **k):
+    out = _check(self, *a, **k)
+    if out is not None or self.pending:
+        _first()
     return out
-c.Campaign._check = _hooked
+b.Book.record, c.Campaign._check = _recorded, _checked
 from fuzz.cli import main
 sys.exit(main(sys.argv[1:]))
 """
@@ -174,6 +181,8 @@ def summary(rows: list[dict]) -> tuple[str, bool]:
     times = [(r["first_s"], r["mutant"]) for r in found if r.get("first_s") is not None]
     slowest = f"slowest first find {max(times)[0]:.1f} s ({max(times)[1]})" if times else ""
     text = f"{len(found)} of {len(mutants)} mutants found" + (f", {slowest}" if slowest else "")
+    untimed = [r["mutant"] for r in found if r.get("first_s") is None]
+    text += f" (no first-find time: {', '.join(untimed)})" if untimed else ""
     if wrong:
         text += "; NOT OK: " + ", ".join(f"{r['mutant']} ({verdict(r)})" for r in wrong)
     n_correct = len(rows) - len(mutants)
