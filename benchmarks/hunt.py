@@ -121,9 +121,12 @@ def hunt(
             shrunk=f and f["shrunk"],
             errors=report["errors"],
         )
-        if replay and f is not None and f.get("file"):
-            row["replay_mutant"] = _fuzz(["replay", f["file"], "--candidate", spec], 300).returncode
-            row["replay_builtins"] = _fuzz(["replay", f["file"], "--op", op], 300).returncode
+        if replay and f is not None:
+            row["replay_mutant"] = row["replay_builtins"] = None  # None: no entry was saved
+            if f.get("file"):
+                entry = f["file"]
+                row["replay_mutant"] = _fuzz(["replay", entry, "--candidate", spec], 300).returncode
+                row["replay_builtins"] = _fuzz(["replay", entry, "--op", op], 300).returncode
         return row
 
 
