@@ -1,6 +1,7 @@
 """Second red-team round: planted bugs of narrow reach, each wrong in one corner of one input
 family of issue 10 (v2, `--op metadata`) or of CONTRACT.md (v1, `--op expand`), and a
-correct candidate of each op. Hunted by `python benchmarks/redteam2_mutants.py --seconds 60`.
+correct candidate of each op. Hunted by
+`python benchmarks/hunt.py benchmarks/redteam2_mutants.py --seconds 60 --shrink-seconds 2`.
 
 Every mutant is the torch backend (`nsa_meta.metadata` / `nsa_meta.expand`, validate off)
 followed by one planted fault that fires only under its condition (its docstring).
@@ -8,14 +9,7 @@ followed by one planted fault that fires only under its condition (its docstring
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import re
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import torch
@@ -1020,81 +1014,7 @@ V1 = [n for n in list(globals()) if n.startswith("v1_") or n == "correct_v1"]
 V2_MUTANTS = [n for n in V2 if n != "correct"]
 V1_MUTANTS = [n for n in V1 if n != "correct_v1"]
 
-# --- the hunt ---------------------------------------------------------------------------------
-
-HOOK = """
-import sys, time
-import fuzz.campaign as c
-_start, _said = time.monotonic(), [False]
-_check = c.Campaign._check
-def _hooked(self, *a, **k):
-    out = _check(self, *a, **k)
-    if not _said[0] and (out is not None or len(self.book) or self.pending):
-        _said[0] = True
-        print(f"FIRST-FIND {time.monotonic() - _start:.1f}", file=sys.stderr, flush=True)
-    return out
-c.Campaign._check = _hooked
-from fuzz.cli import main
-sys.exit(main(sys.argv[1:]))
-"""
-
-
-def hunt(name: str, seconds: float, seed: int | None = None) -> dict:
-    """One CLI campaign against mutant `name` (its own op), stopped at the first failure."""
-    op = "metadata" if name in V2 else "expand"
-    with tempfile.TemporaryDirectory() as work:
-        args = ["run", "--op", op, "--candidate", f"benchmarks/redteam2_mutants.py:{name}"]
-        args += ["--seconds", str(seconds), "--max-failures", "1", "--shrink-seconds", "2"]
-        args += ["--fault-shrink-seconds", "2", "--corpus", work, "--report", f"{work}/r.json"]
-        args += [] if seed is None else ["--seed", str(seed)]
-        start = time.monotonic()
-        run = subprocess.run(
-            [sys.executable, "-c", HOOK, *args],
-            cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-            capture_output=True,
-            text=True,
-            timeout=seconds + 240,
-        )
-        wall = time.monotonic() - start
-        first = re.search(r"FIRST-FIND ([0-9.]+)", run.stderr)
-        report = json.loads(Path(work, "r.json").read_text())
-        f = report["failures"][0] if report["failures"] else None
-        return {
-            "mutant": name,
-            "op": op,
-            "exit": run.returncode,
-            "found": f is not None,
-            "first_s": float(first.group(1)) if first else None,
-            "wall_s": round(wall, 1),
-            "cases": report["cases"],
-            "found_by": f and f["found_by"],
-            "signature": f and f["signature"],
-            "cause": f and f["cause"],
-        }
-
-
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--seconds", type=float, default=60.0)
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--only", default="", help="comma-separated mutant names")
-    p.add_argument("--json", type=Path, default=None)
-    args = p.parse_args()
-    names = [n for n in args.only.split(",") if n] or [*V2, *V1]
-    rows = []
-    for name in names:
-        r = hunt(name, args.seconds, args.seed)
-        rows.append(r)
-        first = f"{r['first_s']:.1f}" if r["first_s"] is not None else "-"
-        print(
-            f"{name:28} {r['op']:8} exit {r['exit']} first {first:>5}s wall {r['wall_s']:5.1f}s"
-            f" cases {r['cases']} {r['found_by'] or '-'}: {r['cause'] or 'nothing found'}",
-            flush=True,
-        )
-        if args.json:
-            args.json.write_text(json.dumps(rows, indent=2) + "\n")
-
-
-if __name__ == "__main__":
-    main()
+# What benchmarks/hunt.py runs: (candidate, op, where it is wrong).
+HUNT = [(n, "metadata", " ".join(globals()[n].__doc__.split())) for n in V2] + [
+    (n, "expand", " ".join(globals()[n].__doc__.split())) for n in V1
+]

@@ -294,3 +294,5 @@ REDTEAM = {
 
 for _name, _doc in REDTEAM.items():
     globals()[_name] = _mutant(_name, _doc)
+
+HUNT = [(n, "metadata", doc) for n, doc in REDTEAM.items()] + [("correct", "metadata", "no bug")]

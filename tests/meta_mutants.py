@@ -391,3 +391,5 @@ MUTANTS.update(
         "bs growing on one set of buffers": "bs_growth_zeros",
     }
 )
+
+HUNT = [(n, "metadata", f) for f, n in MUTANTS.items()] + [("correct", "metadata", "no bug")]

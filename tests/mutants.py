@@ -242,7 +242,7 @@ def aborts_on_padded_request(extend_seq_lens, seq_lens, nsa_index_topk):
     return correct(extend_seq_lens, seq_lens, nsa_index_topk)
 
 
-# The one-bug-per-family set that benchmarks/family_mutants.py measures the fuzzer with.
+# The one-bug-per-family set that `benchmarks/hunt.py tests/mutants.py` measures the fuzzer with.
 FAMILY_MUTANTS = (
     "empty_batch_raises",
     "all_zero_extends_wrong",
@@ -267,3 +267,5 @@ FAMILY_MUTANTS = (
     "topk_one_wrong",
     "topk_multiple_of_16_wrong",
 )
+
+HUNT = [(n, "expand", globals()[n].__doc__.split("\n")[0]) for n in ("correct", *FAMILY_MUTANTS)]

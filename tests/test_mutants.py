@@ -1,7 +1,7 @@
 """The planted bugs of tests/mutants.py are what they claim: wrong on their family, right elsewhere.
 
 A mutant that is also wrong outside its family would let the fuzzer "find" it by luck, and
-the family measurement (benchmarks/family_mutants.py) would flatter the generator.
+the family measurement (benchmarks/hunt.py tests/mutants.py) would flatter the generator.
 """
 
 from __future__ import annotations
