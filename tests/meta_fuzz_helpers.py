@@ -19,14 +19,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @cache
-def redteam():
-    """benchmarks/redteam_mutants.py as a module (loaded once)."""
-    spec = importlib.util.spec_from_file_location(
-        "redteam_mutants", ROOT / "benchmarks" / "redteam_mutants.py"
-    )
+def benchmark_module(name: str):
+    """benchmarks/<name>.py as a module (loaded once): the red-team mutant files."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def redteam():
+    """benchmarks/redteam_mutants.py as a module."""
+    return benchmark_module("redteam_mutants")
 
 
 def drawn(n: int, *, derandomize: bool = False) -> list[MetaCase]:
@@ -50,12 +53,13 @@ def drawn(n: int, *, derandomize: bool = False) -> list[MetaCase]:
     return got
 
 
-def judged_here(fn, case: MetaCase) -> MetaMismatch | None:
-    """Run `fn` (a v2 candidate) on every call of `case` here; the verdict."""
+def judged_here(fn, case: MetaCase, impl: str = "rt") -> MetaMismatch | None:
+    """Run `fn` (a v2 candidate) on every call of `case` here, judged as the parent judges
+    a worker's answer; the verdict (signatures name `impl`)."""
     out = case.buffers("cpu")
     calls = []
     for call in case.calls:
         args = call.tensors("cpu")
         fn(**call.scalars(case.width, case.page_size), **args, out=out)
         calls.append(storage_arrays(out, args))
-    return judge_sequence("rt", plan(case), calls)
+    return judge_sequence(impl, plan(case), calls)

@@ -10,6 +10,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from meta_fuzz_helpers import judged_here
 
 import fuzz.meta_entry  # noqa: F401  (registers the metadata decoder)
 from fuzz import corpus
@@ -17,8 +18,7 @@ from fuzz.book import Book
 from fuzz.candidates import candidate_name
 from fuzz.harness import Finding
 from fuzz.meta_case import POISON, MetaCase
-from fuzz.meta_harness import storage_arrays
-from fuzz.meta_judge import MetaMismatch, judge_sequence, plan, same_missed_write, values_twin
+from fuzz.meta_judge import MetaMismatch, same_missed_write, values_twin
 from fuzz.meta_shrink import shrink
 from fuzz.meta_strategies import named_meta_cases
 from fuzz.report import Report
@@ -40,14 +40,7 @@ LONE = replace(TWO, calls=TWO.calls[1:])
 
 
 def judged(fn, case: MetaCase) -> MetaMismatch | None:
-    """`fn` on every call of `case`, here, judged as the parent judges a worker's answer."""
-    out = case.buffers("cpu")
-    calls = []
-    for call in case.calls:
-        args = call.tensors("cpu")
-        fn(**call.scalars(case.width, case.page_size), **args, out=out)
-        calls.append(storage_arrays(out, args))
-    return judge_sequence(IMPL, plan(case), calls)
+    return judged_here(fn, case, IMPL)
 
 
 class HereBook(Book):

@@ -6,26 +6,17 @@ summing to near 2**31, a stride-0 extend).
 
 from __future__ import annotations
 
-import importlib.util
-from functools import cache
-
 import pytest
 from hypothesis import given, settings
-from meta_fuzz_helpers import ROOT, judged_here
+from meta_fuzz_helpers import benchmark_module, judged_here
 
 from fuzz.envelope import Envelope
 from fuzz.meta_envelope import valid
 from fuzz.meta_strategies import _corner_cases, meta_calls, named_meta_cases
 
 
-@cache
 def rt2():
-    spec = importlib.util.spec_from_file_location(
-        "redteam2_mutants", ROOT / "benchmarks" / "redteam2_mutants.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_module("redteam2_mutants")
 
 
 # mutant -> the named case that reaches its corner (none did before this round)
