@@ -82,6 +82,23 @@ class Failure:
         }
 
 
+def forget_entry(path: Path | None, signature: str, case: Case) -> bool:
+    """Remove the entry saved when a failure was found, now filed under another
+    signature: only while it still holds that case (a smaller one put there since, by
+    another worker of the campaign, is another finding). Whether it was removed."""
+    if path is None:
+        return False
+    with corpus.locked(path.parent):  # the check and the removal as one step
+        try:
+            entry = corpus.load(path, max_total=corpus.INT32_MAX)
+        except (corpus.CorpusError, OSError, ValueError):
+            return False
+        if entry.signature == signature and entry.case == case:
+            path.unlink(missing_ok=True)
+            return True
+    return False
+
+
 class Probe:
     """The shrinkers' question for one failure: `probe(case)` is the finding when `case`
     still fails with the failure's signature (None if not), `probe(case, signature=s)` the
@@ -169,26 +186,11 @@ class Book:
         # that failed kept the first entry, printed the new one and made the run exit 3).
         failure.path = self._save(failure.mismatch, failure.case, failure.fault, original=original)
         if failure.path is not None:
-            self._forget(first, found_as, original)
+            forget_entry(first, found_as, original)
         failure.in_corpus_before = sig in self.in_corpus
         other = self.failures.get(sig)
         if other is None or failure.case.size_key() < other.case.size_key():
             self.failures[sig] = failure
-
-    @staticmethod
-    def _forget(path: Path | None, signature: str, case: Case) -> None:
-        """Remove the entry saved when a failure was found, now filed under another
-        signature: only while it still holds that case (a smaller one put there since, by
-        another worker of the campaign, is another finding)."""
-        if path is None:
-            return
-        with corpus.locked(path.parent):  # the check and the removal as one step
-            try:
-                entry = corpus.load(path, max_total=corpus.INT32_MAX)
-            except (corpus.CorpusError, OSError, ValueError):
-                return
-            if entry.signature == signature and entry.case == case:
-                path.unlink(missing_ok=True)
 
     def _shrink(self, failure: Failure) -> None:
         o = self.c.o

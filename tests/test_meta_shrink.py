@@ -5,6 +5,8 @@ corpus entry replays as that signature (fuzz/meta_shrink.py, fuzz/book.py, meta_
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -144,6 +146,24 @@ def test_the_refiled_entry_replays_as_its_signature(tmp_path: Path) -> None:
     assert run.returncode == 1, run.stdout + run.stderr
     verdict = f"metadata {IMPL}: values:cache_seqlens (cache_seqlens[0] is {POISON} (poison: never"
     assert verdict in run.stdout and "stale" not in run.stdout, run.stdout
+
+
+def test_minimise_of_a_saved_stale_entry_ends_as_its_values_entry(tmp_path: Path) -> None:
+    """`fuzz minimise` of a two-call stale entry (as a campaign saved it before this rule):
+    the lone call, saved under the values signature; the stale entry removed."""
+    stale = found(TWO)
+    path = corpus.save(tmp_path, stale.mismatch, TWO, None, device="cpu", seed=0,
+                       spec=SPEC, op="metadata")  # fmt: skip
+    run = subprocess.run(
+        [sys.executable, "-m", "fuzz", "minimise", str(path), "--candidate", SPEC,
+         "--seconds", "30"],
+        cwd=ROOT, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert f"signature: {STALE} -> {VALUES}" in run.stdout, run.stdout
+    (e,) = entries(tmp_path)
+    assert e.signature == VALUES and len(e.case.calls) == 1 and not path.exists()
+    assert "never written" in e.data["cause"]
 
 
 def test_a_wrong_value_on_fresh_buffers_is_not_the_missed_write(tmp_path: Path) -> None:
