@@ -298,6 +298,11 @@ def _bs(draw, env: Envelope) -> int:
     return pick
 
 
+def _kv_add(mode: str, N: int) -> int:
+    """What a mode adds to seq_lens for kv (target_verify: next_n)."""
+    return N if mode == "target_verify" else 0
+
+
 def _seq(draw, n: int, mode: str, N: int) -> list[int]:
     branch = draw(st.integers(0, 11))
     if branch == 11 and n:  # one request whose rows alone sum to near the int32 limit
@@ -305,7 +310,7 @@ def _seq(draw, n: int, mode: str, N: int) -> list[int]:
     if branch == 10 and n:  # one value for every request (a stride-0 broadcast can hold it)
         return [draw(st.sampled_from((0, 1, 5, 300, 2**24 + 1)))] * n
     if branch == 9 and n:  # running sums near the int32 limit
-        limit = INT32_MAX - (N if mode == "target_verify" else 0) * n
+        limit = INT32_MAX - _kv_add(mode, N) * n
         share = limit // n
         return [share - v for v in _small(draw, n, 3)]
     if branch == 8 and n:  # one kv at the int32 limit (target_verify: the running sum there)
@@ -313,7 +318,7 @@ def _seq(draw, n: int, mode: str, N: int) -> list[int]:
         s = s if n == 1 else [v if v > 40 else 0 for v in s]
         j = draw(st.integers(0, n - 1))
         s[j] = 0
-        add = N if mode == "target_verify" else 0
+        add = _kv_add(mode, N)
         s[j] = INT32_MAX - add - sum(v + add for v in s)
         return s
     return _small(draw, n, draw(st.sampled_from((3, 12, 300, 5000))))
@@ -325,7 +330,7 @@ def _dsa_near_limit(draw, n: int, mode: str, N: int) -> list[int]:
     (dsa_cu_seqlens_k near the limit; e * 2 kv past it)."""
     s = [v if v > 40 else 0 for v in _small(draw, n, 40)]
     e = 1 if mode == "decode" else N
-    add = N if mode == "target_verify" else 0
+    add = _kv_add(mode, N)
     j = draw(st.integers(0, n - 1))
     s[j] = 0
     rows = sum(e * (v + add) - e * (e - 1) // 2 for v in s)  # every other request's rows
@@ -421,7 +426,7 @@ def meta_calls(draw, env: Envelope, width: int, like: MetaCall | None = None) ->
         col_off=0 if plain else draw(st.sampled_from((0, 0, 1, 3))),
         base=draw(st.sampled_from(TOKEN_BASES)),
     )
-    hint = max(s, default=0) + (N if mode == "target_verify" else 0)  # the largest row
+    hint = max(s, default=0) + _kv_add(mode, N)  # the largest row
     if like:
         topk = like.topk
     else:

@@ -74,6 +74,23 @@ def _store_rows(
 
 
 @triton.jit
+def _page_firsts(src, qs, mask, r2t_s1, page_size, PAGE_SHIFT: tl.constexpr):
+    """The req_to_token cells of pages `qs` (their first columns) of rows `src`."""
+    if PAGE_SHIFT >= 0:
+        return tl.load(src + (qs << PAGE_SHIFT) * r2t_s1, mask=mask, other=0)
+    return tl.load(src + (qs * page_size) * r2t_s1, mask=mask, other=0)
+
+
+@triton.jit
+def _pages(firsts, page_size, PAGE_SHIFT: tl.constexpr):
+    """Page numbers of cells `firsts`, which are >= 0 (the contract): with PAGE_SHIFT, a
+    shift is their floor division."""
+    if PAGE_SHIFT >= 0:
+        return firsts >> PAGE_SHIFT
+    return firsts // page_size
+
+
+@triton.jit
 def _divmod_id(q, n, ONE: tl.constexpr, it: tl.constexpr):
     """(q % n, q // n) of type `it`; with ONE (n == 1), (0, q) without dividing."""
     if ONE:
@@ -357,14 +374,7 @@ def _page_program(
             # first tile's, not after its stores.
             early_qs = q_lo + tl.arange(0, BQ).to(it)[None, :]
             early_mask = live[:, None] & (early_qs < q_hi)
-            if PAGE_SHIFT >= 0:
-                early_firsts = tl.load(
-                    src + (early_qs << PAGE_SHIFT) * r2t_s1, mask=early_mask, other=0
-                )
-            else:
-                early_firsts = tl.load(
-                    src + (early_qs * page_size) * r2t_s1, mask=early_mask, other=0
-                )
+            early_firsts = _page_firsts(src, early_qs, early_mask, r2t_s1, page_size, PAGE_SHIFT)
         start = acc_e + tl.cumsum(e, axis=0) - e
         acc_e += tl.sum(e, axis=0)
         e_max = tl.max(e, axis=0)
@@ -386,7 +396,7 @@ def _page_program(
             )  # fmt: skip
         if HAS_RPT:
             if EARLY_Q:
-                pages = early_firsts >> PAGE_SHIFT if PAGE_SHIFT >= 0 else early_firsts // page_size
+                pages = _pages(early_firsts, page_size, PAGE_SHIFT)
                 _store_rows(
                     rpt_ptr, rpt_s0, early_qs * rpt_s1, pages, early_mask, start, e,
                     split, n_split, e_max, rows_cap, ED,
@@ -395,13 +405,8 @@ def _page_program(
                 for qb in range(q_lo, q_hi, BQ):
                     qs = qb + tl.arange(0, BQ).to(it)[None, :]
                     mask_q = live[:, None] & (qs < q_hi)
-                    if PAGE_SHIFT >= 0:
-                        # Cells read are >= 0 (the contract): a shift is their floor division.
-                        firsts = tl.load(src + (qs << PAGE_SHIFT) * r2t_s1, mask=mask_q, other=0)
-                        pages = firsts >> PAGE_SHIFT
-                    else:
-                        firsts = tl.load(src + (qs * page_size) * r2t_s1, mask=mask_q, other=0)
-                        pages = firsts // page_size
+                    firsts = _page_firsts(src, qs, mask_q, r2t_s1, page_size, PAGE_SHIFT)
+                    pages = _pages(firsts, page_size, PAGE_SHIFT)
                     _store_rows(
                         rpt_ptr, rpt_s0, qs * rpt_s1, pages, mask_q, start, e,
                         split, n_split, e_max, rows_cap, ED,

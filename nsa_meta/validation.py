@@ -27,7 +27,8 @@ OUT_NAMES = ("out_seqlens_expanded", "out_nsa_cache_seqlens")
 
 
 def check_out_pair(out: object) -> None:
-    """v1's `out`: a pair of int32 1-D tensors (what expand and prepare both require)."""
+    """v1's `out`: a pair of int32 1-D tensors whose elements are distinct slots (what
+    expand and prepare both require)."""
     if not isinstance(out, (tuple, list)) or len(out) != 2:
         raise TypeError(f"out must be a pair ({', '.join(OUT_NAMES)}), got {type(out).__name__}")
     for name, buf in zip(OUT_NAMES, out):
@@ -37,6 +38,8 @@ def check_out_pair(out: object) -> None:
             raise TypeError(f"out: {name} has dtype {buf.dtype}; expected torch.int32")
         if buf.dim() != 1:
             raise ValueError(f"out: {name} must be 1-D, got shape {tuple(buf.shape)}")
+        if shares_memory(buf):  # `[total, capacity)` could not stay
+            raise ValueError(f"out: {name} has stride 0; its elements would share one slot")
 
 
 def _check_out(out: object, device: torch.device) -> None:
@@ -44,8 +47,6 @@ def _check_out(out: object, device: torch.device) -> None:
     for name, buf in zip(OUT_NAMES, out):
         if buf.device != device:
             raise ValueError(f"out: {name} is on {buf.device} but the inputs are on {device}")
-        if buf.stride(0) == 0 and buf.shape[0] > 1:  # `[total, capacity)` could not stay
-            raise ValueError(f"out: {name} has stride 0; its elements would share one slot")
 
 
 def check_layout(

@@ -12,11 +12,11 @@ from metadata_helpers import (
     SENTINEL,
     Case,
     assert_metadata_in,
+    call,
     metadata_of,
     poisoned_metadata,
     pool_table,
     snapshot_all,
-    tensors,
 )
 
 import nsa_meta
@@ -51,18 +51,7 @@ def _check_into(case: Case, backend: str, layout: str, validate: bool) -> None:
         layout, len(case.seq_lens) + 1, case.rows() + 2, case.width, case.page_size
     )
     before = snapshot_all(out)
-    args = tensors(case)
-    got = nsa_meta.metadata(
-        case.mode,
-        args["seq_lens"],
-        args["req_pool_indices"],
-        args["req_to_token"],
-        extend_seq_lens=args["extend_seq_lens"],
-        backend=backend,
-        out=out,
-        validate=validate,
-        **case.kwargs(),
-    )
+    got = call(case, backend, out=out, validate=validate)
     assert got is out
     assert_metadata_in(out, before, want, name=f"{backend} {layout} {case.mode}")
 
