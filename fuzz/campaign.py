@@ -173,8 +173,14 @@ class Campaign:
         torch.set_num_threads(1)
         try:
             self._start_workers()
-            if self.o.named and self.o.unit == 0:
-                self._check(self._opening_cases(), [], count=True, found_by="named case")
+            if self.o.named:
+                # Every N-th opening case, as rounds: N workers compile a candidate's
+                # variants for them side by side (a GPU campaign of a Triton candidate is
+                # compile-bound there), and each case still runs once in the campaign.
+                mine = self._opening_cases()[self.o.unit :: self.o.units]
+                if mine:
+                    mine = mine[: self._room(len(mine))]
+                    self._check(mine, [], count=True, found_by="named case")
             r = self.o.unit
             if os.environ.get(INJECT_ENV) == f"internal-error:{self.o.unit}":
                 raise RuntimeError(f"injected internal error ({INJECT_ENV})")
@@ -247,7 +253,7 @@ class Campaign:
             case = e.case if self.envelope is None else self.envelope.restrict(e.case)
             if case is not None and e.fault is None:
                 opening.append(case)
-        return opening[: self._room(len(opening))]
+        return opening
 
     def _strategy(self) -> st.SearchStrategy:
         wants_bad = any(b != "reference" for b in self.o.builtins) or (

@@ -63,7 +63,7 @@ class MetaCampaign(Campaign):
             case = restrict(self.envelope, e.case)
             if case is not None and e.fault is None:
                 opening.append(case)
-        return opening[: self._room(len(opening))]
+        return opening
 
     def _strategy(self) -> st.SearchStrategy:
         cases = st.lists(meta_cases(self.envelope), min_size=1, max_size=CASES_PER_EXAMPLE)
@@ -77,7 +77,7 @@ class MetaCampaign(Campaign):
         return builtins or (self.o.check_errors and bool(self.o.candidates))
 
     def _check(self, cases, bad, *, count: bool, found_by: str):
-        if found_by == "named case" and not bad and self._wants_bad():
+        if found_by == "named case" and not bad and self._wants_bad() and self.o.unit == 0:
             bad = list(named_bad_cases(self.envelope).values())  # one per kind, first
         return super()._check(cases, bad, count=count, found_by=found_by)
 

@@ -511,6 +511,8 @@ SCALAR_SUB = 128  # ... walked in sub-blocks of this many
 SCALAR_REQS_VAR = 128  # ... in draft_extend_var (extends loaded, more work a request)
 SUM_SCALAR = 1024  # scalar programs' loads of the requests before theirs
 EARLY_BS = 128  # draft_extend_var up to this bs, one tile a page program: early loads (EARLY)
+WIDE_TILE = 2048  # a chunk of a few tiles of one request block becomes one tile up to this
+# (4 warps: 55 registers at 2048 elements, 96 at 4096, 217 at 8192)
 
 
 def _pow2(n: int) -> int:
@@ -526,7 +528,7 @@ def cached_plan(
 ) -> dict:
     """plan(), memoised on its arguments and the module's plan constants."""
     key = (bs, width, page_size, rows, interpreted, var, TARGET, TILE, SMALL_TILE, SMALL_BS, MAX_SPLIT, SPLIT_ROWS, MIN_PAGE_PROGRAMS,
-           SUM_BLOCK, SCALAR_REQS, SCALAR_SUB, SCALAR_REQS_VAR, SUM_SCALAR)  # fmt: skip
+           SUM_BLOCK, SCALAR_REQS, SCALAR_SUB, SCALAR_REQS_VAR, SUM_SCALAR, WIDE_TILE)  # fmt: skip
     found = _plans.get(key)
     if found is None:
         if len(_plans) > 4096:
@@ -591,6 +593,13 @@ def plan(
     else:
         br, n_chunk = rb * _pow2(-(-n_rb * n_split // TARGET)), 1
     per_chunk = -(-tiles // n_chunk)
+    wide = _pow2(per_chunk)
+    if per_chunk > 1 and br == rb and rb * bw * wide <= WIDE_TILE:
+        # A chunk of a few tiles is one wider tile: its loads go out together, not one
+        # tile's after the previous tile's stores.
+        bw = min(bw * wide, _pow2(width))
+        tiles = -(-width // bw)
+        n_chunk, per_chunk = tiles, 1
     chunk_w = per_chunk * bw
     return {
         "SB": sb,

@@ -247,3 +247,25 @@ def test_the_hang_confirmation_defaults_to_max_30_or_6_timeouts_and_is_checked(
     assert Options(timeout=1.0, confirm_seconds=3.0).confirm_timeout() == 3.0
     r, _ = run(tmp_path, "--seconds", 5, "--timeout", 4, "--confirm-seconds", 2)
     assert r.returncode == 2 and "--confirm-seconds 2 is below --timeout 4" in r.stderr, said(r)
+
+
+@pytest.mark.parametrize("op", ["expand", "metadata"])
+def test_workers_split_the_opening_cases(tmp_path: Path, op: str) -> None:
+    """N workers take every N-th named case or shipped seed, as they take rounds: each runs
+    once in the campaign, and the named bad calls (--op metadata) run in worker 0 only."""
+    from fuzz.campaign import Options
+    from fuzz.meta_campaign import campaign_class
+
+    seen: list[tuple[int, list, list]] = []
+    for unit in range(3):
+        options = Options(unit=unit, units=3, op=op, corpus_dir=tmp_path, builtins=["triton"])
+        c = campaign_class(op)(options)
+        c._run = lambda cases, bad, *_, unit=unit: seen.append((unit, cases, bad)) or []
+        c._round = lambda r, c=c: setattr(c, "interrupted", True)
+        c.run()
+        assert c.errors == []
+    opening = campaign_class(op)(Options(op=op))._opening_cases()
+    by_unit = [[repr(x) for u, cases, _ in seen if u == unit for x in cases] for unit in range(3)]
+    assert sorted(sum(by_unit, [])) == sorted(repr(x) for x in opening)
+    assert all(len(cases) >= len(opening) // 3 for cases in by_unit)
+    assert [u for u, _, bad in seen if bad] == ([0] if op == "metadata" else [])

@@ -190,3 +190,21 @@ def test_few_page_programs_split_rows(bs: int, width: int, rows: int, n_split: i
     hold fewer than MIN_PAGE_PROGRAMS page programs, never past the rows it has."""
     p = kernel.plan(bs, width, 64, rows, interpreted=False)
     assert p["n_split"] == n_split
+
+
+@pytest.mark.parametrize(
+    ("bs", "width", "bw"),
+    [(32, 65536, 2048), (128, 65536, 8192), (8, 163840, 2048), (32, 163840, 8192),
+     (128, 163840, 1024), (512, 65536, 1024), (8, 65536, 1024)],
+)  # fmt: skip
+def test_chunks_of_few_tiles_become_one_wide_tile(
+    monkeypatch: pytest.MonkeyPatch, bs: int, width: int, bw: int
+) -> None:
+    """Where a page program would loop over a few tiles of one request block, the GPU plan
+    gives it one tile of up to WIDE_TILE elements instead; the chunks still cover the
+    width, and more tiles than that stay a loop."""
+    monkeypatch.setattr(kernel, "WIDE_TILE", 8192)
+    p = kernel.plan(bs, width, 64, bs, interpreted=False, var=True)
+    assert (p["BW"], p["RB"] * p["BW"] <= kernel.WIDE_TILE) == (bw, True)
+    assert p["n_chunk"] * p["chunk_w"] >= width > (p["n_chunk"] - 1) * p["chunk_w"]
+    assert (p["chunk_w"] == p["BW"]) is (bw > 1024 or width <= 1024 * p["n_chunk"])
