@@ -206,15 +206,6 @@ TINY = {"SUM_BLOCK": 8, "SCALAR_REQS": 8, "SCALAR_SUB": 2, "SUM_SCALAR": 4, "MIN
 GPU_PLANS = {  # the GPU's plan with tiny tiles: each of its three branches, and row splits
     "one tile a program": {"TILE": 32, "SMALL_TILE": 32, "TARGET": 10**6, "SPLIT_ROWS": 8, **TINY},
     "column chunks": {"TILE": 8, "SMALL_TILE": 8, "TARGET": 20, "SPLIT_ROWS": 8, **TINY},
-    # ... whose few tiles become one wider tile (WIDE_TILE), with early loads at small bs
-    "wide tiles": {
-        "TILE": 8,
-        "SMALL_TILE": 8,
-        "TARGET": 20,
-        "SPLIT_ROWS": 8,
-        **TINY,
-        "WIDE_TILE": 64,
-    },  # fmt: skip
     "request blocks": {
         "TILE": 16,
         "SMALL_TILE": 16,
@@ -288,6 +279,42 @@ def test_triton_gpu_plan(
     assert constexprs["PAGE_SHIFT"] == (2 if page_size == 4 else -1)
     call(c, "triton", out=out, validate=False)
     assert_metadata_in(out, before, want, name=f"{plan}, {mode}, bs {bs}, {index}, P {page_size}")
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(("bs", "page_size"), [(5, 5), (7, 4)])
+def test_triton_gpu_plan_wide_tiles(
+    monkeypatch: pytest.MonkeyPatch, mode: str, bs: int, page_size: int
+) -> None:
+    """One row a request (buffers of bs rows): the GPU plan's chunks of a few tiles become
+    one wider tile (WIDE_TILE), with draft_extend_var's early loads."""
+    kernel = use_gpu_plan(monkeypatch, "column chunks")
+    monkeypatch.setattr(kernel, "WIDE_TILE", 64)
+    rng = random.Random(bs)
+    c = case(
+        mode,
+        [rng.randrange(0, 40) for _ in range(bs)],
+        [rng.randrange(0, 6) for _ in range(bs)],
+        [rng.choice([0, 1]) for _ in range(bs)],
+        width=37,
+        page_size=page_size,
+        next_n=1,
+        topk=9,
+        table_layout="transposed",
+        req_to_token=pool_table(6, 40),
+    )
+    want = c.expected()
+    out = poisoned_metadata(bs + 2, bs, 37, page_size)
+    before = snapshot_all(out)
+    _, _, constexprs = kernel.launch_args(
+        mode, *(tensors(c)[k] for k in ("seq_lens", "req_pool_indices", "req_to_token",
+                                         "extend_seq_lens")),
+        topk=9, width=37, page_size=page_size, next_n=1, out=out, rows=None,
+    )  # fmt: skip
+    assert constexprs["BW"] > kernel.TILE and constexprs["BR"] == constexprs["RB"]
+    assert constexprs["EARLY"] is (mode == "draft_extend_var")
+    call(c, "triton", out=out, validate=False)
+    assert_metadata_in(out, before, want, name=f"wide tiles, {mode}, bs {bs}, P {page_size}")
 
 
 # -- properties ---------------------------------------------------------------------------
