@@ -91,11 +91,16 @@ def _pages(firsts, page_size, PAGE_SHIFT: tl.constexpr):
 
 
 @triton.jit
-def _divmod_id(q, n, ONE: tl.constexpr, it: tl.constexpr):
-    """(q % n, q // n) of type `it`; with ONE (n == 1), (0, q) without dividing."""
-    if ONE:
+def _divmod_id(q, n, SHIFT: tl.constexpr, it: tl.constexpr):
+    """(q % n, q // n) of type `it` for a program id q >= 0. With SHIFT >= 0 (n is 2**SHIFT)
+    a mask and a shift: an integer division is ~25 instructions, before any load of the
+    program can go out (none at all when n == 1)."""
+    if SHIFT == 0:
         rem = tl.zeros((), dtype=it)
         quot = q.to(it)
+    elif SHIFT > 0:
+        rem = q.to(it) & ((1 << SHIFT) - 1)
+        quot = q.to(it) >> SHIFT
     else:
         rem = (q % n).to(it)
         quot = (q // n).to(it)
@@ -191,7 +196,7 @@ def _scalar_program(
     SUM_S: tl.constexpr,
     EB: tl.constexpr,
     NARROW: tl.constexpr,
-    ONE_SPLIT: tl.constexpr,
+    SPLIT_SHIFT: tl.constexpr,
     ONE_SUM: tl.constexpr,
 ):
     """Requests [i0, i0 + SB): kv, cu_seqlens_k, and their rows' three scalars (rows d of
@@ -201,7 +206,7 @@ def _scalar_program(
     are exact (garbage with validation off only moves rows, kept in [0, rows_cap)); with
     NARROW, request indices and addresses are int32 too."""
     it = tl.int32 if NARROW else tl.int64
-    split, block = _divmod_id(q, n_split, ONE_SPLIT, it)
+    split, block = _divmod_id(q, n_split, SPLIT_SHIFT, it)
     i0 = block * SB
     # The first block's loads go first: in flight with those of the requests before i0.
     req = i0 + tl.arange(0, RS).to(it)
@@ -309,8 +314,8 @@ def _page_program(
     BQ: tl.constexpr,
     ED: tl.constexpr,
     NARROW: tl.constexpr,
-    ONE_SPLIT: tl.constexpr,
-    ONE_CHUNK: tl.constexpr,
+    SPLIT_SHIFT: tl.constexpr,
+    CHUNK_SHIFT: tl.constexpr,
     PAGE_SHIFT: tl.constexpr,
     ONE_SUM: tl.constexpr,
     EARLY: tl.constexpr,
@@ -320,14 +325,15 @@ def _page_program(
     each request with d % n_split == split: one read of req_to_token per request and
     column tile, stored to each of its rows. With NARROW every index is int32 (the host
     saw every buffer's extent under 2**31; rows and running sums of valid input fit int32,
-    garbage only moves rows, which stay masked into [0, rows_cap)); ONE_SPLIT and
-    ONE_CHUNK spare the divisions of the program id; PAGE_SHIFT >= 0 is log2(page_size);
+    garbage only moves rows, which stay masked into [0, rows_cap)); SPLIT_SHIFT and
+    CHUNK_SHIFT (log2 of n_split and n_chunk, -1 if not a power of two) spare the divisions
+    of the program id; PAGE_SHIFT >= 0 is log2(page_size);
     EARLY (draft_extend_var, one block of RB requests, one tile) loads the tile before the
     sum of earlier extends, and EARLY_Q (the chunk's pages in one [RB, BQ] block) loads
     real_page_table's cells with it, before any store."""
     it = tl.int32 if NARROW else tl.int64
-    split, rest = _divmod_id(q, n_split, ONE_SPLIT, it)
-    chunk, block = _divmod_id(rest, n_chunk, ONE_CHUNK, it)
+    split, rest = _divmod_id(q, n_split, SPLIT_SHIFT, it)
+    chunk, block = _divmod_id(rest, n_chunk, CHUNK_SHIFT, it)
     i0 = block * BR
     # The first block's loads go first (its pool rows too: every request's pool index is in
     # the contract), in flight with those of the extends before i0.
@@ -466,8 +472,8 @@ def _metadata_kernel(
     BQ: tl.constexpr,
     ED: tl.constexpr,
     NARROW: tl.constexpr,
-    ONE_SPLIT: tl.constexpr,
-    ONE_CHUNK: tl.constexpr,
+    SPLIT_SHIFT: tl.constexpr,
+    CHUNK_SHIFT: tl.constexpr,
     PAGE_SHIFT: tl.constexpr,
     ONE_SUM_S: tl.constexpr,
     ONE_SUM_P: tl.constexpr,
@@ -481,14 +487,14 @@ def _metadata_kernel(
         _scalar_program(
             pid, seq_ptr, ext_ptr, cache_ptr, cu_ptr, se_ptr, dc_ptr, dcu_ptr, stride_seq,
             stride_ext, st_cache, st_cu, st_se, st_dc, st_dcu, bs, topk, kv_add, e_fixed,
-            rows_cap, dcu_cap, n_split, VAR, SB, RS, SUM_S, EB, NARROW, ONE_SPLIT, ONE_SUM_S,
+            rows_cap, dcu_cap, n_split, VAR, SB, RS, SUM_S, EB, NARROW, SPLIT_SHIFT, ONE_SUM_S,
         )  # fmt: skip
     else:
         _page_program(
             pid - n_scalar, ext_ptr, r_ptr, r2t_ptr, pt_ptr, rpt_ptr, stride_ext, stride_r,
             r2t_s0, r2t_s1, pt_s0, pt_s1, rpt_s0, rpt_s1, bs, pool, e_fixed, page_size, width,
             rows_cap, n_chunk, n_split, chunk_w, VAR, HAS_RPT, BR, RB, SUM_P, BW, BQ, ED,
-            NARROW, ONE_SPLIT, ONE_CHUNK, PAGE_SHIFT, ONE_SUM_P, EARLY, EARLY_Q,
+            NARROW, SPLIT_SHIFT, CHUNK_SHIFT, PAGE_SHIFT, ONE_SUM_P, EARLY, EARLY_Q,
         )  # fmt: skip
 
 
@@ -513,6 +519,11 @@ SUM_SCALAR = 1024  # scalar programs' loads of the requests before theirs
 EARLY_BS = 128  # draft_extend_var up to this bs, one tile a page program: early loads (EARLY)
 WIDE_TILE = 2048  # one row a request: a chunk of a few tiles becomes one tile up to this
 # (4 warps: 55 registers at 2048 elements, 96 at 4096, 217 at 8192)
+
+
+def _log2_or_minus_1(n: int) -> int:
+    """log2(n) for a power of two n >= 1, else -1."""
+    return n.bit_length() - 1 if n > 0 and n & (n - 1) == 0 else -1
 
 
 def _pow2(n: int) -> int:
@@ -691,8 +702,8 @@ def launch_args(
         "HAS_RPT": has_rpt,
         **p,
         "NARROW": _reach(args, bs, width, rows_cap) <= NARROW_LIMIT,
-        "ONE_SPLIT": n_split == 1,
-        "ONE_CHUNK": n_chunk == 1,
+        "SPLIT_SHIFT": _log2_or_minus_1(n_split),
+        "CHUNK_SHIFT": _log2_or_minus_1(n_chunk),
         "ONE_SUM_S": bs <= p["SUM_S"],
         "ONE_SUM_P": bs <= p["SUM_P"],
         "PAGE_SHIFT": page_size.bit_length() - 1 if page_size & (page_size - 1) == 0 else -1,
