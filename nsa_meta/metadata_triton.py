@@ -517,6 +517,7 @@ SCALAR_SUB = 128  # ... walked in sub-blocks of this many
 SCALAR_REQS_VAR = 128  # ... in draft_extend_var (extends loaded, more work a request)
 SUM_SCALAR = 1024  # scalar programs' loads of the requests before theirs
 EARLY_BS = 128  # draft_extend_var up to this bs, one tile a page program: early loads (EARLY)
+MAX_BW = 1024  # columns of a tile at most while the tile holds several requests
 WIDE_TILE = 2048  # one row a request: a chunk of a few tiles becomes one tile up to this
 # (4 warps: 55 registers at 2048 elements, 96 at 4096, 217 at 8192)
 
@@ -539,7 +540,7 @@ def cached_plan(
 ) -> dict:
     """plan(), memoised on its arguments and the module's plan constants."""
     key = (bs, width, page_size, rows, interpreted, var, TARGET, TILE, SMALL_TILE, SMALL_BS, MAX_SPLIT, SPLIT_ROWS, MIN_PAGE_PROGRAMS,
-           SUM_BLOCK, SCALAR_REQS, SCALAR_SUB, SCALAR_REQS_VAR, SUM_SCALAR, WIDE_TILE)  # fmt: skip
+           SUM_BLOCK, SCALAR_REQS, SCALAR_SUB, SCALAR_REQS_VAR, SUM_SCALAR, WIDE_TILE, MAX_BW)  # fmt: skip
     found = _plans.get(key)
     if found is None:
         if len(_plans) > 4096:
@@ -588,7 +589,7 @@ def plan(
     rs = min(_pow2(bs), SCALAR_SUB, reqs)
     sb = max(rs, min(_pow2(bs), reqs))
     tile = SMALL_TILE if bs <= SMALL_BS else TILE
-    rb = min(_pow2(bs), max(1, tile // min(_pow2(width), 1024)))
+    rb = min(_pow2(bs), max(1, tile // min(_pow2(width), MAX_BW)))
     bw = min(_pow2(width), tile // rb)
     tiles = -(-width // bw)
     n_rb = -(-max(bs, 1) // rb)
