@@ -121,6 +121,7 @@ class Campaign:
         self.should_stop: Callable[[], bool] = lambda: False  # set by whoever owns the signals
         self.tally = Tally()
         self.cases = self.bulk_cases = self.shipped_cases = self.plugin_bulk_cases = 0
+        self.opening_cases = 0
         self.unreproduced: list[dict] = []  # bulk batches that faulted, no case re-run alone did
         self.bulk_seconds = 0.0
         self.examples = self.rounds = 0
@@ -181,6 +182,7 @@ class Campaign:
                 if mine:
                     mine = mine[: self._room(len(mine))]
                     self._check(mine, [], count=True, found_by="named case")
+                    self.opening_cases = self.cases
             r = self.o.unit
             if os.environ.get(INJECT_ENV) == f"internal-error:{self.o.unit}":
                 raise RuntimeError(f"injected internal error ({INJECT_ENV})")
@@ -315,6 +317,7 @@ class Campaign:
         if os.environ.get(INJECT_ENV) == f"harness-error:{self.o.unit}":
             self.errors.append(f"worker {self.o.unit}: injected harness error ({INJECT_ENV})")
             return None
+        unanswered = {name: self.tally.unanswered[name] for name, _ in self.workers}
         try:
             findings = self._run(cases, bad, self.o.builtins, self.workers)
             if "triton" in self.o.builtins and cases:
@@ -325,7 +328,9 @@ class Campaign:
             self.errors.append(f"the harness failed: {exc!r}")
             return None
         if count:
-            self.cases += len(cases)
+            # A case counts once every candidate judged it (a case the time cut off does not).
+            missed = max((self.tally.unanswered[n] - k for n, k in unanswered.items()), default=0)
+            self.cases += len(cases) - missed
             self.examples += 1
             for c in cases:
                 self.digest.update(repr(c).encode())
@@ -586,10 +591,14 @@ class Campaign:
     def progress(self) -> tuple[int, int]:
         return self.cases, len(self.book) + len(self.pending)
 
+    def _hypothesis_cases(self) -> int:
+        return self.cases - self.opening_cases - self.bulk_cases - self.plugin_bulk_cases
+
     def counts(self) -> dict:
         return {
             "cases": self.cases,
-            "hypothesis_cases": self.cases - self.bulk_cases - self.plugin_bulk_cases,
+            "opening_cases": self.opening_cases,
+            "hypothesis_cases": self._hypothesis_cases(),
             "bulk_cases": self.bulk_cases,
             "plugin_bulk_cases": self.plugin_bulk_cases,
             "failures": len(self.book) + len(self.pending),
@@ -621,7 +630,8 @@ class Campaign:
         ]
         return Report(
             cases=self.cases,
-            hypothesis_cases=self.cases - self.bulk_cases - self.plugin_bulk_cases,
+            opening_cases=self.opening_cases,
+            hypothesis_cases=self._hypothesis_cases(),
             bulk_cases=self.bulk_cases,
             plugin_bulk_cases=self.plugin_bulk_cases,
             bulk_seconds=self.bulk_seconds,
@@ -635,6 +645,7 @@ class Campaign:
             unconfirmed_hangs=[
                 {"impl": n, "count": c} for n, c in self.tally.unconfirmed_hangs.items()
             ],
+            not_judged={n: c for n, c in self.tally.unanswered.items() if c},
             unreproduced_faults=list(self.unreproduced),
             implementations={
                 name: {

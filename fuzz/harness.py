@@ -47,6 +47,9 @@ class Tally:
     divergences: Counter = field(default_factory=Counter)
     slow: Counter = field(default_factory=Counter)  # plug-in answers past --timeout
     unconfirmed_hangs: Counter = field(default_factory=Counter)  # cut short by the budget
+    # Cases a candidate never answered: the time ended, or a hang or crashes ended their
+    # batch, first. The campaign does not count them as cases, and the report says so.
+    unanswered: Counter = field(default_factory=Counter)
 
     def add(self, impl: str, seconds: float, n: int = 1) -> None:
         self.calls[impl] += n
@@ -443,6 +446,7 @@ def run_example(
         answers = worker.collect(deadline, hard_deadline)
         for i, answer in enumerate(answers):
             if answer is None:
+                tally.unanswered[name] += i < len(cases)
                 continue
             tally.add(name, answer.seconds)
             if answer.status == "slow":

@@ -261,6 +261,7 @@ def run_meta(
                 findings.append(Finding(found, case, fault))
         for case, p, answer in zip(cases, plans, answers):
             if answer is None:
+                tally.unanswered[name] += 1
                 continue
             tally.add(name, answer.seconds)
             if answer.status == "slow":

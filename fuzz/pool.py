@@ -174,6 +174,7 @@ class Pool:
         c = self.counts.get(unit, {})
         r = Report(
             cases=c.get("cases", 0),
+            opening_cases=c.get("opening_cases", 0),
             hypothesis_cases=c.get("hypothesis_cases", 0),
             bulk_cases=c.get("bulk_cases", 0),
             plugin_bulk_cases=c.get("plugin_bulk_cases", 0),

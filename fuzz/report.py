@@ -22,6 +22,7 @@ class Report:
     exit code 3, whatever else was found."""
 
     cases: int = 0
+    opening_cases: int = 0  # named cases and shipped seeds, run before any round
     hypothesis_cases: int = 0
     bulk_cases: int = 0  # numpy-drawn, through the built-in Triton kernel
     plugin_bulk_cases: int = 0  # numpy-drawn, through each plug-in, one round trip a batch
@@ -34,6 +35,7 @@ class Report:
     errors: list[str] = field(default_factory=list)
     slow: list[dict] = field(default_factory=list)
     unconfirmed_hangs: list[dict] = field(default_factory=list)
+    not_judged: dict[str, int] = field(default_factory=dict)  # cases a candidate never answered
     unreproduced_faults: list[dict] = field(default_factory=list)  # bulk batches, see campaign
     implementations: dict[str, dict] = field(default_factory=dict)
     known_divergences: dict[str, int] = field(default_factory=dict)
@@ -74,6 +76,7 @@ class Report:
         merged = cls()
         for r in reports:
             merged.cases += r.cases
+            merged.opening_cases += r.opening_cases
             merged.hypothesis_cases += r.hypothesis_cases
             merged.bulk_cases += r.bulk_cases
             merged.plugin_bulk_cases += r.plugin_bulk_cases
@@ -93,6 +96,8 @@ class Report:
                 m["seconds"] = round(m["seconds"] + t["seconds"], 3)
             for k, v in r.known_divergences.items():
                 merged.known_divergences[k] = merged.known_divergences.get(k, 0) + v
+            for k, v in r.not_judged.items():
+                merged.not_judged[k] = merged.not_judged.get(k, 0) + v
             for k, v in r.restarts.items():
                 merged.restarts[k] = merged.restarts.get(k, 0) + v
             for f in r.failures:

@@ -55,6 +55,11 @@ def print_summary(report: Report) -> None:
             f"UNCONFIRMED HANG {printable(h['impl'])} x{h['count']} "
             "(the budget ended before a re-run could confirm it: not a failure)"
         )
+    for impl, n in report.not_judged.items():
+        print(
+            f"NOT JUDGED {printable(impl)}: {n:,} case(s) sent but never answered (the time "
+            "ended, or a hang or crash ended their batch, first): not counted as cases"
+        )
     groups: dict[tuple, list[dict]] = {}
     for u in report.unreproduced_faults:
         groups.setdefault((u["impl"], u["status"], u["cause"]), []).append(u)
@@ -85,7 +90,8 @@ def print_summary(report: Report) -> None:
         + ("; interrupted" if report.interrupted else "")
     )
     print(
-        f"         {report.hypothesis_cases:,} drawn by Hypothesis through every selected "
+        f"         {report.opening_cases:,} named cases and shipped seeds and "
+        f"{report.hypothesis_cases:,} drawn by Hypothesis through every selected "
         f"implementation, {report.bulk_cases:,} screened in bulk through the built-in "
         f"Triton kernel ({report.bulk_seconds:.1f} s), {report.plugin_bulk_cases:,} screened "
         f"in bulk through each plug-in, {report.shipped_path_cases:,} through the shipped "

@@ -286,3 +286,17 @@ def test_replay_of_a_mixed_corpus_asks_which_op_the_candidate_is() -> None:
         assert "replayed 1 entry (0 failing)" in r.stdout, said(r)
         assert "1 of another op than --op expand skipped" in r.stdout, said(r)
         assert "TypeError" not in r.stdout + r.stderr, said(r)
+
+
+def test_cases_the_time_cut_off_are_not_counted_and_are_named(tmp_path: Path) -> None:
+    """A candidate that could not answer every case before --seconds ended: the report
+    counts only the cases it judged, and says how many it never answered (exit 0: the
+    budget was the user's, nothing failed)."""
+    cand = "tests/candidates/hostile.py:slow_every_call"
+    r, report = campaign(tmp_path, "--candidate", cand, "--seconds", 6, "--timeout", 5)
+    assert r.returncode == 0, said(r)
+    assert report is not None
+    missed = report["not_judged"].get("hostile:slow_every_call", 0)
+    answered = report["implementations"]["hostile:slow_every_call"]["calls"]
+    assert missed > 0 and report["cases"] == answered == report["opening_cases"], report
+    assert f"NOT JUDGED hostile:slow_every_call: {missed:,} case(s)" in r.stdout, said(r)

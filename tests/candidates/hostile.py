@@ -152,6 +152,12 @@ def slow_first_call(extend_seq_lens, seq_lens, nsa_index_topk):
     return _correct(extend_seq_lens, seq_lens, nsa_index_topk)
 
 
+def slow_every_call(extend_seq_lens, seq_lens, nsa_index_topk):
+    """Right, but each call takes 0.25 s: a short campaign ends before it answers them all."""
+    time.sleep(0.25)
+    return _correct(extend_seq_lens, seq_lens, nsa_index_topk)
+
+
 def hangs(extend_seq_lens, seq_lens, nsa_index_topk):
     while True:
         time.sleep(0.05)

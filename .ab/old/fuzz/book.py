@@ -1,0 +1,327 @@
+"""The book of a campaign's failures: each one saved the moment it is found (so nothing is
+lost), shrunk to the canonical case, and saved again with the case it was found as.
+
+Wrong outputs shrink within `--shrink-seconds`; crashes, device faults and hangs, whose
+every try may cost a fresh worker, within `--fault-shrink-seconds`. "Does it still fail
+with the same signature?" is `harness.reproduce`, the one question minimise and replay ask.
+A failure whose shrunk case fails with another signature (a metadata stale cell become the
+values failure of its lone call) is filed under that one, merged with a finding already there.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from fuzz import corpus
+from fuzz.case import Case, Fault
+from fuzz.compare import Mismatch
+from fuzz.harness import Finding, reproduce
+from fuzz.isolation import IN_A_FRESH_WORKER
+from fuzz.minimise import shrink
+
+# Kinds whose tries may each cost a worker restart or a timeout: shrunk on their own budget.
+FAULT_KINDS = ("hang", "crash", "cuda-fault", "protocol", "oversize", "slow")
+
+
+def is_fault_kind(mismatch: Mismatch) -> bool:
+    return mismatch.kind.split(":")[-1].strip().split(" ")[0] in FAULT_KINDS or any(
+        mismatch.kind.endswith(k) for k in FAULT_KINDS
+    )
+
+
+def _confirmed_alone(mismatch: Mismatch) -> bool:
+    """A hang whose confirmation re-ran the case alone in a fresh worker (isolation)."""
+    return mismatch.kind == "hang" and mismatch.cause.endswith(IN_A_FRESH_WORKER)
+
+
+BUDGET_ENDED = "the time budget ended before shrinking could finish"
+CONFIRM_CUT = "the time budget ended before the smaller case could be confirmed"
+NOT_ALONE = (
+    "it did not fail again when re-run alone: the failure needs the calls made before it "
+    "in the candidate's process, or is flaky; replay may not show it"
+)
+
+
+@dataclass
+class Failure:
+    signature: str
+    mismatch: Mismatch
+    case: Case
+    fault: Fault | None
+    path: Path | None
+    original_case: Case | None = None
+    shrunk: bool = False
+    in_corpus_before: bool = False
+    found_by: str = ""
+    why_not_shrunk: str = ""
+    reproduced_alone: bool | None = None  # None: not tried (budget, corpus)
+    shrink_complete: bool | None = None  # False: the budget ended before a fixed point
+    found_as: str = ""  # the signature it was found with, when its shrunk case has another
+
+    def to_json(self) -> dict:
+        return {
+            "signature": self.signature,
+            "summary": self.mismatch.describe(),
+            "cause": getattr(self.mismatch, "cause", "") or self.mismatch.describe(),
+            "output_tail": getattr(self.mismatch, "output_tail", ""),
+            "case": self.case.describe(),
+            "original_case": self.original_case.describe() if self.original_case else None,
+            "fault": self.fault and self.fault.to_json(),
+            "file": str(self.path) if self.path else None,
+            "shrunk": self.shrunk,
+            "in_corpus_before": self.in_corpus_before,
+            "found_by": self.found_by,
+            "why_not_shrunk": self.why_not_shrunk,
+            "reproduced_alone": self.reproduced_alone,
+            "shrink_complete": self.shrink_complete,
+            "found_as": self.found_as or None,
+        }
+
+
+def forget_entry(path: Path | None, signature: str, case: Case) -> bool:
+    """Remove the entry saved when a failure was found, now filed under another
+    signature: only while it still holds that case (a smaller one put there since, by
+    another worker of the campaign, is another finding). Whether it was removed."""
+    if path is None:
+        return False
+    with corpus.locked(path.parent):  # the check and the removal as one step
+        try:
+            entry = corpus.load(path, max_total=corpus.INT32_MAX)
+        except (corpus.CorpusError, OSError, ValueError):
+            return False
+        if entry.signature == signature and entry.case == case:
+            path.unlink(missing_ok=True)
+            return True
+    return False
+
+
+class Probe:
+    """The shrinkers' question for one failure: `probe(case)` is the finding when `case`
+    still fails with the failure's signature (None if not), `probe(case, signature=s)` the
+    same for s; each (case, signature) is run once. `found`: the mismatch it starts from."""
+
+    def __init__(self, book: Book, failure: Failure, fault_kind: bool) -> None:
+        self.book, self.failure, self.fault_kind = book, failure, fault_kind
+        self.found = failure.mismatch
+        self.findings: dict = {}  # case -> its latest finding
+        self.tried: dict = {}
+
+    def __call__(self, case, signature: str | None = None):
+        sig = signature or self.failure.signature
+        if (case, sig) in self.tried:  # the shrinker may ask again for the case it starts from
+            return self.tried[(case, sig)]
+        c = self.book.c
+        if c.done() and c.interrupted:
+            raise KeyboardInterrupt  # stopped by a signal: the report comes first
+        # A hang is retried without the long confirmation while shrinking; the result
+        # is confirmed once at the end, so a slow compile never becomes the verdict.
+        f = self.failure
+        got = self.book._reproduce(case, f.fault, sig, confirm=not self.fault_kind)
+        if got is not None:
+            self.findings[case] = got
+        self.tried[(case, sig)] = got
+        return got
+
+
+class Book:
+    """Failures of one campaign. `op` names the operation its entries record; a subclass for
+    another operation (fuzz/meta_book.py) replaces `_reproduce` and `shrink_case`."""
+
+    op = "expand"
+
+    def __init__(self, campaign):
+        self.c = campaign  # options, workers, tally, deadline, envelope, errors
+        self.failures: dict[str, Failure] = {}
+        self.refiled: dict[str, str] = {}  # a signature found -> the one its failure shrank to
+        self.in_corpus = self._corpus_signatures()
+
+    def __contains__(self, signature: str) -> bool:
+        return signature in self.failures or signature in self.refiled
+
+    def __len__(self) -> int:
+        return len(self.failures)
+
+    # --- recording -------------------------------------------------------------------------
+
+    def record(self, f: Finding, *, found_by: str, hypothesis_shrunk: Case | None = None) -> None:
+        """Save at once, shrink, save again. `hypothesis_shrunk`: what Hypothesis already
+        reduced `f.case` to (the greedy passes go on from there)."""
+        sig = f.mismatch.signature
+        if sig in self:
+            return
+        if sig in self.in_corpus:
+            self.failures[sig] = Failure(
+                sig, f.mismatch, f.case, f.fault, self.in_corpus[sig], in_corpus_before=True
+            )
+            return
+        original = f.case
+        path = self._save(f.mismatch, f.case, f.fault, original=None)
+        failure = Failure(sig, f.mismatch, f.case, f.fault, path, found_by=found_by)
+        self.failures[sig] = failure
+        if hypothesis_shrunk is not None and hypothesis_shrunk != f.case:
+            again = self._reproduce(hypothesis_shrunk, f.fault, sig, confirm=True)
+            if again is not None:
+                failure.case, failure.mismatch = hypothesis_shrunk, again.mismatch
+        self._shrink(failure)
+        if failure.mismatch.signature != sig:
+            self._refile(failure, original, first=path)
+        elif failure.case != original:
+            failure.original_case = original
+            new = self._save(failure.mismatch, failure.case, failure.fault, original=original)
+            failure.path = new or failure.path
+
+    def _refile(self, failure: Failure, original: Case, *, first: Path | None) -> None:
+        """The shrunk case fails with another signature (its cause and entry say which):
+        file the failure under it, and merge it with a finding already filed there (the
+        smaller case stays). Later finds of the first signature are this same failure."""
+        found_as, sig = failure.signature, failure.mismatch.signature
+        del self.failures[found_as]
+        self.refiled[found_as] = sig
+        failure.signature, failure.found_as, failure.original_case = sig, found_as, original
+        # No entry of the first signature once one of this signature is written (a write
+        # that failed kept the first entry, printed the new one and made the run exit 3).
+        failure.path = self._save(failure.mismatch, failure.case, failure.fault, original=original)
+        if failure.path is not None:
+            forget_entry(first, found_as, original)
+        failure.in_corpus_before = sig in self.in_corpus
+        other = self.failures.get(sig)
+        if other is None or failure.case.size_key() < other.case.size_key():
+            self.failures[sig] = failure
+
+    def _shrink(self, failure: Failure) -> None:
+        o = self.c.o
+        budget = o.fault_shrink_seconds if is_fault_kind(failure.mismatch) else o.shrink_seconds
+        if self.c.deadline is not None:
+            budget = min(budget, self.c.deadline - time.monotonic())
+        if budget <= 0:
+            failure.why_not_shrunk = "the time budget had ended"
+            return
+        fault_kind = is_fault_kind(failure.mismatch)
+        fails = Probe(self, failure, fault_kind)
+        best = fails.findings
+
+        # First, does it fail again alone (a fresh worker for a crash or a hang)? If not,
+        # it needs the calls before it or is flaky: said, not shrunk (replay may not show it).
+        # A confirmed hang already did: its confirmation ran it alone in a fresh worker.
+        if not _confirmed_alone(failure.mismatch) and not fails(failure.case):
+            if self.c.deadline is not None and time.monotonic() >= self.c.deadline:
+                # The campaign's time ran out during the lone re-run: nothing is known.
+                failure.why_not_shrunk = "the time budget ended before it could be re-run alone"
+                return
+            failure.reproduced_alone = False
+            failure.why_not_shrunk = NOT_ALONE
+            path = self._save(
+                failure.mismatch, failure.case, failure.fault, original=None, note=NOT_ALONE
+            )
+            failure.path = path or failure.path
+            return
+        failure.reproduced_alone = True
+        alone = fails.tried.get((failure.case, failure.signature))
+        fails.found = getattr(alone, "mismatch", fails.found)
+        if self.c.deadline is not None:  # the lone re-run took its share
+            budget = min(budget, self.c.deadline - time.monotonic())
+        started = time.monotonic()
+        try:
+            small = self.shrink_case(failure, fails, budget)
+        except KeyboardInterrupt:
+            raise
+        # Both shrinkers stop at a fixed point or at their budget: one that returned before
+        # its budget ended found no smaller failing case; one stopped by it may have missed one.
+        failure.shrink_complete = time.monotonic() - started < budget * 0.98
+        if small == failure.case:
+            if failure.shrink_complete:
+                failure.shrunk = True
+            else:
+                failure.why_not_shrunk = BUDGET_ENDED
+            return
+        if fault_kind:  # the canonical case must fail as the original did, confirmed
+            confirmed = self._reproduce(small, failure.fault, failure.signature, confirm=True)
+            if confirmed is None:
+                if self.c.deadline is not None and time.monotonic() >= self.c.deadline:
+                    # Cut by the campaign's end (a hang's confirmation takes tens of
+                    # seconds): nothing is known of the smaller case.
+                    failure.why_not_shrunk = CONFIRM_CUT
+                    failure.shrink_complete = False
+                else:
+                    failure.why_not_shrunk = "the smaller case did not confirm the failure"
+                return
+            best[small] = confirmed
+        failure.case, failure.mismatch, failure.shrunk = small, best[small].mismatch, True
+
+    def impl_of(self, sig: str) -> str:
+        """The implementation a signature names; a candidate's name holds a colon itself."""
+        rest = sig.removeprefix(f"{self.op}:") if self.op != "expand" else sig
+        names = [*self.c.o.builtins, *(n for n, _ in self.c.workers)]
+        return max((n for n in names if rest.startswith(n + ":")), key=len, default="")
+
+    def shrink_case(self, failure: Failure, fails, budget: float):
+        return shrink(failure.case, fails, budget, envelope=self.c.envelope, fault=failure.fault)
+
+    def _reproduce(self, case: Case, fault: Fault | None, sig: str, *, confirm: bool):
+        impl = self.impl_of(sig)
+        builtins = [b for b in self.c.o.builtins if b == impl]
+        workers = [(n, w) for n, w in self.c.workers if n == impl]
+        return reproduce(
+            case,
+            fault,
+            sig,
+            builtins,
+            workers,
+            self.c.o.device,
+            self.c.tally,
+            deadline=self.c.deadline,
+            slow_is_failure=self.c.o.slow_is_failure,
+            confirm=confirm,
+        )
+
+    # --- the corpus ----------------------------------------------------------------------------
+
+    def _save(
+        self,
+        mismatch: Mismatch,
+        case: Case,
+        fault: Fault | None,
+        *,
+        original: Case | None,
+        note: str | None = None,
+    ) -> Path | None:
+        """Write the entry; a failure that cannot be written is printed in full on stderr,
+        kept in the report, and makes the run exit 3."""
+        try:
+            return corpus.save(
+                self.c.o.corpus_dir,
+                mismatch,
+                case,
+                fault,
+                device=self.c.o.device,
+                seed=self.c.o.seed,
+                spec=self.c.spec_of(mismatch.impl),
+                original_case=original,
+                op=self.op,
+                note=note,
+                replace_same=note is not None,
+            )
+        except (corpus.CorpusWriteError, OSError) as exc:
+            entry = getattr(exc, "entry", None) or {
+                "signature": mismatch.signature,
+                "cause": getattr(mismatch, "cause", "") or mismatch.describe(),
+                "case": case.to_json(),
+                "fault": fault and fault.to_json(),
+                "original_case": original.to_json() if original else None,
+            }
+            print(f"could not save a failure ({exc}); here it is:", file=sys.stderr)
+            print(json.dumps(entry), file=sys.stderr)
+            self.c.errors.append(f"a failure could not be saved: {exc}: {json.dumps(entry)}")
+            return None
+
+    def _corpus_signatures(self) -> dict[str, Path]:
+        d = self.c.o.corpus_dir
+        entries, _ = corpus.load_all([d]) if d.is_dir() else ([], [])
+        return {e.signature: e.path for e in entries if e.path is not None}
+
+    def to_json(self) -> list[dict]:
+        return [f.to_json() for f in self.failures.values()]

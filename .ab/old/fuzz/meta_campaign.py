@@ -1,0 +1,116 @@
+"""The `--op metadata` campaign: campaign.py's round driver and book, with contract-v2 cases.
+
+Named cases of every family first, then seeded Hypothesis rounds of meta_strategies; each
+example is a few cases, every one through every selected built-in and candidate
+(meta_harness). Failures go to a MetaBook: saved with `"op": "metadata"`, shrunk by
+meta_shrink within the same per-kind budgets, saved again.
+"""
+
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+import fuzz.meta_entry  # noqa: F401  (registers the decoder of metadata entries)
+from fuzz.book import Book
+from fuzz.campaign import Campaign
+from fuzz.harness import Finding
+from fuzz.meta_contract import named_bad_cases
+from fuzz.meta_harness import reproduce_meta, run_meta
+from fuzz.meta_shrink import shrink
+from fuzz.meta_strategies import meta_bad_cases, meta_cases, named_cases
+
+CASES_PER_EXAMPLE = 4
+
+
+class MetaBook(Book):
+    op = "metadata"
+
+    def shrink_case(self, failure, fails, budget: float):
+        return shrink(failure.case, fails, budget, envelope=self.c.envelope)
+
+    def _reproduce(self, case, fault, sig: str, *, confirm: bool):
+        impl = self.impl_of(sig)
+        return reproduce_meta(
+            case,
+            sig,
+            [b for b in self.c.o.builtins if b == impl],
+            [(n, w) for n, w in self.c.workers if n == impl],
+            self.c.o.device,
+            self.c.tally,
+            deadline=self.c.deadline,
+            slow_is_failure=self.c.o.slow_is_failure,
+            confirm=confirm,
+            fault=fault,
+        )
+
+
+class MetaCampaign(Campaign):
+    def __init__(self, options, on_progress=None):
+        super().__init__(options, on_progress)
+        self.book = MetaBook(self)
+
+    def _opening_cases(self) -> list:
+        """One named case per family, and the shipped v2 regression seeds, inside the
+        envelope."""
+        from fuzz.meta_envelope import restrict
+        from fuzz.seeds import shipped
+
+        opening = list(named_cases(self.envelope).values())
+        entries, errors = shipped("metadata")
+        for e in errors:
+            self.errors.append(f"a shipped regression seed could not be read: {e}")
+        for e in entries:
+            case = restrict(self.envelope, e.case)
+            if case is not None and e.fault is None:
+                opening.append(case)
+        return opening
+
+    def _strategy(self) -> st.SearchStrategy:
+        cases = st.lists(meta_cases(self.envelope), min_size=1, max_size=CASES_PER_EXAMPLE)
+        wants = self._wants_bad()
+        bad = st.lists(meta_bad_cases(self.envelope), max_size=2) if wants else st.just([])
+        return st.tuples(cases, bad)
+
+    def _wants_bad(self) -> bool:
+        """Bad calls go to the built-in backends always, to candidates with --check-errors."""
+        builtins = any(b != "reference" for b in self.o.builtins)
+        return builtins or (self.o.check_errors and bool(self.o.candidates))
+
+    def _check(self, cases, bad, *, count: bool, found_by: str):
+        if found_by == "named case" and not bad and self._wants_bad() and self.o.unit == 0:
+            bad = list(named_bad_cases(self.envelope).values())  # one per kind, first
+        return super()._check(cases, bad, count=count, found_by=found_by)
+
+    def _run(self, cases, bad, builtins, workers) -> list[Finding]:
+        return run_meta(
+            cases,
+            builtins,
+            workers,
+            self.o.device,
+            self.tally,
+            deadline=self.deadline,
+            hard_deadline=self.hard_deadline,
+            slow_is_failure=self.o.slow_is_failure,
+            bad=bad,
+            check_errors=self.o.check_errors,
+        )
+
+    def _shipped_path(self, cases) -> list[Finding]:
+        return []  # every built-in call here is already the shipped nsa_meta.metadata
+
+    def _slow(self) -> list[dict]:
+        from fuzz.meta_case import MetaCase
+
+        out = []
+        for name, w in self.workers:
+            for item, seconds in w.slow:
+                try:
+                    case = MetaCase.from_json(item["case"]).describe()
+                except (KeyError, TypeError, ValueError):
+                    case = "?"
+                out.append({"impl": name, "seconds": round(seconds, 2), "case": case})
+        return out
+
+
+def campaign_class(op: str) -> type[Campaign]:
+    return MetaCampaign if op == "metadata" else Campaign

@@ -1,0 +1,391 @@
+"""A contract-v2 case is explicit data: 1 to 3 calls on one set of caller buffers.
+
+Each `MetaCall` holds its inputs' values and layouts (dtype, stride, offset; req_to_token
+as a formula-filled pool with its own layout); the `MetaCase` holds what the calls share:
+width, page size and the poisoned out buffers (capacities, strides, offsets). JSON both
+ways, so a corpus entry replays the same calls after the strategies change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+
+import torch
+
+import reference
+from fuzz.case import DTYPES, Layout, _materialise
+from reference.metadata import per_request
+
+POISON = -777  # every buffer cell starts as this; a cell outside the region must keep it
+TABLE_GAP = -5  # req_to_token cells outside the view: wrong (and invalid) if read
+FIELDS = (
+    "cache_seqlens",
+    "cu_seqlens_k",
+    "seqlens_expanded",
+    "dsa_cache_seqlens",
+    "dsa_cu_seqlens_k",
+    "page_table_1",
+    "real_page_table",
+)
+INPUTS = ("seq_lens", "req_pool_indices", "req_to_token", "extend_seq_lens")
+
+
+@dataclass(frozen=True)
+class Table:
+    """req_to_token: `pool` rows of `columns` int32 token ids, cell (r, c) =
+    base + (r * 1009 + c * 7 + seed) % 100_000, inside a larger storage: `row_pad` storage
+    rows before it, `col_off` storage columns before it (a slice that starts mid-row),
+    `col_pad` spare columns after it; transposed: column stride != 1. `base` lifts the
+    token ids (2**24 and up: ids that float32 or 24-bit arithmetic get wrong)."""
+
+    pool: int
+    columns: int
+    seed: int = 0
+    transposed: bool = False
+    row_pad: int = 0
+    col_pad: int = 0
+    col_off: int = 0
+    base: int = 0
+
+    def values(self) -> torch.Tensor:
+        r = torch.arange(self.pool, dtype=torch.int64)[:, None]
+        c = torch.arange(self.columns, dtype=torch.int64)[None, :]
+        return (self.base + (r * 1009 + c * 7 + self.seed) % 100_000).to(torch.int32)
+
+    def rows(self) -> list[list[int]]:
+        return self.values().tolist()
+
+    def tensor(self, device) -> torch.Tensor:
+        v = self.values()
+        cols = slice(self.col_off, self.col_off + self.columns)
+        wide = self.col_off + self.columns + self.col_pad
+        if not self.transposed:
+            store = torch.full((self.pool + self.row_pad, wide), TABLE_GAP, dtype=torch.int32)
+            store[self.row_pad :, cols] = v
+            return store.to(device)[self.row_pad :, cols]
+        store = torch.full((wide, self.pool + self.row_pad), TABLE_GAP, dtype=torch.int32)
+        store[cols, self.row_pad :] = v.t()
+        return store.to(device).t()[self.row_pad :, cols]
+
+    @property
+    def plain(self) -> bool:
+        return not self.transposed and self.row_pad == 0 and self.col_pad == 0 == self.col_off
+
+
+def _seq_gap(n: int) -> torch.Tensor:
+    return 1000 + 37 * torch.arange(n)
+
+
+def _ext_gap(n: int) -> torch.Tensor:
+    return 1 + torch.arange(n) % 3
+
+
+def _idx_gap(n: int) -> torch.Tensor:
+    return torch.zeros(n, dtype=torch.int64)  # a valid pool row, but the wrong one
+
+
+@dataclass(frozen=True)
+class MetaCall:
+    """One call of the v2 candidate signature (width and page size are the case's)."""
+
+    mode: str
+    seq_lens: tuple[int, ...]
+    req_pool_indices: tuple[int, ...]
+    table: Table
+    extend_seq_lens: tuple[int, ...] | None = None
+    topk: int = 2048
+    next_n: int = 1
+    seq_layout: Layout = field(default_factory=Layout)
+    idx_layout: Layout = field(default_factory=Layout)
+    ext_layout: Layout = field(default_factory=Layout)
+
+    @property
+    def bs(self) -> int:
+        return len(self.seq_lens)
+
+    def per_request(self) -> tuple[list[int], list[int]]:
+        return per_request(self.mode, list(self.seq_lens), self.next_n, self.extend_seq_lens)
+
+    @property
+    def rows(self) -> int:
+        return sum(self.per_request()[0])
+
+    def layouts(self) -> list[Layout]:
+        out = [self.seq_layout, self.idx_layout]
+        return out + ([self.ext_layout] if self.extend_seq_lens is not None else [])
+
+    def tensors(self, device) -> dict[str, torch.Tensor | None]:
+        """The tensor arguments, by keyword."""
+        ext = None
+        if self.extend_seq_lens is not None:
+            ext = _materialise(self.extend_seq_lens, self.ext_layout, device, _ext_gap)
+        return {
+            "seq_lens": _materialise(self.seq_lens, self.seq_layout, device, _seq_gap),
+            "req_pool_indices": _materialise(
+                self.req_pool_indices, self.idx_layout, device, _idx_gap
+            ),
+            "req_to_token": self.table.tensor(device),
+            "extend_seq_lens": ext,
+        }
+
+    def scalars(self, width: int, page_size: int) -> dict:
+        return dict(
+            mode=self.mode, topk=self.topk, next_n=self.next_n, page_size=page_size, width=width
+        )
+
+    def to_json(self) -> dict:
+        return {
+            "mode": self.mode,
+            "seq_lens": list(self.seq_lens),
+            "extend_seq_lens": None if self.extend_seq_lens is None else list(self.extend_seq_lens),
+            "req_pool_indices": list(self.req_pool_indices),
+            # col_off and base only when set: entries that do not use them read as before
+            "req_to_token": {
+                k: v for k, v in asdict(self.table).items() if v or k not in ("col_off", "base")
+            },
+            "topk": self.topk,
+            "next_n": self.next_n,
+            "seq_layout": asdict(self.seq_layout),
+            "idx_layout": asdict(self.idx_layout),
+            "ext_layout": asdict(self.ext_layout),
+        }
+
+    @classmethod
+    def from_json(cls, d: dict) -> MetaCall:
+        ext = d.get("extend_seq_lens")
+        return cls(
+            mode=d["mode"],
+            seq_lens=tuple(d["seq_lens"]),
+            req_pool_indices=tuple(d["req_pool_indices"]),
+            table=Table(**d["req_to_token"]),
+            extend_seq_lens=None if ext is None else tuple(ext),
+            topk=d.get("topk", 2048),
+            next_n=d.get("next_n", 1),
+            seq_layout=Layout(**d.get("seq_layout", {})),
+            idx_layout=Layout(**d.get("idx_layout", {})),
+            ext_layout=Layout(**d.get("ext_layout", {})),
+        )
+
+    def describe(self) -> str:
+        def short(xs) -> str:
+            return "[" + ", ".join(map(str, xs[:6])) + (", ..." if len(xs) > 6 else "") + "]"
+
+        def lay(x: Layout) -> str:
+            odd = (x.stride, x.offset) != (1, 0)
+            return x.dtype + (f" stride={x.stride} offset={x.offset}" if odd else "")
+
+        parts = [f"{self.mode} bs={self.bs} T={self.rows}"]
+        if self.mode in ("target_verify", "draft_extend") or self.next_n != 1:
+            parts.append(f"next_n={self.next_n}")
+        parts.append(f"topk={self.topk} seq_lens={short(self.seq_lens)} ({lay(self.seq_layout)})")
+        if self.extend_seq_lens is not None:
+            parts.append(f"extend_seq_lens={short(self.extend_seq_lens)} ({lay(self.ext_layout)})")
+        parts.append(f"req_pool_indices={short(self.req_pool_indices)} ({lay(self.idx_layout)})")
+        t = self.table
+        if not t.plain:
+            how = "transposed" if t.transposed else "sliced"
+            at = f" from column {t.col_off}" if t.col_off else ""
+            parts.append(f"req_to_token {how}{at} [{t.pool}, {t.columns}]")
+        if t.base:
+            parts.append(f"token ids from {t.base}")
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class MetaCase:
+    """Calls that share one set of poisoned out buffers (SGLang's capture, then replays).
+
+    Buffers: `bs_slack`/`rows_slack` past the largest bs and T of the calls, 1-D ones with
+    stride `vec_stride` (or one stride each, `vec_strides`, in FIELDS order) at storage
+    offset `offset`, page tables with `table_pad` spare columns (row stride > width). Per
+    page table (page_table_1, real_page_table): every `col_step`-th column of its storage
+    (column stride != 1), and `table_transposed`: a view of a transposed storage (row
+    stride 1, `table_pad` spare rows). `out` ("buffers" or "none") and `validate` say how
+    the built-ins are called; a candidate always writes into the buffers.
+    """
+
+    calls: tuple[MetaCall, ...]
+    width: int
+    page_size: int = 1
+    bs_slack: int = 0
+    rows_slack: int = 0
+    vec_stride: int = 1
+    offset: int = 0
+    table_pad: int = 0
+    out: str = "buffers"
+    validate: bool = True
+    col_step: tuple[int, int] = (1, 1)
+    table_transposed: tuple[bool, bool] = (False, False)
+    vec_strides: tuple[int, ...] = ()
+
+    @property
+    def bs(self) -> int:
+        return max(c.bs for c in self.calls)
+
+    @property
+    def total(self) -> int:
+        return max(c.rows for c in self.calls)
+
+    @property
+    def pages(self) -> int:
+        return -(-self.width // self.page_size)
+
+    def expected(self) -> list[reference.MetadataLists]:
+        """The oracle's answer for every call. Cached: a drawn case is checked for validity
+        by the strategy and judged by the harness, and the pure-Python oracle is the costly
+        half of a v2 case. Read-only for every caller."""
+        return _expected(self)
+
+    def _oracle(self) -> list[reference.MetadataLists]:
+        return [
+            reference.metadata(
+                c.mode,
+                list(c.seq_lens),
+                list(c.req_pool_indices),
+                c.table.rows(),
+                topk=c.topk,
+                width=self.width,
+                page_size=self.page_size,
+                next_n=c.next_n,
+                extend_seq_lens=None if c.extend_seq_lens is None else list(c.extend_seq_lens),
+            )
+            for c in self.calls
+        ]
+
+    def buffers(self, device):
+        """The poisoned out buffers, a nsa_meta.Metadata (real_page_table None when P == 1)."""
+        from nsa_meta import Metadata
+
+        bs_cap, rows_cap = self.bs + self.bs_slack, self.total + self.rows_slack
+
+        def vector(n: int, stride: int) -> torch.Tensor:
+            size = self.offset + stride * max(n, 1) + 1
+            store = torch.full((size,), POISON, dtype=torch.int32, device=device)
+            return store.as_strided((n,), (stride,), self.offset)
+
+        def table(columns: int, which: int) -> torch.Tensor:
+            strides, extent = self.table_strides(which, rows_cap, columns)
+            store = torch.full(
+                (self.offset + extent + 1,), POISON, dtype=torch.int32, device=device
+            )
+            return store.as_strided((rows_cap, columns), strides, self.offset)
+
+        v = self.vec_strides or (self.vec_stride,) * 5
+        return Metadata(
+            vector(bs_cap, v[0]),
+            vector(bs_cap + 1, v[1]),
+            vector(rows_cap, v[2]),
+            vector(rows_cap, v[3]),
+            vector(rows_cap + 1, v[4]),
+            table(self.width, 0),
+            table(self.pages, 1) if self.page_size > 1 else None,
+        )
+
+    def table_strides(self, which: int, rows: int, columns: int) -> tuple[tuple[int, int], int]:
+        """((row stride, column stride), storage elements past the offset) of page table
+        `which` (0: page_table_1, 1: real_page_table) of `rows` x `columns`."""
+        step = self.col_step[which]
+        if self.table_transposed[which]:  # storage [columns * step, rows + pad], transposed
+            col = max(rows + self.table_pad, 1) * step
+            return (1, col), columns * col
+        row = columns * step + self.table_pad
+        return (row, step), rows * row
+
+    @property
+    def odd_tables(self) -> bool:
+        """A page table whose column stride is not 1."""
+        return self.col_step != (1, 1) or any(self.table_transposed)
+
+    def size_key(self) -> tuple:
+        calls = self.calls
+        unusual = sum(
+            (x.stride != 1) + (x.offset != 0) + (x.dtype != "int32")
+            for c in calls
+            for x in c.layouts()
+        ) + sum(not c.table.plain for c in calls)
+        unusual += (self.vec_stride != 1) + (self.offset != 0) + (self.table_pad != 0)
+        unusual += sum(s != 1 for s in self.col_step) + sum(self.table_transposed)
+        unusual += len(set(self.vec_strides)) > 1
+        values = sum(
+            sum(c.seq_lens) + sum(c.extend_seq_lens or ()) + sum(c.req_pool_indices) for c in calls
+        )
+        return (
+            len(calls),
+            self.bs,
+            self.total,
+            self.width,
+            self.page_size,
+            unusual,
+            max(c.next_n for c in calls),
+            values,
+            sum(c.topk for c in calls),
+            (self.out != "buffers") + (not self.validate) + self.bs_slack + self.rows_slack,
+        )
+
+    def to_json(self) -> dict:
+        odd: dict = {}  # written only when set: older entries' bytes (the seeds) stay as were
+        if self.odd_tables:
+            odd = {"col_step": list(self.col_step), "table_transposed": list(self.table_transposed)}
+        if self.vec_strides:
+            odd["vec_strides"] = list(self.vec_strides)
+        return {
+            "calls": [c.to_json() for c in self.calls],
+            "width": self.width,
+            "page_size": self.page_size,
+            "bs_slack": self.bs_slack,
+            "rows_slack": self.rows_slack,
+            "vec_stride": self.vec_stride,
+            "offset": self.offset,
+            "table_pad": self.table_pad,
+            "out": self.out,
+            "validate": self.validate,
+            **odd,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict) -> MetaCase:
+        keys = (
+            "bs_slack",
+            "rows_slack",
+            "vec_stride",
+            "offset",
+            "table_pad",
+            "out",
+            "validate",
+        )
+        lists = ("col_step", "table_transposed", "vec_strides")
+        return cls(
+            calls=tuple(MetaCall.from_json(c) for c in d["calls"]),
+            width=d["width"],
+            page_size=d.get("page_size", 1),
+            **{k: d[k] for k in keys if k in d},
+            **{k: tuple(d[k]) for k in lists if k in d},
+        )
+
+    def describe(self) -> str:
+        head = f"width={self.width} page_size={self.page_size}"
+        if (self.vec_stride, self.offset, self.table_pad) != (1, 0, 0):
+            head += f" buffers(stride={self.vec_stride} offset={self.offset} pad={self.table_pad})"
+        if self.vec_strides:
+            head += f" 1-D buffer strides {list(self.vec_strides)}"
+        if self.odd_tables:
+            tables = []
+            for name, step, t in zip(FIELDS[5:], self.col_step, self.table_transposed):
+                if (step, t) == (1, False) or (name == "real_page_table" and self.page_size == 1):
+                    continue
+                tables.append(f"{name} column step {step}" + (" of a transposed storage" * t))
+            head += f" ({', '.join(tables)})" if tables else ""
+        if len(self.calls) == 1:
+            return f"{self.calls[0].describe()} {head}"
+        body = "; ".join(f"call {k + 1}: {c.describe()}" for k, c in enumerate(self.calls))
+        return f"{len(self.calls)} calls on one set of buffers ({head}): {body}"
+
+
+def dtype_of(name: str) -> torch.dtype:
+    return DTYPES[name]
+
+
+@lru_cache(maxsize=64)
+def _expected(case: MetaCase) -> list[reference.MetadataLists]:
+    return case._oracle()

@@ -1,0 +1,229 @@
+"""Shrink a contract-v2 failure, then normalise it: greedy steps kept while it still fails
+with the same signature, never leaving the envelope.
+
+Calls first (one call unless the failure needs two), then the batch by bisection, then the
+canonical form: contiguous int32 inputs, a plain req_to_token, plain buffers, page size 1,
+the narrowest width, next_n 1, top-k 0 or 2**31 - 1, the smallest values. A stale cell whose
+call, run alone, leaves that cell unwritten is the same missed write: the lone call is kept.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+from fuzz.case import Layout
+from fuzz.envelope import EVERYTHING, Envelope
+from fuzz.meta_case import MetaCall, MetaCase, Table
+from fuzz.meta_envelope import valid, violations
+from fuzz.meta_judge import same_missed_write, values_twin
+from reference.metadata import INT32_MAX
+
+Fails = Callable[..., object]
+ROUNDS = 3
+
+
+class _Search:
+    def __init__(self, case: MetaCase, fails: Fails, deadline: float, envelope: Envelope | None):
+        self.best, self.fails, self.deadline = case, fails, deadline
+        self.env = envelope or EVERYTHING
+        # How the best case fails, when `fails` says (a probe: see `shrink`); its signature
+        # is then asked of every smaller case, so a stale failure may become a values one.
+        self.why = getattr(fails, "found", None)
+        self.known: dict[tuple[MetaCase, str | None], bool] = {(case, self.asked(case)): True}
+        self.answers: dict[tuple[MetaCase, str | None], object] = {}
+        self.calls = 0
+
+    def asked(self, c: MetaCase) -> str | None:
+        """The signature `c` must fail with (None: the one `fails` checks by itself). A lone
+        call cannot be stale: for it, a stale failure's is the values one of its buffer."""
+        if self.why is None:
+            return None
+        twin = values_twin(self.why.signature)
+        return twin if twin is not None and len(c.calls) == 1 else self.why.signature
+
+    def _fails(self, c: MetaCase, sig: str | None) -> bool:
+        if sig is None:
+            return bool(self.fails(c))
+        got = self.answers[(c, sig)] = self.fails(c, signature=sig)
+        if not got or sig == self.why.signature:
+            return bool(got)
+        return same_missed_write(self.best, self.why, c, got.mismatch)
+
+    def out_of_time(self) -> bool:
+        return time.monotonic() >= self.deadline
+
+    def test(self, c: MetaCase) -> bool:
+        key = (c, self.asked(c))
+        if key in self.known:
+            return self.known[key]
+        if self.out_of_time():
+            return False
+        ok = valid(c) and violations(self.env, c) <= violations(self.env, self.best)
+        result = False
+        if ok:
+            self.calls += 1
+            result = self._fails(c, key[1])
+        self.known[key] = result
+        return result
+
+    def take(self, c: MetaCase) -> bool:
+        """Keep `c` if it still fails; True when kept. Every step is a reduction or a move
+        to the canonical form, so no size check is needed (top-k 2**31 - 1 is canonical)."""
+        if c == self.best:
+            return True
+        if self.test(c):
+            got = self.answers.get((c, self.asked(c)))
+            self.best = c
+            self.why = getattr(got, "mismatch", self.why)
+            return True
+        return False
+
+
+def _with_call(case: MetaCase, k: int, call: MetaCall) -> MetaCase:
+    calls = list(case.calls)
+    calls[k] = call
+    return replace(case, calls=tuple(calls))
+
+
+def _requests(call: MetaCall, keep: list[int]) -> MetaCall:
+    def pick(xs):
+        return None if xs is None else tuple(xs[i] for i in keep)
+
+    return replace(
+        call,
+        seq_lens=pick(call.seq_lens),
+        req_pool_indices=pick(call.req_pool_indices),
+        extend_seq_lens=pick(call.extend_seq_lens),
+    )
+
+
+def _fewer_calls(s: _Search) -> None:
+    n = len(s.best.calls)
+    options = [(k,) for k in reversed(range(n))]
+    options += [tuple(j for j in range(n) if j != k) for k in range(n)] if n > 2 else []
+    for keep in options:
+        if s.take(replace(s.best, calls=tuple(s.best.calls[j] for j in keep))):
+            return
+
+
+def _fewer_requests(s: _Search, k: int) -> None:
+    """Bisect the smallest prefix that still fails, then the latest start of a window."""
+    bs = s.best.calls[k].bs
+    lo, hi = 0, bs  # hi fails (the case as is)
+    while lo < hi and not s.out_of_time():
+        mid = (lo + hi) // 2
+        call = _requests(s.best.calls[k], list(range(mid)))
+        if s.test(_with_call(s.best, k, call)):
+            hi = mid
+        else:
+            lo = mid + 1
+    if hi < bs:
+        s.take(_with_call(s.best, k, _requests(s.best.calls[k], list(range(hi)))))
+    bs = s.best.calls[k].bs
+    lo, hi = 0, bs  # drop the first `lo` requests while it still fails
+    while lo < hi and not s.out_of_time():
+        mid = (lo + hi + 1) // 2
+        call = _requests(s.best.calls[k], list(range(mid, bs)))
+        if s.test(_with_call(s.best, k, call)):
+            lo = mid
+        else:
+            hi = mid - 1
+    if lo:
+        s.take(_with_call(s.best, k, _requests(s.best.calls[k], list(range(lo, bs)))))
+
+
+def _values(s: _Search, k: int, name: str) -> None:
+    """Whole array to 0, then 1, then each value lowered by bisection."""
+    values = getattr(s.best.calls[k], name)
+    if values is None or not values:
+        return
+    for v in (0, 1):
+        if s.take(_with_call(s.best, k, replace(s.best.calls[k], **{name: (v,) * len(values)}))):
+            return
+    for i in range(min(len(values), 64)):
+        lo = 0
+        while not s.out_of_time():
+            cur = getattr(s.best.calls[k], name)
+            if cur[i] <= lo:
+                break
+            mid = (lo + cur[i]) // 2
+            new = cur[:i] + (mid,) + cur[i + 1 :]
+            if s.take(_with_call(s.best, k, replace(s.best.calls[k], **{name: new}))):
+                continue
+            lo = mid + 1
+
+
+def _canonical_call(s: _Search, k: int) -> None:
+    c = s.best.calls[k]
+    plain = Layout(s.env.canonical_dtype())
+    for field in ("seq_layout", "idx_layout", "ext_layout"):
+        s.take(_with_call(s.best, k, replace(s.best.calls[k], **{field: plain})))
+    pool = max(s.best.calls[k].req_pool_indices, default=0) + 1
+    for move in (
+        lambda t: Table(pool, s.best.width),
+        lambda t: replace(t, transposed=False, row_pad=0, col_pad=0, col_off=0),
+        lambda t: replace(t, seed=0),
+        lambda t: replace(t, pool=pool),
+        lambda t: replace(t, columns=s.best.width),
+    ):
+        table = move(s.best.calls[k].table)
+        s.take(_with_call(s.best, k, replace(s.best.calls[k], table=table)))
+    if c.next_n != 1 and (s.env.next_n is None or 1 in s.env.next_n):
+        s.take(_with_call(s.best, k, replace(s.best.calls[k], next_n=1)))
+    for topk in (0, INT32_MAX):
+        if s.env.allows_topk(topk) and s.take(
+            _with_call(s.best, k, replace(s.best.calls[k], topk=topk))
+        ):
+            break
+
+
+def _canonical_case(s: _Search) -> None:
+    s.take(replace(s.best, out="buffers", validate=True))
+    s.take(replace(s.best, bs_slack=0, rows_slack=0))
+    s.take(replace(s.best, col_step=(1, 1), table_transposed=(False, False), vec_strides=()))
+    for w in (0, 1):  # each page table row-major, then only its column step or its storage
+        for step, t in ((1, False), (s.best.col_step[w], False), (1, s.best.table_transposed[w])):
+            col_step, transposed = list(s.best.col_step), list(s.best.table_transposed)
+            col_step[w], transposed[w] = step, t
+            s.take(replace(s.best, col_step=tuple(col_step), table_transposed=tuple(transposed)))
+    s.take(replace(s.best, vec_strides=()))
+    s.take(replace(s.best, vec_stride=1, offset=0, table_pad=0))
+    for page in (1, 2):
+        if s.env.page_sizes is None or page in s.env.page_sizes:
+            if s.take(replace(s.best, page_size=page)):
+                break
+    lo = 1
+    while not s.out_of_time() and s.best.width > lo:  # the narrowest width that still fails
+        mid = (lo + s.best.width) // 2
+        if not s.take(replace(s.best, width=mid)):
+            lo = mid + 1
+
+
+def shrink(
+    case: MetaCase, fails: Fails, seconds: float, *, envelope: Envelope | None = None
+) -> MetaCase:
+    """The smallest, most canonical case found within `seconds` that `fails` still says
+    fails (with the signature it checks); `case` itself must fail.
+
+    `fails` may be a probe (fuzz/book.py): `fails.found`, the mismatch `case` fails with, and
+    `fails(c, signature=s)`, c's finding (`.mismatch`) if it fails with s, else None. Then a
+    stale failure, kept while more than one call remains, may end as the values failure of
+    its lone call on the same cell (meta_judge.same_missed_write): the caller files the
+    result under the signature its last finding has."""
+    s = _Search(case, fails, time.monotonic() + seconds, envelope)
+    for _ in range(ROUNDS):
+        before = s.best
+        _fewer_calls(s)
+        for k in range(len(s.best.calls)):
+            _fewer_requests(s, k)
+        _canonical_case(s)
+        for k in range(len(s.best.calls)):
+            _canonical_call(s, k)
+            for name in ("seq_lens", "extend_seq_lens", "req_pool_indices"):
+                _values(s, k, name)
+            _canonical_call(s, k)  # a smaller pool index lets the table shrink
+        if s.best == before or s.out_of_time():
+            break
+    return s.best

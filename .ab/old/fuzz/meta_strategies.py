@@ -1,0 +1,543 @@
+"""Hypothesis strategies and named cases for contract v2: every family of issue 10 is
+reached by construction (weighted branches), and NAMED_META_CASES holds one documented case
+per family, run first by every `--op metadata` campaign. Draws stay inside an envelope.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hypothesis import assume
+from hypothesis import strategies as st
+
+from fuzz.case import Layout
+from fuzz.envelope import EVERYTHING, Envelope
+from fuzz.meta_case import MetaCall, MetaCase, Table
+from fuzz.meta_envelope import restrict, valid, violations
+from reference.metadata import INT32_MAX, MODES
+
+EDGE_BS = (0, 1, 31, 32, 33, 127, 128, 129, 1023, 1024, 1025, 16383, 16384, 16385)
+WIDE_WIDTHS = (257, 511, 513, 1025, 2049, 4097)  # column tiles of 256 to 4096 and one past
+WIDE_CELLS = 50_000  # rows x width of a wide case at most
+WIDE_ONE_IN = 8  # one case in this many is wide
+LONG_CELLS = 200_000  # rows x width of a case of long extends at most
+PAGE_SIZES = (1, 2, 3, 64, 128)
+# (column step, transposed storage) of a page table; the first is the plain row-major one
+TABLE_LAYOUTS = ((1, False), (1, True), (2, True), (2, False), (3, False))
+ODD_OUT_ONE_IN = 6  # one case in this many: column-strided page tables; 1-D strides apart
+
+
+# --- named cases ---------------------------------------------------------------------------
+
+
+def _call(mode, s, r, ext=None, *, N=2, topk=2048, pool=8, columns=None, **kw) -> MetaCall:
+    table = kw.pop("table", None) or Table(pool, columns or 12, seed=kw.pop("seed", 0))
+    return MetaCall(
+        mode,
+        tuple(s),
+        tuple(r),
+        table,
+        None if ext is None else tuple(ext),
+        topk=topk,
+        next_n=N,
+        **kw,
+    )
+
+
+def _case(*calls: MetaCall, width=5, page=1, **kw) -> MetaCase:
+    kw.setdefault("rows_slack", 2)
+    kw.setdefault("bs_slack", 1)
+    return MetaCase(tuple(calls), width, page, **kw)
+
+
+def _big(bs: int, mode: str = "decode") -> MetaCase:
+    s = [(i * 7) % 50 + 1 for i in range(bs)]
+    r = [(i * 5) % (bs + 2) for i in range(bs)]
+    return _case(_call(mode, s, r, N=1, pool=bs + 2, columns=1), width=1)
+
+
+I64 = Layout("int64")
+
+
+def named_meta_cases() -> dict[str, MetaCase]:
+    """One case per family of issue 10 (documented by its name)."""
+    c = _call
+    cases = {
+        "decode, pool indices int64 stride 3 offset 2": _case(
+            c("decode", [10, 4, 7], [3, 1, 5], idx_layout=Layout("int64", 3, 2))
+        ),
+        "target_verify N=3": _case(c("target_verify", [10, 4, 1], [1, 2, 0], N=3, topk=9)),
+        "draft_extend N=4": _case(c("draft_extend", [10, 4, 6], [2, 0, 7], N=4)),
+        "draft_extend_var": _case(c("draft_extend_var", [10, 4, 9], [3, 0, 5], [3, 1, 2])),
+        "bs 0": _case(c("decode", [], [])),
+        "bs 0, draft_extend_var": _case(c("draft_extend_var", [], [], [])),
+        "bs 1": _case(c("target_verify", [7], [3], N=3)),
+        "next_n 8": _case(c("draft_extend", [20, 3], [1, 6], N=8, topk=12)),
+        "all-zero extends": _case(c("draft_extend_var", [5, 6, 9], [1, 2, 3], [0, 0, 0])),
+        "mixed zero extends": _case(
+            c("draft_extend_var", [5, 0, 9, 3, 4], [1, 6, 2, 0, 5], [0, 2, 0, 1, 3])
+        ),
+        "kv < e padding (s=1, e=N)": _case(c("draft_extend", [1, 1, 6], [0, 4, 2], N=4, topk=1)),
+        "topk below, at, above": _case(
+            c("target_verify", [10, 12, 9], [0, 1, 2], N=3, topk=9),
+            c("draft_extend", [10, 12, 9], [0, 1, 2], N=3, topk=INT32_MAX),
+        ),
+        "page 2, width a multiple": _case(c("draft_extend", [8, 3], [1, 4], N=2), width=6, page=2),
+        "page 3, width not a multiple": _case(
+            c("draft_extend", [8, 3], [5, 0], N=2), width=10, page=3
+        ),
+        "page 64 above the width": _case(c("decode", [8, 3, 2], [2, 3, 2]), width=7, page=64),
+        "page 128, two pages": _case(c("decode", [8, 3], [2, 6], columns=140), width=130, page=128),
+        "req_to_token sliced": _case(
+            c(
+                "decode",
+                [8, 3, 5],
+                [5, 0, 2],
+                table=Table(8, 12, seed=1, row_pad=2, col_pad=3),
+            ),
+            page=2,
+        ),
+        "req_to_token transposed": _case(
+            c("draft_extend", [8, 3], [5, 1], N=3, table=Table(8, 11, transposed=True, row_pad=2)),
+            width=10,
+            page=3,
+        ),
+        "repeated pool indices at both ends": _case(
+            c("draft_extend", [4, 5, 6, 7], [0, 7, 0, 7], N=2)
+        ),
+        "int64 seq_lens and extends, int32 pool indices": _case(
+            c(
+                "draft_extend_var",
+                [10, 4, 9],
+                [3, 0, 5],
+                [2, 1, 2],
+                seq_layout=I64,
+                ext_layout=I64,
+            )
+        ),
+        "running sums near int32": _case(
+            c("decode", [2**30, 2**30 - 101, 37], [0, 1, 2], topk=INT32_MAX)
+        ),
+        "kv at int32 max in target_verify": _case(
+            c("target_verify", [INT32_MAX - 12, 5], [0, 1], N=2, topk=100)
+        ),
+        "back-to-back calls, smaller T": _case(
+            c("draft_extend_var", [10, 4, 9], [3, 0, 5], [3, 2, 2], seed=0),
+            c("draft_extend_var", [6, 8], [1, 2], [1, 2], seed=5),
+        ),
+        "back-to-back calls, larger bs": _case(
+            c("decode", [3], [1]),
+            c("decode", [10, 4, 9, 5], [3, 0, 5, 6], seed=2),
+            c("decode", [2, 2], [0, 1], seed=4),
+        ),
+        "strided buffers": _case(
+            c("target_verify", [10, 4], [1, 2], N=2),
+            width=6,
+            page=2,
+            vec_stride=2,
+            offset=3,
+            table_pad=3,
+        ),
+        "page tables of a transposed storage (column stride != 1)": _case(
+            c("target_verify", [10, 4, 7], [1, 2, 6], N=2),
+            width=7,
+            page=2,
+            table_pad=2,
+            table_transposed=(True, True),
+        ),
+        "page tables every 2nd and 3rd storage column": _case(
+            c("draft_extend", [9, 13], [3, 0], N=3),
+            width=10,
+            page=3,
+            offset=1,
+            table_pad=1,
+            col_step=(2, 3),
+        ),
+        "1-D buffers with a stride each": _case(
+            c("draft_extend_var", [10, 4, 9], [3, 0, 5], [2, 1, 3]),
+            offset=2,
+            vec_strides=(3, 1, 2, 3, 2),
+        ),
+    }
+    cases.update(
+        {
+            "wide page table (width 1025, page 64)": _case(
+                c("target_verify", [30, 7], [3, 6], N=2, columns=1030), width=1025, page=64
+            ),
+            "replays at one bs with new values": _case(
+                c("target_verify", [10, 4, 9], [3, 0, 5], N=3, topk=9, seed=0),
+                c("target_verify", [2, 11, 6], [1, 7, 4], N=3, topk=9, seed=7),
+                c("target_verify", [5, 5, 20], [6, 2, 0], N=3, topk=9, seed=3),
+            ),
+            "draft_extend_var replays at one bs, T growing": _case(
+                c("draft_extend_var", [10, 4, 9], [3, 0, 5], [1, 0, 2], seed=0),
+                c("draft_extend_var", [12, 6, 9], [3, 0, 5], [3, 2, 4], seed=2),
+            ),
+            "token ids near 2**31, page 3": _case(
+                c("decode", [9, 4], [5, 2], table=Table(8, 41, seed=3, base=2**31 - 100_000)),
+                width=40,
+                page=3,
+            ),
+            "req_to_token sliced from a column offset": _case(
+                c("decode", [8, 3], [6, 1], table=Table(8, 12, seed=2, col_off=3, col_pad=1)),
+                width=7,
+                page=2,
+            ),
+            "seq_lens broadcast (stride 0), one pool row": _case(
+                c(
+                    "draft_extend",
+                    [7, 7, 7, 7],
+                    [2, 2, 2, 2],
+                    N=2,
+                    seq_layout=Layout("int32", 0, 1),
+                    idx_layout=Layout("int64", 0, 2),
+                )
+            ),
+        }
+    )
+    cases.update(_corner_cases())
+    for bs in (31, 32, 33, 127, 128, 129, 1023, 1024, 1025, 16383, 16384, 16385):
+        cases[f"bs {bs}"] = _big(bs)
+    return cases
+
+
+SWEEP_PAGES = ((2, 7), (3, 7), (3, 8), (64, 100), (128, 200))  # (page, width): every residue
+
+
+def _corner_cases() -> dict[str, MetaCase]:
+    """Corners of the families that the draws reach only rarely: int32 limits hit exactly,
+    long extends, a stride-0 int64 extend, and every mode at every page size with several
+    pool rows (a page boundary between two columns shows in some row)."""
+    c = _call
+    kv_top = (INT32_MAX - 5 + 1) // 2  # its two rows sum to 2**31 - 6, the other's to 5
+    cases = {
+        "target_verify kv exactly 2**31 - 1 (bs 1), topk 2**31 - 1 then 100": _case(
+            c("target_verify", [INT32_MAX - 1], [2], N=1, topk=INT32_MAX),
+            c("target_verify", [INT32_MAX - 3], [5], N=3, topk=100, seed=3),
+        ),
+        "dsa_cu_seqlens_k near 2**31 - 1 from one request": _case(
+            c("target_verify", [kv_top - 2, 1], [2, 5], N=2, topk=INT32_MAX)
+        ),
+        "topk 0 with padded rows": _case(c("draft_extend", [1, 0, 5], [1, 2, 3], N=3, topk=0)),
+        "target_verify next_n 1, decode next_n 5": _case(
+            c("target_verify", [6, 0, 9], [1, 2, 3], N=1, topk=6),
+            c("decode", [6, 0, 9], [3, 2, 1], N=5, topk=6, seed=4),
+        ),
+        "extends across 1024 rows": _case(
+            c("draft_extend_var", [1030, 5, 2000], [1, 2, 3], [1025, 0, 1023]), width=2
+        ),
+        "one extend past 2**16 rows": _case(
+            c("draft_extend_var", [70_000, 3], [1, 0], [65_537, 2], columns=2), width=1
+        ),
+        "extend_seq_lens int64 broadcast (stride 0)": _case(
+            c(
+                "draft_extend_var",
+                [10, 4, 9],
+                [3, 0, 5],
+                [2, 2, 2],
+                ext_layout=Layout("int64", 0, 1),
+            )
+        ),
+    }
+    for mode in MODES:
+        ext = [2, 2, 2] if mode == "draft_extend_var" else None
+        cases[f"{mode}, inputs broadcast (stride 0)"] = _case(
+            c(
+                mode,
+                [9, 9, 9],
+                [6, 6, 6],
+                ext,
+                N=3,
+                topk=8,
+                seq_layout=Layout("int32", 0, 2),
+                idx_layout=Layout("int64", 0, 1),
+                ext_layout=Layout("int64", 0, 3),
+            )
+        )
+        for page, width in SWEEP_PAGES:
+            ext = [3, 0, 2, 1, 3, 2] if mode == "draft_extend_var" else None
+            s = [40, 1, 300, 7, 129, 64]
+            call = c(mode, s, [0, 1, 2, 3, 4, 7], ext, N=3, columns=width + 1, seed=page)
+            cases[f"{mode}, page {page}, width {width}, six pool rows"] = _case(
+                call, width=width, page=page
+            )
+    return cases
+
+
+def named_cases(envelope: Envelope | None = None) -> dict[str, MetaCase]:
+    """The named cases moved inside `envelope` (those that cannot be are left out)."""
+    out = {}
+    for name, case in named_meta_cases().items():
+        moved = restrict(envelope, case)
+        if moved is not None:
+            out[name] = moved
+    return out
+
+
+# --- drawing ----------------------------------------------------------------------------------
+
+
+def _layout(draw, env: Envelope, values) -> Layout:
+    dtype = draw(st.sampled_from(env.allowed_dtypes()))
+    if env.contiguous or draw(st.integers(0, 2)) == 0:
+        return Layout(dtype, 1, draw(st.sampled_from((0, 0, 1, 3))))
+    same = len(set(values)) <= 1
+    stride = draw(st.sampled_from((0, 0, 2, 3) if same else (2, 3)))
+    return Layout(dtype, stride, draw(st.integers(0, 3)))
+
+
+def _bs(draw, env: Envelope) -> int:
+    if env.bs is not None:
+        return draw(st.sampled_from(list(env.batch_sizes(INT32_MAX))))
+    top = env.max_bs if env.max_bs is not None else 16385
+    edges = [b for b in EDGE_BS if env.allows_bs(b) and b <= top]
+    small = st.integers(0 if env.empty_batch else 1, max(1, min(8, top)))
+    pick = draw(st.one_of(small, small, small, st.sampled_from(edges or [1])))
+    if pick > 1024 and draw(st.integers(0, 3)):  # the biggest batches are rare
+        pick = draw(small)
+    return pick
+
+
+def _kv_add(mode: str, N: int) -> int:
+    """What a mode adds to seq_lens for kv (target_verify: next_n)."""
+    return N if mode == "target_verify" else 0
+
+
+def _seq(draw, n: int, mode: str, N: int) -> list[int]:
+    branch = draw(st.integers(0, 11))
+    if branch == 11 and n:  # one request whose rows alone sum to near the int32 limit
+        return _dsa_near_limit(draw, n, mode, N)
+    if branch == 10 and n:  # one value for every request (a stride-0 broadcast can hold it)
+        return [draw(st.sampled_from((0, 1, 5, 300, 2**24 + 1)))] * n
+    if branch == 9 and n:  # running sums near the int32 limit
+        limit = INT32_MAX - _kv_add(mode, N) * n
+        share = limit // n
+        return [share - v for v in _small(draw, n, 3)]
+    if branch == 8 and n:  # one kv at the int32 limit (target_verify: the running sum there)
+        s = _small(draw, n, 40)
+        s = s if n == 1 else [v if v > 40 else 0 for v in s]
+        j = draw(st.integers(0, n - 1))
+        s[j] = 0
+        add = _kv_add(mode, N)
+        s[j] = INT32_MAX - add - sum(v + add for v in s)
+        return s
+    return _small(draw, n, draw(st.sampled_from((3, 12, 300, 5000))))
+
+
+def _dsa_near_limit(draw, n: int, mode: str, N: int) -> list[int]:
+    """Small lengths, and one request of kv ~ 2**31 / e, e its rows (next_n; a guess of N in
+    draft_extend_var): its rows alone sum to near 2**31 - 1 when top-k does not clamp them
+    (dsa_cu_seqlens_k near the limit; e * 2 kv past it)."""
+    s = [v if v > 40 else 0 for v in _small(draw, n, 40)]
+    e = 1 if mode == "decode" else N
+    add = _kv_add(mode, N)
+    j = draw(st.integers(0, n - 1))
+    s[j] = 0
+    rows = sum(e * (v + add) - e * (e - 1) // 2 for v in s)  # every other request's rows
+    kv = (INT32_MAX - rows + e * (e - 1) // 2) // e - draw(st.integers(0, 2))
+    s[j] = max(kv - add, 0)
+    return s
+
+
+def _small(draw, n: int, top: int) -> list[int]:
+    """n values in [0, top]: one draw each up to 64, else _cheap's one draw for all."""
+    return [draw(st.integers(0, top)) for _ in range(n)] if n <= 64 else _cheap(draw, n, top)
+
+
+def _cheap(draw, n: int, top: int) -> list[int]:
+    """Many values from one draw (a big batch must not cost thousands of draws)."""
+    a, b = draw(st.integers(1, 97)), draw(st.integers(0, top))
+    return [(b + i * a) % (top + 1) for i in range(n)]
+
+
+LONG_EXTENDS = (255, 256, 257, 1023, 1024, 1025, 4097)  # across the row tiles a kernel may use
+HUGE_EXTEND = 65_537  # one request alone past 2**16 rows
+
+
+def _extends(draw, n: int, N: int) -> list[int]:
+    branch = draw(st.integers(0, 7))
+    if branch == 7 and n:  # long extends: one or two requests across 1024 rows, or past 2**16
+        e = [draw(st.sampled_from((0, 1, N))) for _ in range(min(n, 64))]
+        e += _cheap(draw, n - len(e), N) if n > 64 else []
+        for _ in range(draw(st.integers(1, min(n, 2)))):
+            e[draw(st.integers(0, n - 1))] = draw(st.sampled_from(LONG_EXTENDS + (HUGE_EXTEND,)))
+        return e
+    if branch == 0:
+        return [0] * n
+    if branch == 6:  # the same extend everywhere
+        return [draw(st.sampled_from((1, N, 3 * N)))] * n
+    if n > 64:
+        return _cheap(draw, n, N + 1)
+    return [draw(st.sampled_from((0, 0, 1, 2, N, N + 1, 3 * N))) for _ in range(n)]
+
+
+def _topk(draw, expanded_hint: int) -> int:
+    hint = min(expanded_hint, INT32_MAX)
+    return draw(
+        st.sampled_from(
+            (
+                0,
+                1,
+                2,
+                7,
+                64,
+                2048,
+                INT32_MAX,
+                hint,
+                hint,
+                min(hint + 1, INT32_MAX),
+                max(hint - 1, 0),
+            )
+        )
+    )
+
+
+TOKEN_BASES = (0, 0, 0, 0, 0, 0, 2**24 - 50_000, 2**31 - 100_000)  # ids past 2**24, 2**31 - 1
+
+
+@st.composite
+def meta_calls(draw, env: Envelope, width: int, like: MetaCall | None = None) -> MetaCall:
+    """One call; `like`: a replay of that call (SGLang's graph replay): same mode, bs,
+    next_n and topk, new values in every input."""
+    mode = like.mode if like else draw(st.sampled_from(env.modes or MODES))
+    if like:
+        N = like.next_n
+    else:
+        N = draw(st.sampled_from(env.next_n)) if env.next_n else draw(st.integers(1, 8))
+    bs = like.bs if like else _bs(draw, env)
+    s = _seq(draw, bs, mode, N)
+    ext = _extends(draw, bs, N) if mode == "draft_extend_var" else None
+    pool = max(1, bs + draw(st.sampled_from((0, 0, 1, 3))))
+    if bs > 64:
+        idx = _cheap(draw, bs, pool - 1)
+    elif bs > 1 and draw(st.integers(0, 7)) == 0:
+        idx = [draw(st.sampled_from((0, pool - 1)))] * bs  # one pool row for every request
+    else:
+        ends = st.sampled_from((0, pool - 1))
+        idx = [draw(st.one_of(ends, st.integers(0, pool - 1))) for _ in range(bs)]
+    plain = env.contiguous or draw(st.integers(0, 2)) == 0
+    table = Table(
+        pool,
+        width + draw(st.sampled_from((0, 0, 1, 5))),
+        seed=draw(st.integers(0, 99)),
+        transposed=not plain and draw(st.booleans()),
+        row_pad=0 if plain else draw(st.integers(0, 2)),
+        col_pad=0 if plain else draw(st.integers(0, 3)),
+        col_off=0 if plain else draw(st.sampled_from((0, 0, 1, 3))),
+        base=draw(st.sampled_from(TOKEN_BASES)),
+    )
+    hint = max(s, default=0) + _kv_add(mode, N)  # the largest row
+    if like:
+        topk = like.topk
+    else:
+        topk = draw(st.sampled_from(env.topk)) if env.topk else _topk(draw, hint)
+    return MetaCall(
+        mode,
+        tuple(s),
+        tuple(idx),
+        table,
+        None if ext is None else tuple(ext),
+        topk=topk,
+        next_n=N,
+        seq_layout=_layout(draw, env, s),
+        idx_layout=_layout(draw, env, idx),
+        ext_layout=_layout(draw, env, ext or []),
+    )
+
+
+@st.composite
+def meta_cases(draw, envelope: Envelope | None = None) -> MetaCase:
+    """One valid case inside `envelope`: 1 to 3 calls on one set of poisoned buffers."""
+    env = envelope or EVERYTHING
+    sizes = env.page_sizes or PAGE_SIZES
+    page = draw(st.sampled_from(sizes))
+    widths = [
+        1,
+        2,
+        5,
+        page - 1,
+        page,
+        page + 1,
+        2 * page,
+        2 * page - 1,
+        3 * page + 1,
+        3 * page + 2,
+        40,
+    ]
+    top = env.max_width or 300
+    if draw(st.integers(1, WIDE_ONE_IN)) == 1:  # wide: past the column tiles a kernel may use
+        top = env.max_width or WIDE_WIDTHS[-1]
+        widths = list(WIDE_WIDTHS) + [4 * page + 1, 9 * page]
+    width = draw(st.sampled_from(sorted({w for w in widths if 1 <= w <= top} or {1})))
+    ncalls = draw(st.sampled_from((1, 1, 2, 2, 3)))
+    calls = [draw(meta_calls(env, width))]
+    for _ in range(ncalls - 1):  # a replay of the first call (same bs) or a new shape
+        like = calls[0] if draw(st.booleans()) else None
+        calls.append(draw(meta_calls(env, width, like)))
+    if sum(c.bs for c in calls) > 2000:  # big batches: a narrow page table keeps it cheap
+        width = min(width, 2)
+        calls = [replace(c, table=replace(c.table, columns=width + 1)) for c in calls]
+    elif width > 300 and max(c.rows for c in calls) * width > WIDE_CELLS:
+        width = 300  # wide tables for few rows only: the oracle's cost is rows x width
+    rows = max(c.rows for c in calls)
+    if rows * width > LONG_CELLS:  # long extends: as many columns as the cell budget allows
+        width = max(1, min(width, LONG_CELLS // rows))
+        calls = [replace(c, table=replace(c.table, columns=width + 1)) for c in calls]
+    contiguous = env.contiguous
+    case = MetaCase(
+        tuple(calls),
+        width,
+        page,
+        bs_slack=draw(st.integers(0, 3)),
+        rows_slack=draw(st.integers(0, 3)),
+        vec_stride=1 if contiguous else draw(st.sampled_from((1, 1, 2))),
+        offset=draw(st.sampled_from((0, 0, 2))),
+        table_pad=0 if contiguous else draw(st.sampled_from((0, 0, 3))),
+        out=draw(st.sampled_from(("buffers", "buffers", "none"))),
+        validate=draw(st.booleans()),
+    )
+    if not contiguous:  # drawn last: the draws above keep their order
+        case = draw(_odd_out(case))
+    assume(valid(case) and not violations(env, case))
+    return case
+
+
+@st.composite
+def _odd_out(draw, case: MetaCase) -> MetaCase:
+    """`case` with, one time in ODD_OUT_ONE_IN each, page tables whose column stride is not
+    1 (each table its own layout) and a stride per 1-D buffer."""
+    if draw(st.integers(1, ODD_OUT_ONE_IN)) == 1:
+        first = draw(st.sampled_from(TABLE_LAYOUTS[1:]))
+        second = first if draw(st.booleans()) else draw(st.sampled_from(TABLE_LAYOUTS))
+        case = replace(case, col_step=(first[0], second[0]), table_transposed=(first[1], second[1]))
+    if draw(st.integers(1, ODD_OUT_ONE_IN)) == 1:
+        case = replace(case, vec_strides=tuple(draw(st.sampled_from((1, 2, 3))) for _ in "12345"))
+    return case
+
+
+# --- bad calls (the error contract, --check-errors) ---------------------------------------------
+
+
+@st.composite
+def meta_bad_cases(draw, envelope: Envelope | None = None):
+    """(one-call case, Fault): a valid call drawn inside `envelope`, then broken by a kind of
+    fuzz/meta_contract.py's META_FAULTS that can break it (the envelope bounds the valid part)."""
+    from fuzz.case import Fault
+    from fuzz.meta_contract import META_FAULTS
+
+    case = draw(meta_cases(envelope))
+    case = replace(case, calls=case.calls[:1], out="buffers", validate=True)
+    kinds = [k for k in META_FAULTS.values() if any(k.applies(case, v) for v in _values(k))]
+    k = draw(st.sampled_from(kinds))
+    if k.span is not None:
+        lo, hi = k.span
+        value = draw(st.one_of(st.sampled_from((lo, hi)), st.integers(lo, hi)))
+        assume(k.applies(case, value))
+    else:
+        value = draw(st.sampled_from([v for v in k.values if k.applies(case, v)]))
+    index = draw(st.integers(0, max(0, case.calls[0].bs - 1)))
+    return case, Fault(k.kind, value, index)
+
+
+def _values(k) -> tuple:
+    return (k.span[0], k.span[1]) if k.span is not None else k.values

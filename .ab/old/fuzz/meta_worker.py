@@ -1,0 +1,130 @@
+"""The worker's side of a contract-v2 item: build the calls and the poisoned buffers, call
+the candidate once per call, and ship back every buffer's and input's whole storage after
+each call, as bytes. It judges nothing (the parent does, fuzz/meta_judge.py).
+"""
+
+from __future__ import annotations
+
+import time
+
+from fuzz.meta_case import FIELDS, INPUTS, MetaCase
+
+
+def storages(out, args: dict) -> tuple[list[str], list]:
+    """(names, flat uint8 views) of every buffer's and input's storage: buffers first."""
+    import torch
+
+    names, flats = [], []
+    pairs = list(zip(FIELDS, out)) + [(n, args[n]) for n in INPUTS]
+    for name, t in pairs:
+        if isinstance(t, torch.Tensor):
+            flat = torch.empty(0, dtype=torch.uint8, device=t.device)
+            names.append(name)
+            flats.append(flat.set_(t.untyped_storage()))
+    return names, flats
+
+
+def run_item(runner, item: dict) -> tuple[dict, list]:
+    """One item {"op": "metadata", "case": ...} through `runner.fn`; (header, blobs).
+
+    header: status ("ok" or "raised"), seconds, calls (one per call made: its seconds and
+    the names of its blobs, in order), call (the index of the call that raised). An item
+    with a "fault" is one bad call: see run_fault_item."""
+    if item.get("fault"):
+        return run_fault_item(runner, item)
+    torch = runner.torch
+    try:
+        case = MetaCase.from_json(item["case"])
+        out = case.buffers(runner.device)
+        inputs = [c.tensors(runner.device) for c in case.calls]
+    except Exception as exc:  # ours, not the candidate's: the parent must not judge it
+        return {"status": "harness-error", "message": f"building the case: {exc!r}"}, []
+    calls: list[dict] = []
+    blobs: list = []
+    header: dict = {"status": "ok"}
+    total = 0.0
+    for k, (call, args) in enumerate(zip(case.calls, inputs)):
+        phase = "call"
+        start = time.perf_counter()
+        try:
+            runner.fn(
+                **call.scalars(case.width, case.page_size),
+                seq_lens=args["seq_lens"],
+                extend_seq_lens=args["extend_seq_lens"],
+                req_pool_indices=args["req_pool_indices"],
+                req_to_token=args["req_to_token"],
+                out=out,
+            )
+            phase = "read"
+            if runner.cuda:
+                torch.cuda.synchronize()
+        except Exception as exc:
+            header = {**runner.raised(exc, phase), "call": k}
+            if runner.cuda and phase == "call":
+                try:
+                    torch.cuda.synchronize()
+                except Exception as fault:
+                    header = {**runner.raised(fault, "read"), "call": k}
+        seconds = time.perf_counter() - start
+        total += seconds
+        try:
+            names, flats = storages(out, args)
+        except Exception as exc:
+            return {**runner.raised(exc, "read"), "call": k, "seconds": total}, []
+        calls.append({"seconds": seconds, "blobs": names})
+        blobs += [f.clone() for f in flats]  # the next call writes the same storages
+        if header["status"] != "ok":
+            break
+    header["seconds"] = total
+    header["calls"] = calls
+    size = sum(t.numel() for t in blobs)
+    if size > runner.cap:
+        return {"status": "oversize", "bytes": size, "seconds": total}, []
+    try:
+        return header, [runner.raw(t) for t in blobs]
+    except Exception as exc:
+        return {**runner.raised(exc, "read"), "seconds": total}, []
+
+
+def run_fault_item(runner, item: dict) -> tuple[dict, list]:
+    """One bad call (fuzz/meta_contract.py), built here from the item's plain data; header:
+    status, seconds, storages (the names of the storages shipped after the call, in order)."""
+    from fuzz.case import Fault
+    from fuzz.meta_contract import faulty_call, tensors_of
+
+    try:
+        case = MetaCase.from_json(item["case"])
+        kw = faulty_call(case, Fault.from_json(item["fault"]), runner.device)
+        named = tensors_of(kw)
+    except Exception as exc:  # ours, not the candidate's: the parent must not judge it
+        return {"status": "harness-error", "message": f"building the bad call: {exc!r}"}, []
+    phase, header = "call", {"status": "ok"}
+    start = time.perf_counter()
+    try:
+        runner.fn(**kw)
+        phase = "read"
+        if runner.cuda:
+            runner.torch.cuda.synchronize()
+    except Exception as exc:
+        header = runner.raised(exc, phase)
+        if runner.cuda and phase == "call":
+            try:
+                runner.torch.cuda.synchronize()
+            except Exception as fault:
+                header = runner.raised(fault, "read")
+    seconds = time.perf_counter() - start
+    header["seconds"] = seconds
+    header["storages"] = [n for n, _ in named]
+    try:
+        flats = [_flat(runner.torch, t) for _, t in named]
+        size = sum(f.numel() for f in flats)
+        if size > runner.cap:
+            return {"status": "oversize", "bytes": size, "seconds": seconds}, []
+        return header, [runner.raw(f) for f in flats]
+    except Exception as exc:
+        return {**runner.raised(exc, "read"), "seconds": seconds}, []
+
+
+def _flat(torch, t):
+    flat = torch.empty(0, dtype=torch.uint8, device=t.device)
+    return flat.set_(t.untyped_storage())

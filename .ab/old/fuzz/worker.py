@@ -1,0 +1,294 @@
+"""The child side of isolation: load one plug-in, call it on each item, ship back plain data.
+
+It judges nothing: outputs and the inputs' storages after each call go back as bytes
+(fuzz/wire.py), and the parent decides. It dies with its parent, even on kill -9: the
+kernel's PR_SET_PDEATHSIG ends it, and a forked reaper watching a pipe ends its group.
+Run as `python -m fuzz.worker CONFIG_JSON`, started by fuzz/isolation.py.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+
+from fuzz import procs, wire
+from fuzz.lifetime import die_with_parent
+
+
+def start_reaper(life_fd: int) -> int:
+    """Fork a process that kills this session once the parent's end of `life_fd` closes."""
+    leader = os.getpid()
+    pid = os.fork()
+    if pid:
+        os.close(life_fd)
+        return pid
+    try:
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        os.closerange(3, life_fd)
+        os.closerange(life_fd + 1, 1 << 16)
+        while True:
+            try:
+                if not os.read(life_fd, 64):
+                    break
+            except InterruptedError:
+                continue
+            except OSError:
+                break
+        procs.kill_members(leader, keep=(os.getpid(),))
+        os.killpg(leader, signal.SIGKILL)
+    finally:
+        os._exit(0)
+
+
+def read_command(fd: int, reader: wire.FrameReader) -> tuple[dict, list[bytes]]:
+    while True:
+        frame = reader.next()
+        if frame is not None:
+            return frame
+        data = os.read(fd, 1 << 20)
+        if not data:
+            return {"op": "exit"}, []
+        reader.feed(data)
+
+
+def envelope_of(fn) -> dict | str | None:
+    """The candidate's declared envelope (`fn.envelope`) as plain JSON; the parent checks it."""
+    declared = getattr(fn, "envelope", None)
+    if declared is None:
+        return None
+    try:
+        json.dumps(declared)
+    except (TypeError, ValueError):
+        return f"not JSON data: {type(declared).__name__}"
+    return declared
+
+
+def reap_children(reaper: int) -> None:
+    """Collect dead children (strays the parent killed) so they do not pile up as zombies."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+class Runner:
+    """Calls the candidate on items and turns what came out into (header, blobs)."""
+
+    def __init__(self, fn, device: str, cap: int):
+        import torch
+
+        from fuzz.case import Case, Fault, faulty_args
+
+        self.fn, self.device, self.cap = fn, device, cap
+        self.torch, self.Case, self.Fault, self.faulty_args = torch, Case, Fault, faulty_args
+        self.cuda = torch.device(device).type == "cuda"
+
+    def args(self, item: dict) -> tuple:
+        case = self.Case.from_json(item["case"])
+        if item.get("fault"):
+            return self.faulty_args(case, self.Fault.from_json(item["fault"]), self.device)
+        return (*case.tensors(self.device), case.nsa_index_topk)
+
+    def run(self, item: dict) -> tuple[dict, list]:
+        if item.get("op") == "metadata":  # contract v2: calls on caller buffers
+            from fuzz.meta_worker import run_item
+
+            return run_item(self, item)
+        try:
+            args = self.args(item)
+        except Exception as exc:  # ours, not the candidate's: the parent must not judge it
+            return {"status": "harness-error", "message": f"building the case: {exc!r}"}, []
+        phase = "call"
+        start = time.perf_counter()
+        try:
+            result = self.fn(*args)
+            phase = "read"  # an asynchronous device fault surfaces in our reads
+            if self.cuda:
+                self.torch.cuda.synchronize()
+            seconds = time.perf_counter() - start
+            header, tensors = self.describe(result)
+            header["status"] = "ok"
+        except Exception as exc:
+            seconds = time.perf_counter() - start
+            header, tensors = self.raised(exc, phase), []
+            if self.cuda and phase == "call":
+                try:  # a device fault of this call is this item's, not the next one's
+                    self.torch.cuda.synchronize()
+                except Exception as fault:
+                    header = self.raised(fault, "read")
+        header["seconds"] = seconds
+        try:
+            header["inputs"], storages = self.storages(args, len(tensors))
+        except Exception as exc:
+            header, tensors, storages = {**self.raised(exc, "read"), "seconds": seconds}, [], []
+        blobs = tensors + storages
+        size = sum(t.numel() * t.element_size() for t in blobs)
+        if size > self.cap:
+            return {"status": "oversize", "bytes": size, "seconds": seconds}, []
+        try:
+            return header, [self.raw(t) for t in blobs]
+        except Exception as exc:
+            return {**self.raised(exc, "read"), "seconds": seconds}, []
+
+    def raised(self, exc: BaseException, phase: str) -> dict:
+        return {
+            "status": "raised",
+            "phase": phase,
+            "exc_type": type(exc).__name__,
+            "exc_mro": [c.__name__ for c in type(exc).__mro__],
+            "message": str(exc)[:4000],
+            "detail": traceback.format_exc(limit=4)[-1500:],
+        }
+
+    def describe(self, result) -> tuple[dict, list]:
+        torch = self.torch
+        if not isinstance(result, (tuple, list)) or len(result) != 2:
+            return {"outputs": type(result).__name__}, []
+        outputs, tensors = [], []
+        for t in result:
+            if not isinstance(t, torch.Tensor):
+                outputs.append({"typename": type(t).__name__})
+                continue
+            out = {
+                "typename": "Tensor",
+                "dtype": str(t.dtype),
+                "device": str(t.device),
+                "shape": list(t.shape),
+                "blob": None,
+            }
+            if t.dtype == torch.int32 and t.dim() == 1 and t.device.type != "meta":
+                out["blob"] = len(tensors)
+                tensors.append(t.detach())
+            outputs.append(out)
+        return {"outputs": outputs}, tensors
+
+    def storages(self, args: tuple, first: int) -> tuple[list[dict], list]:
+        """Each tensor argument's whole storage, as bytes, after the call."""
+        torch = self.torch
+        inputs, flats = [], []
+        for i, t in enumerate(args):
+            if isinstance(t, torch.Tensor) and t.device.type != "meta":
+                flat = torch.empty(0, dtype=torch.uint8, device=t.device)
+                flats.append(flat.set_(t.untyped_storage()))
+                inputs.append({"arg": i, "blob": first + len(flats) - 1})
+        return inputs, flats
+
+    def raw(self, t) -> memoryview:
+        return memoryview(t.cpu().contiguous().numpy()).cast("B")
+
+
+def end_of_output() -> None:
+    """Mark where this item's output ends, so that the parent keeps it with its answer."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    try:
+        os.write(2, wire.ITEM_END)
+    except OSError:
+        pass
+
+
+def progress_slot(config: dict):  # type: ignore[no-untyped-def]
+    """The parent's progress slot (fuzz/supervise.py) as two int64s, or None."""
+    fd = config.get("progress_fd", -1)
+    if not isinstance(fd, int) or fd < 0:
+        return None
+    try:
+        import mmap
+
+        return memoryview(mmap.mmap(fd, 16)).cast("q")
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def run_bulk(
+    fn, command: dict, blobs: list[bytes], device: str, progress=None
+) -> tuple[dict, list[bytes]]:
+    """A numpy-drawn batch, back to back (fuzz/plugin_bulk.py). A fault of ours is named as
+    such (`bulk_error`); one seen reading the results after the candidate ran (a device
+    fault, say) is the batch's (`candidate_fault`): the parent re-runs it case by case."""
+    from fuzz import plugin_bulk
+
+    try:
+        return plugin_bulk.run_batch(fn, command, blobs, device, progress)
+    except plugin_bulk.CandidateFault as exc:
+        return {"candidate_fault": str(exc)[:2000]}, []
+    except Exception as exc:  # the candidate raising is caught per case inside; this is not
+        text = f"{type(exc).__name__}: {exc}"
+        return {"bulk_error": text[:2000], "trace": traceback.format_exc()[-2000:]}, []
+
+
+def settle_heap() -> None:
+    """Collect, then freeze what survives (torch, the candidate, compiled kernels): the
+    collector's full passes then skip them, which halves the bulk loop's cost per case."""
+    gc.collect()
+    gc.freeze()
+
+
+def serve(config: dict, reaper: int) -> None:
+    cmd_fd, res_fd = config["cmd_fd"], config["res_fd"]
+    sys.path[:0] = [p for p in config["sys_path"] if p not in sys.path]
+    from fuzz.candidates import CandidateError, load_candidate
+
+    try:
+        fn = load_candidate(config["spec"])
+    except CandidateError as exc:
+        wire.write_frame(res_fd, {"op": "load-error", "message": str(exc)})
+        return
+    runner = Runner(fn, config["device"], config["cap"])
+    settle_heap()
+    wire.write_frame(res_fd, {"op": "ready", "reaper": reaper, "envelope": envelope_of(fn)})
+    reader = wire.FrameReader()
+    bulk_batches = 0
+    progress = progress_slot(config)
+    while True:
+        command, blobs = read_command(cmd_fd, reader)
+        if command.get("op") == "bulk":
+            reap_children(reaper)
+            header, out = run_bulk(fn, command, blobs, config["device"], progress)
+            end_of_output()
+            answer = {**header, "op": "bulk-answer", "batch": command.get("batch")}
+            wire.write_frame(res_fd, answer, out)
+            del header, out
+            bulk_batches += 1
+            if bulk_batches == 1:
+                settle_heap()  # what the first calls built (a JIT's caches) stays for good
+            continue
+        if command.get("op") != "run":
+            return
+        reap_children(reaper)
+        for k, item in enumerate(command["items"]):
+            header, blobs = runner.run(item)
+            end_of_output()
+            wire.write_frame(
+                res_fd, {**header, "op": "answer", "index": command["base"] + k}, blobs
+            )
+
+
+def main(argv: list[str]) -> None:
+    config = json.loads(argv[1])
+    die_with_parent(config["parent"])
+    reaper = start_reaper(config["life_fd"])
+    limit = config["memory_limit_gb"]
+    if limit and config["device"] == "cpu":
+        import resource
+
+        size = int(limit * 2**30)
+        resource.setrlimit(resource.RLIMIT_AS, (size, size))
+    serve(config, reaper)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
