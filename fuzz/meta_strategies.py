@@ -222,6 +222,9 @@ def _corner_cases() -> dict[str, MetaCase]:
             c("target_verify", [kv_top - 2, 1], [2, 5], N=2, topk=INT32_MAX)
         ),
         "topk 0 with padded rows": _case(c("draft_extend", [1, 0, 5], [1, 2, 3], N=3, topk=0)),
+        "padded rows with topk 2**31 - 1 (se - topk below int32)": _case(
+            c("draft_extend", [0, 1, 6], [1, 2, 3], N=4, topk=INT32_MAX)
+        ),
         "next_n 9 then 17 (past the family's 1 to 8)": _case(
             c("draft_extend", [20, 3], [1, 6], N=9, topk=12),
             c("target_verify", [5, 30], [2, 0], N=17, topk=40, seed=3),
