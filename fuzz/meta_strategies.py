@@ -296,14 +296,17 @@ def _layout(draw, env: Envelope, values) -> Layout:
     return Layout(dtype, stride, draw(st.integers(0, 3)))
 
 
-def _bs(draw, env: Envelope) -> int:
+def _bs(draw, env: Envelope, mid_ok: bool = True) -> int:
+    """Small, an edge, or (mid_ok: not for a wide table, whose rows x width the case would
+    cut back) a batch between the edges."""
     if env.bs is not None:
         return draw(st.sampled_from(list(env.batch_sizes(INT32_MAX))))
     top = env.max_bs if env.max_bs is not None else 16385
     edges = [b for b in EDGE_BS if env.allows_bs(b) and b <= top]
     small = st.integers(0 if env.empty_batch else 1, max(1, min(8, top)))
     mid = st.integers(min(MID_BS[0], top), min(MID_BS[1], top))
-    pick = draw(st.one_of(small, small, small, st.sampled_from(edges or [1]), mid))
+    picks = (small, small, small, st.sampled_from(edges or [1])) + ((mid,) if mid_ok else ())
+    pick = draw(st.one_of(*picks))
     if not env.allows_bs(pick):
         pick = draw(small)
     if pick > 1024 and draw(st.integers(0, 3)):  # the biggest batches are rare
@@ -417,7 +420,7 @@ def meta_calls(draw, env: Envelope, width: int, like: MetaCall | None = None) ->
         N = like.next_n
     else:
         N = draw(st.sampled_from(env.next_n)) if env.next_n else draw(st.integers(1, 8))
-    bs = like.bs if like else _bs(draw, env)
+    bs = like.bs if like else _bs(draw, env, mid_ok=width <= 300)
     if not like and not env.next_n and bs <= LONG_NEXT_N_BS and draw(st.integers(0, 15)) == 0:
         N = draw(st.sampled_from(LONG_NEXT_N))
     s = _seq(draw, bs, mode, N)
