@@ -17,6 +17,9 @@ from fuzz.meta_envelope import restrict, valid, violations
 from reference.metadata import INT32_MAX, MODES
 
 EDGE_BS = (0, 1, 31, 32, 33, 127, 128, 129, 1023, 1024, 1025, 16383, 16384, 16385)
+MID_BS = (9, 300)  # every residue of a vector or block tail (bs % 8 == 5, say) between edges
+LONG_NEXT_N = (9, 12, 16, 17, 33)  # next_n past the family's 1 to 8: valid up to 2**31 - 1
+LONG_NEXT_N_BS = 64  # ... drawn only for batches up to this (rows = bs * next_n)
 WIDE_WIDTHS = (257, 511, 513, 1025, 2049, 4097)  # column tiles of 256 to 4096 and one past
 WIDE_CELLS = 50_000  # rows x width of a wide case at most
 WIDE_ONE_IN = 8  # one case in this many is wide
@@ -219,6 +222,13 @@ def _corner_cases() -> dict[str, MetaCase]:
             c("target_verify", [kv_top - 2, 1], [2, 5], N=2, topk=INT32_MAX)
         ),
         "topk 0 with padded rows": _case(c("draft_extend", [1, 0, 5], [1, 2, 3], N=3, topk=0)),
+        "padded rows with topk 2**31 - 1 (se - topk below int32)": _case(
+            c("draft_extend", [0, 1, 6], [1, 2, 3], N=4, topk=INT32_MAX)
+        ),
+        "next_n 9 then 17 (past the family's 1 to 8)": _case(
+            c("draft_extend", [20, 3], [1, 6], N=9, topk=12),
+            c("target_verify", [5, 30], [2, 0], N=17, topk=40, seed=3),
+        ),
         "target_verify next_n 1, decode next_n 5": _case(
             c("target_verify", [6, 0, 9], [1, 2, 3], N=1, topk=6),
             c("decode", [6, 0, 9], [3, 2, 1], N=5, topk=6, seed=4),
@@ -286,13 +296,19 @@ def _layout(draw, env: Envelope, values) -> Layout:
     return Layout(dtype, stride, draw(st.integers(0, 3)))
 
 
-def _bs(draw, env: Envelope) -> int:
+def _bs(draw, env: Envelope, mid_ok: bool = True) -> int:
+    """Small, an edge, or (mid_ok: not for a wide table, whose rows x width the case would
+    cut back) a batch between the edges."""
     if env.bs is not None:
         return draw(st.sampled_from(list(env.batch_sizes(INT32_MAX))))
     top = env.max_bs if env.max_bs is not None else 16385
     edges = [b for b in EDGE_BS if env.allows_bs(b) and b <= top]
     small = st.integers(0 if env.empty_batch else 1, max(1, min(8, top)))
-    pick = draw(st.one_of(small, small, small, st.sampled_from(edges or [1])))
+    mid = st.integers(min(MID_BS[0], top), min(MID_BS[1], top))
+    picks = (small, small, small, st.sampled_from(edges or [1])) + ((mid,) if mid_ok else ())
+    pick = draw(st.one_of(*picks))
+    if not env.allows_bs(pick):
+        pick = draw(small)
     if pick > 1024 and draw(st.integers(0, 3)):  # the biggest batches are rare
         pick = draw(small)
     return pick
@@ -404,7 +420,9 @@ def meta_calls(draw, env: Envelope, width: int, like: MetaCall | None = None) ->
         N = like.next_n
     else:
         N = draw(st.sampled_from(env.next_n)) if env.next_n else draw(st.integers(1, 8))
-    bs = like.bs if like else _bs(draw, env)
+    bs = like.bs if like else _bs(draw, env, mid_ok=width <= 300)
+    if not like and not env.next_n and bs <= LONG_NEXT_N_BS and draw(st.integers(0, 15)) == 0:
+        N = draw(st.sampled_from(LONG_NEXT_N))
     s = _seq(draw, bs, mode, N)
     ext = _extends(draw, bs, N) if mode == "draft_extend_var" else None
     pool = max(1, bs + draw(st.sampled_from((0, 0, 1, 3))))

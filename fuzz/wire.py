@@ -13,7 +13,7 @@ import struct
 
 MAGIC = b"NSAf"
 PREFIX = struct.Struct("<4sIQ")  # magic, header bytes, body bytes
-HEADER_CAP = 1 << 20
+HEADER_CAP = 64 << 20  # a run command carries its cases: 4 of three bs-16385 calls pass 2 MB
 DEFAULT_CAP = 256 << 20  # a whole frame, header and blobs
 ITEM_END = b"\x00\x1e<nsa-fuzz item end>\x1e\x00"  # in the captured output, after each item
 

@@ -7,7 +7,7 @@ summing to near 2**31, a stride-0 extend).
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given, seed, settings
 from meta_fuzz_helpers import benchmark_module, judged_here
 
 from fuzz.envelope import Envelope
@@ -57,10 +57,12 @@ def test_every_mutant_is_a_v2_or_v1_candidate() -> None:
 
 
 def _calls(mode: str, n: int) -> list:
-    """n calls of `mode` as the generator draws them (derandomized: the same every run)."""
+    """n calls of `mode` as the generator draws them (Hypothesis's seed 0: the same every
+    run; the derandomized sample lost its long extends when round 4 added draws)."""
     got = []
 
-    @settings(max_examples=n, deadline=None, database=None, derandomize=True)
+    @seed(0)
+    @settings(max_examples=n, deadline=None, database=None)
     @given(meta_calls(Envelope(modes=(mode,)), 2))
     def collect(call):
         got.append(call)
