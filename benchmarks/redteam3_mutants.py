@@ -558,6 +558,14 @@ def pool_clamp_inplace(**kw):
     _write(kw["out"], _plan(**kw))
 
 
+def pool_rejects_negative(**kw):
+    """Raises on any negative req_to_token cell, not only on the cells read (the rows of
+    requests with rows, columns 0:W): a valid call refused."""
+    if bool((kw["req_to_token"] < 0).any()):
+        raise ValueError("req_to_token: negative token id")
+    _write(kw["out"], _plan(**kw))
+
+
 # --- caller buffers -----------------------------------------------------------------------
 
 
@@ -592,6 +600,28 @@ def pt1_pool_width(**kw):
         cell = _past_width(out.page_table_1, t, col)
         if cell is not None:
             cell.copy_(pool[rows, col])
+
+
+def pt1_buffer_width(**kw):
+    """page_table_1's width taken from its buffer (out.page_table_1.shape[1]), as a kernel
+    written for SGLang's longest-context buffers does: columns past W written from the pool
+    (or 0 past it)."""
+    m, out = _plan(**kw), kw["out"]
+    _write(out, m)
+    pool, buf, t = kw["req_to_token"], out.page_table_1, m["se"].shape[0]
+    cols = min(buf.shape[1], pool.shape[1])
+    if t and cols > kw["width"]:
+        buf[:t, kw["width"] : cols] = pool[m["r"][m["req"]], kw["width"] : cols]
+
+
+def rpt_buffer_pages(**kw):
+    """real_page_table's page count taken from its buffer (shape[1]): the pages past
+    ceil(W / P) written as 0."""
+    m, out = _plan(**kw), kw["out"]
+    _write(out, m)
+    buf, t = out.real_page_table, m["se"].shape[0]
+    if buf is not None and t and buf.shape[1] > m["rpt"].shape[1]:
+        buf[:t, m["rpt"].shape[1] :] = 0
 
 
 # --- running sums near the int32 limit ----------------------------------------------------
@@ -792,9 +822,7 @@ def v1_ext_step_ignored(extend_seq_lens, seq_lens, nsa_index_topk):
 
 
 # Valid-input bugs the generator cannot reach without a change outside fuzz/*strategies.py:
-# fuzz/meta_case.py's Table fills every req_to_token cell with a token id >= 0, while the
-# contract asks that only of the cells read (the rows of requests with e > 0, columns 0:W).
-UNREACHED = [("pool_clamp_inplace", "metadata", "req_to_token: negative unread cells")]
+UNREACHED: list = []  # every planted bug here is reached (stop 17: negative unread cells)
 
 HUNT = [
     ("correct", "metadata", "correct v2 (vectorised torch)"),
@@ -836,9 +864,13 @@ HUNT = [
     ("repeat_index_skip", "metadata", "repeated pool indices, adjacent"),
     ("ext_i64_with_seq_i32", "metadata", "dtypes: int64 extends, int32 seq_lens"),
     ("pool_idx_i64_with_seq_i32", "metadata", "dtypes: int64 pool indices, int32 seq_lens"),
+    ("pool_clamp_inplace", "metadata", "req_to_token: negative unread cells, modified"),
+    ("pool_rejects_negative", "metadata", "req_to_token: negative unread cells, refused"),
     ("pt1_row_stride_w", "metadata", "buffers: page_table_1 row stride > W"),
     ("dsa_buf_step_1", "metadata", "buffers: 1-D with a step"),
     ("pt1_pool_width", "metadata", "buffers: pool and page_table_1 wider than W"),
+    ("pt1_buffer_width", "metadata", "buffers: page_table_1 with columns past W"),
+    ("rpt_buffer_pages", "metadata", "buffers: real_page_table with columns past ceil(W/P)"),
     ("cu_float32", "metadata", "int32: running sums past 2**24"),
     ("tv_se_float32", "metadata", "int32: target_verify kv past 2**24"),
     ("stale_t_grows", "metadata", "back-to-back: larger T"),

@@ -37,7 +37,9 @@ class Table:
     base + (r * 1009 + c * 7 + seed) % 100_000, inside a larger storage: `row_pad` storage
     rows before it, `col_off` storage columns before it (a slice that starts mid-row),
     `col_pad` spare columns after it; transposed: column stride != 1. `base` lifts the
-    token ids (2**24 and up: ids that float32 or 24-bit arithmetic get wrong)."""
+    token ids (2**24 and up: ids that float32 or 24-bit arithmetic get wrong). Cells the
+    contract does not read may be negative: columns from `negative_from` (> 0, at least the
+    width) and rows `negative_rows` (no request with rows points there) hold -1 - id."""
 
     pool: int
     columns: int
@@ -47,11 +49,23 @@ class Table:
     col_pad: int = 0
     col_off: int = 0
     base: int = 0
+    negative_from: int = 0
+    negative_rows: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "negative_rows", tuple(self.negative_rows))  # from JSON lists
 
     def values(self) -> torch.Tensor:
         r = torch.arange(self.pool, dtype=torch.int64)[:, None]
         c = torch.arange(self.columns, dtype=torch.int64)[None, :]
-        return (self.base + (r * 1009 + c * 7 + self.seed) % 100_000).to(torch.int32)
+        ids = (r * 1009 + c * 7 + self.seed) % 100_000
+        v = self.base + ids
+        if self.negative_from > 0:
+            v[:, self.negative_from :] = -1 - ids[:, self.negative_from :]
+        if self.negative_rows:
+            rows = torch.tensor(self.negative_rows, dtype=torch.int64)
+            v[rows] = -1 - ids[rows]
+        return v.to(torch.int32)
 
     def rows(self) -> list[list[int]]:
         return self.values().tolist()
@@ -140,9 +154,11 @@ class MetaCall:
             "seq_lens": list(self.seq_lens),
             "extend_seq_lens": None if self.extend_seq_lens is None else list(self.extend_seq_lens),
             "req_pool_indices": list(self.req_pool_indices),
-            # col_off and base only when set: entries that do not use them read as before
+            # col_off, base, negative_* only when set: older entries read as before
             "req_to_token": {
-                k: v for k, v in asdict(self.table).items() if v or k not in ("col_off", "base")
+                k: list(v) if isinstance(v, tuple) else v
+                for k, v in asdict(self.table).items()
+                if v or k not in ("col_off", "base", "negative_from", "negative_rows")
             },
             "topk": self.topk,
             "next_n": self.next_n,
@@ -189,6 +205,10 @@ class MetaCall:
             parts.append(f"req_to_token {how}{at} [{t.pool}, {t.columns}]")
         if t.base:
             parts.append(f"token ids from {t.base}")
+        if t.negative_from or t.negative_rows:
+            where = [f"columns from {t.negative_from}"] if t.negative_from else []
+            where += [f"pool rows {short(t.negative_rows)}"] if t.negative_rows else []
+            parts.append(f"negative ids in unread cells ({', '.join(where)})")
         return " ".join(parts)
 
 
@@ -201,8 +221,10 @@ class MetaCase:
     offset `offset`, page tables with `table_pad` spare columns (row stride > width). Per
     page table (page_table_1, real_page_table): every `col_step`-th column of its storage
     (column stride != 1), and `table_transposed`: a view of a transposed storage (row
-    stride 1, `table_pad` spare rows). `out` ("buffers" or "none") and `validate` say how
-    the built-ins are called; a candidate always writes into the buffers.
+    stride 1, `table_pad` spare rows). `table_extra`: both page tables have that many
+    columns more than the call needs (SGLang allocates them for the longest context), all
+    outside the region. `out` ("buffers" or "none") and `validate` say how the built-ins
+    are called; a candidate always writes into the buffers.
     """
 
     calls: tuple[MetaCall, ...]
@@ -218,6 +240,7 @@ class MetaCase:
     col_step: tuple[int, int] = (1, 1)
     table_transposed: tuple[bool, bool] = (False, False)
     vec_strides: tuple[int, ...] = ()
+    table_extra: int = 0
 
     @property
     def bs(self) -> int:
@@ -278,8 +301,8 @@ class MetaCase:
             vector(rows_cap, v[2]),
             vector(rows_cap, v[3]),
             vector(rows_cap + 1, v[4]),
-            table(self.width, 0),
-            table(self.pages, 1) if self.page_size > 1 else None,
+            table(self.width + self.table_extra, 0),
+            table(self.pages + self.table_extra, 1) if self.page_size > 1 else None,
         )
 
     def table_strides(self, which: int, rows: int, columns: int) -> tuple[tuple[int, int], int]:
@@ -305,6 +328,7 @@ class MetaCase:
             for x in c.layouts()
         ) + sum(not c.table.plain for c in calls)
         unusual += (self.vec_stride != 1) + (self.offset != 0) + (self.table_pad != 0)
+        unusual += self.table_extra != 0
         unusual += sum(s != 1 for s in self.col_step) + sum(self.table_transposed)
         unusual += len(set(self.vec_strides)) > 1
         values = sum(
@@ -329,6 +353,8 @@ class MetaCase:
             odd = {"col_step": list(self.col_step), "table_transposed": list(self.table_transposed)}
         if self.vec_strides:
             odd["vec_strides"] = list(self.vec_strides)
+        if self.table_extra:
+            odd["table_extra"] = self.table_extra
         return {
             "calls": [c.to_json() for c in self.calls],
             "width": self.width,
@@ -353,6 +379,7 @@ class MetaCase:
             "table_pad",
             "out",
             "validate",
+            "table_extra",
         )
         lists = ("col_step", "table_transposed", "vec_strides")
         return cls(
@@ -369,6 +396,8 @@ class MetaCase:
             head += f" buffers(stride={self.vec_stride} offset={self.offset} pad={self.table_pad})"
         if self.vec_strides:
             head += f" 1-D buffer strides {list(self.vec_strides)}"
+        if self.table_extra:
+            head += f" page tables {self.table_extra} columns wider than needed"
         if self.odd_tables:
             tables = []
             for name, step, t in zip(FIELDS[5:], self.col_step, self.table_transposed):

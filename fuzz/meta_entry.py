@@ -38,6 +38,8 @@ class _Table(msgspec.Struct, forbid_unknown_fields=True):
     col_pad: Small = 0
     col_off: Small = 0
     base: NonNeg32 = 0
+    negative_from: NonNeg32 = 0
+    negative_rows: list[NonNeg32] = msgspec.field(default_factory=list)
 
 
 class _Call(msgspec.Struct, forbid_unknown_fields=True):
@@ -67,6 +69,7 @@ class _Case(msgspec.Struct, forbid_unknown_fields=True):
     col_step: Pair[Step] = msgspec.field(default_factory=lambda: [1, 1])
     table_transposed: Pair[bool] = msgspec.field(default_factory=lambda: [False, False])
     vec_strides: Annotated[list[Step], msgspec.Meta(min_length=5, max_length=5)] | None = None
+    table_extra: Small = 0
 
 
 def _layout(where: str, values: list[int], lay: _Layout) -> Layout:
@@ -91,6 +94,8 @@ def _call(where: str, c: _Call, width: int, max_total: int) -> MetaCall:
     cells = (t.pool + t.row_pad) * (t.col_off + t.columns + t.col_pad)
     if cells > max_total:
         raise ValueError(f"{where}.req_to_token: {cells} cells, above --max-total {max_total}")
+    if any(r >= t.pool for r in t.negative_rows):
+        raise ValueError(f"{where}.req_to_token: a negative row is outside the pool of {t.pool}")
     if any(r >= t.pool for r in c.req_pool_indices):
         raise ValueError(f"{where}.req_pool_indices: an index is outside the pool of {t.pool}")
     e, _ = per_request(c.mode, c.seq_lens, c.next_n, c.extend_seq_lens)
@@ -102,7 +107,18 @@ def _call(where: str, c: _Call, width: int, max_total: int) -> MetaCall:
         c.mode,
         tuple(c.seq_lens),
         tuple(c.req_pool_indices),
-        Table(t.pool, t.columns, t.seed, t.transposed, t.row_pad, t.col_pad, t.col_off, t.base),
+        Table(
+            t.pool,
+            t.columns,
+            t.seed,
+            t.transposed,
+            t.row_pad,
+            t.col_pad,
+            t.col_off,
+            t.base,
+            t.negative_from,
+            tuple(t.negative_rows),
+        ),
         None if ext is None else tuple(ext),
         topk=c.topk,
         next_n=c.next_n,
@@ -133,6 +149,7 @@ def decode_meta_case(raw: bytes, *, max_total: int, where: str = "case") -> Meta
         tuple(c.col_step),
         tuple(c.table_transposed),
         tuple(c.vec_strides or ()),
+        c.table_extra,
     )
     try:
         case.expected()  # the contract's value rules (sums in int32, kv in range)

@@ -29,7 +29,9 @@ def _contiguous(case: MetaCase) -> bool:
         and c.table.col_pad == 0 == c.table.col_off
         for c in case.calls
     )
-    plain_out = case.vec_stride == 1 and case.table_pad == 0 and not case.odd_tables
+    plain_out = (
+        case.vec_stride == 1 and case.table_pad == 0 == case.table_extra and not case.odd_tables
+    )
     return calls_ok and plain_out and all(v == 1 for v in case.vec_strides)
 
 
@@ -101,6 +103,7 @@ def restrict(env: Envelope | None, case: MetaCase) -> MetaCase | None:
         col_step=(1, 1) if env.contiguous else case.col_step,
         table_transposed=(False, False) if env.contiguous else case.table_transposed,
         vec_strides=() if env.contiguous else case.vec_strides,
+        table_extra=0 if env.contiguous else case.table_extra,
     )
     return moved if valid(moved) and not violations(env, moved) else None
 

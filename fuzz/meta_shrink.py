@@ -164,8 +164,11 @@ def _canonical_call(s: _Search, k: int) -> None:
     for move in (
         lambda t: Table(pool, s.best.width),
         lambda t: replace(t, transposed=False, row_pad=0, col_pad=0, col_off=0),
+        lambda t: replace(t, negative_from=0, negative_rows=()),
         lambda t: replace(t, seed=0),
-        lambda t: replace(t, pool=pool),
+        lambda t: replace(
+            t, pool=pool, negative_rows=tuple(r for r in t.negative_rows if r < pool)
+        ),
         lambda t: replace(t, columns=s.best.width),
     ):
         table = move(s.best.calls[k].table)
@@ -189,7 +192,7 @@ def _canonical_case(s: _Search) -> None:
             col_step[w], transposed[w] = step, t
             s.take(replace(s.best, col_step=tuple(col_step), table_transposed=tuple(transposed)))
     s.take(replace(s.best, vec_strides=()))
-    s.take(replace(s.best, vec_stride=1, offset=0, table_pad=0))
+    s.take(replace(s.best, vec_stride=1, offset=0, table_pad=0, table_extra=0))
     for page in (1, 2):
         if s.env.page_sizes is None or page in s.env.page_sizes:
             if s.take(replace(s.best, page_size=page)):

@@ -28,6 +28,8 @@ PAGE_SIZES = (1, 2, 3, 64, 128)
 # (column step, transposed storage) of a page table; the first is the plain row-major one
 TABLE_LAYOUTS = ((1, False), (1, True), (2, True), (2, False), (3, False))
 ODD_OUT_ONE_IN = 6  # one case in this many: column-strided page tables; 1-D strides apart
+WIDER_TABLES_ONE_IN = 8  # one case in this many: page tables wider than the width
+NEGATIVE_UNREAD_ONE_IN = 6  # one call in this many: req_to_token's unread cells negative
 
 
 # --- named cases ---------------------------------------------------------------------------
@@ -155,6 +157,23 @@ def named_meta_cases() -> dict[str, MetaCase]:
             offset=1,
             table_pad=1,
             col_step=(2, 3),
+        ),
+        "negative token ids in the req_to_token cells not read": _case(
+            c(
+                "draft_extend_var",
+                [9, 5, 7],
+                [1, 3, 0],
+                [2, 0, 1],
+                table=Table(5, 9, seed=4, negative_from=6, negative_rows=(2, 3, 4)),
+            ),
+            width=6,
+            page=4,
+        ),
+        "page tables wider than the width (SGLang's longest-context buffers)": _case(
+            c("draft_extend", [9, 13, 4], [3, 0, 6], N=2, columns=16),
+            width=10,
+            page=3,
+            table_extra=6,
         ),
         "1-D buffers with a stride each": _case(
             c("draft_extend_var", [10, 4, 9], [3, 0, 5], [2, 1, 3]),
@@ -444,6 +463,11 @@ def meta_calls(draw, env: Envelope, width: int, like: MetaCall | None = None) ->
         col_off=0 if plain else draw(st.sampled_from((0, 0, 1, 3))),
         base=draw(st.sampled_from(TOKEN_BASES)),
     )
+    if draw(st.integers(1, NEGATIVE_UNREAD_ONE_IN)) == 1:
+        # The contract asks only the cells read to be >= 0: the others negative.
+        read = {r for i, r in enumerate(idx) if ext is None or ext[i] > 0}
+        unread = tuple(r for r in range(pool) if r not in read)
+        table = replace(table, negative_from=width, negative_rows=unread)
     hint = max(s, default=0) + _kv_add(mode, N)  # the largest row
     if like:
         topk = like.topk
@@ -516,6 +540,11 @@ def meta_cases(draw, envelope: Envelope | None = None) -> MetaCase:
     )
     if not contiguous:  # drawn last: the draws above keep their order
         case = draw(_odd_out(case))
+    if not contiguous and draw(st.integers(1, WIDER_TABLES_ONE_IN)) == 1:
+        # Page tables with columns past the width (allocated for the longest context): a
+        # kernel that takes its width from the buffer writes them.
+        extra = draw(st.sampled_from((1, 3, 64, max(1, calls[0].table.columns - width))))
+        case = replace(case, table_extra=extra)
     assume(valid(case) and not violations(env, case))
     return case
 

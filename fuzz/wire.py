@@ -26,9 +26,19 @@ class OversizeError(Exception):
     """A frame announces more bytes than the cap allows."""
 
 
+class HeaderTooLarge(Exception):
+    """We were about to send a header the reader would refuse: the suite's own limit, never
+    a candidate's fault (the campaign turns it into exit 3, not a crash of the candidate)."""
+
+
 def encode(header: dict, blobs: list[bytes | memoryview] = ()) -> list[bytes | memoryview]:
     """A frame as a list of buffers (written in order; the blobs are not copied)."""
     head = json.dumps({**header, "blobs": [len(b) for b in blobs]}).encode()
+    if len(head) > HEADER_CAP:
+        raise HeaderTooLarge(
+            f"a {header.get('op', '?')!r} command of {len(head):,} bytes passes the wire's "
+            f"header cap ({HEADER_CAP:,} bytes)"
+        )
     body = sum(len(b) for b in blobs)
     return [PREFIX.pack(MAGIC, len(head), body), head, *blobs]
 

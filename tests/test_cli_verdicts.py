@@ -300,3 +300,18 @@ def test_cases_the_time_cut_off_are_not_counted_and_are_named(tmp_path: Path) ->
     answered = report["implementations"]["hostile:slow_every_call"]["calls"]
     assert missed > 0 and report["cases"] == answered == report["opening_cases"], report
     assert f"NOT JUDGED hostile:slow_every_call: {missed:,} case(s)" in r.stdout, said(r)
+
+
+def test_a_command_past_the_wire_header_cap_is_the_suites_error(tmp_path, monkeypatch) -> None:
+    """A run command the worker's reader would refuse is never sent: exit 3 with the cause,
+    not a crash blamed on a correct candidate (stop 17: 4 cases of bs-16385 calls passed
+    the old 1 MiB cap and the worker died)."""
+    from fuzz import wire
+    from fuzz.campaign import Campaign, Options
+
+    monkeypatch.setattr(wire, "HEADER_CAP", 1500)
+    cand = "tests/candidates/hostile.py:slow_first_call"
+    options = Options(candidates=[cand], corpus_dir=tmp_path, max_cases=20, timeout=10.0)
+    report = Campaign(options).run().report()
+    assert report.failures == [] and report.exit_code() == 3, report
+    assert any("header cap (1,500 bytes)" in e for e in report.errors), report.errors

@@ -7,11 +7,12 @@ past 8 for small batches.
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import Phase, find, given, settings
 from meta_fuzz_helpers import benchmark_module, judged_here
 
 from fuzz.envelope import EVERYTHING, Envelope
 from fuzz.meta_case import MetaCase
+from fuzz.meta_envelope import valid
 from fuzz.meta_strategies import LONG_NEXT_N_BS, MID_BS, meta_calls, named_meta_cases
 
 
@@ -71,15 +72,33 @@ def test_draws_reach_next_n_past_8_for_small_batches_only() -> None:
     assert {c.next_n for c in pinned} <= {1, 2}
 
 
-def _first(calls, hit) -> MetaCase:
-    call = next(c for c in calls if hit(c))
-    return MetaCase((call,), 2, 1, rows_slack=1, bs_slack=1)
+def _catching(mutant: str, hit) -> MetaCase:
+    """The first call the generator draws (draft_extend, width 2) for which `hit` holds and
+    the mutant fails, within 2000 draws (a search, not a fixed sample: other draws move)."""
+
+    def single(call) -> MetaCase:
+        return MetaCase((call,), 2, 1, rows_slack=1, bs_slack=1)
+
+    call = find(
+        meta_calls(Envelope(modes=("draft_extend",)), 2),
+        lambda c: (
+            hit(c)
+            and valid(single(c))
+            and judged_here(getattr(rt3(), mutant), single(c)) is not None
+        ),
+        settings=settings(
+            max_examples=2000,
+            database=None,
+            derandomize=True,
+            deadline=None,
+            phases=[Phase.generate],
+        ),
+    )
+    return single(call)
 
 
 def test_drawn_corners_catch_the_missed_mutants() -> None:
-    calls = _calls(300, Envelope(modes=("draft_extend",)))
-    tail5 = _first(calls, lambda c: c.bs > 8 and c.bs % 8 == 5)
-    over8 = _first(calls, lambda c: c.next_n > 8 and c.bs > 0 and max(c.seq_lens) > 0)
-    for mutant, case in (("bs_mod8_5_total", tail5), ("de_next_n_over8_wrap", over8)):
-        assert judged_here(getattr(rt3(), mutant), case) is not None, mutant
+    tail5 = _catching("bs_mod8_5_total", lambda c: c.bs > 8 and c.bs % 8 == 5)
+    over8 = _catching("de_next_n_over8_wrap", lambda c: c.next_n > 8)
+    for case in (tail5, over8):
         assert judged_here(rt3().correct, case) is None
