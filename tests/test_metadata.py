@@ -238,6 +238,39 @@ def use_gpu_plan(monkeypatch: pytest.MonkeyPatch, plan: str):
     return kernel
 
 
+def run_gpu_plan(
+    kernel, mode: str, bs: int, page_size: int, *, extends, next_n: int, spare: int | None
+):
+    """One call of the Triton backend under the GPU plan in place (width 37, a transposed
+    req_to_token, buffers of T + `spare` rows), checked against the oracle cell by cell and
+    outside the region; returns the launch's constexprs (spare None: buffers of bs rows)."""
+    rng = random.Random(bs)
+    c = case(
+        mode,
+        [rng.randrange(0, 40) for _ in range(bs)],
+        [rng.randrange(0, 6) for _ in range(bs)],
+        [rng.choice(extends) for _ in range(bs)],
+        width=37,
+        page_size=page_size,
+        next_n=next_n,
+        topk=9,
+        table_layout="transposed",
+        req_to_token=pool_table(6, 40),
+    )
+    want = c.expected()
+    rows = bs if spare is None else len(want.seqlens_expanded) + spare
+    out = poisoned_metadata(bs + 2, rows, 37, page_size)
+    before = snapshot_all(out)
+    _, _, constexprs = kernel.launch_args(
+        mode, *(tensors(c)[k] for k in ("seq_lens", "req_pool_indices", "req_to_token",
+                                         "extend_seq_lens")),
+        topk=9, width=37, page_size=page_size, next_n=next_n, out=out, rows=None,
+    )  # fmt: skip
+    call(c, "triton", out=out, validate=False)
+    assert_metadata_in(out, before, want, name=f"{mode}, bs {bs}, P {page_size}, {constexprs}")
+    return constexprs
+
+
 @pytest.mark.parametrize("plan", GPU_PLANS)
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize(
@@ -254,31 +287,9 @@ def test_triton_gpu_plan(
     kernel = use_gpu_plan(monkeypatch, plan)
     if index == "wide":
         monkeypatch.setattr(kernel, "NARROW_LIMIT", 0)
-    rng = random.Random(bs)
-    c = case(
-        mode,
-        [rng.randrange(0, 40) for _ in range(bs)],
-        [rng.randrange(0, 6) for _ in range(bs)],
-        [rng.choice([0, 1, 2, 5]) for _ in range(bs)],
-        width=37,
-        page_size=page_size,
-        next_n=3,
-        topk=9,
-        table_layout="transposed",
-        req_to_token=pool_table(6, 40),
-    )
-    want = c.expected()
-    out = poisoned_metadata(bs + 2, len(want.seqlens_expanded) + 9, 37, page_size)
-    before = snapshot_all(out)
-    grid, args, constexprs = kernel.launch_args(
-        mode, *(tensors(c)[k] for k in ("seq_lens", "req_pool_indices", "req_to_token",
-                                         "extend_seq_lens")),
-        topk=9, width=37, page_size=page_size, next_n=3, out=out, rows=None,
-    )  # fmt: skip
-    assert constexprs["NARROW"] is (index == "narrow")
-    assert constexprs["PAGE_SHIFT"] == (2 if page_size == 4 else -1)
-    call(c, "triton", out=out, validate=False)
-    assert_metadata_in(out, before, want, name=f"{plan}, {mode}, bs {bs}, {index}, P {page_size}")
+    cx = run_gpu_plan(kernel, mode, bs, page_size, extends=[0, 1, 2, 5], next_n=3, spare=9)
+    assert cx["NARROW"] is (index == "narrow")
+    assert cx["PAGE_SHIFT"] == (2 if page_size == 4 else -1)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -290,31 +301,9 @@ def test_triton_gpu_plan_wide_tiles(
     one wider tile (WIDE_TILE), with draft_extend_var's early loads."""
     kernel = use_gpu_plan(monkeypatch, "column chunks")
     monkeypatch.setattr(kernel, "WIDE_TILE", 64)
-    rng = random.Random(bs)
-    c = case(
-        mode,
-        [rng.randrange(0, 40) for _ in range(bs)],
-        [rng.randrange(0, 6) for _ in range(bs)],
-        [rng.choice([0, 1]) for _ in range(bs)],
-        width=37,
-        page_size=page_size,
-        next_n=1,
-        topk=9,
-        table_layout="transposed",
-        req_to_token=pool_table(6, 40),
-    )
-    want = c.expected()
-    out = poisoned_metadata(bs + 2, bs, 37, page_size)
-    before = snapshot_all(out)
-    _, _, constexprs = kernel.launch_args(
-        mode, *(tensors(c)[k] for k in ("seq_lens", "req_pool_indices", "req_to_token",
-                                         "extend_seq_lens")),
-        topk=9, width=37, page_size=page_size, next_n=1, out=out, rows=None,
-    )  # fmt: skip
-    assert constexprs["BW"] > kernel.TILE and constexprs["BR"] == constexprs["RB"]
-    assert constexprs["EARLY"] is (mode == "draft_extend_var")
-    call(c, "triton", out=out, validate=False)
-    assert_metadata_in(out, before, want, name=f"wide tiles, {mode}, bs {bs}, P {page_size}")
+    cx = run_gpu_plan(kernel, mode, bs, page_size, extends=[0, 1], next_n=1, spare=None)
+    assert cx["BW"] > kernel.TILE and cx["BR"] == cx["RB"]
+    assert cx["EARLY"] is (mode == "draft_extend_var")
 
 
 # -- properties ---------------------------------------------------------------------------
