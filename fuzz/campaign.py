@@ -203,7 +203,11 @@ class Campaign:
         except CandidateError:
             raise  # a usage error (exit 2), decided by the caller
         except Exception as exc:  # our own bug: the report says so and the run exits 3
-            self.errors.append(f"internal error: {exc!r}\n" + traceback.format_exc(limit=8)[-2000:])
+            if self.should_stop():  # an interrupt a library turned into another exception
+                self.interrupted = True
+            else:
+                tail = traceback.format_exc(limit=8)[-2000:]
+                self.errors.append(f"internal error: {exc!r}\n" + tail)
         finally:
             try:
                 self._finish_chase()
@@ -291,6 +295,10 @@ class Campaign:
         except KeyboardInterrupt:
             raise
         except Exception as exc:  # Hypothesis's Flaky when shrinking ran out of time, etc.
+            if self.should_stop():
+                # Ctrl-C or SIGTERM raised inside Hypothesis's engine, which can turn it
+                # into another exception (an AssertionError of its own): an interrupt.
+                raise KeyboardInterrupt from exc
             if self._chasing is None and not self.errors:
                 self.errors.append(f"campaign round {r} failed: {exc!r}")
         self._finish_chase()
