@@ -517,8 +517,6 @@ SCALAR_SUB = 128  # ... walked in sub-blocks of this many
 SCALAR_REQS_VAR = 128  # ... in draft_extend_var (extends loaded, more work a request)
 SUM_SCALAR = 1024  # scalar programs' loads of the requests before theirs
 EARLY_BS = 128  # draft_extend_var up to this bs, one tile a page program: early loads (EARLY)
-EARLY_PAGES = 0  # 1: real_page_table's cells loaded before the stores wherever they fit one
-# block, not only with EARLY (an experiment's switch; 0 is what stop 16 measured)
 MAX_BW = 1024  # columns of a tile at most while the tile holds several requests
 WIDE_TILE = 2048  # one row a request: a chunk of a few tiles becomes one tile up to this
 # (4 warps: 55 registers at 2048 elements, 96 at 4096, 217 at 8192)
@@ -711,7 +709,7 @@ def launch_args(
         "ONE_SUM_P": bs <= p["SUM_P"],
         "PAGE_SHIFT": page_size.bit_length() - 1 if page_size & (page_size - 1) == 0 else -1,
         "EARLY": early,
-        "EARLY_Q": (early or EARLY_PAGES) and has_rpt and page_size * p["BQ"] >= chunk_w,
+        "EARLY_Q": early and has_rpt and page_size * p["BQ"] >= chunk_w,
     }
     return (n_scalar + n_rb * n_chunk * n_split,), args, constexprs
 

@@ -2,7 +2,8 @@
 # Stop 17 call 6: A/B of EARLY_PAGES (real_page_table's cells loaded before the page
 # table's stores wherever the chunk's pages fit one block, at every bs; 0: only with
 # EARLY, bs <= 128 draft_extend_var), interleaved twice, page size 64, every mode,
-# bs 128-16384 W 2048 and bs 128, 512 W 65536.
+# bs 128-16384 W 2048 and bs 128, 512 W 65536. (The EARLY_PAGES switch was removed after
+# this call: `git show` the commit that added call6.sh to run it again.)
 set -u
 out=${1:?out}; res=${2:?res}; mkdir -p $out $res
 a="--quick --no-torch --bs 128,512,1024,4096,16384 --widths 2048 --pages 64"
