@@ -14,7 +14,7 @@ import os
 import sys
 import time
 import traceback
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -122,6 +122,7 @@ class Campaign:
         self.tally = Tally()
         self.cases = self.bulk_cases = self.shipped_cases = self.plugin_bulk_cases = 0
         self.opening_cases = 0
+        self.not_judged: Counter = Counter()  # campaign cases a candidate never answered
         self.unreproduced: list[dict] = []  # bulk batches that faulted, no case re-run alone did
         self.bulk_seconds = 0.0
         self.examples = self.rounds = 0
@@ -181,8 +182,10 @@ class Campaign:
                 mine = self._opening_cases()[self.o.unit :: self.o.units]
                 if mine:
                     mine = mine[: self._room(len(mine))]
-                    self._check(mine, [], count=True, found_by="named case")
-                    self.opening_cases = self.cases
+                    try:
+                        self._check(mine, [], count=True, found_by="named case")
+                    finally:
+                        self.opening_cases = self.cases
             r = self.o.unit
             if os.environ.get(INJECT_ENV) == f"internal-error:{self.o.unit}":
                 raise RuntimeError(f"injected internal error ({INJECT_ENV})")
@@ -337,8 +340,9 @@ class Campaign:
             return None
         if count:
             # A case counts once every candidate judged it (a case the time cut off does not).
-            missed = max((self.tally.unanswered[n] - k for n, k in unanswered.items()), default=0)
-            self.cases += len(cases) - missed
+            missed = {n: self.tally.unanswered[n] - k for n, k in unanswered.items()}
+            self.not_judged.update({n: m for n, m in missed.items() if m})
+            self.cases += len(cases) - max(missed.values(), default=0)
             self.examples += 1
             for c in cases:
                 self.digest.update(repr(c).encode())
@@ -653,7 +657,7 @@ class Campaign:
             unconfirmed_hangs=[
                 {"impl": n, "count": c} for n, c in self.tally.unconfirmed_hangs.items()
             ],
-            not_judged={n: c for n, c in self.tally.unanswered.items() if c},
+            not_judged=dict(self.not_judged),
             unreproduced_faults=list(self.unreproduced),
             implementations={
                 name: {
