@@ -707,7 +707,7 @@ def launch_args(
         "CHUNK_SHIFT": _log2_or_minus_1(n_chunk),
         "ONE_SUM_S": bs <= p["SUM_S"],
         "ONE_SUM_P": bs <= p["SUM_P"],
-        "PAGE_SHIFT": page_size.bit_length() - 1 if page_size & (page_size - 1) == 0 else -1,
+        "PAGE_SHIFT": _log2_or_minus_1(page_size),
         "EARLY": early,
         "EARLY_Q": early and has_rpt and page_size * p["BQ"] >= chunk_w,
     }

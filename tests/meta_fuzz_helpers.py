@@ -1,6 +1,6 @@
 """Shared by the tests of the v2 fuzzer: the red-team candidates (benchmarks/redteam_mutants.py,
-loaded by path: benchmarks/ is not a package), a fixed sample of the generator, and a
-candidate run and judged in this process as a worker would."""
+loaded by path: benchmarks/ is not a package), a fixed sample of the generator, a search of
+its draws, and a candidate run and judged in this process as a worker would."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import importlib.util
 from functools import cache
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import HealthCheck, Phase, find, given, seed, settings
 
 from fuzz.meta_case import MetaCase
 from fuzz.meta_harness import storage_arrays
@@ -25,6 +25,20 @@ def benchmark_module(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def searched(strategy, hit, *, draws: int = 2000):
+    """The first draw of `strategy` for which `hit` holds, within `draws` (derandomized, no
+    shrinking): a search, not a fixed sample (Hypothesis biases draws by the constants of
+    the modules loaded, so a fixed sample moves with the tests that ran before)."""
+    return find(
+        strategy,
+        hit,
+        settings=settings(
+            max_examples=draws, database=None, derandomize=True, deadline=None,
+            phases=[Phase.generate], suppress_health_check=list(HealthCheck),
+        ),
+    )  # fmt: skip
 
 
 def redteam():

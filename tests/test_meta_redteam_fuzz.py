@@ -10,8 +10,7 @@ from dataclasses import replace
 
 import pytest
 import torch
-from hypothesis import HealthCheck, Phase, find, settings
-from meta_fuzz_helpers import judged_here, redteam
+from meta_fuzz_helpers import judged_here, redteam, searched
 
 from fuzz.case import Layout
 from fuzz.meta_case import MetaCase, Table
@@ -21,17 +20,8 @@ RT = redteam()
 
 
 def reaches(hit) -> MetaCase:
-    """A case the generator draws for which `hit` holds, within 3000 draws: a search, not a
-    fixed sample (Hypothesis biases draws by the constants of the modules loaded, so a
-    fixed sample moves with the tests that ran before)."""
-    return find(
-        meta_cases(),
-        hit,
-        settings=settings(
-            max_examples=3000, database=None, derandomize=True, deadline=None,
-            phases=[Phase.generate], suppress_health_check=list(HealthCheck),
-        ),
-    )  # fmt: skip
+    """A case the generator draws for which `hit` holds, within 3000 draws."""
+    return searched(meta_cases(), hit, draws=3000)
 
 
 def test_generator_draws_replays_at_one_bs_with_new_values() -> None:

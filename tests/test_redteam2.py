@@ -7,8 +7,7 @@ summing to near 2**31, a stride-0 extend).
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, Phase, find, settings
-from meta_fuzz_helpers import benchmark_module, judged_here
+from meta_fuzz_helpers import benchmark_module, judged_here, searched
 
 from fuzz.envelope import Envelope
 from fuzz.meta_envelope import valid
@@ -57,17 +56,8 @@ def test_every_mutant_is_a_v2_or_v1_candidate() -> None:
 
 
 def _reaches(mode: str, hit) -> None:
-    """The generator draws a call of `mode` for which `hit` holds within 2000 draws: a
-    search, not a fixed sample (Hypothesis biases draws by the constants of the modules
-    loaded, so a fixed sample moves with whatever else is imported or added)."""
-    find(
-        meta_calls(Envelope(modes=(mode,)), 2),
-        hit,
-        settings=settings(
-            max_examples=2000, database=None, derandomize=True, deadline=None,
-            phases=[Phase.generate], suppress_health_check=list(HealthCheck),
-        ),
-    )  # fmt: skip
+    """The generator draws a call of `mode` for which `hit` holds within 2000 draws."""
+    searched(meta_calls(Envelope(modes=(mode,)), 2), hit)
 
 
 def test_draws_reach_long_extends_and_rows_past_2_16() -> None:

@@ -7,8 +7,8 @@ past 8 for small batches.
 from __future__ import annotations
 
 import pytest
-from hypothesis import Phase, find, given, settings
-from meta_fuzz_helpers import benchmark_module, judged_here
+from hypothesis import given, settings
+from meta_fuzz_helpers import benchmark_module, judged_here, searched
 
 from fuzz.envelope import EVERYTHING, Envelope
 from fuzz.meta_case import MetaCase
@@ -79,19 +79,12 @@ def _catching(mutant: str, hit) -> MetaCase:
     def single(call) -> MetaCase:
         return MetaCase((call,), 2, 1, rows_slack=1, bs_slack=1)
 
-    call = find(
+    call = searched(
         meta_calls(Envelope(modes=("draft_extend",)), 2),
         lambda c: (
             hit(c)
             and valid(single(c))
             and judged_here(getattr(rt3(), mutant), single(c)) is not None
-        ),
-        settings=settings(
-            max_examples=2000,
-            database=None,
-            derandomize=True,
-            deadline=None,
-            phases=[Phase.generate],
         ),
     )
     return single(call)
