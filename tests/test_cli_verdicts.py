@@ -96,6 +96,7 @@ def test_max_cases_runs_exactly_that_many(tmp_path: Path) -> None:
 # --- exit 3: the suite's own troubles are never a clean run ----------------------------------
 
 
+@pytest.mark.slow
 def test_a_harness_error_in_one_of_four_workers_exits_3_and_keeps_every_count(
     tmp_path: Path,
 ) -> None:

@@ -275,7 +275,13 @@ def run_gpu_plan(
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize(
     ("bs", "index", "page_size"),
-    [(1, "narrow", 5), (7, "narrow", 5), (37, "narrow", 5), (7, "wide", 4), (37, "narrow", 4)],
+    [
+        (1, "narrow", 5),
+        (7, "narrow", 5),
+        pytest.param(37, "narrow", 5, marks=pytest.mark.slow),
+        (7, "wide", 4),
+        (37, "narrow", 4),
+    ],
 )
 def test_triton_gpu_plan(
     monkeypatch: pytest.MonkeyPatch, plan: str, mode: str, bs: int, index: str, page_size: int

@@ -100,7 +100,10 @@ def test_the_h200_fault_config_stays_in_bounds(monkeypatch, plan: str, extends) 
 
 
 @pytest.mark.parametrize("plan", PLANS)
-@pytest.mark.parametrize("mode", reference.MODES)
+@pytest.mark.parametrize(
+    "mode",
+    [m if m == "decode" else pytest.param(m, marks=pytest.mark.slow) for m in reference.MODES],
+)
 def test_quick_configs_stay_in_bounds(monkeypatch, plan: str, mode: str) -> None:
     """Every mode, next_n 1 and 4, bs 1, 5 and 33 at W 2048 and bs 1, 2 at W 65536, buffers
     of bs * next_n rows (rows past T in draft_extend_var), all-zero extends too."""

@@ -381,6 +381,7 @@ def test_suspects_after_a_fault_start_at_the_running_case() -> None:
     assert campaign_module.fault_suspects(10, 50) == list(range(10))  # out of range: ignored
 
 
+@pytest.mark.slow
 def test_a_crash_late_in_a_large_batch_is_found_with_its_case(tmp_path, monkeypatch) -> None:
     report, _ = campaign(
         tmp_path, "aborts_on_poison", monkeypatch, poison_batch=0,
