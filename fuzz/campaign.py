@@ -616,15 +616,26 @@ class Campaign:
             "failures": len(self.book) + len(self.pending),
         }
 
+    def _describe(self, item: dict) -> str:
+        try:
+            return Case.from_json(item["case"]).describe()
+        except (KeyError, TypeError, ValueError):
+            return "?"
+
     def _slow(self) -> list[dict]:
+        """Cases answered past --timeout, then those still running when their re-run was
+        stopped (too slow to judge under the interpreter: `answered` false)."""
         out = []
         for name, w in self.workers:
             for item, seconds in w.slow:
-                try:
-                    case = Case.from_json(item["case"]).describe()
-                except (KeyError, TypeError, ValueError):
-                    case = "?"
-                out.append({"impl": name, "seconds": round(seconds, 2), "case": case})
+                out.append(
+                    {"impl": name, "seconds": round(seconds, 2), "case": self._describe(item)}
+                )
+            for item, seconds in w.too_slow:
+                out.append(
+                    {"impl": name, "seconds": round(seconds, 2), "case": self._describe(item),
+                     "answered": False}
+                )  # fmt: skip
         return out
 
     def report(self) -> Report:

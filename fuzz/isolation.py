@@ -90,6 +90,36 @@ def default_confirm_seconds(timeout: float) -> float:
     return max(30.0, 6 * timeout)
 
 
+# Under the Triton interpreter a correct kernel can take minutes on a large case (1-4 ms a
+# program: a program per row of 131,072 rows is many minutes). A lone re-run of a case
+# larger than SMALL_WORK requests and rows that is still stepping (programs, loads,
+# stores: fuzz/worker.py counts them) when its time is up gets more, up to SLOW_SCALE
+# times its time; still stepping then, it is too slow to judge here, not a hang. A re-run
+# that stops stepping for STALL_S, a small case, or a kernel on a GPU: a hang, as before.
+SMALL_WORK = 4096
+SLOW_SCALE = 10
+STALL_S = 10.0
+
+
+def case_work(item: dict) -> int:
+    """Requests plus rows over every call of an item's case (v1 or v2): what an
+    interpreted kernel's time grows with; 0 when the item does not say."""
+    try:
+        case = item["case"]
+        if "calls" not in case:
+            ext = case["extend_seq_lens"]
+            return len(ext) + sum(int(e) for e in ext)
+        work = 0
+        for call in case["calls"]:
+            bs = len(call["seq_lens"])
+            ext = call.get("extend_seq_lens")
+            e = {"decode": 1}.get(call["mode"], int(call.get("next_n", 1)))
+            work += bs + (sum(int(v) for v in ext) if ext is not None else bs * e)
+        return work
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return 0
+
+
 @dataclass
 class _Flight:
     """A bulk batch sent to a worker, and once read, what came of it."""
@@ -146,6 +176,7 @@ class IsolatedCandidate:
         self.envelope: dict | str | None = None  # as the candidate declared it (fn.envelope)
         self.confirm = True  # False while shrinking: a timeout is a hang, confirmed at the end
         self.slow: list[tuple[dict, float]] = []
+        self.too_slow: list[tuple[dict, float]] = []  # still interpreting when stopped
         self._main: WorkerProcess | None = None
         self._spare: WorkerProcess | None = None
         self._items: list[dict] = []
@@ -275,10 +306,10 @@ class IsolatedCandidate:
             return Answer("crash", cause=f"a fresh worker could not load it: {exc}")
         w.send({"op": "run", "base": 0, "items": [item]})
         begin = time.monotonic()
-        limit = begin + self.confirm_timeout
-        cut = hard_deadline is not None and hard_deadline < limit
+        work = case_work(item)
+        may_wait = self.device == "cpu" and work > SMALL_WORK  # still stepping: wait on
         try:
-            frame = w.next_frame(hard_deadline if cut else limit)
+            frame, ending = self._await_answer(w, begin, hard_deadline, may_wait)
             if frame is not None:
                 check_frame(frame[0].get("op") == "answer" and frame[0].get("index") == 0, "index")
                 answer = decode_answer(*frame, item, self.message_cap)
@@ -289,9 +320,25 @@ class IsolatedCandidate:
         if frame is None:
             tail = w.take_tail()
             w.kill()
-            if cut:
+            waited = time.monotonic() - begin
+            if ending == "cut":
                 return self._unconfirmed(start, tail)
+            if ending == "stepping":
+                self.too_slow.append((item, waited))
+                return Answer(
+                    "unconfirmed-hang",
+                    seconds=self.timeout + waited,
+                    cause=(
+                        f"no answer in {self.timeout:g} s, nor in {waited:.0f} s {IN_A_FRESH_WORKER}, "
+                        f"on a case of {work:,} requests and rows, with the Triton interpreter "
+                        "still running its programs: too slow to judge on the CPU, not a hang "
+                        "(a GPU run, or a larger --confirm-seconds, judges it)"
+                    ),
+                    output_tail=tail,
+                )
             waited = f"no answer in {self.timeout:g} s, nor in {self.confirm_timeout:g} s"
+            if ending == "stalled":
+                waited += f" (the interpreter stopped stepping; {time.monotonic() - begin:.0f} s)"
             return Answer(
                 "hang",
                 seconds=self.confirm_timeout,
@@ -311,6 +358,37 @@ class IsolatedCandidate:
                 "in a fresh worker"
             )
         return answer
+
+    def _await_answer(
+        self, w: WorkerProcess, begin: float, hard_deadline: float | None, may_wait: bool
+    ) -> tuple[tuple | None, str]:
+        """(frame, "") once `w` answers, else (None, why not): "cut" by `hard_deadline`,
+        "hang" at the confirmation's time, "stalled" (the interpreter stopped stepping past
+        it) or "stepping" (still stepping at SLOW_SCALE times it)."""
+        limit = begin + self.confirm_timeout
+        cap = begin + self.confirm_timeout * SLOW_SCALE if may_wait else limit
+        steps, stepped = w.interpreter_steps(), begin
+        while True:
+            end = min(cap, time.monotonic() + STALL_S / 4) if may_wait else limit
+            if hard_deadline is not None:
+                end = min(end, hard_deadline)
+            frame = w.next_frame(end)
+            if frame is not None:
+                return frame, ""
+            now = time.monotonic()
+            seen = w.interpreter_steps()
+            if seen is not None and seen != steps:
+                steps, stepped = seen, now
+            if hard_deadline is not None and now >= hard_deadline and now < cap:
+                return None, "cut"
+            if now < limit:
+                continue
+            if not may_wait or steps is None or steps == 0:
+                return None, "hang"
+            if now - stepped >= STALL_S:
+                return None, "stalled"
+            if now >= cap:
+                return None, "stepping"
 
     def _unconfirmed(self, start: float, tail: str = "") -> Answer:
         waited = time.monotonic() - start

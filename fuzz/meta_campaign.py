@@ -98,18 +98,13 @@ class MetaCampaign(Campaign):
     def _shipped_path(self, cases) -> list[Finding]:
         return []  # every built-in call here is already the shipped nsa_meta.metadata
 
-    def _slow(self) -> list[dict]:
+    def _describe(self, item: dict) -> str:
         from fuzz.meta_case import MetaCase
 
-        out = []
-        for name, w in self.workers:
-            for item, seconds in w.slow:
-                try:
-                    case = MetaCase.from_json(item["case"]).describe()
-                except (KeyError, TypeError, ValueError):
-                    case = "?"
-                out.append({"impl": name, "seconds": round(seconds, 2), "case": case})
-        return out
+        try:
+            return MetaCase.from_json(item["case"]).describe()
+        except (KeyError, TypeError, ValueError):
+            return "?"
 
 
 def campaign_class(op: str) -> type[Campaign]:

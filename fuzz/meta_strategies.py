@@ -25,6 +25,10 @@ WIDE_CELLS = 50_000  # rows x width of a wide case at most
 WIDE_ONE_IN = 8  # one case in this many is wide
 LONG_CELLS = 200_000  # rows x width of a case of long extends at most
 PAGE_SIZES = (1, 2, 3, 64, 128)
+OTHER_PAGE_SIZES = (4, 5, 16, 100, 256, 512, 1024)  # valid too: powers of two past 128 among them
+OTHER_PAGE_ONE_IN = 8  # one case in this many takes one of them
+BIG_POOL = 65_537  # pool rows past 2**16 (a 16-bit pool index), for narrow tables only
+BIG_POOL_ONE_IN = 16  # one call in this many (bs <= 64, width <= 16) draws such a pool
 # (column step, transposed storage) of a page table; the first is the plain row-major one
 TABLE_LAYOUTS = ((1, False), (1, True), (2, True), (2, False), (3, False))
 ODD_OUT_ONE_IN = 6  # one case in this many: column-strided page tables; 1-D strides apart
@@ -58,7 +62,8 @@ def _case(*calls: MetaCall, width=5, page=1, **kw) -> MetaCase:
 def _big(bs: int, mode: str = "decode") -> MetaCase:
     s = [(i * 7) % 50 + 1 for i in range(bs)]
     r = [(i * 5) % (bs + 2) for i in range(bs)]
-    return _case(_call(mode, s, r, N=1, pool=bs + 2, columns=1), width=1)
+    ext = [(i * 3) % 4 for i in range(bs)] if mode == "draft_extend_var" else None
+    return _case(_call(mode, s, r, ext, N=2, pool=bs + 2, columns=1), width=1)
 
 
 I64 = Layout("int64")
@@ -220,6 +225,9 @@ def named_meta_cases() -> dict[str, MetaCase]:
     cases.update(_corner_cases())
     for bs in (31, 32, 33, 127, 128, 129, 1023, 1024, 1025, 16383, 16384, 16385):
         cases[f"bs {bs}"] = _big(bs)
+    for bs in (33, 129, 1025, 16385):  # one past a block of requests, in the other modes
+        for mode in MODES[1:]:
+            cases[f"bs {bs}, {mode}"] = _big(bs, mode)
     return cases
 
 
@@ -257,6 +265,34 @@ def _corner_cases() -> dict[str, MetaCase]:
         ),
         "one extend past 2**16 rows": _case(
             c("draft_extend_var", [70_000, 3], [1, 0], [65_537, 2], columns=2), width=1
+        ),
+        "dsa_cu_seqlens_k below -2**31 + 2**15, then rows past 2**31 - 1 on their own": _case(
+            c("draft_extend_var", [0, 2**30 + 100], [1, 0], [65_536, 2], topk=INT32_MAX),
+            width=1,
+        ),
+        "draft_extend_var, s = 2**31 - 1": _case(
+            c("draft_extend_var", [INT32_MAX, 0], [1, 0], [2, 1], topk=100)
+        ),
+        "T = 257 rows (a tile of 64, 128 or 256 and one row)": _case(
+            c("draft_extend_var", [300, 40, 500], [2, 0, 1], [200, 0, 57], topk=250),
+            width=3,
+            page=2,
+        ),
+        "T = 1025 rows, trailing zero extends": _case(
+            c("draft_extend_var", [1200, 40, 30, 9], [2, 0, 1, 3], [1000, 25, 0, 0], topk=700),
+            width=2,
+        ),
+        "decode, topk 2048 below some kv": _case(
+            c("decode", [3000, 5, 2049, 2048], [1, 0, 2, 3], topk=2048)
+        ),
+        "page 256 (a power of two past 128), width not a multiple": _case(
+            c("draft_extend", [9, 4], [1, 3], N=2, columns=300), width=300, page=256
+        ),
+        "page 512, width below it": _case(
+            c("decode", [9, 4, 6], [1, 3, 0], columns=41), width=40, page=512
+        ),
+        "a pool of 2**16 + 1 rows, indices at both ends": _case(
+            c("decode", [9, 4, 6], [BIG_POOL - 1, 0, 2**16], pool=BIG_POOL, columns=3), width=2
         ),
         "extend_seq_lens int64 broadcast (stride 0)": _case(
             c(
@@ -468,6 +504,13 @@ def meta_calls(draw, env: Envelope, width: int, like: MetaCall | None = None) ->
         read = {r for i, r in enumerate(idx) if ext is None or ext[i] > 0}
         unread = tuple(r for r in range(pool) if r not in read)
         table = replace(table, negative_from=width, negative_rows=unread)
+    if bs <= 64 and width <= 16 and draw(st.integers(1, BIG_POOL_ONE_IN)) == 1:
+        # A pool past 2**16 rows, its last row read (a 16-bit pool index reads another).
+        big = BIG_POOL + draw(st.integers(0, 3))
+        table = replace(table, pool=big)
+        idx = list(idx)
+        if bs:
+            idx[draw(st.integers(0, bs - 1))] = big - 1
     hint = max(s, default=0) + _kv_add(mode, N)  # the largest row
     if like:
         topk = like.topk
@@ -540,6 +583,9 @@ def meta_cases(draw, envelope: Envelope | None = None) -> MetaCase:
     )
     if not contiguous:  # drawn last: the draws above keep their order
         case = draw(_odd_out(case))
+    if env.page_sizes is None and draw(st.integers(1, OTHER_PAGE_ONE_IN)) == 1:
+        # Page sizes past the family's (a power of two past 128 whose shift a kernel fixed).
+        case = replace(case, page_size=draw(st.sampled_from(OTHER_PAGE_SIZES)))
     if not contiguous and draw(st.integers(1, WIDER_TABLES_ONE_IN)) == 1:
         # Page tables with columns past the width (allocated for the longest context): a
         # kernel that takes its width from the buffer writes them.

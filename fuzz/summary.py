@@ -46,14 +46,22 @@ def print_summary(report: Report) -> None:
             print(f"     candidate output (last lines):\n       | {tail}")
         print(f"     file: {printable(f['file'])}")
     for s in report.slow:
-        print(
-            f"SLOW {printable(s['impl'])}: {s['seconds']:.1f} s on {printable(s['case'])} "
-            "(answered when re-run with a longer limit: not a failure)"
-        )
+        if s.get("answered", True):
+            print(
+                f"SLOW {printable(s['impl'])}: {s['seconds']:.1f} s on {printable(s['case'])} "
+                "(answered when re-run with a longer limit: not a failure)"
+            )
+        else:
+            print(
+                f"TOO SLOW TO JUDGE {printable(s['impl'])}: still running after "
+                f"{s['seconds']:.0f} s alone on {printable(s['case'])} (the Triton interpreter "
+                "was still running its programs: not a hang, not a failure; judge it on a GPU "
+                "or with a larger --confirm-seconds)"
+            )
     for h in report.unconfirmed_hangs:
         print(
-            f"UNCONFIRMED HANG {printable(h['impl'])} x{h['count']} "
-            "(the budget ended before a re-run could confirm it: not a failure)"
+            f"UNCONFIRMED HANG {printable(h['impl'])} x{h['count']} (no verdict: the time "
+            "budget cut its re-run short, or it was too slow to judge: not a failure)"
         )
     for impl, n in report.not_judged.items():
         print(

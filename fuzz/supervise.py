@@ -145,6 +145,13 @@ class WorkerProcess:
         self.outbox += b"".join(bytes(p) for p in wire.encode(header, blobs))
         self._flush()
 
+    def interpreter_steps(self) -> int | None:
+        """How many programs, loads and stores the Triton interpreter has run in the worker
+        (it only grows while interpreted kernels make progress), or None when unknown."""
+        if self.progress is None:
+            return None
+        return struct.unpack_from("<q", self.progress, 16)[0]
+
     def next_frame(self, until: float) -> tuple[dict, list[bytes]] | None:
         """The next whole frame, or None at `until`. Raises WorkerGone once the process
         has ended and its frames are read, ProtocolError/OversizeError on a bad frame."""
@@ -266,14 +273,18 @@ class WorkerProcess:
         self.cmd = self.res = self.cap_fd = self.life = -1
 
 
+PROGRESS_BYTES = 24
+
+
 def _progress_slot() -> tuple[mmap.mmap | None, int]:
-    """Sixteen bytes shared with the worker (a memfd both map): the bulk batch it runs and
-    the case it last started, written with no system call. (None, -1) where unavailable."""
+    """Three int64s shared with the worker (a memfd both map), written with no system call:
+    the bulk batch it runs, the case it last started, and a count of the Triton
+    interpreter's programs, loads and stores (fuzz/worker.py). (None, -1) where unavailable."""
     try:
         fd = os.memfd_create("nsa-fuzz-progress")
-        os.ftruncate(fd, 16)
-        slot = mmap.mmap(fd, 16)
+        os.ftruncate(fd, PROGRESS_BYTES)
+        slot = mmap.mmap(fd, PROGRESS_BYTES)
     except (AttributeError, OSError):
         return None, -1
-    struct.pack_into("<qq", slot, 0, -1, -1)
+    struct.pack_into("<qqq", slot, 0, -1, -1, 0)
     return slot, fd

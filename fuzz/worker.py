@@ -201,16 +201,47 @@ def end_of_output() -> None:
 
 
 def progress_slot(config: dict):  # type: ignore[no-untyped-def]
-    """The parent's progress slot (fuzz/supervise.py) as two int64s, or None."""
+    """The parent's progress slot (fuzz/supervise.py) as three int64s, or None."""
     fd = config.get("progress_fd", -1)
     if not isinstance(fd, int) or fd < 0:
         return None
     try:
         import mmap
 
-        return memoryview(mmap.mmap(fd, 16)).cast("q")
+        return memoryview(mmap.mmap(fd, 24)).cast("q")
     except (OSError, ValueError, TypeError):
         return None
+
+
+_STEPPED = ("set_grid_idx", "create_load", "create_store", "create_masked_load",
+            "create_masked_store")  # fmt: skip
+
+
+def count_interpreter_steps(progress) -> bool:  # type: ignore[no-untyped-def]
+    """Count, in progress[2], every program, load and store the Triton interpreter runs
+    (once triton is loaded and interpreting): the parent tells a slow interpreted kernel,
+    still stepping, from a hang. True once installed (or when there is nothing to count)."""
+    if progress is None or os.environ.get("TRITON_INTERPRET") != "1":
+        return True
+    if "triton" not in sys.modules:
+        return False  # the candidate may import it on its first call: asked again then
+    try:
+        from triton.runtime import interpreter
+
+        builder = interpreter.interpreter_builder
+    except Exception:
+        return True  # another Triton: no count, and the confirmation stays as it was
+    for name in _STEPPED:
+        step = getattr(builder, name, None)
+        if step is None:
+            continue
+
+        def counted(*args, _step=step, **kwargs):  # type: ignore[no-untyped-def]
+            progress[2] += 1
+            return _step(*args, **kwargs)
+
+        setattr(builder, name, counted)
+    return True
 
 
 def run_bulk(
@@ -253,8 +284,11 @@ def serve(config: dict, reaper: int) -> None:
     reader = wire.FrameReader()
     bulk_batches = 0
     progress = progress_slot(config)
+    counting = count_interpreter_steps(progress)
     while True:
         command, blobs = read_command(cmd_fd, reader)
+        if not counting:
+            counting = count_interpreter_steps(progress)
         if command.get("op") == "bulk":
             reap_children(reaper)
             header, out = run_bulk(fn, command, blobs, config["device"], progress)

@@ -324,3 +324,63 @@ def test_deeply_nested_header_is_a_protocol_error() -> None:
     head = b"[" * 100_000 + b"]" * 100_000
     with pytest.raises(wire.ProtocolError):
         frames(wire.PREFIX.pack(wire.MAGIC, len(head), 0) + head)
+
+
+# --- a slow interpreted kernel is not a hang (tests/candidates/interpreted.py) ---------------
+
+INTERPRETED = ROOT / "tests" / "candidates" / "interpreted.py"
+BIG = Case((2000,), (2000,), 9)  # ~7 s of interpreted steps: 2,001 requests and rows
+
+
+@contextlib.contextmanager
+def interpreted(name: str, monkeypatch, small_work: int = 50):
+    """The candidate behind a 0.3 s timeout and a 1 s confirmation; larger cases than
+    `small_work` may wait twice that while the interpreter steps, stalls end after 1 s."""
+    import fuzz.isolation as isolation
+
+    monkeypatch.setattr(isolation, "SMALL_WORK", small_work)
+    monkeypatch.setattr(isolation, "SLOW_SCALE", 2)
+    monkeypatch.setattr(isolation, "STALL_S", 1.0)
+    c = IsolatedCandidate(f"{INTERPRETED}:{name}", "cpu", timeout=0.3, confirm_timeout=1.0)
+    c.start()
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+def test_a_large_case_the_interpreter_still_steps_through_is_too_slow_not_a_hang(
+    monkeypatch, capsys
+) -> None:
+    from fuzz.report import Report
+    from fuzz.summary import print_summary
+
+    with interpreted("slow_kernel", monkeypatch) as c:
+        start = time.monotonic()
+        (answer,) = ask(c, BIG)
+        took = time.monotonic() - start
+    assert answer.status == "unconfirmed-hang", answer
+    assert "too slow to judge on the CPU, not a hang" in answer.cause
+    assert "2,001 requests and rows" in answer.cause
+    assert 2.0 <= took < 6.0  # waited to SLOW_SCALE x the confirmation, no longer
+    assert judge_valid("interpreted", BIG, answer, expected_tensors(BIG.expected()), "cpu") is None
+    assert [item["case"] for item, _ in c.too_slow] == [BIG.to_json()]
+    print_summary(Report(slow=[{"impl": "k", "seconds": 2.1, "case": "bs 1", "answered": False}]))
+    assert "TOO SLOW TO JUDGE k: still running after 2 s alone on bs 1" in capsys.readouterr().out
+
+
+def test_an_interpreted_kernel_that_stops_stepping_is_a_hang(monkeypatch) -> None:
+    with interpreted("steps_then_stalls", monkeypatch) as c:
+        (answer,) = ask(c, BIG)
+    assert answer.status == "hang", answer
+    assert "the interpreter stopped stepping" in answer.cause
+
+
+def test_a_small_case_gets_no_longer_wait_even_while_stepping(monkeypatch) -> None:
+    with interpreted("slow_kernel", monkeypatch, small_work=5000) as c:
+        start = time.monotonic()
+        (answer,) = ask(c, BIG)
+        took = time.monotonic() - start
+    assert answer.status == "hang", answer
+    assert answer.cause == "no answer in 0.3 s, nor in 1 s in a fresh worker"
+    assert took < 3.5
