@@ -17,9 +17,23 @@ import triton
 import triton.language as tl
 
 MAX_SUM_BLOCK = 4096  # requests per step of the running-sum program (it loops past this)
-ROWS = 16  # page-table rows per program
+MAX_TILE = 4096  # requests x rows per step of its row writes
+ROWS = 32  # page-table rows per program
 MAX_COLS = 128  # page-table columns per program
 MAX_SCAN = 1024  # requests per step of a row program's scan (draft_extend_var)
+
+
+@triton.jit
+def _clamped_sum(first, n, topk, BUG_INT32: tl.constexpr):
+    """sum of min(first + d, topk) for d < n, in closed form (int64): n_low of the values lie
+    below topk, the rest are clamped to it."""
+    big_k = topk.to(tl.int64)
+    if BUG_INT32:
+        n_low = topk - first.to(tl.int32)  # wraps when topk is near 2**31 - 1
+        n_low = tl.minimum(tl.maximum(n_low, 0).to(tl.int64), n)
+    else:
+        n_low = tl.minimum(tl.maximum(big_k - first, 0), n)
+    return n_low * first + n_low * (n_low - 1) // 2 + (n - n_low) * big_k
 
 
 @triton.jit(do_not_specialize=["bs", "topk", "kv_add", "e_fixed"])
@@ -42,15 +56,18 @@ def _sums_kernel(
     dc_st,
     dcu_ptr,
     dcu_st,
+    starts_ptr,
     VAR: tl.constexpr,
     BLOCK: tl.constexpr,
+    CHUNK: tl.constexpr,
     BUG_INT32: tl.constexpr,
 ):
-    """grid (1,): every running sum and every per-row length, one block of requests a step."""
+    """grid (1,): every running sum and every per-row length, one block of requests a step,
+    each step writing its requests' rows CHUNK at a time; in draft_extend_var also each
+    request's first row and T into `starts` (bs + 1 cells) for the row programs."""
     offs = tl.arange(0, BLOCK)
     zero = tl.sum(tl.zeros([BLOCK], tl.int64), 0)
     kv_carry, row_carry, dsa_carry = zero, zero, zero
-    big_k = topk.to(tl.int64)
     tl.store(cu_ptr, 0)
     tl.store(dcu_ptr, 0)
     for b0 in range(0, bs, BLOCK):
@@ -66,37 +83,32 @@ def _sums_kernel(
         tl.store(cu_ptr + (idx + 1) * cu_st, (kv_carry + tl.cumsum(kv, 0)).to(tl.int32), mask=m)
         kv_carry += tl.sum(kv, 0)
 
-        # Rows of request i hold first + d for d < e[i]; min(., topk) summed in closed form:
-        # n_low of them lie below topk, the rest are clamped to it.
-        first = kv - e + 1
-        if BUG_INT32:
-            n_low = topk - first.to(tl.int32)  # wraps when topk is near 2**31 - 1
-            n_low = tl.minimum(tl.maximum(n_low, 0).to(tl.int64), e)
-        else:
-            n_low = tl.minimum(tl.maximum(big_k - first, 0), e)
-        total = n_low * first + n_low * (n_low - 1) // 2 + (e - n_low) * big_k
-        total = tl.where(m, total, 0)
+        first = kv - e + 1  # request i's rows hold first + d, d < e[i]
+        total = tl.where(m, _clamped_sum(first, e, topk, BUG_INT32), 0)
         prefix = dsa_carry + tl.cumsum(total, 0) - total
         start = row_carry + tl.cumsum(e, 0) - e
-        acc = tl.zeros([BLOCK], tl.int64)
+        if VAR:  # for the row programs' scan
+            tl.store(starts_ptr + idx, start.to(tl.int32), mask=m)
         longest = tl.max(e, 0).to(tl.int32)
-        for d in range(0, longest):
-            md = m & (d < e)
-            value = first + d
-            clamped = tl.minimum(value, big_k)
-            acc += tl.where(md, clamped, 0)
-            row = start + d
+        for d0 in range(0, longest, CHUNK):
+            d = (d0 + tl.arange(0, CHUNK)).to(tl.int64)[None, :]
+            md = m[:, None] & (d < e[:, None])
+            value = first[:, None] + d
+            clamped = tl.minimum(value, topk.to(tl.int64))
+            running = prefix[:, None] + _clamped_sum(first[:, None], d + 1, topk, BUG_INT32)
+            row = start[:, None] + d
             tl.store(se_ptr + row * se_st, value.to(tl.int32), mask=md)
             tl.store(dc_ptr + row * dc_st, clamped.to(tl.int32), mask=md)
-            tl.store(dcu_ptr + (row + 1) * dcu_st, (prefix + acc).to(tl.int32), mask=md)
+            tl.store(dcu_ptr + (row + 1) * dcu_st, running.to(tl.int32), mask=md)
         row_carry += tl.sum(e, 0)
         dsa_carry += tl.sum(total, 0)
+    if VAR:
+        tl.store(starts_ptr + bs, row_carry.to(tl.int32))  # T
 
 
 @triton.jit(do_not_specialize=["bs", "e_fixed", "total_rows", "width", "page_size", "n_pages"])
 def _pages_kernel(
-    ext_ptr,
-    ext_st,
+    starts_ptr,
     r_ptr,
     r_st,
     bs,
@@ -126,27 +138,19 @@ def _pages_kernel(
     req_to_token; in draft_extend_var each row scans the whole batch for its request."""
     t = (tl.program_id(0) * ROWS + tl.arange(0, ROWS)).to(tl.int64)
     if VAR:
-        zero = tl.sum(tl.zeros([SCAN], tl.int64), 0)
-        carry = zero
-        n_le = tl.zeros([ROWS], tl.int64)  # requests starting at or before t
-        n_lt = tl.zeros([ROWS], tl.int64)  # requests starting before t
-        n_eq = tl.zeros([ROWS], tl.int64)  # requests starting at t
+        rows_T = tl.load(starts_ptr + bs)
+        n_le = tl.zeros([ROWS], tl.int32)  # requests starting at or before t
+        n_eq = tl.zeros([ROWS], tl.int32)  # requests starting at t (BUG_LOWER_BOUND only)
         for b0 in range(0, bs, SCAN):
-            idx = (b0 + tl.arange(0, SCAN)).to(tl.int64)
-            m = idx < bs
-            e = tl.load(ext_ptr + idx * ext_st, mask=m, other=0).to(tl.int64)
-            start = carry + tl.cumsum(e, 0) - e
-            n_le += tl.sum(((start[None, :] <= t[:, None]) & m[None, :]).to(tl.int64), 1)
-            n_lt += tl.sum(((start[None, :] < t[:, None]) & m[None, :]).to(tl.int64), 1)
-            n_eq += tl.sum(((start[None, :] == t[:, None]) & m[None, :]).to(tl.int64), 1)
-            carry += tl.sum(e, 0)
-        if BUG_LOWER_BOUND:
-            # lower bound: the FIRST request starting at t, which is a zero-extend one
-            # when such a request sits at the boundary
-            owner = n_lt - 1 + tl.minimum(n_eq, 1)
-        else:
-            owner = n_le - 1  # the last request starting at or before t
-        rows_ok = (t < carry) & (t < total_rows)  # total_rows: the buffer's capacity
+            idx = b0 + tl.arange(0, SCAN)
+            start = tl.load(starts_ptr + idx, mask=idx < bs, other=2**31 - 1)[None, :]
+            if BUG_LOWER_BOUND:
+                n_le += tl.sum((start < t[:, None]).to(tl.int32), 1)
+                n_eq += tl.sum((start == t[:, None]).to(tl.int32), 1)
+            else:
+                n_le += tl.sum((start <= t[:, None]).to(tl.int32), 1)
+        owner = n_le - 1 + tl.minimum(n_eq, 1)
+        rows_ok = (t < rows_T) & (t < total_rows)  # total_rows: the buffer's capacity
     else:
         owner = t // e_fixed.to(tl.int64)
         rows_ok = t < total_rows
@@ -216,6 +220,8 @@ def _fill(
         kv_add = next_n  # upstream's off-by-N: the base built from seq_lens + N
     ext = extend_seq_lens if var else seq_lens  # a valid pointer when unused
     st = lambda x: _strides(x, contiguous)  # noqa: E731
+    block = min(triton.next_power_of_2(bs), MAX_SUM_BLOCK)
+    starts = torch.empty(bs + 1 if var else 1, dtype=torch.int32, device=seq_lens.device)
     _sums_kernel[(1,)](
         seq_lens,
         *st(seq_lens),
@@ -235,8 +241,10 @@ def _fill(
         *st(out.dsa_cache_seqlens),
         out.dsa_cu_seqlens_k,
         *st(out.dsa_cu_seqlens_k),
+        starts,
         VAR=var,
-        BLOCK=min(triton.next_power_of_2(bs), MAX_SUM_BLOCK),
+        BLOCK=block,
+        CHUNK=max(1, MAX_TILE // block),
         BUG_INT32=bug == "int32_clamp_count",
     )
     if var:  # T unknown on the host: every row of the buffer, masked on the device
@@ -255,8 +263,7 @@ def _fill(
     block_cols = min(triton.next_power_of_2(cols), MAX_COLS)
     grid = (triton.cdiv(rows, ROWS), triton.cdiv(cols, block_cols))
     _pages_kernel[grid](
-        ext,
-        *st(ext)[:1],
+        starts,
         req_pool_indices,
         *st(req_pool_indices),
         bs,
@@ -276,6 +283,7 @@ def _fill(
         ROWS=ROWS,
         COLS=block_cols,
         SCAN=min(triton.next_power_of_2(bs), MAX_SCAN),
+        num_warps=8 if var else 4,
         BUG_LOWER_BOUND=bug == "scan_lower_bound",
         BUG_MASK=bug == "last_tile_mask",
     )
