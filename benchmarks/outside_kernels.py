@@ -18,9 +18,9 @@ import triton.language as tl
 
 MAX_SUM_BLOCK = 4096  # requests per step of the running-sum program (it loops past this)
 MAX_TILE = 4096  # requests x rows per step of its row writes
-ROWS = 32  # page-table rows per program
+ROWS = 64  # page-table rows per program
 MAX_COLS = 128  # page-table columns per program
-MAX_SCAN = 1024  # requests per step of a row program's scan (draft_extend_var)
+MAX_SCAN = 512  # requests per step of a row program's scan (draft_extend_var)
 
 
 @triton.jit
@@ -149,7 +149,7 @@ def _pages_kernel(
                 n_eq += tl.sum((start == t[:, None]).to(tl.int32), 1)
             else:
                 n_le += tl.sum((start <= t[:, None]).to(tl.int32), 1)
-        owner = n_le - 1 + tl.minimum(n_eq, 1)
+        owner = (n_le - 1 + tl.minimum(n_eq, 1)).to(tl.int64)
         rows_ok = (t < rows_T) & (t < total_rows)  # total_rows: the buffer's capacity
     else:
         owner = t // e_fixed.to(tl.int64)
