@@ -135,13 +135,18 @@ def _pages_kernel(
     BUG_MASK: tl.constexpr,
 ):
     """grid (row tiles, column tiles): page_table_1 and real_page_table rows, gathered from
-    req_to_token; in draft_extend_var each row scans the whole batch for its request."""
+    req_to_token; in draft_extend_var each row scans the batch for its request (up to it)."""
     t = (tl.program_id(0) * ROWS + tl.arange(0, ROWS)).to(tl.int64)
     if VAR:
         rows_T = tl.load(starts_ptr + bs)
+        if tl.program_id(0) * ROWS >= rows_T:  # a tile wholly past T: nothing to write
+            return
         n_le = tl.zeros([ROWS], tl.int32)  # requests starting at or before t
         n_eq = tl.zeros([ROWS], tl.int32)  # requests starting at t (BUG_LOWER_BOUND only)
-        for b0 in range(0, bs, SCAN):
+        # starts never decrease: stop at the first block that starts past this tile
+        t_last = tl.program_id(0) * ROWS + ROWS - 1
+        b0 = tl.program_id(0) * 0
+        while (b0 < bs) & (tl.load(starts_ptr + tl.minimum(b0, bs)) <= t_last):
             idx = b0 + tl.arange(0, SCAN)
             start = tl.load(starts_ptr + idx, mask=idx < bs, other=2**31 - 1)[None, :]
             if BUG_LOWER_BOUND:
@@ -149,6 +154,7 @@ def _pages_kernel(
                 n_eq += tl.sum((start == t[:, None]).to(tl.int32), 1)
             else:
                 n_le += tl.sum((start <= t[:, None]).to(tl.int32), 1)
+            b0 += SCAN
         owner = (n_le - 1 + tl.minimum(n_eq, 1)).to(tl.int64)
         rows_ok = (t < rows_T) & (t < total_rows)  # total_rows: the buffer's capacity
     else:

@@ -173,3 +173,24 @@ def test_bug_rows_of_last_call():
 def test_bug_last_tile_mask():
     assert differs(ok.bug_last_tile_mask, case_for("decode"))  # width 7, tile 8
     assert not differs(ok.bug_last_tile_mask, case_for("decode", width=8))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_tiny_blocks_cross_every_block_boundary(mode, monkeypatch):
+    """Blocks of 2 requests, row chunks of 1, scans of 2, tiles of 4 x 4: every
+    carry between blocks and the scan's early stop are exercised at bs 7."""
+    tiny = (("MAX_SUM_BLOCK", 2), ("MAX_TILE", 2), ("MAX_SCAN", 2), ("MAX_COLS", 4), ("ROWS", 4))
+    for name, value in tiny:
+        monkeypatch.setattr(ok, name, value)
+    case = case_for(
+        mode,
+        seq_lens=[5, 1, 0, 9, 2, 7, 3],
+        req_pool_indices=[3, 0, 5, 3, 1, 2, 4],
+        extend_seq_lens=[2, 0, 0, 3, 1, 0, 4] if mode == "draft_extend_var" else None,
+        page_size=3,
+        table_layout="sliced",
+    )
+    out, before = run(ok.upstream_style, case)
+    assert_metadata_in(out, before, case.expected(), name=mode)
+    if mode == "draft_extend_var":
+        assert differs(ok.bug_scan_lower_bound, case)
