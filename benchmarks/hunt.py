@@ -60,7 +60,12 @@ def _fuzz(argv: list[str], timeout: float, hook: bool = False) -> subprocess.Com
     return subprocess.run(
         [sys.executable, *head, *argv],
         cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(
+                p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p
+            ),
+        },  # fmt: skip
         capture_output=True,
         text=True,
         timeout=timeout,

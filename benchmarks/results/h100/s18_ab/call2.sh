@@ -5,7 +5,7 @@
 # the GPU tests.
 set -u
 res=${1:?res}; mkdir -p $res
-python benchmarks/hunt.py benchmarks/outside_kernels.py --seconds 30 --json $res/hunt_outside_gpu.json > $res/hunt_outside_gpu.txt 2>&1; echo "hunt rc $?"
+python benchmarks/hunt.py benchmarks/outside_kernels.py --seconds 30 --shrink-seconds 10 --json $res/hunt_outside_gpu.json > $res/hunt_outside_gpu.txt 2>&1; echo "hunt rc $?"
 tail -30 $res/hunt_outside_gpu.txt
 python -m fuzz run --op metadata --device cuda --seconds 40 --workers 4 --candidate benchmarks/outside_kernels.py:upstream_style --corpus /tmp/c4 --report $res/upstream_style_w4.json > $res/upstream_style_w4.txt 2>&1; echo "w4 rc $?"
 tail -12 $res/upstream_style_w4.txt
