@@ -27,6 +27,7 @@ from fuzz.answers import (
     one_line,
 )
 from fuzz.supervise import WorkerGone, WorkerProcess, exit_description
+from nsa_meta.validation import rows_per_request
 
 READY_TIMEOUT_S = 300.0  # importing torch and the candidate, compiling nothing yet
 RESENDS_PER_BATCH = 2  # fresh workers for the rest of a batch after crashes, per batch
@@ -113,8 +114,8 @@ def case_work(item: dict) -> int:
         for call in case["calls"]:
             bs = len(call["seq_lens"])
             ext = call.get("extend_seq_lens")
-            e = {"decode": 1}.get(call["mode"], int(call.get("next_n", 1)))
-            work += bs + (sum(int(v) for v in ext) if ext is not None else bs * e)
+            e = rows_per_request(call["mode"], int(call.get("next_n", 1)))
+            work += bs + (bs * e if e is not None else sum(int(v) for v in ext or ()))
         return work
     except (KeyError, TypeError, ValueError, AttributeError):
         return 0
