@@ -28,6 +28,7 @@ from fuzz import bulk, corpus, plugin_bulk
 from fuzz.book import Book, is_fault_kind
 from fuzz.candidates import CandidateError, candidate_name
 from fuzz.case import Case, Fault
+from fuzz.compile_ahead import Helpers
 from fuzz.harness import Finding, Tally, run_example, smallest_per_signature
 from fuzz.isolation import IsolatedCandidate, default_confirm_seconds
 from fuzz.report import Report
@@ -73,6 +74,7 @@ class Options:
     envelope: dict | None = None  # from --envelope; a candidate's own fn.envelope wins
     named: bool = True
     op: str = "expand"  # "metadata": fuzz/meta_campaign.py drives contract-v2 cases
+    compile_ahead: int = 0  # helper processes that run cases first (fuzz/compile_ahead.py)
 
     def to_json(self) -> dict:
         """Plain data, to start a worker process without importing this module first."""
@@ -173,7 +175,9 @@ class Campaign:
     def run(self) -> Campaign:
         # Cases are small: one intra-op thread beats several, and leaves a core to plug-ins.
         torch.set_num_threads(1)
+        helpers = Helpers(self.o, self.o.compile_ahead if self.o.candidates else 0)
         try:
+            helpers.start()  # their start-up overlaps the worker's
             self._start_workers()
             if self.o.named:
                 # Every N-th opening case, as rounds: N workers compile a candidate's
@@ -220,6 +224,7 @@ class Campaign:
                 self.errors.append(f"internal error while finishing: {exc!r}")
             for _, w in self.workers:
                 w.close()
+            helpers.close()
         return self
 
     def _start_workers(self) -> None:

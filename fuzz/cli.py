@@ -194,6 +194,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="processes on this machine, each taking every N-th round",
     )
     run.add_argument(
+        "--compile-ahead",
+        type=_nonneg_int,
+        default=None,
+        metavar="N",
+        help="helper processes that run a candidate's cases before its worker does, so a "
+        "JIT (Triton) compiles them side by side; they judge nothing (default: on cuda, one "
+        "per two cores beyond four, at most 8; on cpu 0)",
+    )
+    run.add_argument(
         "--gpus",
         type=_gpus,
         default=None,

@@ -169,6 +169,7 @@ def cmd_run(args) -> int:
         envelope=envelope.to_json() if envelope is not None else None,
         named=not args.no_named,
         op=args.op,
+        compile_ahead=_compile_ahead(args, device),
     )
     gpus = _gpu_list(args, device)
     from fuzz.progress import Progress
@@ -180,7 +181,8 @@ def cmd_run(args) -> int:
         f"({where}); built-ins {', '.join(builtins)}"
         + (f"; candidates {', '.join(args.candidate)}" if args.candidate else "")
         + f"; seed {args.seed}; shard {shard_i}/{shard_n}; workers {args.workers}; "
-        f"corpus {args.corpus}",
+        + (f"compile-ahead helpers {options.compile_ahead}; " if options.compile_ahead else "")
+        + f"corpus {args.corpus}",
         flush=True,
     )
     source = {"report": lambda: Report(interrupted=True)}
@@ -206,6 +208,14 @@ def cmd_run(args) -> int:
         raise UsageError(str(exc)) from None
     progress.close()
     return flush(report, args.report)
+
+
+def _compile_ahead(args, device: str) -> int:
+    from fuzz.compile_ahead import default_helpers
+
+    if args.compile_ahead is None:
+        return default_helpers(device, args.candidate)
+    return args.compile_ahead if args.candidate else 0
 
 
 def _meta_impls(builtins: list[str]) -> None:

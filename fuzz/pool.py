@@ -100,7 +100,9 @@ class Pool:
                 share = o.max_cases // self.n + (w < o.max_cases % self.n)
             unit = o.unit + w
             gpu = self.gpus[w % len(self.gpus)] if self.gpus else None
-            opts = replace(o, unit=unit, max_cases=share)
+            # The compile-ahead helpers are shared out: each unit runs its own cases.
+            ahead = -(-o.compile_ahead // self.n)
+            opts = replace(o, unit=unit, max_cases=share, compile_ahead=ahead)
             if gpu is not None:
                 opts = replace(opts, device="cuda:0")
             proc = self.ctx.Process(

@@ -1,0 +1,128 @@
+"""Compile-ahead helpers (fuzz/compile_ahead.py): they run the very cases the campaign's
+worker then runs (same opening, same Hypothesis rounds), they end on a hung call, and the
+campaign leaves none of them behind."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from fuzz import compile_ahead
+from fuzz.campaign import Options
+from fuzz.compile_ahead import Helpers, default_helpers
+from fuzz.meta_campaign import campaign_class
+from fuzz.procs import alive
+
+RECORDING = str(Path(__file__).parent / "candidates" / "recording.py")
+
+
+def _records(path: Path) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {"worker": [], "helper": []}
+    for line in path.read_text().splitlines():
+        role, digest = line.split()
+        out[role].append(digest)
+    return out
+
+
+def _helpers_alive(mark: str) -> list[int]:
+    """Live helpers whose command line (their config) holds `mark`."""
+    found = []
+    for pid in os.listdir("/proc"):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"fuzz.compile_ahead" in cmd and mark.encode() in cmd and alive(int(pid)):
+            found.append(int(pid))
+    return found
+
+
+@pytest.mark.parametrize(
+    "op,fn,named",
+    [pytest.param("metadata", "metadata", False, marks=pytest.mark.slow), ("expand", "expand", True)],
+)
+def test_helpers_run_the_cases_the_worker_runs(tmp_path, monkeypatch, op, fn, named):
+    """Helpers run to their end first, then the campaign alone: every call its worker made
+    (v1's opening, 29 cases, and rounds; v2's rounds: its opening, 134 cases, is sliced by
+    the same line) was made by a helper before."""
+    record = tmp_path / "record"
+    monkeypatch.setenv("NSA_RECORD", str(record))
+    o = Options(
+        max_cases=40,
+        candidates=[f"{RECORDING}:{fn}"],
+        corpus_dir=tmp_path / "corpus",
+        op=op,
+        timeout=30.0,
+        named=named,
+    )
+    helpers = Helpers(o, 2, rounds=3)
+    helpers.start()
+    try:
+        for p in helpers.procs:
+            assert p.wait(timeout=120) == 0
+    finally:
+        helpers.close()
+    ahead = set(_records(record)["helper"])
+    campaign = campaign_class(op)(o)
+    campaign.run()
+    assert not campaign.errors and len(campaign.book) == 0
+    assert campaign.cases == o.max_cases and 1 <= campaign.rounds <= 3
+    worker = _records(record)["worker"]
+    assert worker and ahead
+    assert [d for d in worker if d not in ahead] == []
+
+
+def test_a_campaign_ends_its_helpers(tmp_path, monkeypatch):
+    monkeypatch.setenv("NSA_RECORD", str(tmp_path / "record"))
+    o = Options(
+        max_cases=40,
+        candidates=[f"{RECORDING}:expand"],
+        corpus_dir=tmp_path / "corpus",
+        compile_ahead=2,
+    )
+    campaign = campaign_class("expand")(o)
+    campaign.run()
+    assert not campaign.errors and campaign.cases == 40
+    assert _helpers_alive(str(o.corpus_dir)) == [], "the campaign left a compile-ahead helper running"
+
+
+def test_a_hung_call_ends_its_helper(tmp_path, monkeypatch):
+    monkeypatch.setenv("NSA_RECORD", str(tmp_path / "record"))
+    o = Options(candidates=[f"{RECORDING}:spins"], timeout=1.0, corpus_dir=tmp_path)
+    helpers = Helpers(o, 1)
+    helpers.start()
+    try:
+        proc = helpers.procs[0]
+        proc.wait(timeout=60)  # imports, one call, then the watchdog's second
+        assert (tmp_path / "record").read_text().startswith("helper ")
+    finally:
+        helpers.close()
+
+
+def test_close_kills_a_running_helper(tmp_path, monkeypatch):
+    monkeypatch.setenv("NSA_RECORD", str(tmp_path / "record"))
+    o = Options(candidates=[f"{RECORDING}:spins"], timeout=600.0, corpus_dir=tmp_path)
+    helpers = Helpers(o, 2)
+    helpers.start()
+    procs = list(helpers.procs)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "record").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)  # a helper is inside the spinning call
+    helpers.close()
+    assert all(p.poll() is not None for p in procs)
+    assert helpers.procs == []
+
+
+def test_helpers_by_default_only_on_cuda_with_a_candidate(monkeypatch):
+    monkeypatch.setattr(compile_ahead.os, "cpu_count", lambda: 16)
+    assert default_helpers("cuda", ["f.py:fn"]) == 6
+    assert default_helpers("cuda:1", ["f.py:fn"]) == 6
+    assert default_helpers("cpu", ["f.py:fn"]) == 0
+    assert default_helpers("cuda", []) == 0
+    monkeypatch.setattr(compile_ahead.os, "cpu_count", lambda: 64)
+    assert default_helpers("cuda", ["f.py:fn"]) == compile_ahead.MAX_HELPERS
+    monkeypatch.setattr(compile_ahead.os, "cpu_count", lambda: 4)
+    assert default_helpers("cuda", ["f.py:fn"]) == 0
