@@ -200,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="helper processes that run a candidate's cases before its worker does, so a "
         "JIT (Triton) compiles them side by side; they judge nothing (default: on cuda, one "
-        "per two cores beyond four, at most 8; on cpu 0)",
+        "per core beyond four, at most 12; on cpu 0)",
     )
     run.add_argument(
         "--gpus",

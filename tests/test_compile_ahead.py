@@ -118,10 +118,12 @@ def test_close_kills_a_running_helper(tmp_path, monkeypatch):
 
 def test_helpers_by_default_only_on_cuda_with_a_candidate(monkeypatch):
     monkeypatch.setattr(compile_ahead.os, "cpu_count", lambda: 16)
-    assert default_helpers("cuda", ["f.py:fn"]) == 6
-    assert default_helpers("cuda:1", ["f.py:fn"]) == 6
+    assert default_helpers("cuda", ["f.py:fn"]) == 12
+    assert default_helpers("cuda:1", ["f.py:fn"]) == 12
     assert default_helpers("cpu", ["f.py:fn"]) == 0
     assert default_helpers("cuda", []) == 0
+    monkeypatch.setattr(compile_ahead.os, "cpu_count", lambda: 8)
+    assert default_helpers("cuda", ["f.py:fn"]) == 4
     monkeypatch.setattr(compile_ahead.os, "cpu_count", lambda: 64)
     assert default_helpers("cuda", ["f.py:fn"]) == compile_ahead.MAX_HELPERS
     monkeypatch.setattr(compile_ahead.os, "cpu_count", lambda: 4)
