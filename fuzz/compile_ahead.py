@@ -9,12 +9,15 @@ took 20.1 s instead of 47.8 s.
 
 Helper h of H runs the opening cases h, h + H, ..., then the campaign's own Hypothesis
 rounds (same seeds, same strategy: a round that fails nothing draws the same cases) h, h + H,
-... of this unit's, up to ROUNDS_AHEAD rounds in all, and exits. Helpers judge nothing and
-report nothing: the worker still runs every case itself, so a helper can change no verdict.
-What a helper could still do to the worker is bounded: its allocator may take
+... of this unit's, up to ROUNDS_AHEAD rounds in all, and exits; after the opening it also
+exits once IDLE_ITEMS items in a row met no new Triton variant (a candidate with nothing
+left to compile, or nothing Triton at all, stops costing anything). Its Triton kernels
+compile, load and get their launchers built, but never launch (dry_launches). Helpers judge
+nothing and report nothing: the worker still runs every case itself, so a helper can change
+no verdict. What a helper could still do to the worker is bounded: its allocator may take
 MEMORY_SHARE / H of the GPU's memory; a call that takes longer than the campaign's per-case
-timeout ends the helper (a hung kernel of its own stops holding the GPU); it dies with the
-campaign, and the campaign kills its process group when it ends.
+timeout ends the helper; it dies with the campaign, and the campaign kills its process
+group when it ends.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from pathlib import Path
 
 ROOT = str(Path(__file__).resolve().parents[1])
 ROUNDS_AHEAD = 40  # rounds (25 examples each) the helpers cover together, after the opening
+IDLE_ITEMS = 64  # after the opening, a helper that met no new variant in this many items ends
 MAX_HELPERS = 12
 MEMORY_SHARE = 0.25  # of the GPU's memory, for all helpers together
 
@@ -47,8 +51,10 @@ def default_helpers(device: str, candidates: list[str]) -> int:
 class Helpers:
     """The helper processes of one campaign unit: start() them, close() them."""
 
-    def __init__(self, options, count: int, rounds: int = ROUNDS_AHEAD):
-        self.options, self.count, self.rounds = options, count, rounds
+    def __init__(
+        self, options, count: int, rounds: int = ROUNDS_AHEAD, idle: int | None = IDLE_ITEMS
+    ):
+        self.options, self.count, self.rounds, self.idle = options, count, rounds, idle
         self.procs: list[subprocess.Popen] = []
 
     def start(self) -> None:
@@ -62,6 +68,7 @@ class Helpers:
                 "helper": h,
                 "helpers": self.count,
                 "rounds": self.rounds,
+                "idle": self.idle,
                 "parent": os.getpid(),
                 "sys_path": [p for p in sys.path if p],
             }
@@ -110,6 +117,46 @@ def _watchdog(limit: float) -> list[float]:
     return cell
 
 
+def dry_launches() -> bool:
+    """Compile, load and build the launcher of every Triton kernel as usual (all of it lands
+    in Triton's disk cache), but never launch one: helpers that ran the candidate's kernels
+    shared the GPU with the worker, whose many small synchronised calls then waited for
+    time slices (H100: a v1 plug-in's bulk screen ran 25 times slower,
+    benchmarks/results/h100/s19/c5). False where this Triton has no such launcher."""
+    try:
+        from triton.runtime.driver import driver
+
+        real = driver.active.launcher_cls
+
+        class DryLauncher(real):  # type: ignore[misc, valid-type]
+            def __call__(self, *args, **kwargs):
+                return None
+
+        driver.active.launcher_cls = DryLauncher
+        return True
+    except Exception:
+        return False
+
+
+def count_variants() -> list[int] | None:
+    """A cell counting the Triton variants this process met for the first time (compiled,
+    or loaded from the disk cache), through the JIT's post-compile hook; None without it."""
+    try:
+        from triton import knobs
+
+        seen = [0]
+        previous = knobs.runtime.jit_post_compile_hook
+
+        def hook(*args, **kwargs):
+            seen[0] += 1
+            return previous(*args, **kwargs) if previous else None
+
+        knobs.runtime.jit_post_compile_hook = hook
+        return seen
+    except Exception:
+        return None
+
+
 def _items(campaign, cases, bad) -> list[dict]:
     """The items the campaign's worker gets for this example (harness.py, meta_harness.py)."""
     op = {"op": "metadata"} if campaign.o.op == "metadata" else {}
@@ -119,6 +166,41 @@ def _items(campaign, cases, bad) -> list[dict]:
     return items
 
 
+def call(fn, item: dict, device: str) -> None:
+    """Call `fn` on an item as the worker would (fuzz/worker.py, fuzz/meta_worker.py), and
+    keep nothing."""
+    from fuzz.case import Case, Fault, faulty_args
+
+    fault = Fault.from_json(item["fault"]) if item.get("fault") else None
+    if item.get("op") != "metadata":
+        case = Case.from_json(item["case"])
+        args = (
+            faulty_args(case, fault, device)
+            if fault
+            else (*case.tensors(device), case.nsa_index_topk)
+        )
+        fn(*args)
+        return
+    from fuzz.meta_case import MetaCase
+    from fuzz.meta_contract import faulty_call
+
+    case = MetaCase.from_json(item["case"])
+    if fault is not None:
+        fn(**faulty_call(case, fault, device))
+        return
+    out = case.buffers(device)
+    for c in case.calls:
+        args = c.tensors(device)
+        fn(
+            **c.scalars(case.width, case.page_size),
+            seq_lens=args["seq_lens"],
+            extend_seq_lens=args["extend_seq_lens"],
+            req_pool_indices=args["req_pool_indices"],
+            req_to_token=args["req_to_token"],
+            out=out,
+        )
+
+
 def serve(config: dict) -> None:
     from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
 
@@ -126,36 +208,51 @@ def serve(config: dict) -> None:
     from fuzz.candidates import load_candidate
     from fuzz.envelope import Envelope
     from fuzz.meta_campaign import campaign_class
-    from fuzz.worker import Runner
 
     o = Options.from_json(config["options"])
     o.corpus_dir = Path(os.devnull)  # not a folder: the book reads no corpus
-    h, n = config["helper"], config["helpers"]
+    h, n, idle = config["helper"], config["helpers"], config["idle"]
     import torch
 
-    if o.device.startswith("cuda"):
+    cuda = o.device.startswith("cuda")
+    if cuda:
         torch.cuda.set_per_process_memory_fraction(MEMORY_SHARE / n)
+        dry_launches()
     torch.set_num_threads(1)
+    variants = count_variants()
     fns = [load_candidate(spec) for spec in o.candidates]
     own = getattr(fns[0], "envelope", None)
     cli = Envelope.parse(o.envelope, source="--envelope") if o.envelope else None
     campaign = campaign_class(o.op)(o)
     campaign.envelope = Envelope.parse(own, source="fn.envelope") if own else cli
-    runners = [Runner(fn, o.device, 2**62) for fn in fns]
     started = _watchdog(o.timeout)
+    quiet = [0]  # items in a row that met no new variant
 
-    def run(items: list[dict]) -> None:
+    def run(items: list[dict], *, opening: bool) -> None:
         for item in items:
             if o.deadline is not None and time.monotonic() > o.deadline:
                 os._exit(0)
-            for runner in runners:
+            before = variants[0] if variants else 0
+            for fn in fns:
                 started[0] = time.monotonic()
-                runner.run(item)  # answers go nowhere; a raise is caught inside
+                try:
+                    call(fn, item, o.device)
+                    if cuda:
+                        torch.cuda.synchronize()
+                except Exception:
+                    if cuda:  # a CUDA error can leave the context unusable: stop here
+                        try:
+                            torch.cuda.synchronize()
+                        except Exception:
+                            os._exit(0)
                 started[0] = 0.0
+            quiet[0] = 0 if variants and variants[0] > before else quiet[0] + 1
+            if not opening and idle is not None and quiet[0] >= idle:
+                os._exit(0)  # nothing new to compile lately: stop taking the GPU's time
 
     if o.named:
-        opening = campaign._opening_cases()[o.unit :: o.units]
-        run(_items(campaign, opening[h::n], []))
+        mine = campaign._opening_cases()[o.unit :: o.units]
+        run(_items(campaign, mine[h::n], []), opening=True)
     for k in range(h, config["rounds"], n):
 
         @settings(
@@ -170,7 +267,7 @@ def serve(config: dict) -> None:
         @seed(round_seed(o.seed, o.unit + k * o.units))
         @given(campaign._strategy())
         def round_(example) -> None:
-            run(_items(campaign, *example))
+            run(_items(campaign, *example), opening=False)
 
         round_()
 

@@ -42,7 +42,10 @@ def _helpers_alive(mark: str) -> list[int]:
 
 @pytest.mark.parametrize(
     "op,fn,named",
-    [pytest.param("metadata", "metadata", False, marks=pytest.mark.slow), ("expand", "expand", True)],
+    [
+        pytest.param("metadata", "metadata", False, marks=pytest.mark.slow),
+        ("expand", "expand", True),
+    ],
 )
 def test_helpers_run_the_cases_the_worker_runs(tmp_path, monkeypatch, op, fn, named):
     """Helpers run to their end first, then the campaign alone: every call its worker made
@@ -58,7 +61,7 @@ def test_helpers_run_the_cases_the_worker_runs(tmp_path, monkeypatch, op, fn, na
         timeout=30.0,
         named=named,
     )
-    helpers = Helpers(o, 2, rounds=3)
+    helpers = Helpers(o, 2, rounds=3, idle=None)
     helpers.start()
     try:
         for p in helpers.procs:
@@ -86,7 +89,24 @@ def test_a_campaign_ends_its_helpers(tmp_path, monkeypatch):
     campaign = campaign_class("expand")(o)
     campaign.run()
     assert not campaign.errors and campaign.cases == 40
-    assert _helpers_alive(str(o.corpus_dir)) == [], "the campaign left a compile-ahead helper running"
+    assert _helpers_alive(str(o.corpus_dir)) == [], (
+        "the campaign left a compile-ahead helper running"
+    )
+
+
+def test_a_helper_that_meets_no_new_variant_ends(tmp_path, monkeypatch):
+    """On the CPU nothing compiles: after IDLE items (no opening here) the helper ends, long
+    before its 40 rounds."""
+    record = tmp_path / "record"
+    monkeypatch.setenv("NSA_RECORD", str(record))
+    o = Options(candidates=[f"{RECORDING}:expand"], corpus_dir=tmp_path, named=False)
+    helpers = Helpers(o, 1, idle=5)
+    helpers.start()
+    try:
+        assert helpers.procs[0].wait(timeout=60) == 0
+    finally:
+        helpers.close()
+    assert _records(record)["helper"] and len(_records(record)["helper"]) == 5
 
 
 def test_a_hung_call_ends_its_helper(tmp_path, monkeypatch):
@@ -128,3 +148,43 @@ def test_helpers_by_default_only_on_cuda_with_a_candidate(monkeypatch):
     assert default_helpers("cuda", ["f.py:fn"]) == compile_ahead.MAX_HELPERS
     monkeypatch.setattr(compile_ahead.os, "cpu_count", lambda: 4)
     assert default_helpers("cuda", ["f.py:fn"]) == 0
+
+
+DRY = """
+import sys, torch, triton, triton.language as tl
+from fuzz.compile_ahead import count_variants, dry_launches
+dry = sys.argv[1] == "dry"
+if dry:
+    assert dry_launches()
+seen = count_variants()
+
+@triton.jit
+def write_seven(p, n):
+    tl.store(p + tl.arange(0, 16), 7, mask=tl.arange(0, 16) < n)
+
+x = torch.zeros(16, device="cuda", dtype=torch.int32)
+write_seven[(1,)](x, 16)
+write_seven[(1,)](x, 15)  # another variant: 15 is not a multiple of 16
+write_seven[(1,)](x, 16)  # the first again: no new variant
+torch.cuda.synchronize()
+print(int(x.sum()), seen[0])
+"""
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("how,written", [("dry", 0), ("real", 7 * 16)])
+def test_dry_launches_compile_but_never_run(tmp_path, how, written):
+    """With dry_launches the kernel compiles (two variants met) and writes nothing; without,
+    the same script writes its cells (so the check can fail)."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TRITON_CACHE_DIR": str(tmp_path / "cache")}
+    root = str(Path(__file__).parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    done = subprocess.run(
+        [sys.executable, "-c", DRY, how], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == [str(written), "2"]
+    assert any((tmp_path / "cache").rglob("*.cubin"))
