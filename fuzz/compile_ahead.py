@@ -8,10 +8,11 @@ Why: on a GPU such a campaign is compile-bound. Each new specialisation (dtypes,
 took 20.1 s instead of 47.8 s.
 
 Helper h of H runs the opening cases h, h + H, ..., then the campaign's own Hypothesis
-rounds (same seeds, same strategy: a round that fails nothing draws the same cases) h, h + H,
-... of this unit's, up to ROUNDS_AHEAD rounds in all, and exits; after the opening it also
-exits once IDLE_ITEMS items in a row met no new Triton variant (a candidate with nothing
-left to compile, or nothing Triton at all, stops costing anything). Its Triton kernels
+rounds (same seeds, same strategy: a round that fails nothing draws the same cases), every
+helper drawing each round and running items h, h + H, ... of it, ROUNDS_AHEAD rounds of
+this unit's, and exits; after the opening it also exits once IDLE_ITEMS items in a row met
+no new Triton variant (a candidate with nothing left to compile, or nothing Triton at all,
+stops costing anything). Its Triton kernels
 compile, load and get their launchers built, but never launch (dry_launches). Helpers judge
 nothing and report nothing: the worker still runs every case itself, so a helper can change
 no verdict. What a helper could still do to the worker is bounded: its allocator may take
@@ -253,7 +254,11 @@ def serve(config: dict) -> None:
     if o.named:
         mine = campaign._opening_cases()[o.unit :: o.units]
         run(_items(campaign, mine[h::n], []), opening=True)
-    for k in range(h, config["rounds"], n):
+    dealt = [0]  # the round's items drawn so far
+    for k in range(config["rounds"]):
+        # Every helper draws round k's examples; helper h runs items h, h + H, ... of them,
+        # so the round the worker comes to next compiles on every helper at once.
+        dealt[0] = 0
 
         @settings(
             database=None,
@@ -267,7 +272,9 @@ def serve(config: dict) -> None:
         @seed(round_seed(o.seed, o.unit + k * o.units))
         @given(campaign._strategy())
         def round_(example) -> None:
-            run(_items(campaign, *example), opening=False)
+            items = _items(campaign, *example)
+            first, dealt[0] = dealt[0], dealt[0] + len(items)
+            run([x for i, x in enumerate(items, first) if i % n == h], opening=False)
 
         round_()
 
