@@ -514,3 +514,195 @@ def test_sums_exactly_at_int32_max(mode: str) -> None:
     rows = len(want.seqlens_expanded)
     for backend, validate in itertools.product(BACKENDS, (True, False)):
         run_exact(call, backend, validate, poisoned(len(s), rows, 7, 3), f"{mode} {backend}")
+
+
+# -- validation off: sums past int32 are unspecified, but nothing outside the region moves --
+
+
+def region_mask(buf: torch.Tensor, n_rows: int, n_cols: int | None) -> torch.Tensor:
+    """True on the storage cells of buf[0:n_rows(, 0:n_cols)]."""
+    mask = torch.zeros(buf.untyped_storage().nbytes() // 4, dtype=torch.bool)
+    view = mask.as_strided(buf.shape, buf.stride(), buf.storage_offset())
+    if n_cols is None:
+        view[:n_rows] = True
+    else:
+        view[:n_rows, :n_cols] = True
+    return mask
+
+
+GARBAGE = {
+    "cu_seqlens_k past int32 (decode)": make_call(
+        "decode", seq_lens=torch.tensor([INT32_MAX, INT32_MAX, 5], dtype=I32)
+    ),
+    "kv past int32 (target_verify, next_n 8)": make_call(
+        "target_verify", seq_lens=torch.tensor([INT32_MAX, 3, INT32_MAX - 1], dtype=I64), next_n=8
+    ),
+    "int64 seq_lens past int32 (draft_extend)": make_call(
+        "draft_extend", seq_lens=torch.tensor([2**40, -(2**40), 7], dtype=I64)
+    ),
+    "dsa sums past int32 (draft_extend_var)": make_call(
+        "draft_extend_var",
+        seq_lens=torch.tensor([INT32_MAX, INT32_MAX, INT32_MAX], dtype=I32),
+        extend_seq_lens=torch.tensor([2, 1, 2], dtype=I32),
+        topk=INT32_MAX,
+    ),
+}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", list(GARBAGE))
+def test_unvalidated_garbage_writes_only_the_region(name: str, backend: str) -> None:
+    call = GARBAGE[name]
+    e = {"decode": 1, "draft_extend_var": None}.get(call["mode"], call["next_n"])
+    bs = call["seq_lens"].numel()
+    rows = int(call["extend_seq_lens"].sum()) if e is None else bs * e
+    with pytest.raises(ValueError, match=r"seq_lens|cu_seqlens_k"):
+        nsa_meta.metadata(**call, backend=backend, out=poisoned(bs, rows, 7, 3))
+    out = poisoned(bs, rows, 7, 3)
+    regions = {"cache_seqlens": (bs, None), "cu_seqlens_k": (bs + 1, None),
+               "seqlens_expanded": (rows, None), "dsa_cache_seqlens": (rows, None),
+               "dsa_cu_seqlens_k": (rows + 1, None), "page_table_1": (rows, 7),
+               "real_page_table": (rows, 3)}  # fmt: skip
+    before = {n: whole(b).clone() for n, b in zip(FIELDS, out)}
+    nsa_meta.metadata(**call, backend=backend, out=out, validate=False)
+    for n, b in zip(FIELDS, out):
+        keep = ~region_mask(b, *regions[n])
+        cells = torch.empty(0, dtype=I32).set_(b.untyped_storage())
+        old = before[n].view(I32)
+        assert torch.equal(cells[keep], old[keep]), f"{name}: {n} written outside its region"
+    # What the contract does fix even here: the page tables (they do not depend on s).
+    want_rows = [call["req_to_token"][r, :7].tolist() for r in call["req_pool_indices"].tolist()]
+    reps = [e] * bs if e else call["extend_seq_lens"].tolist()
+    want = [row for row, k in zip(want_rows, reps) for _ in range(k)]
+    assert out.page_table_1[:rows, :7].tolist() == want, name
+
+
+# -- the replay path: one set of buffers, calls of another bs, T and mode -----------------
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_one_set_of_buffers_across_modes_and_batch_sizes(backend: str) -> None:
+    """allocate_metadata once (bs 6, 24 rows, page 4), then calls of every mode and of bs
+    6, 1, 0, 4 with new values: each leaves its region exact and every other cell as the
+    call before left it (no stale value, no stray write)."""
+    out = nsa_meta.allocate_metadata(6, 24, 9, 4)
+    for buf in out:
+        buf.fill_(POISON)
+    table = (torch.arange(8 * 10, dtype=I32).view(8, 10) * 13) % 997
+    plan = [
+        ("draft_extend_var", [30, 2, 0, 9, 4, 1], [7, 0, 3, 3, 1, 2], [4, 0, 1, 5, 8, 2]),
+        ("target_verify", [5], [7], None),
+        ("decode", [], [], None),
+        ("draft_extend", [1, 40, 0, 6], [0, 7, 2, 2], None),
+        ("draft_extend_var", [3, 3, 3, 3, 3, 3], [0, 1, 2, 3, 4, 5], [0, 0, 0, 0, 0, 1]),
+        ("decode", [9, 8, 7, 6, 5, 4], [7, 6, 5, 4, 3, 2], None),
+    ]
+    for k, (mode, s, r, ext) in enumerate(plan):
+        call = make_call(
+            mode,
+            seq_lens=torch.tensor(s, dtype=I64),
+            req_pool_indices=torch.tensor(r, dtype=I32),
+            req_to_token=table,
+            extend_seq_lens=None if ext is None else torch.tensor(ext, dtype=I64),
+            width=9,
+            page_size=4,
+            next_n=4,
+            topk=3 + k,
+        )
+        run_exact(call, backend, k % 2 == 0, out, f"call {k} ({mode}, bs {len(s)})")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_fields_of_unequal_capacities_and_row_strides(backend: str) -> None:
+    """Each field with its own spare room (1 to 40 cells), tables with row stride far above
+    their width and column stride 3: draft_extend_var unvalidated writes T rows only."""
+    call = make_call("draft_extend_var", page_size=2)
+    rows = rows_of(call)  # 5
+
+    def table(r: int, c: int) -> torch.Tensor:
+        store = torch.full((r + 1, 100), POISON, dtype=I32)
+        return store[1:, 2 : 2 + 3 * c : 3]
+
+    out = nsa_meta.Metadata(
+        torch.full((3 + 40,), POISON, dtype=I32),
+        torch.full((4 + 1,), POISON, dtype=I32),
+        torch.full((2 * (rows + 7),), POISON, dtype=I32)[::2],
+        torch.full((rows + 1,), POISON, dtype=I32),
+        torch.full((rows + 1 + 13,), POISON, dtype=I32),
+        table(rows + 3, 7),
+        table(rows + 30, 4),
+    )
+    assert out.page_table_1.stride() == (100, 3)
+    for validate in (True, False):
+        run_exact(call, backend, validate, out, f"validate={validate}")
+
+
+# -- calling conventions and a few more bad inputs ---------------------------------------
+
+
+def test_every_argument_by_keyword_and_the_defaults() -> None:
+    """mode and the tensors by keyword; page_size 1, next_n 1, extend_seq_lens None,
+    validate True by default: decode gives real_page_table None."""
+    call = make_call("decode")
+    got = nsa_meta.metadata(
+        mode="decode",
+        seq_lens=call["seq_lens"],
+        req_pool_indices=call["req_pool_indices"],
+        req_to_token=call["req_to_token"],
+        topk=9,
+        width=7,
+    )
+    want = oracle({**call, "page_size": 1, "next_n": 1})
+    assert got.real_page_table is None and want.real_page_table is None
+    assert [b.tolist() for b in got[:6]] == list(want[:6])
+
+
+def test_keyword_misuse_is_a_type_error() -> None:
+    call = make_call("decode")
+    args = (call["mode"], call["seq_lens"], call["req_pool_indices"], call["req_to_token"])
+    with pytest.raises(TypeError, match=r"positional"):
+        nsa_meta.metadata(*args, 9, 7)  # topk and width are keyword-only
+    with pytest.raises(TypeError, match=r"nsa_index_topk"):
+        nsa_meta.metadata(*args, nsa_index_topk=9, width=7)
+    with pytest.raises(TypeError, match=r"\btopk\b"):
+        nsa_meta.metadata(*args, width=7)
+
+
+BAD = {
+    "req_to_token bool": (TypeError, r"\breq_to_token\b", "decode",
+                          dict(req_to_token=torch.ones(4, 9, dtype=torch.bool))),
+    "req_to_token uint8": (TypeError, r"\breq_to_token\b", "decode",
+                           dict(req_to_token=torch.ones(4, 9, dtype=torch.uint8))),
+    "req_to_token int32 but 0 rows": (ValueError, r"\breq_pool_indices\b", "decode",
+                                      dict(req_to_token=torch.zeros(0, 9, dtype=I32))),
+    "extend list in a fixed mode": (ValueError, r"\bextend_seq_lens\b", "target_verify",
+                                    dict(extend_seq_lens=[1, 1, 1])),
+    "extend bool tensor in draft_extend": (ValueError, r"\bextend_seq_lens\b", "draft_extend",
+                                           dict(extend_seq_lens=torch.ones(3, dtype=torch.bool))),
+    "extend bool tensor in draft_extend_var": (TypeError, r"\bextend_seq_lens\b",
+                                               "draft_extend_var",
+                                               dict(extend_seq_lens=torch.ones(3, dtype=torch.bool))),
+    "seq_lens float64": (TypeError, r"\bseq_lens\b", "decode",
+                         dict(seq_lens=torch.tensor([10.0, 4.0, 1.0], dtype=torch.float64))),
+    "req_pool_indices int64 past int32": (ValueError, r"req_pool_indices\[2\] is 4294967296",
+                                          "draft_extend",
+                                          dict(req_pool_indices=torch.tensor([0, 1, 2**32]))),
+    "seq_lens int64 wrapping to a valid int32": (ValueError, r"seq_lens\[0\] is 4294967306",
+                                                 "decode",
+                                                 dict(seq_lens=torch.tensor([2**32 + 10, 4, 1]))),
+    "kv past int32 at next_n 8": (ValueError, r"seq_lens\[0\] is 2147483640\b", "target_verify",
+                                  dict(seq_lens=torch.tensor([INT32_MAX - 7, 4, 1]), next_n=8)),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", list(BAD))
+def test_more_bad_inputs(name: str, backend: str) -> None:
+    error, pattern, mode, change = BAD[name]
+    call = make_call(mode, **change)
+    out = poisoned(3, 24, 7, 3)  # rows for bs 3 at next_n 8
+    before = [whole(b).clone() for b in out]
+    with pytest.raises(error, match=pattern) as info:
+        nsa_meta.metadata(**call, backend=backend, out=out)
+    assert info.type is error
+    assert all(torch.equal(whole(b), s) for b, s in zip(out, before)), f"{name}: out written"
