@@ -711,7 +711,10 @@ def launch_args(
         "EARLY": early,
         "EARLY_Q": early and has_rpt and page_size * p["BQ"] >= chunk_w,
     }
-    return (n_scalar + n_rb * n_chunk * n_split,), args, constexprs
+    # Page programs write only page-table rows: with none to write (bs 0, T 0, or no row
+    # of capacity) launch none, else they would walk every column of the width for nothing.
+    n_page = n_rb * n_chunk * n_split if bs and rows_cap else 0
+    return (n_scalar + n_page,), args, constexprs
 
 
 # Index arithmetic is int32 when every tensor's extent is at most this (a module constant

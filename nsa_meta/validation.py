@@ -297,7 +297,58 @@ def check_metadata_layout(
         raise ValueError(f"bs * next_n is {rows} rows (next_n {next_n}); T must be <= 2**31 - 1")
     if out is not None:
         _check_metadata_out(out, bs, rows, width, page_size, device)
+        inputs = [*vectors, ("req_to_token", req_to_token)]
+        _check_metadata_aliasing(out, inputs)  # type: ignore[arg-type]
     return rows
+
+
+def _cells(t: torch.Tensor) -> torch.Tensor:
+    """The 4-byte cells of `t`'s storage that its elements cover (int32 or int64)."""
+    k = t.element_size() // 4
+    index = torch.tensor(t.storage_offset() * k, dtype=torch.int64)
+    for n, step in zip(t.shape, t.stride()):
+        index = index[..., None] + torch.arange(n, dtype=torch.int64) * (step * k)
+    index = index.flatten()
+    return torch.cat([index + j for j in range(k)]) if k > 1 else index
+
+
+def _span(t: torch.Tensor) -> tuple[int, int]:
+    """[first, last] 4-byte cell of `t` in its storage (strides are >= 0 in torch)."""
+    k = t.element_size() // 4
+    last = t.storage_offset() + sum((n - 1) * step for n, step in zip(t.shape, t.stride()))
+    return t.storage_offset() * k, last * k + k - 1
+
+
+def _meet(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Whether two tensors of one storage share a memory cell (exact)."""
+    if a.numel() == 0 or b.numel() == 0:
+        return False
+    (a0, a1), (b0, b1) = _span(a), _span(b)
+    if a1 < b0 or b1 < a0:
+        return False
+    return bool(torch.isin(_cells(a), _cells(b)).any())
+
+
+def _check_metadata_aliasing(out: object, inputs: list[tuple[str, torch.Tensor]]) -> None:
+    """No out buffer shares a cell with another or with an input (the region could not be
+    written exactly, nor the inputs kept). Layout only: storages first (one pointer read a
+    tensor), cells only for tensors of one storage."""
+    named = [(f"out.{n}", b) for n, b in zip(OUT_FIELDS, out) if b is not None]  # type: ignore[call-overload]
+    tensors = named + inputs
+    ptrs = [t.untyped_storage().data_ptr() for _, t in tensors]
+    if len(set(ptrs)) == len(ptrs):
+        return
+    for i in range(len(named)):
+        for j in range(i + 1, len(tensors)):
+            if ptrs[i] != ptrs[j] or ptrs[i] == 0:  # 0: no data (meta, or empty)
+                continue
+            (name_a, a), (name_b, b) = tensors[i], tensors[j]
+            if _meet(a, b):
+                what = "another buffer" if j < len(named) else "an input, never modified"
+                raise ValueError(
+                    f"{name_a} and {name_b} share memory ({name_b} is {what}); give "
+                    "out buffers that overlap nothing"
+                )
 
 
 def _first_bad_value(name: str, bad: torch.Tensor, t: torch.Tensor, rule: str) -> None:
