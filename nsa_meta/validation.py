@@ -319,12 +319,19 @@ def _span(t: torch.Tensor) -> tuple[int, int]:
     return t.storage_offset() * k, last * k + k - 1
 
 
+EXACT_CELLS = 2**22  # tensors up to this many elements get the exact overlap test
+
+
 def _meet(a: torch.Tensor, b: torch.Tensor) -> bool:
-    """Whether two tensors of one storage share a memory cell (exact)."""
+    """Whether two tensors of one storage share a memory cell: exact up to EXACT_CELLS
+    elements each; larger ones whose spans interleave are let through (listing their cells
+    would cost more than the call, and rejecting them could turn away a valid layout)."""
     if a.numel() == 0 or b.numel() == 0:
         return False
     (a0, a1), (b0, b1) = _span(a), _span(b)
     if a1 < b0 or b1 < a0:
+        return False
+    if max(a.numel(), b.numel()) > EXACT_CELLS:
         return False
     return bool(torch.isin(_cells(a), _cells(b)).any())
 

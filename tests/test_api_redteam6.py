@@ -706,3 +706,17 @@ def test_more_bad_inputs(name: str, backend: str) -> None:
         nsa_meta.metadata(**call, backend=backend, out=out)
     assert info.type is error
     assert all(torch.equal(whole(b), s) for b, s in zip(out, before)), f"{name}: out written"
+
+
+def test_overlap_test_is_exact_up_to_its_size_limit(monkeypatch):
+    """Interleaved views of one storage: exact (share a cell or not) up to EXACT_CELLS
+    elements; above it, interleaving spans are let through, never rejected."""
+    from nsa_meta import validation
+
+    storage = torch.zeros(4, 6, dtype=torch.int32)
+    evens, odds = storage[:, 0::2], storage[:, 1::2]
+    meets = storage[:, 0:3]
+    assert not validation._meet(evens, odds)
+    assert validation._meet(evens, meets)
+    monkeypatch.setattr(validation, "EXACT_CELLS", 11)
+    assert not validation._meet(evens, meets)
