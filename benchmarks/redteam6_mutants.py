@@ -10,6 +10,8 @@ input known to show it. `HUNT` lists them for benchmarks/hunt.py.
 
 from __future__ import annotations
 
+import weakref
+
 import torch
 
 I32, I64 = torch.int32, torch.int64
@@ -17,6 +19,16 @@ INT32_MAX = 2**31 - 1
 FIXED = ("decode", "target_verify", "draft_extend")
 
 _STATE: dict = {}  # what the stateful mutants keep between calls
+
+
+def _held(bug, obj, make):
+    """State of `bug` tied to the tensor object `obj` itself (not its address): a kernel object
+    that keeps what it saw for the buffers it was captured on."""
+    key = (bug, id(obj))
+    hit = _STATE.get(key)
+    if hit is None or hit[0]() is not obj:
+        hit = _STATE[key] = (weakref.ref(obj), make())
+    return hit[1]
 
 
 def _contig(x):
@@ -67,7 +79,11 @@ def _fill(
     first = _STATE.setdefault(okey, dict(mode=mode, W=W, K=K, N=N, bs=bs))
 
     # -- inputs as read ----------------------------------------------------------------------
+    if bug.endswith("_obj"):  # keyed by the buffer object, not by its address
+        first = _held(bug, out.cache_seqlens, lambda: dict(mode=mode, W=W, K=K, N=N, bs=bs))
     sl = seq_lens
+    if bug == "kv_cached_by_seq_obj":
+        sl = _held(bug, seq_lens, seq_lens.clone)
     if bug == "kv_cached_by_seq_ptr":
         skey = ("s", sl.data_ptr(), bs, sl.dtype, tuple(sl.stride()))
         sl = _STATE.setdefault(skey, sl.clone())
@@ -79,14 +95,16 @@ def _fill(
         if bug == "ext_storage_offset_ignored" and ext.storage_offset() != 0:
             ext = torch.as_strided(ext, ext.shape, ext.stride(), 0)
         ext = ext.to(I64)
-    if bug == "topk_cached_per_buffers":
+    if bug in ("topk_cached_per_buffers", "topk_cached_obj"):
         K = first["K"]
-    if bug == "width_cached_per_buffers":
+    if bug in ("width_cached_per_buffers", "width_cached_obj"):
         W = min(W, first["W"])
     if bug == "next_n_cached_per_buffers" and mode in ("target_verify", "draft_extend"):
         N = first["N"]
     if bug == "next_n_uint8":
         N = N & 0xFF
+    if bug == "next_n_4bit":
+        N = N & 0xF
     plan_mode = mode
     if bug == "mode_cached_per_buffers" and mode in FIXED and first["mode"] in FIXED:
         plan_mode = first["mode"]
@@ -100,6 +118,8 @@ def _fill(
     if bug == "grid_from_largest_bs":
         n_req = first["bs"] = max(first["bs"], bs)
     kv_w = torch.cat([kv, torch.zeros(n_req - bs, dtype=I64)])  # masked loads give 0
+    if bug == "bs_grid_32768" and bs > 32768:
+        kv_w = torch.cat([kv_w[:32768], out.cache_seqlens[32768:bs].to(I64)])
     out.cache_seqlens[:n_req].copy_(kv_w)
     cu = torch.cumsum(kv_w, 0)
     if bug == "cu_carry_not_chained_1024" and bs > 2048:
@@ -180,7 +200,7 @@ def _fill(
     rr = r64[owner] if T else t
     pt = out.page_table_1
     rows = req_to_token[:, :W].index_select(0, rr)
-    if bug == "rows_skipped_when_seq_unchanged":
+    if bug in ("rows_skipped_when_seq_unchanged", "rows_skipped_obj"):
         prev = first.get("prev")
         first["prev"] = (mode, bs, e.clone(), s.clone())
         if prev is not None and prev[:2] == (mode, bs) and torch.equal(prev[2], e):
@@ -189,7 +209,9 @@ def _fill(
     if bug == "pt_rows_grid_y_65535" and T > 65535:
         rows = rows.clone()
         rows[65535:] = pt[65535:T, :W]
-    pt[:T, :W].copy_(rows)
+    if bug == "width_uint16" and W > 0xFFFF:
+        rows = rows[:, : W & 0xFFFF]
+    pt[:T, : rows.shape[1]].copy_(rows)
 
     # -- real_page_table (its own kernel, sloppier than the first) ----------------------------
     if P > 1:
@@ -216,6 +238,8 @@ def _fill(
         div = P
         if bug == "page_size_uint16":
             div = P & 0xFFFF
+        if bug == "page_size_uint8":
+            div = P & 0xFF
         if bug == "page_shift_for_nonpow2" and not pow2:
             rp = rp >> (P.bit_length() - 1)
         else:
@@ -343,6 +367,25 @@ _V2 = {
     "decode_seq_lens_clamped_in_place": "inputs modified / decode: a zero length clamped to 1 "
     "in seq_lens itself. m=decode s=[0] W=1 rt=[[0]]",
 }
+
+_V2_OBJ = {
+    "next_n_4bit": "next_n >= 16: kept in 4 bits (a sibling of next_n_uint8, nearer the 1-8 "
+    "family). m=target_verify s=[0] N=16 K=0 W=1 rt=[[0]]",
+    "page_size_uint8": "page size >= 256: kept in 8 bits for the division (256: a division by "
+    "zero; 257: by 1). P=257 W=1 rt=[[1]] m=decode s=[1]",
+    "width_uint16": "width >= 65536: page_table_1 columns counted in 16 bits. W=65536 "
+    "m=decode s=[1] rt = one row of 65536 cells",
+    "bs_grid_32768": "bs > 32768: requests past 32767 get no cache_seqlens (a 15-bit grid "
+    "index). m=decode s=[0]*32769 K=0 W=1 rt=[[0]] with a poisoned cache_seqlens",
+    "rows_skipped_obj": "as rows_skipped_when_seq_unchanged, but the state is tied to the "
+    "buffer object (weakref), so only a true back-to-back call on one set of buffers shows it",
+    "width_cached_obj": "as width_cached_per_buffers, state tied to the buffer object",
+    "topk_cached_obj": "as topk_cached_per_buffers, state tied to the buffer object",
+    "kv_cached_by_seq_obj": "seq_lens values cached per seq_lens tensor object: a second call "
+    "with the same tensor refilled in place (a static input buffer) gets the old values. "
+    "m=decode s=[1] then the same tensor set to [2]",
+}
+_V2.update(_V2_OBJ)
 
 for _name, _doc in _V2.items():
     globals()[_name] = _mutant(_name, _doc)
