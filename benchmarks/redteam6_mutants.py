@@ -94,6 +94,8 @@ def _fill(
             ext = _contig(ext)
         if bug == "ext_storage_offset_ignored" and ext.storage_offset() != 0:
             ext = torch.as_strided(ext, ext.shape, ext.stride(), 0)
+        if bug == "ext_host_list_by_obj":  # repeats from a host list built once per tensor
+            ext = _held(bug, extend_seq_lens, extend_seq_lens.clone)
         ext = ext.to(I64)
     if bug in ("topk_cached_per_buffers", "topk_cached_obj"):
         K = first["K"]
@@ -206,6 +208,12 @@ def _fill(
         if prev is not None and prev[:2] == (mode, bs) and torch.equal(prev[2], e):
             same = (prev[3] == s)[owner] if T else t.bool()
             rows = torch.where(same[:, None], pt[:T, :W].to(I32), rows)
+    if bug == "pt_cache_by_rt_obj":
+        seen = _held(bug, req_to_token, dict)
+        key = (id(out.page_table_1), W, tuple(r64.tolist()), tuple(e.tolist()))
+        if key in seen:
+            rows = pt[:T, :W].to(I32)  # "same rows as last replay": not rewritten
+        seen[key] = True
     if bug == "pt_rows_grid_y_65535" and T > 65535:
         rows = rows.clone()
         rows[65535:] = pt[65535:T, :W]
@@ -384,6 +392,12 @@ _V2_OBJ = {
     "kv_cached_by_seq_obj": "seq_lens values cached per seq_lens tensor object: a second call "
     "with the same tensor refilled in place (a static input buffer) gets the old values. "
     "m=decode s=[1] then the same tensor set to [2]",
+    "ext_host_list_by_obj": "draft_extend_var: the extends taken from a host list built once "
+    "per extend_seq_lens tensor (upstream's host list that disagreed with the device tensor): "
+    "the same tensor refilled in place gives the old rows. s=[2] x=[1] then x set to [2]",
+    "pt_cache_by_rt_obj": "page_table_1 not rewritten when req_to_token is the same tensor "
+    "object and r, e, width repeat (stale when the pool's cells were refilled in place). "
+    "m=decode s=[1] r=[0] rt=[[0]], then rt[0, 0] = 1, same call again",
 }
 _V2.update(_V2_OBJ)
 
