@@ -190,8 +190,9 @@ def call(fn, item: dict, device: str) -> None:
         fn(**faulty_call(case, fault, device))
         return
     out = case.buffers(device)
-    for c in case.calls:
-        args = c.tensors(device)
+    args = None
+    for k, c in enumerate(case.calls):
+        args = case.call_args(k, device, args)
         fn(
             **c.scalars(case.width, case.page_size),
             seq_lens=args["seq_lens"],

@@ -212,6 +212,26 @@ class MetaCall:
         return " ".join(parts)
 
 
+def _refilled(previous, t):
+    """`previous` with `t`'s storage copied in, where both are tensors of one dtype, device,
+    shape, strides, offset and storage size; else `t`."""
+    if not (isinstance(previous, torch.Tensor) and isinstance(t, torch.Tensor)):
+        return t
+    same = (previous.dtype, previous.device, previous.shape, previous.stride()) == (
+        t.dtype,
+        t.device,
+        t.shape,
+        t.stride(),
+    )
+    p_store, t_store = previous.untyped_storage(), t.untyped_storage()
+    if not same or previous.storage_offset() != t.storage_offset():
+        return t
+    if p_store.nbytes() != t_store.nbytes() or p_store.data_ptr() == t_store.data_ptr():
+        return t
+    p_store.copy_(t_store)
+    return previous
+
+
 @dataclass(frozen=True)
 class MetaCase:
     """Calls that share one set of poisoned out buffers (SGLang's capture, then replays).
@@ -241,10 +261,22 @@ class MetaCase:
     table_transposed: tuple[bool, bool] = (False, False)
     vec_strides: tuple[int, ...] = ()
     table_extra: int = 0
+    refill: bool = False
 
     @property
     def bs(self) -> int:
         return max(c.bs for c in self.calls)
+
+    def call_args(self, k: int, device, previous: dict | None = None, built=None) -> dict:
+        """Call k's tensor arguments (`built`: already made by `calls[k].tensors`). With
+        `refill` (SGLang's replay: its inputs are static tensors, written in place before
+        each replay), every input laid out as `previous`'s (call k - 1's arguments, as
+        passed) is that very tensor, its whole storage overwritten with call k's: the same
+        bytes a new tensor would hold, so what the judge expects does not change."""
+        args = built if built is not None else self.calls[k].tensors(device)
+        if not self.refill or previous is None:
+            return args
+        return {n: _refilled(previous.get(n), t) for n, t in args.items()}
 
     @property
     def total(self) -> int:
@@ -355,6 +387,8 @@ class MetaCase:
             odd["vec_strides"] = list(self.vec_strides)
         if self.table_extra:
             odd["table_extra"] = self.table_extra
+        if self.refill:
+            odd["refill"] = True
         return {
             "calls": [c.to_json() for c in self.calls],
             "width": self.width,
@@ -380,6 +414,7 @@ class MetaCase:
             "out",
             "validate",
             "table_extra",
+            "refill",
         )
         lists = ("col_step", "table_transposed", "vec_strides")
         return cls(
@@ -398,6 +433,8 @@ class MetaCase:
             head += f" 1-D buffer strides {list(self.vec_strides)}"
         if self.table_extra:
             head += f" page tables {self.table_extra} columns wider than needed"
+        if self.refill:
+            head += " inputs refilled in place between calls (the same tensors)"
         if self.odd_tables:
             tables = []
             for name, step, t in zip(FIELDS[5:], self.col_step, self.table_transposed):

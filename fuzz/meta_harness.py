@@ -78,8 +78,9 @@ def run_builtin(name: str, case: MetaCase, p: Plan, device) -> MetaMismatch | No
         return _run_fresh(name, case, p, device)
     out = case.buffers(device)
     calls = []
+    args = None
     for k, call in enumerate(case.calls):
-        args = call.tensors(device)
+        args = case.call_args(k, device, args)
         try:
             _builtin(name, call, case, args, out=out)
             if torch.device(device).type == "cuda":

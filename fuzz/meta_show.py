@@ -33,8 +33,9 @@ def reproducer(entry, comment) -> str:
         'device = "cuda" if torch.cuda.is_available() else "cpu"' if on_cuda else 'device = "cpu"',
         "out = case.buffers(device)  # poisoned (-777) buffers, shared by every call",
         "after = []  # every buffer's and input's storage after each call",
-        "for call in case.calls:",
-        "    args = call.tensors(device)",
+        "args = None",
+        "for k, call in enumerate(case.calls):",
+        "    args = case.call_args(k, device, args)  # refill: the previous inputs, rewritten",
     ]
     if not builtin:
         lines.append(

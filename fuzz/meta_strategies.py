@@ -34,6 +34,7 @@ TABLE_LAYOUTS = ((1, False), (1, True), (2, True), (2, False), (3, False))
 ODD_OUT_ONE_IN = 6  # one case in this many: column-strided page tables; 1-D strides apart
 WIDER_TABLES_ONE_IN = 8  # one case in this many: page tables wider than the width
 NEGATIVE_UNREAD_ONE_IN = 6  # one call in this many: req_to_token's unread cells negative
+REFILL_ONE_IN = 2  # one replay in this many: on the first call's tensors, rewritten in place
 
 
 # --- named cases ---------------------------------------------------------------------------
@@ -294,6 +295,32 @@ def _corner_cases() -> dict[str, MetaCase]:
         "a pool of 2**16 + 1 rows, indices at both ends": _case(
             c("decode", [9, 4, 6], [BIG_POOL - 1, 0, 2**16], pool=BIG_POOL, columns=3), width=2
         ),
+        "replay on the same input tensors, refilled in place (decode)": _case(
+            c("decode", [1, 7], [0, 2], topk=4, pool=3, columns=3),
+            c("decode", [2, 5], [1, 2], topk=4, pool=3, columns=3, seed=5),
+            c("decode", [2, 5], [1, 2], topk=4, pool=3, columns=3, seed=9),  # new cells only
+            width=2,
+            refill=True,
+        ),
+        "replay on the same input tensors, refilled in place (draft_extend_var)": _case(
+            c("draft_extend_var", [2, 6, 3], [0, 1, 2], [1, 0, 2], pool=3, seed=1),
+            c("draft_extend_var", [2, 6, 4], [2, 1, 0], [2, 3, 0], pool=3, seed=6),
+            c("draft_extend_var", [5, 6, 4], [1, 1, 0], [0, 1, 1], pool=3, seed=7),
+            width=3,
+            page=2,
+            refill=True,
+        ),
+        "target_verify next_n 256, draft_extend next_n 65537 (bs 1)": _case(
+            c("target_verify", [3], [1], N=256, topk=100, columns=2),
+            c("draft_extend", [70_000], [0], N=65_537, topk=1000, columns=2, seed=2),
+            width=1,
+        ),
+        "page 65537, width below it": _case(
+            c("decode", [9, 4], [1, 0], columns=3), width=3, page=65_537
+        ),
+        "page 2**31 - 1, width 2": _case(c("decode", [9], [1], columns=2), width=2, page=INT32_MAX),
+        "width 65536, one row": _case(c("decode", [5], [1], pool=2, columns=65_536), width=65_536),
+        "decode bs 32769": _big(32_769),
         "extend_seq_lens int64 broadcast (stride 0)": _case(
             c(
                 "draft_extend_var",
@@ -467,9 +494,12 @@ TOKEN_BASES = (0, 0, 0, 0, 0, 0, 2**24 - 50_000, 2**31 - 100_000)  # ids past 2*
 
 
 @st.composite
-def meta_calls(draw, env: Envelope, width: int, like: MetaCall | None = None) -> MetaCall:
+def meta_calls(
+    draw, env: Envelope, width: int, like: MetaCall | None = None, static: bool = False
+) -> MetaCall:
     """One call; `like`: a replay of that call (SGLang's graph replay): same mode, bs,
-    next_n and topk, new values in every input."""
+    next_n and topk, new values in every input; `static` too: its inputs laid out as
+    `like`'s (a case with `refill` then passes like's very tensors, rewritten in place)."""
     mode = like.mode if like else draw(st.sampled_from(env.modes or MODES))
     if like:
         N = like.next_n
@@ -480,6 +510,8 @@ def meta_calls(draw, env: Envelope, width: int, like: MetaCall | None = None) ->
         N = draw(st.sampled_from(LONG_NEXT_N))
     s = _seq(draw, bs, mode, N)
     ext = _extends(draw, bs, N) if mode == "draft_extend_var" else None
+    if like and static:
+        return _static_replay(draw, like, s, ext)
     pool = max(1, bs + draw(st.sampled_from((0, 0, 1, 3))))
     if bs > 64:
         idx = _cheap(draw, bs, pool - 1)
@@ -530,6 +562,37 @@ def meta_calls(draw, env: Envelope, width: int, like: MetaCall | None = None) ->
     )
 
 
+def _static_replay(draw, like: MetaCall, s: list[int], ext: list[int] | None) -> MetaCall:
+    """A replay of `like` on its input layouts and req_to_token's shape: new lengths `s`
+    and `ext`, new pool rows and token ids, or (one in 3) new token ids only (a broadcast
+    input, stride 0, keeps like's values: a new value would not fit its one cell)."""
+    pool = like.table.pool
+    idx = [draw(st.integers(0, pool - 1)) for _ in range(like.bs)]
+    if draw(st.integers(0, 2)) == 0:  # the same lengths and pool rows: new token ids only
+        s, idx = list(like.seq_lens), list(like.req_pool_indices)
+        ext = None if ext is None else list(like.extend_seq_lens or ())
+    if like.seq_layout.stride == 0:
+        s = list(like.seq_lens)
+    if like.idx_layout.stride == 0:
+        idx = list(like.req_pool_indices)
+    if ext is not None and like.ext_layout.stride == 0:
+        ext = list(like.extend_seq_lens or ())
+    table = replace(
+        like.table,
+        seed=draw(st.integers(0, 99)),
+        base=draw(st.sampled_from(TOKEN_BASES)),
+        negative_from=0,
+        negative_rows=(),
+    )
+    return replace(
+        like,
+        seq_lens=tuple(s),
+        req_pool_indices=tuple(idx),
+        table=table,
+        extend_seq_lens=None if ext is None else tuple(ext),
+    )
+
+
 @st.composite
 def meta_cases(draw, envelope: Envelope | None = None) -> MetaCase:
     """One valid case inside `envelope`: 1 to 3 calls on one set of poisoned buffers."""
@@ -556,9 +619,13 @@ def meta_cases(draw, envelope: Envelope | None = None) -> MetaCase:
     width = draw(st.sampled_from(sorted({w for w in widths if 1 <= w <= top} or {1})))
     ncalls = draw(st.sampled_from((1, 1, 2, 2, 3)))
     calls = [draw(meta_calls(env, width))]
+    refill = False
     for _ in range(ncalls - 1):  # a replay of the first call (same bs) or a new shape
         like = calls[0] if draw(st.booleans()) else None
-        calls.append(draw(meta_calls(env, width, like)))
+        # One replay in REFILL_ONE_IN: on the first call's own tensors, rewritten in place.
+        static = like is not None and draw(st.integers(1, REFILL_ONE_IN)) == 1
+        refill = refill or static
+        calls.append(draw(meta_calls(env, width, like, static)))
     if sum(c.bs for c in calls) > 2000:  # big batches: a narrow page table keeps it cheap
         width = min(width, 2)
         calls = [replace(c, table=replace(c.table, columns=width + 1)) for c in calls]
@@ -580,6 +647,7 @@ def meta_cases(draw, envelope: Envelope | None = None) -> MetaCase:
         table_pad=0 if contiguous else draw(st.sampled_from((0, 0, 3))),
         out=draw(st.sampled_from(("buffers", "buffers", "none"))),
         validate=draw(st.booleans()),
+        refill=refill,
     )
     if not contiguous:  # drawn last: the draws above keep their order
         case = draw(_odd_out(case))

@@ -72,8 +72,9 @@ def judged_here(fn, case: MetaCase, impl: str = "rt") -> MetaMismatch | None:
     a worker's answer; the verdict (signatures name `impl`)."""
     out = case.buffers("cpu")
     calls = []
-    for call in case.calls:
-        args = call.tensors("cpu")
+    args = None
+    for k, call in enumerate(case.calls):
+        args = case.call_args(k, "cpu", args)
         fn(**call.scalars(case.width, case.page_size), **args, out=out)
         calls.append(storage_arrays(out, args))
     return judge_sequence(impl, plan(case), calls)
