@@ -70,6 +70,7 @@ class _Case(msgspec.Struct, forbid_unknown_fields=True):
     table_transposed: Pair[bool] = msgspec.field(default_factory=lambda: [False, False])
     vec_strides: Annotated[list[Step], msgspec.Meta(min_length=5, max_length=5)] | None = None
     table_extra: Small = 0
+    refill: bool = False
 
 
 def _layout(where: str, values: list[int], lay: _Layout) -> Layout:
@@ -139,6 +140,7 @@ def decode_meta_case(raw: bytes, *, max_total: int, where: str = "case") -> Meta
         tuple(c.table_transposed),
         tuple(c.vec_strides or ()),
         c.table_extra,
+        c.refill,
     )
     try:
         case.expected()  # the contract's value rules (sums in int32, kv in range)

@@ -113,3 +113,13 @@ def test_drawn_refills_are_valid_and_take_effect(case):
             shared += sum(args[n] is previous[n] for n in INPUTS if args[n] is not None)
         previous = args
     assert shared >= 1 or len(case.calls) > 2
+
+
+def test_the_entry_decoder_reads_refill():
+    import json
+
+    from fuzz.meta_entry import decode_meta_case
+
+    case = named_meta_cases()[VAR]
+    raw = json.dumps(case.to_json()).encode()
+    assert decode_meta_case(raw, max_total=2**22) == case
