@@ -193,6 +193,7 @@ def _canonical_case(s: _Search) -> None:
             s.take(replace(s.best, col_step=tuple(col_step), table_transposed=tuple(transposed)))
     s.take(replace(s.best, vec_strides=()))
     s.take(replace(s.best, vec_stride=1, offset=0, table_pad=0, table_extra=0))
+    s.take(replace(s.best, refill=False))  # new input tensors each call, if it still fails
     for page in (1, 2):
         if s.env.page_sizes is None or page in s.env.page_sizes:
             if s.take(replace(s.best, page_size=page)):
