@@ -5,7 +5,9 @@ corner of one input family of contract v2, or of two families together.
 
 `_fill(bug, ...)` is a correct vectorised torch version of CONTRACT_V2; each mutant is that
 function with one `bug` switched on; its docstring names the corner and the smallest valid
-input known to show it. `HUNT` lists them for benchmarks/hunt.py.
+input known to show it. `HUNT` lists them for benchmarks/hunt.py. Written for the CPU: on a
+GPU each call runs on host copies of the storages, written back whole (so the mutants that
+key a cache by tensor object see a new object every call there).
 """
 
 from __future__ import annotations
@@ -268,9 +270,41 @@ def _fill(
             seq_lens.clamp_(min=1)
 
 
+def _on_cpu(kw):
+    """(kw with every CUDA tensor and out buffer as a CPU tensor over a copy of its whole
+    storage, copy-back): the mutants are written for the CPU (their torch calls make CPU
+    tensors); on a GPU they run on copies and every storage is written back whole, so a
+    write outside a view's region still shows."""
+    copies = {}  # one host copy per storage: buffers may share one
+
+    def host(t):
+        if not (isinstance(t, torch.Tensor) and t.is_cuda):
+            return t
+        key = t.untyped_storage().data_ptr()
+        if key not in copies:
+            copies[key] = (t.untyped_storage(), t.untyped_storage().cpu())
+        cpu = torch.empty(0, dtype=t.dtype)
+        return cpu.set_(copies[key][1], t.storage_offset(), t.size(), t.stride())
+
+    moved = {k: host(v) for k, v in kw.items() if k != "out"}
+    moved["out"] = type(kw["out"])(*(host(b) for b in kw["out"]))
+
+    def back():
+        for device, cpu in copies.values():
+            device.copy_(cpu)
+
+    return moved, back
+
+
 def _mutant(bug, doc):
     def fn(**kw):
-        return _fill(bug, **kw)
+        if not any(isinstance(v, torch.Tensor) and v.is_cuda for v in kw.values()):
+            return _fill(bug, **kw)
+        moved, back = _on_cpu(kw)  # new host tensors each call: object-keyed bugs are CPU-only
+        try:
+            return _fill(bug, **moved)
+        finally:
+            back()
 
     fn.__name__ = fn.__qualname__ = bug or "correct"
     fn.__doc__ = doc
