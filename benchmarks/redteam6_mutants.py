@@ -318,10 +318,10 @@ def correct_rewrites_same_values(**kw):
     """Contract v2, no bug; then every out buffer's whole storage is rewritten with the value it
     holds (allowed by the contract: a sync-free version may do it)."""
     out = kw["out"]
-    _fill("", **kw)
+    correct(**kw)
     for buf in out:
         if buf is not None:
-            flat = torch.empty(0, dtype=buf.dtype).set_(buf.untyped_storage())
+            flat = torch.empty(0, dtype=buf.dtype, device=buf.device).set_(buf.untyped_storage())
             flat.copy_(flat.clone())
 
 
