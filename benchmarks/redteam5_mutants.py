@@ -9,7 +9,11 @@ function with one `bug` switched on, and its docstring names the corner that sho
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
+
+from benchmarks.on_host import on_host
 
 I32, I64 = torch.int32, torch.int64
 INT32_MAX = 2**31 - 1
@@ -305,41 +309,9 @@ def _fill(
         ri.copy_(torch.sort(ri).values)
 
 
-def _on_cpu(kw):
-    """(kw with every CUDA tensor and out buffer as a CPU tensor over a copy of its whole
-    storage, copy-back): the mutants are written for the CPU (their torch calls make CPU
-    tensors); on a GPU they run on copies and every storage is written back whole, so a
-    write outside a view's region still shows."""
-    copies = {}  # one host copy per storage: buffers may share one
-
-    def host(t):
-        if not (isinstance(t, torch.Tensor) and t.is_cuda):
-            return t
-        key = t.untyped_storage().data_ptr()
-        if key not in copies:
-            copies[key] = (t.untyped_storage(), t.untyped_storage().cpu())
-        cpu = torch.empty(0, dtype=t.dtype)
-        return cpu.set_(copies[key][1], t.storage_offset(), t.size(), t.stride())
-
-    moved = {k: host(v) for k, v in kw.items() if k != "out"}
-    moved["out"] = type(kw["out"])(*(host(b) for b in kw["out"]))
-
-    def back():
-        for device, cpu in copies.values():
-            device.copy_(cpu)
-
-    return moved, back
-
-
 def _mutant(bug, doc):
     def fn(**kw):
-        if not any(isinstance(v, torch.Tensor) and v.is_cuda for v in kw.values()):
-            return _fill(bug, **kw)
-        moved, back = _on_cpu(kw)
-        try:
-            return _fill(bug, **moved)
-        finally:
-            back()
+        return on_host(partial(_fill, bug), kw)
 
     fn.__name__ = fn.__qualname__ = bug or "correct"
     fn.__doc__ = doc

@@ -13,8 +13,11 @@ key a cache by tensor object see a new object every call there).
 from __future__ import annotations
 
 import weakref
+from functools import partial
 
 import torch
+
+from benchmarks.on_host import on_host
 
 I32, I64 = torch.int32, torch.int64
 INT32_MAX = 2**31 - 1
@@ -270,41 +273,10 @@ def _fill(
             seq_lens.clamp_(min=1)
 
 
-def _on_cpu(kw):
-    """(kw with every CUDA tensor and out buffer as a CPU tensor over a copy of its whole
-    storage, copy-back): the mutants are written for the CPU (their torch calls make CPU
-    tensors); on a GPU they run on copies and every storage is written back whole, so a
-    write outside a view's region still shows."""
-    copies = {}  # one host copy per storage: buffers may share one
-
-    def host(t):
-        if not (isinstance(t, torch.Tensor) and t.is_cuda):
-            return t
-        key = t.untyped_storage().data_ptr()
-        if key not in copies:
-            copies[key] = (t.untyped_storage(), t.untyped_storage().cpu())
-        cpu = torch.empty(0, dtype=t.dtype)
-        return cpu.set_(copies[key][1], t.storage_offset(), t.size(), t.stride())
-
-    moved = {k: host(v) for k, v in kw.items() if k != "out"}
-    moved["out"] = type(kw["out"])(*(host(b) for b in kw["out"]))
-
-    def back():
-        for device, cpu in copies.values():
-            device.copy_(cpu)
-
-    return moved, back
-
-
 def _mutant(bug, doc):
     def fn(**kw):
-        if not any(isinstance(v, torch.Tensor) and v.is_cuda for v in kw.values()):
-            return _fill(bug, **kw)
-        moved, back = _on_cpu(kw)  # new host tensors each call: object-keyed bugs are CPU-only
-        try:
-            return _fill(bug, **moved)
-        finally:
-            back()
+        # On a GPU: new host tensors each call, so the object-keyed bugs show on the CPU only.
+        return on_host(partial(_fill, bug), kw)
 
     fn.__name__ = fn.__qualname__ = bug or "correct"
     fn.__doc__ = doc

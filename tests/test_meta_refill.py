@@ -31,11 +31,12 @@ def _caching_by_object(cache: dict):
 
     def fn(**kw):
         _correct(**kw)
-        key = id(kw["seq_lens"])
+        seq, n = kw["seq_lens"], kw["seq_lens"].numel()
+        key = id(seq)  # the tensor is kept in the cache: its id is never reused
         if key in cache:
-            kw["out"].cache_seqlens[: kw["seq_lens"].numel()] = cache[key]
+            kw["out"].cache_seqlens[:n] = cache[key][1]
         else:
-            cache[key] = kw["out"].cache_seqlens[: kw["seq_lens"].numel()].clone()
+            cache[key] = (seq, kw["out"].cache_seqlens[:n].clone())
 
     return fn
 
