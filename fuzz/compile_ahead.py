@@ -11,11 +11,11 @@ Helper h of H runs the opening cases h, h + H, ..., then the campaign's own Hypo
 rounds (same seeds, same strategy: a round that fails nothing draws the same cases), every
 helper drawing each round and running items h, h + H, ... of it, ROUNDS_AHEAD rounds of
 this unit's, and exits; after the opening it also exits once IDLE_ITEMS items in a row met
-no new Triton variant (a candidate with nothing left to compile, or nothing Triton at all,
-stops costing anything). Its Triton kernels
-compile, load and get their launchers built, but never launch (dry_launches). Helpers judge
-nothing and report nothing: the worker still runs every case itself, so a helper can change
-no verdict. What a helper could still do to the worker is bounded: its allocator may take
+no new Triton variant, and at any time once its first NO_JIT_ITEMS items met no Triton
+kernel at all (a candidate with nothing left to compile, or nothing Triton, stops costing
+anything). Its Triton kernels compile, load and get their launchers built, but never launch
+(dry_launches). Helpers judge nothing and report nothing: the worker still runs every case
+itself, so a helper can change no verdict. What a helper could still do to the worker is bounded: its allocator may take
 MEMORY_SHARE / H of the GPU's memory; a call that takes longer than the campaign's per-case
 timeout ends the helper; it dies with the campaign, and the campaign kills its process
 group when it ends.
@@ -34,6 +34,7 @@ from pathlib import Path
 ROOT = str(Path(__file__).resolve().parents[1])
 ROUNDS_AHEAD = 40  # rounds (25 examples each) the helpers cover together, after the opening
 IDLE_ITEMS = 64  # after the opening, a helper that met no new variant in this many items ends
+NO_JIT_ITEMS = 16  # ... and any helper that met no Triton kernel at all in its first this many
 MAX_HELPERS = 12
 MEMORY_SHARE = 0.25  # of the GPU's memory, for all helpers together
 
@@ -249,8 +250,11 @@ def serve(config: dict) -> None:
                             os._exit(0)
                 started[0] = 0.0
             quiet[0] = 0 if variants and variants[0] > before else quiet[0] + 1
-            if not opening and idle is not None and quiet[0] >= idle:
-                os._exit(0)  # nothing new to compile lately: stop taking the GPU's time
+            if idle is not None and variants is not None:
+                if not opening and quiet[0] >= idle:
+                    os._exit(0)  # nothing new to compile lately: stop taking the GPU's time
+                if variants[0] == 0 and quiet[0] >= NO_JIT_ITEMS:
+                    os._exit(0)  # no Triton kernel at all so far: nothing to compile ahead
 
     if o.named:
         mine = campaign._opening_cases()[o.unit :: o.units]

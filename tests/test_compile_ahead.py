@@ -109,6 +109,21 @@ def test_a_helper_that_meets_no_new_variant_ends(tmp_path, monkeypatch):
     assert _records(record)["helper"] and len(_records(record)["helper"]) == 5
 
 
+def test_a_helper_that_meets_no_triton_kernel_ends_in_the_opening(tmp_path, monkeypatch):
+    """A torch candidate (on the CPU nothing compiles either): the helper ends after
+    NO_JIT_ITEMS items, inside v1's opening of 29 cases."""
+    record = tmp_path / "record"
+    monkeypatch.setenv("NSA_RECORD", str(record))
+    o = Options(candidates=[f"{RECORDING}:expand"], corpus_dir=tmp_path)
+    helpers = Helpers(o, 1)
+    helpers.start()
+    try:
+        assert helpers.procs[0].wait(timeout=60) == 0
+    finally:
+        helpers.close()
+    assert len(_records(record)["helper"]) == compile_ahead.NO_JIT_ITEMS
+
+
 def test_a_hung_call_ends_its_helper(tmp_path, monkeypatch):
     monkeypatch.setenv("NSA_RECORD", str(tmp_path / "record"))
     o = Options(candidates=[f"{RECORDING}:spins"], timeout=1.0, corpus_dir=tmp_path)
