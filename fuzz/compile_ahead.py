@@ -5,7 +5,7 @@ Why: on a GPU such a campaign is compile-bound. Each new specialisation (dtypes,
 == 1 or % 16, constexprs) compiles once, about 0.6 s. On an H100, the opening of
 `benchmarks/outside_kernels.py`'s correct kernel met 57 of them: 35.5 s of its 37 s, against
 1.7 s of running (benchmarks/opening_profile.py). With 12 helpers the campaign's opening
-took 20.1 s instead of 47.8 s.
+took 16.6 s instead of 37.4 s (benchmarks/results/h100/s19/c6).
 
 Helper h of H runs the opening cases h, h + H, ..., then the campaign's own Hypothesis
 rounds (same seeds, same strategy: a round that fails nothing draws the same cases), every
@@ -43,8 +43,8 @@ def default_helpers(device: str, candidates: list[str]) -> int:
     """On CUDA with a candidate: one helper per core beyond the first four (the campaign,
     its worker, the system), at most MAX_HELPERS; none on the CPU, where the interpreter
     compiles nothing. Measured on a 16-core H100 host, the opening of a Triton candidate on
-    a cold cache (benchmarks/results/h100/s19/call3): 47.8 s with none, 23.2 s with 6,
-    20.1 s with 12."""
+    a cold cache (benchmarks/results/h100/s19/c3, helpers launching then): 47.8 s with
+    none, 23.2 s with 6, 20.1 s with 12."""
     if not candidates or not device.startswith("cuda"):
         return 0
     return max(0, min(MAX_HELPERS, (os.cpu_count() or 1) - 4))
