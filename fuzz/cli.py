@@ -253,6 +253,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("replay", help="re-run saved cases (default: shipped seeds + corpus/)")
     common(rep)
+    rep.add_argument(
+        "--compile-ahead",
+        type=_nonneg_int,
+        default=None,
+        metavar="N",
+        help="helper processes that run the candidate's entries first, their share each "
+        "(default: as for run)",
+    )
     rep.add_argument("targets", nargs="*", type=Path, metavar="FILE|DIR")
     op(rep, None)
 

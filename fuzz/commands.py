@@ -210,6 +210,24 @@ def cmd_run(args) -> int:
     return flush(report, args.report)
 
 
+def _replay_helpers(args, device: str, entries: list, op: str):
+    """Compile-ahead helpers for a replay on a GPU: they run the candidate's entries first,
+    their share each, so a Triton candidate's variants compile side by side."""
+    from fuzz.campaign import Options
+    from fuzz.compile_ahead import Helpers
+
+    count = _compile_ahead(args, device) if entries else 0
+    meta = {"op": "metadata"} if op == "metadata" else {}
+    items = [
+        {**meta, "case": e.case.to_json(), **({"fault": e.fault.to_json()} if e.fault else {})}
+        for e in entries
+    ]
+    options = Options(candidates=list(args.candidate), device=device, timeout=args.timeout, op=op)
+    helpers = Helpers(options, min(count, len(items)), items=items)
+    helpers.start()
+    return helpers
+
+
 def _compile_ahead(args, device: str) -> int:
     from fuzz.compile_ahead import default_helpers
 
@@ -358,7 +376,12 @@ def cmd_replay(args) -> int:
         if (args.op is not None and e.op != args.op) or (args.candidate and e.op != cand_op)
     ]
     entries = [e for e in entries if e not in skipped]
-    workers = start_workers(args.candidate, args, device, None)
+    helpers = _replay_helpers(args, device, [e for e in entries if e.op == cand_op], cand_op)
+    try:
+        workers = start_workers(args.candidate, args, device, None)
+    except BaseException:
+        helpers.close()
+        raise
     names = {n for n, _ in workers}
     failed = {"entries": 0, "seeds": 0}
     replayed = {"entries": 0, "seeds": 0}
@@ -417,6 +440,7 @@ def cmd_replay(args) -> int:
     except KeyboardInterrupt:
         internal.append("interrupted before every entry was replayed")
     finally:
+        helpers.close()
         for _, w in workers:
             w.close()
     for err in errors:

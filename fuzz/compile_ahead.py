@@ -54,9 +54,18 @@ class Helpers:
     """The helper processes of one campaign unit: start() them, close() them."""
 
     def __init__(
-        self, options, count: int, rounds: int = ROUNDS_AHEAD, idle: int | None = IDLE_ITEMS
+        self,
+        options,
+        count: int,
+        rounds: int = ROUNDS_AHEAD,
+        idle: int | None = IDLE_ITEMS,
+        items: list[dict] | None = None,
     ):
+        """`items`: run these (a replay's entries, as the worker gets them) instead of the
+        campaign's opening and rounds."""
         self.options, self.count, self.rounds, self.idle = options, count, rounds, idle
+        self.items = items
+        self.items_file: str | None = None
         self.procs: list[subprocess.Popen] = []
 
     def start(self) -> None:
@@ -64,6 +73,12 @@ class Helpers:
 
         path = os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH", "")) if p)
         env = {**os.environ, "PYTHONPATH": path}
+        if self.items is not None and self.count:
+            import tempfile
+
+            fd, self.items_file = tempfile.mkstemp(prefix="nsa-compile-ahead-", suffix=".json")
+            with os.fdopen(fd, "w") as f:  # a file: one argument holds at most 128 KiB
+                json.dump(self.items, f)
         for h in range(self.count):
             config = {
                 "options": self.options.to_json(),
@@ -71,6 +86,7 @@ class Helpers:
                 "helpers": self.count,
                 "rounds": self.rounds,
                 "idle": self.idle,
+                "items_file": self.items_file,
                 "parent": os.getpid(),
                 "sys_path": [p for p in sys.path if p],
             }
@@ -99,6 +115,12 @@ class Helpers:
             except subprocess.TimeoutExpired:
                 pass
         self.procs = []
+        if self.items_file is not None:
+            try:
+                os.unlink(self.items_file)
+            except OSError:
+                pass
+            self.items_file = None
 
 
 # --- the helper's side ------------------------------------------------------------------------
@@ -256,6 +278,10 @@ def serve(config: dict) -> None:
                 if variants[0] == 0 and quiet[0] >= NO_JIT_ITEMS:
                     os._exit(0)  # no Triton kernel at all so far: nothing to compile ahead
 
+    if config.get("items_file"):  # a replay's entries: this helper's share, then done
+        with open(config["items_file"]) as f:
+            run(json.load(f)[h::n], opening=True)
+        return
     if o.named:
         mine = campaign._opening_cases()[o.unit :: o.units]
         run(_items(campaign, mine[h::n], []), opening=True)

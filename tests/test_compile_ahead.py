@@ -205,3 +205,43 @@ def test_dry_launches_compile_but_never_run(tmp_path, how, written):
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == [str(written), "2"]
     assert any((tmp_path / "cache").rglob("*.cubin"))
+
+
+def test_helpers_given_items_run_exactly_their_share(tmp_path, monkeypatch):
+    """A replay's helpers: items h, h + H, ... each, then done; the items file is removed."""
+    record = tmp_path / "record"
+    monkeypatch.setenv("NSA_RECORD", str(record))
+    from fuzz.strategies import named_cases
+
+    cases = list(named_cases().values())[:9]
+    items = [{"case": c.to_json()} for c in cases]
+    o = Options(candidates=[f"{RECORDING}:expand"], corpus_dir=tmp_path)
+    helpers = Helpers(o, 2, idle=None, items=items)
+    helpers.start()
+    path = helpers.items_file
+    try:
+        assert all(p.wait(timeout=60) == 0 for p in helpers.procs)
+    finally:
+        helpers.close()
+    assert path is not None and not os.path.exists(path)
+    assert len(_records(record)["helper"]) == len(items)
+
+
+def test_replay_on_the_cli_starts_and_ends_its_helpers(tmp_path):
+    import subprocess
+    import sys
+
+    record = tmp_path / "record"
+    env = {**os.environ, "NSA_RECORD": str(record)}
+    root = Path(__file__).parents[1]
+    mine = tmp_path / "recording.py"  # its path marks this test's helpers
+    mine.write_text(Path(RECORDING).read_text())
+    done = subprocess.run(
+        [sys.executable, "-m", "fuzz", "replay", "--op", "metadata", "--candidate",
+         f"{mine}:metadata", "--compile-ahead", "2", str(root / "fuzz" / "seeds")],
+        capture_output=True, text=True, env=env, cwd=root, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    seen = _records(record)
+    assert seen["helper"] and seen["worker"]
+    assert _helpers_alive(str(tmp_path)) == []
