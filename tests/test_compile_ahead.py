@@ -40,12 +40,9 @@ def _helpers_alive(mark: str) -> list[int]:
     return found
 
 
+@pytest.mark.slow  # helpers run to their end, then a whole campaign: about 5 s and 10 s
 @pytest.mark.parametrize(
-    "op,fn,named",
-    [
-        pytest.param("metadata", "metadata", False, marks=pytest.mark.slow),
-        ("expand", "expand", True),
-    ],
+    "op,fn,named", [("metadata", "metadata", False), ("expand", "expand", True)]
 )
 def test_helpers_run_the_cases_the_worker_runs(tmp_path, monkeypatch, op, fn, named):
     """Helpers run to their end first, then the campaign alone: every call its worker made
@@ -227,6 +224,7 @@ def test_helpers_given_items_run_exactly_their_share(tmp_path, monkeypatch):
     assert len(_records(record)["helper"]) == len(items)
 
 
+@pytest.mark.slow  # a whole replay of the shipped seeds on the CLI, with helpers
 def test_replay_on_the_cli_starts_and_ends_its_helpers(tmp_path):
     import subprocess
     import sys

@@ -41,6 +41,7 @@ def test_generator_draws_wide_tables_and_large_token_ids() -> None:
     reaches(lambda case: any(c.table.col_off for c in case.calls))
 
 
+@pytest.mark.slow  # a search of about 260 draws (12-17 s on two cores)
 def test_generator_draws_broadcast_seq_lens() -> None:
     reaches(
         lambda case: any(

@@ -99,7 +99,7 @@ def test_the_worker_passes_the_same_objects():
     assert seen[0] == seen[1] == seen[2]
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 @given(meta_cases())
 def test_drawn_refills_are_valid_and_take_effect(case):
     """Every drawn refill case is valid for the oracle, and its static replays really share
