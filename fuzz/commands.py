@@ -215,13 +215,11 @@ def _replay_helpers(args, device: str, entries: list, op: str):
     their share each, so a Triton candidate's variants compile side by side."""
     from fuzz.campaign import Options
     from fuzz.compile_ahead import Helpers
+    from fuzz.isolation import worker_items
 
     count = _compile_ahead(args, device) if entries else 0
-    meta = {"op": "metadata"} if op == "metadata" else {}
-    items = [
-        {**meta, "case": e.case.to_json(), **({"fault": e.fault.to_json()} if e.fault else {})}
-        for e in entries
-    ]
+    cases = [e.case for e in entries if e.fault is None]
+    items = worker_items(cases, [(e.case, e.fault) for e in entries if e.fault], op=op)
     options = Options(candidates=list(args.candidate), device=device, timeout=args.timeout, op=op)
     helpers = Helpers(options, min(count, len(items)), items=items)
     helpers.start()

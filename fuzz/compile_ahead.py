@@ -182,12 +182,16 @@ def count_variants() -> list[int] | None:
 
 
 def _items(campaign, cases, bad) -> list[dict]:
-    """The items the campaign's worker gets for this example (harness.py, meta_harness.py)."""
-    op = {"op": "metadata"} if campaign.o.op == "metadata" else {}
-    items = [{**op, "case": c.to_json()} for c in cases]
-    if campaign.o.check_errors:
-        items += [{**op, "case": c.to_json(), "fault": f.to_json()} for c, f in bad]
-    return items
+    """The items the campaign's worker gets for this example (harness.py, meta_harness.py:
+    bad calls only with --check-errors, and in v1 only those of the three arguments)."""
+    from fuzz.contract import FAULTS
+    from fuzz.isolation import worker_items
+
+    if not campaign.o.check_errors:
+        bad = []
+    elif campaign.o.op != "metadata":
+        bad = [(c, f) for c, f in bad if f.kind in FAULTS]
+    return worker_items(cases, bad, op=campaign.o.op)
 
 
 def call(fn, item: dict, device: str) -> None:
@@ -207,6 +211,7 @@ def call(fn, item: dict, device: str) -> None:
         return
     from fuzz.meta_case import MetaCase
     from fuzz.meta_contract import faulty_call
+    from fuzz.meta_worker import call_candidate
 
     case = MetaCase.from_json(item["case"])
     if fault is not None:
@@ -216,14 +221,7 @@ def call(fn, item: dict, device: str) -> None:
     args = None
     for k, c in enumerate(case.calls):
         args = case.call_args(k, device, args)
-        fn(
-            **c.scalars(case.width, case.page_size),
-            seq_lens=args["seq_lens"],
-            extend_seq_lens=args["extend_seq_lens"],
-            req_pool_indices=args["req_pool_indices"],
-            req_to_token=args["req_to_token"],
-            out=out,
-        )
+        call_candidate(fn, case, c, args, out)
 
 
 def serve(config: dict) -> None:

@@ -20,7 +20,7 @@ from fuzz.answers import Answer, call_checked, raised_cause
 from fuzz.case import Case, Fault, faulty_args, faulty_out
 from fuzz.compare import Mismatch, check_outputs, expected_tensors, summarise
 from fuzz.contract import FAULTS, KNOWN_DIVERGENCES, OUT_FAULTS, expected_error
-from fuzz.isolation import IsolatedCandidate
+from fuzz.isolation import IsolatedCandidate, worker_items
 from fuzz.registry import IMPLEMENTATIONS
 from nsa_meta.api import expand
 
@@ -398,8 +398,7 @@ def run_example(
     # A plug-in has no `out` argument: only the faults of the three contract arguments.
     plugin_bad = [(c, f) for c, f in bad if f.kind in FAULTS] if check_errors else []
     if candidates:
-        items = [{"case": c.to_json()} for c in cases]
-        items += [{"case": c.to_json(), "fault": f.to_json()} for c, f in plugin_bad]
+        items = worker_items(cases, plugin_bad)
         for _, worker in candidates:
             worker.submit(items)
 

@@ -33,7 +33,15 @@ READY_TIMEOUT_S = 300.0  # importing torch and the candidate, compiling nothing 
 RESENDS_PER_BATCH = 2  # fresh workers for the rest of a batch after crashes, per batch
 PUSH_SECONDS = 1.0  # at most, writing the next bulk batch while the worker reads it
 
-__all__ = ["Answer", "IsolatedCandidate", "call_checked", "exit_description"]
+__all__ = ["Answer", "IsolatedCandidate", "call_checked", "exit_description", "worker_items"]
+
+
+def worker_items(cases, bad=(), *, op: str = "expand") -> list[dict]:
+    """What a candidate's worker is sent: one item per case, then one per bad call (a
+    (case, fault) pair), each a plain dict (fuzz/worker.py and fuzz/meta_worker.py read it)."""
+    head = {"op": "metadata"} if op == "metadata" else {}
+    items = [{**head, "case": c.to_json()} for c in cases]
+    return items + [{**head, "case": c.to_json(), "fault": f.to_json()} for c, f in bad]
 
 
 class HarnessErrorInWorker(Exception):

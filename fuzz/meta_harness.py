@@ -13,6 +13,7 @@ import torch
 
 from fuzz.answers import Answer, raised_cause
 from fuzz.harness import PLUGIN_FAULTS, Finding, HarnessError, Tally
+from fuzz.isolation import worker_items
 from fuzz.meta_case import FIELDS, MetaCase
 from fuzz.meta_judge import MetaMismatch, Plan, fault_storages, judge_error, judge_sequence, plan
 from fuzz.meta_worker import storages
@@ -221,10 +222,7 @@ def run_meta(
     pairs: built-ins always, candidates with `check_errors`); a Finding per failure."""
     plugin_bad = list(bad) if check_errors else []
     if candidates:
-        items = [{"op": "metadata", "case": c.to_json()} for c in cases]
-        items += [
-            {"op": "metadata", "case": c.to_json(), "fault": f.to_json()} for c, f in plugin_bad
-        ]
+        items = worker_items(cases, plugin_bad, op="metadata")
         for _, worker in candidates:
             worker.submit(items)
     start = time.perf_counter()

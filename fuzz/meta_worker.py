@@ -24,6 +24,18 @@ def storages(out, args: dict) -> tuple[list[str], list]:
     return names, flats
 
 
+def call_candidate(fn, case: MetaCase, call, args: dict, out) -> None:
+    """One call of the v2 signature: the case's scalars, the call's tensors, the buffers."""
+    fn(
+        **call.scalars(case.width, case.page_size),
+        seq_lens=args["seq_lens"],
+        extend_seq_lens=args["extend_seq_lens"],
+        req_pool_indices=args["req_pool_indices"],
+        req_to_token=args["req_to_token"],
+        out=out,
+    )
+
+
 def run_item(runner, item: dict) -> tuple[dict, list]:
     """One item {"op": "metadata", "case": ...} through `runner.fn`; (header, blobs).
 
@@ -52,14 +64,7 @@ def run_item(runner, item: dict) -> tuple[dict, list]:
             return {"status": "harness-error", "message": f"refilling inputs: {exc!r}"}, []
         start = time.perf_counter()
         try:
-            runner.fn(
-                **call.scalars(case.width, case.page_size),
-                seq_lens=args["seq_lens"],
-                extend_seq_lens=args["extend_seq_lens"],
-                req_pool_indices=args["req_pool_indices"],
-                req_to_token=args["req_to_token"],
-                out=out,
-            )
+            call_candidate(runner.fn, case, call, args, out)
             phase = "read"
             if runner.cuda:
                 torch.cuda.synchronize()
