@@ -383,4 +383,6 @@ def test_a_small_case_gets_no_longer_wait_even_while_stepping(monkeypatch) -> No
         took = time.monotonic() - start
     assert answer.status == "hang", answer
     assert answer.cause == "no answer in 0.3 s, nor in 1 s in a fresh worker"
-    assert took < 3.5
+    # The longer wait would take 0.3 + 10 x 1 s; the rest is starting a fresh worker
+    # (imports), which took past 3.5 s on two cores busy with other campaigns.
+    assert took < 8
