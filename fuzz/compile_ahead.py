@@ -69,8 +69,6 @@ class Helpers:
         self.procs: list[subprocess.Popen] = []
 
     def start(self) -> None:
-        from fuzz.lifetime import die_with_parent  # noqa: F401  (the helper imports it too)
-
         path = os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH", "")) if p)
         env = {**os.environ, "PYTHONPATH": path}
         if self.items is not None and self.count:
