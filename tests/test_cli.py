@@ -212,13 +212,15 @@ def test_run_without_a_budget_is_a_usage_error(tmp_path: Path) -> None:
 def test_replay_names_a_corrupt_file_and_replays_the_rest(tmp_path: Path) -> None:
     good = save_entry(tmp_path, NAMED_CASES["contract example"])
     (tmp_path / "broken.json").write_text('{"signature": ')
-    r = fuzz("replay", tmp_path, "--impl", "reference,torch")
+    # In-process (cli_here): replay and list run as processes in the planted-mutant test and
+    # test_list_and_show.
+    r = fuzz_here("replay", tmp_path, "--impl", "reference,torch")
     assert r.returncode == 3, said(r)  # an unreadable entry: the suite could not do its work
     errors = [line for line in r.stdout.splitlines() if line.startswith("ERROR")]
     assert len(errors) == 1 and "broken.json" in errors[0], said(r)
     assert f"PASS {good}" in r.stdout, said(r)
 
-    listed = fuzz("list", tmp_path)
+    listed = fuzz_here("list", tmp_path)
     assert listed.returncode == 3, said(listed)
     assert "broken.json" in listed.stdout and good.name in listed.stdout
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from fuzz.report import Report
+from tests.cli_here import fuzz_here
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
@@ -80,7 +81,9 @@ def test_an_unwritable_report_path_is_a_usage_error_before_the_campaign(tmp_path
 
 @pytest.mark.parametrize("command", ["show", "list"])
 def test_show_or_list_of_a_missing_file_is_a_usage_error(tmp_path: Path, command: str) -> None:
-    r = fuzz(command, tmp_path / "missing.json")
+    # In-process (cli_here): the same parser and handler; test_cli runs show and list as a
+    # process.
+    r = fuzz_here(command, tmp_path / "missing.json")
     assert r.returncode == 2, said(r)
 
 
@@ -172,6 +175,9 @@ def _wait_for_progress(proc: subprocess.Popen, within: float = 90) -> None:
         raise AssertionError(f"no progress line from the campaign: {seen.decode()!r}")
 
 
+# Slow tier (~10 s). The gate keeps both halves: test_cli's SIGTERM of a campaign (summary
+# and report, interrupted) and its two-worker campaign whose report merges the workers' counts.
+@pytest.mark.slow
 def test_sigterm_with_workers_keeps_every_workers_counts(tmp_path: Path) -> None:
     proc = _start(tmp_path, "--seconds", 120, "--workers", 2, "--bulk", 0)
     _wait_for_progress(proc)  # a worker is past start-up; both began together
@@ -233,6 +239,9 @@ def _ours(marker: str) -> list[int]:
     return found
 
 
+# Slow tier (~10 s: a two-worker campaign, then a wait for strays). The gate keeps the
+# mechanism: test_isolation's kill -9 of a parent ends its workers and their children.
+@pytest.mark.slow
 def test_kill_9_of_a_campaign_with_workers_leaves_no_process(tmp_path: Path) -> None:
     marker = f"nsa-orphan-{os.getpid()}-{time.monotonic_ns()}"
     env = {**ENV, "NSA_TEST_MARKER": marker}  # inherited by every process it starts
@@ -279,10 +288,13 @@ def test_replay_of_a_mixed_corpus_asks_which_op_the_candidate_is() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         corpus_dir = mixed_corpus(Path(tmp))
         cand = f"{ROOT / 'tests' / 'mutants.py'}:correct"
-        r = fuzz("replay", corpus_dir, "--impl", "torch", "--candidate", cand)
+        # In-process (cli_here); the candidate still runs in its own worker process.
+        r = fuzz_here("replay", corpus_dir, "--impl", "torch", "--candidate", cand)
         assert r.returncode == 2, said(r)
         assert "pass --op expand or --op metadata" in r.stderr, said(r)
-        r = fuzz("replay", corpus_dir, "--impl", "torch", "--candidate", cand, "--op", "expand")
+        r = fuzz_here(
+            "replay", corpus_dir, "--impl", "torch", "--candidate", cand, "--op", "expand"
+        )
         assert r.returncode == 0, said(r)
         assert "replayed 1 entry (0 failing)" in r.stdout, said(r)
         assert "1 of another op than --op expand skipped" in r.stdout, said(r)

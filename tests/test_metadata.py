@@ -271,18 +271,31 @@ def run_gpu_plan(
     return constexprs
 
 
-@pytest.mark.parametrize("plan", GPU_PLANS)
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize(
-    ("bs", "index", "page_size"),
-    [
-        (1, "narrow", 5),
-        (7, "narrow", 5),
-        pytest.param(37, "narrow", 5, marks=pytest.mark.slow),
-        (7, "wide", 4),
-        (37, "narrow", 4),
-    ],
-)
+def gpu_plan_params() -> list:
+    """Every plan x mode at bs 1 and 7; at bs 37 (several loads of the sums, several
+    request blocks) the gate takes page size 4 for one mode a plan, each mode once (the
+    diagonal), and the slow tier every other plan x mode and page size 5 (3-5 s each under
+    the interpreter)."""
+    params = []
+    for i, plan in enumerate(GPU_PLANS):
+        for j, mode in enumerate(MODES):
+            diagonal = (i - j) % len(MODES) == 0
+            for bs, index, page_size in [
+                (1, "narrow", 5), (7, "narrow", 5), (37, "narrow", 5), (7, "wide", 4),
+                (37, "narrow", 4),
+            ]:  # fmt: skip
+                slow = bs == 37 and (page_size == 5 or not diagonal)
+                params.append(
+                    pytest.param(
+                        plan, mode, bs, index, page_size,
+                        id=f"{bs}-{index}-{page_size}-{mode}-{plan}",
+                        marks=[pytest.mark.slow] if slow else [],
+                    )
+                )  # fmt: skip
+    return params
+
+
+@pytest.mark.parametrize(("plan", "mode", "bs", "index", "page_size"), gpu_plan_params())
 def test_triton_gpu_plan(
     monkeypatch: pytest.MonkeyPatch, plan: str, mode: str, bs: int, index: str, page_size: int
 ) -> None:

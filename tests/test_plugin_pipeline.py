@@ -287,6 +287,12 @@ def test_a_planted_bug_in_the_second_batch_is_found_and_shrunk(tmp_path, monkeyp
     assert all(w._main is None for _, w in c.workers), "a worker outlived the campaign"
 
 
+# Slow tier (~10 s: a property round, a crashed batch's re-runs, a fault shrink). The gate
+# keeps its parts: a crash in a pipelined batch (..._first_batch_sends_the_second_...), a
+# fault in the second batch found by a campaign (test_a_planted_bug_in_the_second_batch...),
+# a bulk crash's SIGABRT cause in a campaign report (test_a_bulk_fault_no_lone_rerun...), and
+# test_cli's crash of a campaign recorded with its signal.
+@pytest.mark.slow
 def test_a_crash_in_the_second_batch_keeps_its_cause(tmp_path, monkeypatch) -> None:
     report, _ = campaign(tmp_path, "aborts_on_poison", monkeypatch)
     assert report.errors == [] and report.exit_code() == 1
