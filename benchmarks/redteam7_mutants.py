@@ -12,6 +12,7 @@ key state by buffer address see new addresses every call there).
 
 from __future__ import annotations
 
+import weakref
 from functools import partial
 
 import torch
@@ -36,6 +37,15 @@ def _plan(mode, s, ext, N):
     if mode == "draft_extend":
         return torch.full((bs,), N, dtype=I64), s
     return ext, s
+
+
+def _held(key, obj, make):
+    """State under `key` tied to the tensor object `obj` itself (not its address): a kernel
+    object that keeps what it saw for the buffers it was captured on."""
+    hit = _STATE.get(key)
+    if hit is None or hit[0]() is not obj:
+        hit = _STATE[key] = (weakref.ref(obj), make())
+    return hit[1]
 
 
 def _wrap32(x):
@@ -85,7 +95,11 @@ def _fill(
     W, P, K, N = width, page_size, topk, next_n
     bs = seq_lens.numel()
     okey = (bug, out.cache_seqlens.data_ptr(), out.seqlens_expanded.data_ptr())
-    prev = _STATE.get(okey)  # what this mutant saw last on these buffers (by address)
+    box = _STATE  # what this mutant saw last on these buffers: by address, or by object
+    if bug.endswith("_obj"):
+        bug = bug[: -len("_obj")]
+        box = _held(("obj", bug), out.cache_seqlens, dict)
+    prev = box.get(okey)
 
     # -- inputs as read ----------------------------------------------------------------------
     s = seq_lens.to(I64)
@@ -105,11 +119,11 @@ def _fill(
     if bug == "cache_keyed_on_sums":
         fp = (mode, bs, T, int(s.sum()), K, N, W, P)
         skip_lengths = prev == fp
-        _STATE[okey] = fp
+        box[okey] = fp
     if bug == "dsa_cu_cached_ignores_topk":
         fp = (mode, bs, N, s.tolist(), e.tolist())
         skip_dcu = prev == fp
-        _STATE[okey] = fp
+        box[okey] = fp
 
     # -- per request: cache_seqlens, cu_seqlens_k ---------------------------------------------
     kv_out = kv
@@ -210,7 +224,7 @@ def _fill(
     se_buf, dsa_buf, dcu_buf = out.seqlens_expanded, out.dsa_cache_seqlens, out.dsa_cu_seqlens_k
     if bug == "var_delta_rows_ignore_shift" and mode == VAR:
         cur = (bs, K, list(zip(s.tolist(), e.tolist(), r64.tolist())))
-        _STATE[okey] = cur
+        box[okey] = cur
         if prev is not None and prev[:2] == cur[:2] and T:
             same = torch.tensor([a == b for a, b in zip(prev[2], cur[2])], dtype=torch.bool)
             skip = same[owner]  # "request unchanged: its rows are already there"
@@ -484,6 +498,16 @@ _V2 = {
     "pt1_row_pairs_narrow_width": "width <= 16, T odd x a buffer with spare rows: rows stored "
     "two at a time, row T written. m=decode s=[1] W=1, page_table_1 of >= 2 rows",
 }
+
+_V2_OBJ = {
+    "cache_keyed_on_sums_obj": "as cache_keyed_on_sums, its state tied to the buffer object "
+    "(weakref), so only a true back-to-back call on one set of buffers shows it",
+    "dsa_cu_cached_ignores_topk_obj": "as dsa_cu_cached_ignores_topk, state tied to the "
+    "buffer object",
+    "var_delta_rows_ignore_shift_obj": "as var_delta_rows_ignore_shift, state tied to the "
+    "buffer object",
+}
+_V2.update(_V2_OBJ)
 
 for _name, _doc in _V2.items():
     globals()[_name] = _mutant(_name, _doc)

@@ -128,6 +128,8 @@ def _rows(*values):
     return torch.tensor([list(v) for v in values], dtype=I32)
 
 
+RT7_CACHES = ("cache_keyed_on_sums", "dsa_cu_cached_ignores_topk", "var_delta_rows_ignore_shift")
+
 # bug -> (calls, options): the smallest input its docstring names.
 CASES = {
     "dsa_clamp_per_request": ([call("target_verify", [0], N=2, K=1)], {}),
@@ -198,6 +200,8 @@ CASES = {
     ),
     "pt1_row_pairs_narrow_width": ([call("decode", [1])], {}),
 }
+
+CASES.update({f"{bug}_obj": CASES[bug] for bug in RT7_CACHES})
 
 # a few more inputs for the correct candidates: strided tables, int64 mixes, every mode
 EXTRA = [
