@@ -684,21 +684,22 @@ def _width_change(draw, case: MetaCase) -> MetaCase:
     """`case` (2-3 calls, width W > 1) with the width changing between calls on its buffers
     (SGLang's `page_table[:, :width]` at each replay's max context): the first call narrower
     than a later one (a width kept from the first call leaves cells unwritten), a later call
-    narrower, or each call a width of its own in [1, W]. The buffers stay W wide."""
+    narrower, or each call a width of its own in [1, W]. The buffers stay W wide. Widths are
+    picked from a list, not drawn from a wide range, where Hypothesis mixes in constants of
+    the modules loaded (they differ between a campaign's process and its compile-ahead
+    helpers, which must draw the same cases: tests/test_compile_ahead.py saw them part)."""
     W, page = case.width, case.page_size
-    near = sorted({w for w in (1, W // 2, W - 1, page - 1, page, page + 1) if 1 <= w < W})
-    narrow = st.one_of(st.sampled_from(near), st.integers(1, W - 1))
+    picks = (1, 2, W // 3, W // 2, 2 * W // 3, W - 1, page - 1, page, page + 1, 2 * page + 1)
+    narrow = st.sampled_from(sorted({w for w in picks if 1 <= w < W}))
     n = len(case.calls)
     branch = draw(st.integers(0, 3))
-    if branch <= 1:  # the first call narrower, the later ones at W (or one of them)
+    if branch <= 1:  # the first call narrower, the later ones at W
         widths = [draw(narrow)] + [None] * (n - 1)
     elif branch == 2:  # a later call narrower than the first
         widths = [None] * n
         widths[draw(st.integers(1, n - 1))] = draw(narrow)
-    else:
-        widths = [draw(st.one_of(st.none(), st.integers(1, W))) for _ in range(n)]
-        if widths[0] is None or widths[0] >= W:
-            widths[0] = draw(narrow)  # a change in every such case: narrower first
+    else:  # each call its own width (the first narrower: a change in every such case)
+        widths = [draw(narrow)] + [draw(st.one_of(st.none(), narrow)) for _ in range(n - 1)]
     calls = tuple(c if w is None else replace(c, width=w) for c, w in zip(case.calls, widths))
     return replace(case, calls=calls)
 
