@@ -693,9 +693,9 @@ def _width_change(draw, case: MetaCase) -> MetaCase:
     narrow = st.sampled_from(sorted({w for w in picks if 1 <= w < W}))
     n = len(case.calls)
     branch = draw(st.integers(0, 3))
-    if branch <= 1:  # the first call narrower, the later ones at W
+    if branch in (0, 2):  # the first call narrower, the later ones at W
         widths = [draw(narrow)] + [None] * (n - 1)
-    elif branch == 2:  # a later call narrower than the first
+    elif branch == 1:  # a later call narrower than the first
         widths = [None] * n
         widths[draw(st.integers(1, n - 1))] = draw(narrow)
     else:  # each call its own width (the first narrower: a change in every such case)
