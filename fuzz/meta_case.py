@@ -8,7 +8,7 @@ ways, so a corpus entry replays the same calls after the strategies change.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 
 import torch
@@ -101,7 +101,10 @@ def _idx_gap(n: int) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class MetaCall:
-    """One call of the v2 candidate signature (width and page size are the case's)."""
+    """One call of the v2 candidate signature (page size is the case's). `width`: this
+    call's page_table_1 width, at most the case's (the buffers'); None: the case's. SGLang's
+    replays write `page_table[:, :width]` with a width that may change between replays on
+    the same static buffers."""
 
     mode: str
     seq_lens: tuple[int, ...]
@@ -113,6 +116,7 @@ class MetaCall:
     seq_layout: Layout = field(default_factory=Layout)
     idx_layout: Layout = field(default_factory=Layout)
     ext_layout: Layout = field(default_factory=Layout)
+    width: int | None = None
 
     @property
     def bs(self) -> int:
@@ -143,12 +147,22 @@ class MetaCall:
             "extend_seq_lens": ext,
         }
 
+    def width_in(self, case_width: int) -> int:
+        """This call's width in a case of width `case_width` (the buffers')."""
+        return case_width if self.width is None else self.width
+
     def scalars(self, width: int, page_size: int) -> dict:
+        """The scalar arguments; `width`: the case's (the call's own, when set, is passed)."""
         return dict(
-            mode=self.mode, topk=self.topk, next_n=self.next_n, page_size=page_size, width=width
+            mode=self.mode,
+            topk=self.topk,
+            next_n=self.next_n,
+            page_size=page_size,
+            width=self.width_in(width),
         )
 
     def to_json(self) -> dict:
+        own = {} if self.width is None else {"width": self.width}  # older entries: as were
         return {
             "mode": self.mode,
             "seq_lens": list(self.seq_lens),
@@ -165,6 +179,7 @@ class MetaCall:
             "seq_layout": asdict(self.seq_layout),
             "idx_layout": asdict(self.idx_layout),
             "ext_layout": asdict(self.ext_layout),
+            **own,
         }
 
     @classmethod
@@ -181,6 +196,7 @@ class MetaCall:
             seq_layout=Layout(**d.get("seq_layout", {})),
             idx_layout=Layout(**d.get("idx_layout", {})),
             ext_layout=Layout(**d.get("ext_layout", {})),
+            width=d.get("width"),
         )
 
     def describe(self) -> str:
@@ -192,6 +208,8 @@ class MetaCall:
             return x.dtype + (f" stride={x.stride} offset={x.offset}" if odd else "")
 
         parts = [f"{self.mode} bs={self.bs} T={self.rows}"]
+        if self.width is not None:
+            parts.append(f"width={self.width}")
         if self.mode in ("target_verify", "draft_extend") or self.next_n != 1:
             parts.append(f"next_n={self.next_n}")
         parts.append(f"topk={self.topk} seq_lens={short(self.seq_lens)} ({lay(self.seq_layout)})")
@@ -284,7 +302,29 @@ class MetaCase:
 
     @property
     def pages(self) -> int:
+        """real_page_table's columns in the buffers (the widest call's at most)."""
         return -(-self.width // self.page_size)
+
+    def call_width(self, k: int) -> int:
+        """Call k's width: its own, else the case's (the buffers')."""
+        return self.calls[k].width_in(self.width)
+
+    def call_pages(self, k: int) -> int:
+        """Call k's real_page_table columns: ceil(its width / page size)."""
+        return -(-self.call_width(k) // self.page_size)
+
+    def narrowed(self, width: int) -> MetaCase:
+        """This case at width `width` (its buffers'), each call's own width cut to it."""
+        calls = tuple(
+            c if c.width is None or c.width <= width else replace(c, width=width)
+            for c in self.calls
+        )
+        return replace(self, calls=calls, width=width)
+
+    @property
+    def width_changes(self) -> bool:
+        """Some call's width differs from another's (a per-call width that matters)."""
+        return len({self.call_width(k) for k in range(len(self.calls))}) > 1
 
     def expected(self) -> list[reference.MetadataLists]:
         """The oracle's answer for every call. Cached: a drawn case is checked for validity
@@ -293,6 +333,9 @@ class MetaCase:
         return _expected(self)
 
     def _oracle(self) -> list[reference.MetadataLists]:
+        for k, c in enumerate(self.calls):  # the buffers are the case's width wide
+            if c.width is not None and not (type(c.width) is int and 1 <= c.width <= self.width):
+                raise ValueError(f"calls[{k}].width: {c.width!r}, not in [1, {self.width}]")
         return [
             reference.metadata(
                 c.mode,
@@ -300,7 +343,7 @@ class MetaCase:
                 list(c.req_pool_indices),
                 c.table.rows(),
                 topk=c.topk,
-                width=self.width,
+                width=c.width_in(self.width),
                 page_size=self.page_size,
                 next_n=c.next_n,
                 extend_seq_lens=None if c.extend_seq_lens is None else list(c.extend_seq_lens),
@@ -371,6 +414,7 @@ class MetaCase:
             self.bs,
             self.total,
             self.width,
+            sum(c.width is not None for c in calls),
             self.page_size,
             unusual,
             max(c.next_n for c in calls),

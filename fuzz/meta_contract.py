@@ -170,7 +170,7 @@ def _negative_cell(kw, c, case, v, i) -> None:
     live = [k for k in range(c.bs) if e[k] > 0]
     k = live[i % len(live)]
     row = int(kw["req_pool_indices"][k])
-    kw["req_to_token"][row, (i // len(live)) % case.width] = v
+    kw["req_to_token"][row, (i // len(live)) % case.call_width(0)] = v
 
 
 def _table_rank(kw, c, case, v, i) -> None:
@@ -197,7 +197,7 @@ def _smaller(name: str, buf: torch.Tensor, c: MetaCall, case: MetaCase) -> torch
     need = {"cache_seqlens": c.bs, "cu_seqlens_k": c.bs + 1, "dsa_cu_seqlens_k": c.rows + 1}
     if buf.dim() == 1:
         return _poisoned((need.get(name, c.rows) - 1,), torch.int32, buf.device)
-    cols = case.width if name == "page_table_1" else case.pages
+    cols = case.call_width(0) if name == "page_table_1" else case.call_pages(0)
     shape = (c.rows - 1, cols) if c.rows >= 1 else (buf.shape[0], cols - 1)
     return _poisoned(shape, torch.int32, buf.device)
 
@@ -222,7 +222,7 @@ def _extend_for_fixed(kw, c, case, v, i) -> None:
 
 
 def _narrow(kw, c, case, v, i) -> None:
-    kw["req_to_token"] = kw["req_to_token"][:, : case.width - 1]
+    kw["req_to_token"] = kw["req_to_token"][:, : case.call_width(0) - 1]
 
 
 def _elsewhere(t: torch.Tensor, v: object) -> torch.Tensor:

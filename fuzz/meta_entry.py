@@ -53,6 +53,7 @@ class _Call(msgspec.Struct, forbid_unknown_fields=True):
     seq_layout: _Layout = msgspec.field(default_factory=_Layout)
     idx_layout: _Layout = msgspec.field(default_factory=_Layout)
     ext_layout: _Layout = msgspec.field(default_factory=_Layout)
+    width: Pos32 | None = None  # this call's width; None: the case's
 
 
 class _Case(msgspec.Struct, forbid_unknown_fields=True):
@@ -87,6 +88,8 @@ def _call(where: str, c: _Call, width: int, max_total: int) -> MetaCall:
         raise ValueError(f"{where}.extend_seq_lens: given exactly when mode is draft_extend_var")
     if c.extend_seq_lens is not None and len(c.extend_seq_lens) != bs:
         raise ValueError(f"{where}.extend_seq_lens: {len(c.extend_seq_lens)} values, bs {bs}")
+    if c.width is not None and c.width > width:
+        raise ValueError(f"{where}.width: {c.width}, above the case's width {width} (the buffers')")
     t = c.req_to_token
     if t.columns < width:
         raise ValueError(f"{where}.req_to_token: {t.columns} columns, below width {width}")
@@ -115,6 +118,7 @@ def _call(where: str, c: _Call, width: int, max_total: int) -> MetaCall:
         seq_layout=_layout(f"{where}.seq_layout", c.seq_lens, c.seq_layout),
         idx_layout=_layout(f"{where}.idx_layout", c.req_pool_indices, c.idx_layout),
         ext_layout=_layout(f"{where}.ext_layout", ext or [], c.ext_layout),
+        width=c.width,
     )
 
 

@@ -104,7 +104,7 @@ def restrict(env: Envelope | None, case: MetaCase) -> MetaCase | None:
         table_transposed=(False, False) if env.contiguous else case.table_transposed,
         vec_strides=() if env.contiguous else case.vec_strides,
         table_extra=0 if env.contiguous else case.table_extra,
-    )
+    ).narrowed(width)  # a call's own width cut to the case's
     return moved if valid(moved) and not violations(env, moved) else None
 
 

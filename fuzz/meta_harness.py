@@ -110,7 +110,7 @@ def _builtin(name: str, call, case: MetaCase, args: dict, *, out):
         args["req_pool_indices"],
         args["req_to_token"],
         topk=call.topk,
-        width=case.width,
+        width=call.width_in(case.width),
         page_size=case.page_size,
         next_n=call.next_n,
         extend_seq_lens=args["extend_seq_lens"],
@@ -139,7 +139,7 @@ def _run_fresh(name: str, case: MetaCase, p: Plan, device) -> MetaMismatch | Non
                 if buf is not None:
                     return MetaMismatch(name, "not-none", field, cause=f"{field} is not None")
                 continue
-            columns = {"page_table_1": p.width, "real_page_table": p.pages}.get(field)
+            columns = {"page_table_1": p.widths[k], "real_page_table": p.pages[k]}.get(field)
             want_t = torch.tensor(values, dtype=torch.int32)
             if columns is not None:  # a page table is 2-D, even with no rows
                 want_t = want_t.reshape(len(values), columns)
@@ -160,7 +160,6 @@ def _run_fresh(name: str, case: MetaCase, p: Plan, device) -> MetaMismatch | Non
                 return MetaMismatch(
                     name, "values", field, None, w, g, cause=f"{field}{label} is {g}, expected {w}"
                 )
-        del k
     return None
 
 

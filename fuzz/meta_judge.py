@@ -49,8 +49,8 @@ class Plan:
     start: dict[str, np.ndarray]
     inputs: list[dict[str, np.ndarray]]
     expected: list  # reference.MetadataLists per call
-    width: int = 0
-    pages: int = 0
+    widths: tuple[int, ...] = ()  # each call's width (page_table_1's region columns)
+    pages: tuple[int, ...] = ()  # each call's real_page_table region columns
 
 
 def plan(case: MetaCase, expected: list | None = None) -> Plan:
@@ -61,7 +61,9 @@ def plan(case: MetaCase, expected: list | None = None) -> Plan:
         args = c.tensors("cpu")
         inputs.append({n: _flat(args[n]) for n in INPUTS if args[n] is not None})
     want = expected if expected is not None else case.expected()
-    return Plan(out, start, inputs, want, case.width, case.pages)
+    n = range(len(case.calls))
+    widths = tuple(case.call_width(k) for k in n)
+    return Plan(out, start, inputs, want, widths, tuple(case.call_pages(k) for k in n))
 
 
 def after_call(p: Plan, before: dict[str, np.ndarray], k: int) -> dict[str, np.ndarray]:
@@ -91,9 +93,9 @@ def _region(p: Plan, name: str, k: int) -> tuple[int, int | None]:
     """(rows, columns or None) of buffer `name`'s region in call k."""
     rows = len(getattr(p.expected[k], name))
     if name == "page_table_1":
-        return rows, p.width
+        return rows, p.widths[k]
     if name == "real_page_table":
-        return rows, p.pages
+        return rows, p.pages[k]
     return rows, None
 
 

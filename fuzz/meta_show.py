@@ -44,7 +44,8 @@ def reproducer(entry, comment) -> str:
     lines += [
         "    nsa_meta.metadata(",
         '        call.mode, args["seq_lens"], args["req_pool_indices"], args["req_to_token"],',
-        "        topk=call.topk, width=case.width, page_size=case.page_size, next_n=call.next_n,",
+        "        topk=call.topk, width=case.call_width(k), page_size=case.page_size,",
+        "        next_n=call.next_n,  # width: the call's own, else the case's (the buffers')",
         f'        extend_seq_lens=args["extend_seq_lens"], backend={backend!r}, out=out,',
         "        validate=case.validate,",
         "    )",

@@ -3,8 +3,9 @@ with the same signature, never leaving the envelope.
 
 Calls first (one call unless the failure needs two), then the batch by bisection, then the
 canonical form: contiguous int32 inputs, a plain req_to_token, plain buffers, page size 1,
-the narrowest width, next_n 1, top-k 0 or 2**31 - 1, the smallest values. A stale cell whose
-call, run alone, leaves that cell unwritten is the same missed write: the lone call is kept.
+the narrowest width, each call at it (no width change between calls) or at its narrowest
+own width, next_n 1, top-k 0 or 2**31 - 1, the smallest values. A stale cell whose call,
+run alone, leaves that cell unwritten is the same missed write: the lone call is kept.
 """
 
 from __future__ import annotations
@@ -201,8 +202,25 @@ def _canonical_case(s: _Search) -> None:
     lo = 1
     while not s.out_of_time() and s.best.width > lo:  # the narrowest width that still fails
         mid = (lo + s.best.width) // 2
-        if not s.take(replace(s.best, width=mid)):
+        if not s.take(s.best.narrowed(mid)):
             lo = mid + 1
+    _call_widths(s)
+
+
+def _call_widths(s: _Search) -> None:
+    """Each call at the case's width (no width change), else its own width bisected down."""
+    for k in range(len(s.best.calls)):
+        own = s.best.calls[k].width
+        if own is None or s.take(_with_call(s.best, k, replace(s.best.calls[k], width=None))):
+            continue
+        lo = 1
+        while not s.out_of_time():
+            cur = s.best.calls[k].width
+            if cur is None or cur <= lo:
+                break
+            mid = (lo + cur) // 2
+            if not s.take(_with_call(s.best, k, replace(s.best.calls[k], width=mid))):
+                lo = mid + 1
 
 
 def shrink(

@@ -35,6 +35,7 @@ ODD_OUT_ONE_IN = 6  # one case in this many: column-strided page tables; 1-D str
 WIDER_TABLES_ONE_IN = 8  # one case in this many: page tables wider than the width
 NEGATIVE_UNREAD_ONE_IN = 6  # one call in this many: req_to_token's unread cells negative
 REFILL_ONE_IN = 2  # one replay in this many: on the first call's tensors, rewritten in place
+WIDTH_CHANGE_ONE_IN = 4  # one case of 2-3 calls in this many: a call at its own width
 
 
 # --- named cases ---------------------------------------------------------------------------
@@ -307,6 +308,19 @@ def _corner_cases() -> dict[str, MetaCase]:
             c("draft_extend_var", [2, 6, 4], [2, 1, 0], [2, 3, 0], pool=3, seed=6),
             c("draft_extend_var", [5, 6, 4], [1, 1, 0], [0, 1, 1], pool=3, seed=7),
             width=3,
+            page=2,
+            refill=True,
+        ),
+        "width grows between calls on one set of buffers (2, then 5)": _case(
+            c("decode", [6, 3], [1, 2], N=1, topk=4, pool=3, columns=6, width=2),
+            c("decode", [7, 5], [0, 2], N=1, topk=4, pool=3, columns=6, seed=3),
+            width=5,
+        ),
+        "width 3, 7, 2 on one set of buffers, page 2, inputs refilled in place": _case(
+            c("draft_extend", [5, 9], [2, 0], N=2, topk=6, pool=3, columns=8, width=3),
+            c("draft_extend", [8, 4], [1, 2], N=2, topk=6, pool=3, columns=8, seed=4),
+            c("draft_extend", [3, 7], [0, 1], N=2, topk=6, pool=3, columns=8, seed=8, width=2),
+            width=7,
             page=2,
             refill=True,
         ),
@@ -659,8 +673,35 @@ def meta_cases(draw, envelope: Envelope | None = None) -> MetaCase:
         # kernel that takes its width from the buffer writes them.
         extra = draw(st.sampled_from((1, 3, 64, max(1, calls[0].table.columns - width))))
         case = replace(case, table_extra=extra)
+    if len(calls) > 1 and width > 1 and draw(st.integers(1, WIDTH_CHANGE_ONE_IN)) == 1:
+        case = draw(_width_change(case))
     assume(valid(case) and not violations(env, case))
     return case
+
+
+@st.composite
+def _width_change(draw, case: MetaCase) -> MetaCase:
+    """`case` (2-3 calls, width W > 1) with the width changing between calls on its buffers
+    (SGLang's `page_table[:, :width]` at each replay's max context): the first call narrower
+    than a later one (a width kept from the first call leaves cells unwritten), a later call
+    narrower, or each call a width of its own in [1, W]. The buffers stay W wide. Widths are
+    picked from a list, not drawn from a wide range, where Hypothesis mixes in constants of
+    the modules loaded (they differ between a campaign's process and its compile-ahead
+    helpers, which must draw the same cases: tests/test_compile_ahead.py saw them part)."""
+    W, page = case.width, case.page_size
+    picks = (1, 2, W // 3, W // 2, 2 * W // 3, W - 1, page - 1, page, page + 1, 2 * page + 1)
+    narrow = st.sampled_from(sorted({w for w in picks if 1 <= w < W}))
+    n = len(case.calls)
+    branch = draw(st.integers(0, 3))
+    if branch in (0, 2):  # the first call narrower, the later ones at W
+        widths = [draw(narrow)] + [None] * (n - 1)
+    elif branch == 1:  # a later call narrower than the first
+        widths = [None] * n
+        widths[draw(st.integers(1, n - 1))] = draw(narrow)
+    else:  # each call its own width (the first narrower: a change in every such case)
+        widths = [draw(narrow)] + [draw(st.one_of(st.none(), narrow)) for _ in range(n - 1)]
+    calls = tuple(c if w is None else replace(c, width=w) for c, w in zip(case.calls, widths))
+    return replace(case, calls=calls)
 
 
 @st.composite
