@@ -35,6 +35,7 @@ ODD_OUT_ONE_IN = 6  # one case in this many: column-strided page tables; 1-D str
 WIDER_TABLES_ONE_IN = 8  # one case in this many: page tables wider than the width
 NEGATIVE_UNREAD_ONE_IN = 6  # one call in this many: req_to_token's unread cells negative
 REFILL_ONE_IN = 2  # one replay in this many: on the first call's tensors, rewritten in place
+NEW_TOPK_ONE_IN = 4  # one replay in this many: another topk (a new capture, same buffers)
 WIDTH_CHANGE_ONE_IN = 4  # one case of 2-3 calls in this many: a call at its own width
 
 
@@ -324,6 +325,28 @@ def _corner_cases() -> dict[str, MetaCase]:
             page=2,
             refill=True,
         ),
+        # Red-team round 7: a per-32-request "no clamp needed" test that skips lane 31, and
+        # state that ignores a topk change between calls with the same lengths.
+        "decode bs 32, only lane 31 above topk": _case(
+            c("decode", [0] * 31 + [2], list(range(32)), topk=1, pool=32, columns=3), width=2
+        ),
+        "decode bs 64, only lane 63 above topk, then lane 0": _case(
+            c("decode", [1] * 63 + [5], list(range(64)), topk=2, pool=64, columns=6),
+            c("decode", [5] + [1] * 63, list(range(64)), topk=2, pool=64, columns=6, seed=2),
+            width=5,
+        ),
+        "the same call again with a new topk (2, then 1, then 7)": _case(
+            c("decode", [2, 9], [0, 1], topk=2, pool=2, columns=3),
+            c("decode", [2, 9], [0, 1], topk=1, pool=2, columns=3),
+            c("decode", [2, 9], [0, 1], topk=7, pool=2, columns=3),
+            width=2,
+        ),
+        "draft_extend_var: the same extends again with a new topk, refilled in place": _case(
+            c("draft_extend_var", [6, 3, 9], [2, 0, 1], [2, 0, 3], N=3, topk=8, pool=3, columns=4),
+            c("draft_extend_var", [6, 3, 9], [2, 0, 1], [2, 0, 3], N=3, topk=5, pool=3, columns=4),
+            width=3,
+            refill=True,
+        ),
         "target_verify next_n 256, draft_extend next_n 65537 (bs 1)": _case(
             c("target_verify", [3], [1], N=256, topk=100, columns=2),
             c("draft_extend", [70_000], [0], N=65_537, topk=1000, columns=2, seed=2),
@@ -483,6 +506,10 @@ def _extends(draw, n: int, N: int) -> list[int]:
     return [draw(st.sampled_from((0, 0, 1, 2, N, N + 1, 3 * N))) for _ in range(n)]
 
 
+def _topk_in(draw, env: Envelope, expanded_hint: int) -> int:
+    return draw(st.sampled_from(env.topk)) if env.topk else _topk(draw, expanded_hint)
+
+
 def _topk(draw, expanded_hint: int) -> int:
     hint = min(expanded_hint, INT32_MAX)
     return draw(
@@ -511,9 +538,10 @@ TOKEN_BASES = (0, 0, 0, 0, 0, 0, 2**24 - 50_000, 2**31 - 100_000)  # ids past 2*
 def meta_calls(
     draw, env: Envelope, width: int, like: MetaCall | None = None, static: bool = False
 ) -> MetaCall:
-    """One call; `like`: a replay of that call (SGLang's graph replay): same mode, bs,
-    next_n and topk, new values in every input; `static` too: its inputs laid out as
-    `like`'s (a case with `refill` then passes like's very tensors, rewritten in place)."""
+    """One call; `like`: a replay of that call (SGLang's graph replay): same mode, bs and
+    next_n, new values in every input, the same topk but in one replay in NEW_TOPK_ONE_IN
+    (a new capture on the same buffers); `static` too: its inputs laid out as `like`'s (a
+    case with `refill` then passes like's very tensors, rewritten in place)."""
     mode = like.mode if like else draw(st.sampled_from(env.modes or MODES))
     if like:
         N = like.next_n
@@ -525,7 +553,11 @@ def meta_calls(
     s = _seq(draw, bs, mode, N)
     ext = _extends(draw, bs, N) if mode == "draft_extend_var" else None
     if like and static:
-        return _static_replay(draw, like, s, ext)
+        call = _static_replay(draw, like, s, ext)
+        if draw(st.integers(1, NEW_TOPK_ONE_IN)) == 1:  # often the same lengths: topk alone
+            hint = max(call.seq_lens, default=0) + _kv_add(mode, N)
+            call = replace(call, topk=_topk_in(draw, env, hint))
+        return call
     pool = max(1, bs + draw(st.sampled_from((0, 0, 1, 3))))
     if bs > 64:
         idx = _cheap(draw, bs, pool - 1)
@@ -558,10 +590,10 @@ def meta_calls(
         if bs:
             idx[draw(st.integers(0, bs - 1))] = big - 1
     hint = max(s, default=0) + _kv_add(mode, N)  # the largest row
-    if like:
+    if like and draw(st.integers(1, NEW_TOPK_ONE_IN)) > 1:
         topk = like.topk
-    else:
-        topk = draw(st.sampled_from(env.topk)) if env.topk else _topk(draw, hint)
+    else:  # a first call, or a new capture with another topk on the same buffers
+        topk = _topk_in(draw, env, hint)
     return MetaCall(
         mode,
         tuple(s),
