@@ -347,6 +347,11 @@ def _corner_cases() -> dict[str, MetaCase]:
             width=3,
             refill=True,
         ),
+        "draft_extend_var: request 1 unchanged, its rows moved by request 0's new extend": _case(
+            c("draft_extend_var", [1, 1], [0, 1], [1, 1], N=2, topk=4, pool=2, columns=2),
+            c("draft_extend_var", [1, 1], [0, 1], [2, 1], N=2, topk=4, pool=2, columns=2),
+            width=1,
+        ),
         "target_verify next_n 256, draft_extend next_n 65537 (bs 1)": _case(
             c("target_verify", [3], [1], N=256, topk=100, columns=2),
             c("draft_extend", [70_000], [0], N=65_537, topk=1000, columns=2, seed=2),
@@ -610,13 +615,25 @@ def meta_calls(
 
 def _static_replay(draw, like: MetaCall, s: list[int], ext: list[int] | None) -> MetaCall:
     """A replay of `like` on its input layouts and req_to_token's shape: new lengths `s`
-    and `ext`, new pool rows and token ids, or (one in 3) new token ids only (a broadcast
-    input, stride 0, keeps like's values: a new value would not fit its one cell)."""
+    and `ext`, new pool rows and token ids; or (one in 4 each) new token ids only, or one
+    request's new values and like's for the others (a kernel that skips the requests it saw
+    unchanged keeps rows an earlier request's new extend moved). A broadcast input, stride
+    0, keeps like's values: a new value would not fit its one cell."""
     pool = like.table.pool
     idx = [draw(st.integers(0, pool - 1)) for _ in range(like.bs)]
-    if draw(st.integers(0, 2)) == 0:  # the same lengths and pool rows: new token ids only
+    branch = draw(st.integers(0, 3))
+    if branch == 0:  # the same lengths and pool rows: new token ids only
         s, idx = list(like.seq_lens), list(like.req_pool_indices)
         ext = None if ext is None else list(like.extend_seq_lens or ())
+    elif branch == 1 and like.bs > 1:  # one request changes, the others keep like's values
+        j = draw(st.integers(0, like.bs - 1))
+        keep_s, keep_idx = list(like.seq_lens), list(like.req_pool_indices)
+        keep_s[j], keep_idx[j] = s[j], idx[j]
+        s, idx = keep_s, keep_idx
+        if ext is not None:
+            keep_e = list(like.extend_seq_lens or ())
+            keep_e[j] = ext[j]
+            ext = keep_e
     if like.seq_layout.stride == 0:
         s = list(like.seq_lens)
     if like.idx_layout.stride == 0:
