@@ -372,6 +372,57 @@ def _check_running_sum(name: str, values: torch.Tensor, why: str) -> None:
         raise ValueError(f"{why} gives {name}[{j + 1}] = {int(sums[j])}, outside int32")
 
 
+def _clamped_sums(a, n, topk: int):
+    """sum(min(a + d, topk) for d < n): elementwise on int64 tensors, or on Python ints."""
+    if isinstance(a, int):
+        c = min(max(topk - a, 0), n)
+    else:
+        c = torch.minimum((topk - a).clamp(min=0), n)
+    return c * a + c * (c - 1) // 2 + (n - c) * topk
+
+
+def _check_dsa_sums(kv: torch.Tensor, e: torch.Tensor, topk: int) -> None:
+    """dsa_cu_seqlens_k's running sum inside int32, in O(bs), never O(T) (T may be near
+    2**31). Request i adds min(a + d, topk) for d < e[i], a = kv - e + 1: steps that never
+    decrease, so its partial sums over m rows are convex in m, least at m = clamp(-a, 1, e)
+    (after the negative steps), greatest at m = 1 or m = e. The row named is found on the
+    host, in the first request out of range, by bisection on either monotone side."""
+    a = kv - e + 1
+    full = _clamped_sums(a, e, topk)
+    # Before the first request out of range each full sum is a difference of two int32
+    # values: the clamp keeps those exact and the int64 cumsum from wrapping after it.
+    kept = full.clamp(-(2**32), 2**32)
+    before = torch.cumsum(kept, 0) - kept
+    lowest = torch.minimum((-a).clamp(min=1), e)
+    least = before + _clamped_sums(a, lowest, topk)
+    most = before + torch.maximum(_clamped_sums(a, torch.ones_like(e), topk), full)
+    bad = (e > 0) & ((least < INT32_MIN) | (most > INT32_MAX))
+    if not bool(bad.any()):
+        return
+    i = int(bad.nonzero()[0, 0])
+    ai, ei, base, low = int(a[i]), int(e[i]), int(before[i]), int(lowest[i])
+
+    def at(m: int) -> int:
+        return base + _clamped_sums(ai, m, topk)
+
+    def first(lo: int, hi: int, out_of_range) -> int:  # first m in [lo, hi] out of range
+        while lo < hi:
+            mid = (lo + hi) // 2
+            lo, hi = (lo, mid) if out_of_range(at(mid)) else (mid + 1, hi)
+        return lo
+
+    if at(1) > INT32_MAX:
+        m = 1
+    elif at(low) < INT32_MIN:  # falling on [1, low]
+        m = first(1, low, lambda v: v < INT32_MIN)
+    else:  # rising on [low, e]
+        m = first(low, ei, lambda v: v > INT32_MAX)
+    row = int(e[:i].sum()) + m - 1
+    raise ValueError(
+        f"seq_lens with topk gives dsa_cu_seqlens_k[{row + 1}] = {at(m)}, outside int32"
+    )
+
+
 def _check_cells_read(
     req_pool_indices: torch.Tensor, e: torch.Tensor, req_to_token: torch.Tensor, width: int
 ) -> None:
@@ -451,10 +502,7 @@ def check_metadata_values(
         f"pool indices must be in [0, {pool}) (req_to_token's rows)",
     )
     _check_running_sum("cu_seqlens_k", kv, "seq_lens")
-    owner = torch.repeat_interleave(torch.arange(bs, device=s.device), e, output_size=T)
-    first_row = torch.cumsum(e, 0) - e
-    expanded = (kv - e + 1)[owner] + torch.arange(T, device=s.device) - first_row[owner]
-    _check_running_sum("dsa_cu_seqlens_k", expanded.clamp(max=topk), "seq_lens with topk")
+    _check_dsa_sums(kv, e, topk)
     _check_cells_read(req_pool_indices, e, req_to_token, width)
     if out is not None and fixed is None:
         for name in OUT_FIELDS[2:]:

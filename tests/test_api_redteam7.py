@@ -207,6 +207,7 @@ HUGE_T = {
             req_pool_indices=torch.tensor([1], dtype=I32),
             req_to_token=_negative_cell(),
             next_n=INT32_MAX,
+            topk=0,
         ),
         False,
         r"req_to_token\[1, 4\] is -6",
@@ -223,3 +224,43 @@ def test_bad_calls_of_huge_T_raise_without_huge_memory(name: str) -> None:
         nsa_meta.metadata(**call, backend="torch", out=out)
     assert info.type is ValueError
     unchanged(saved, name)
+
+
+def _first_out_of_range(kv: list[int], e: list[int], topk: int, low: int, high: int):
+    """Brute force: (row + 1, value) of the first dsa_cu_seqlens_k entry outside
+    [low, high], or None."""
+    total, row = 0, 0
+    for k, n in zip(kv, e):
+        for d in range(n):
+            total += min(k - n + 1 + d, topk)
+            row += 1
+            if not low <= total <= high:
+                return row, total
+    return None
+
+
+def test_running_sum_check_in_closed_form_matches_brute_force(monkeypatch) -> None:
+    """The O(bs) check of dsa_cu_seqlens_k names the same first row and value as a walk
+    over every row, with the int32 bounds shrunk so that small cases cross them (rising,
+    falling, at a request's first row, in the middle of one, after a dip)."""
+    rng = random.Random(7)
+    hits = {"none": 0, "low": 0, "high": 0}
+    for _ in range(1500):
+        bound = rng.choice([40, 150, 700])
+        monkeypatch.setattr(validation, "INT32_MIN", -bound - rng.randrange(2))
+        monkeypatch.setattr(validation, "INT32_MAX", bound)
+        bs = rng.randrange(1, 6)
+        kv = [rng.choice([0, 1, rng.randrange(60)]) for _ in range(bs)]
+        e = [rng.choice([0, 1, rng.randrange(45)]) for _ in range(bs)]
+        topk = rng.choice([0, 1, rng.randrange(70), INT32_MAX])
+        want = _first_out_of_range(kv, e, topk, validation.INT32_MIN, bound)
+        args = (torch.tensor(kv, dtype=I64), torch.tensor(e, dtype=I64), topk)
+        if want is None:
+            validation._check_dsa_sums(*args)
+            hits["none"] += 1
+            continue
+        hits["low" if want[1] < 0 else "high"] += 1
+        pattern = rf"dsa_cu_seqlens_k\[{want[0]}\] = {want[1]}, outside int32"
+        with pytest.raises(ValueError, match=pattern):
+            validation._check_dsa_sums(*args)
+    assert min(hits.values()) > 50, hits
