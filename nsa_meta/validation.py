@@ -372,38 +372,39 @@ def _check_running_sum(name: str, values: torch.Tensor, why: str) -> None:
         raise ValueError(f"{why} gives {name}[{j + 1}] = {int(sums[j])}, outside int32")
 
 
-def _clamped_sums(a, n, topk: int):
-    """sum(min(a + d, topk) for d < n): elementwise on int64 tensors, or on Python ints."""
-    if isinstance(a, int):
-        c = min(max(topk - a, 0), n)
-    else:
-        c = torch.minimum((topk - a).clamp(min=0), n)
+def _clamped_sum(a: int, n: int, topk: int) -> int:
+    """sum(min(a + d, topk) for d < n), in closed form."""
+    c = min(max(topk - a, 0), n)
     return c * a + c * (c - 1) // 2 + (n - c) * topk
 
 
-def _check_dsa_sums(kv: torch.Tensor, e: torch.Tensor, topk: int) -> None:
+def _check_dsa_sums(kv: torch.Tensor, e: torch.Tensor, topk: int, T: int) -> None:
     """dsa_cu_seqlens_k's running sum inside int32, in O(bs), never O(T) (T may be near
     2**31). Request i adds min(a + d, topk) for d < e[i], a = kv - e + 1: steps that never
-    decrease, so its partial sums over m rows are convex in m, least at m = clamp(-a, 1, e)
-    (after the negative steps), greatest at m = 1 or m = e. The row named is found on the
-    host, in the first request out of range, by bisection on either monotone side."""
+    decrease, so its partial sums are least after its negative steps and greatest at its
+    end. The row named is found on the host, in the first request out of range, by
+    bisection on the falling or the rising side."""
+    # Each row adds at most topk, and a negative value only in a padded request (> -T):
+    # every running sum lies in [-T * (T - 1), T * topk]; most calls need no tensor op.
+    if T * topk <= INT32_MAX and T * (T - 1) <= -INT32_MIN:
+        return
     a = kv - e + 1
-    full = _clamped_sums(a, e, topk)
-    # Before the first request out of range each full sum is a difference of two int32
-    # values: the clamp keeps those exact and the int64 cumsum from wrapping after it.
-    kept = full.clamp(-(2**32), 2**32)
-    before = torch.cumsum(kept, 0) - kept
-    lowest = torch.minimum((-a).clamp(min=1), e)
-    least = before + _clamped_sums(a, lowest, topk)
-    most = before + torch.maximum(_clamped_sums(a, torch.ones_like(e), topk), full)
-    bad = (e > 0) & ((least < INT32_MIN) | (most > INT32_MAX))
+    c = torch.minimum((topk - a).clamp(min=0), e)  # rows below topk
+    full = c * a + c * (c - 1) // 2 + (e - c) * topk
+    # |full| < 2**62 + 2**61 (the contract bounds kv, e and topk), so the int64 sums are
+    # exact up to the first request out of range: all that is reported.
+    ends = torch.cumsum(full, 0)
+    lowest = torch.minimum((-a).clamp(min=0), e)  # rows of negative value (below topk)
+    least = ends - full + lowest * a + lowest * (lowest - 1) // 2
+    bad = (least < INT32_MIN) | (ends > INT32_MAX)
     if not bool(bad.any()):
         return
-    i = int(bad.nonzero()[0, 0])
-    ai, ei, base, low = int(a[i]), int(e[i]), int(before[i]), int(lowest[i])
+    i = int(bad.nonzero()[0, 0])  # a request with rows: one of none moves no sum
+    ai, ei, low = int(a[i]), int(e[i]), max(1, int(lowest[i]))
+    base = int(ends[i] - full[i])
 
     def at(m: int) -> int:
-        return base + _clamped_sums(ai, m, topk)
+        return base + _clamped_sum(ai, m, topk)
 
     def first(lo: int, hi: int, out_of_range) -> int:  # first m in [lo, hi] out of range
         while lo < hi:
@@ -411,9 +412,7 @@ def _check_dsa_sums(kv: torch.Tensor, e: torch.Tensor, topk: int) -> None:
             lo, hi = (lo, mid) if out_of_range(at(mid)) else (mid + 1, hi)
         return lo
 
-    if at(1) > INT32_MAX:
-        m = 1
-    elif at(low) < INT32_MIN:  # falling on [1, low]
+    if at(low) < INT32_MIN:  # falling on [1, low]
         m = first(1, low, lambda v: v < INT32_MIN)
     else:  # rising on [low, e]
         m = first(low, ei, lambda v: v > INT32_MAX)
@@ -502,7 +501,7 @@ def check_metadata_values(
         f"pool indices must be in [0, {pool}) (req_to_token's rows)",
     )
     _check_running_sum("cu_seqlens_k", kv, "seq_lens")
-    _check_dsa_sums(kv, e, topk)
+    _check_dsa_sums(kv, e, topk, T)
     _check_cells_read(req_pool_indices, e, req_to_token, width)
     if out is not None and fixed is None:
         for name in OUT_FIELDS[2:]:

@@ -195,6 +195,11 @@ HUGE_T = {
         False,
         r"dsa_cu_seqlens_k\[2\] = -4294967291, outside int32",
     ),
+    "dsa_cu_seqlens_k above int32 halfway": (
+        _huge_var(topk=2),
+        False,
+        r"dsa_cu_seqlens_k\[1073741825\] = 2147483649, outside int32",
+    ),
     "a negative cell read": (
         _huge_var(req_to_token=_negative_cell()),
         False,
@@ -242,7 +247,8 @@ def _first_out_of_range(kv: list[int], e: list[int], topk: int, low: int, high: 
 def test_running_sum_check_in_closed_form_matches_brute_force(monkeypatch) -> None:
     """The O(bs) check of dsa_cu_seqlens_k names the same first row and value as a walk
     over every row, with the int32 bounds shrunk so that small cases cross them (rising,
-    falling, at a request's first row, in the middle of one, after a dip)."""
+    falling, at a request's first row, in the middle of one, after a dip), and the bound
+    that skips the tensor work (T * topk and T * (T - 1) inside int32) skips no bad case."""
     rng = random.Random(7)
     hits = {"none": 0, "low": 0, "high": 0}
     for _ in range(1500):
@@ -254,7 +260,7 @@ def test_running_sum_check_in_closed_form_matches_brute_force(monkeypatch) -> No
         e = [rng.choice([0, 1, rng.randrange(45)]) for _ in range(bs)]
         topk = rng.choice([0, 1, rng.randrange(70), INT32_MAX])
         want = _first_out_of_range(kv, e, topk, validation.INT32_MIN, bound)
-        args = (torch.tensor(kv, dtype=I64), torch.tensor(e, dtype=I64), topk)
+        args = (torch.tensor(kv, dtype=I64), torch.tensor(e, dtype=I64), topk, sum(e))
         if want is None:
             validation._check_dsa_sums(*args)
             hits["none"] += 1
