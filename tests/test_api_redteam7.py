@@ -270,3 +270,61 @@ def test_running_sum_check_in_closed_form_matches_brute_force(monkeypatch) -> No
         with pytest.raises(ValueError, match=pattern):
             validation._check_dsa_sums(*args)
     assert min(hits.values()) > 50, hits
+
+
+# -- allocate_metadata's arguments ----------------------------------------------------------
+
+ALLOC_OK = dict(max_bs=2, max_rows=3, width=5, page_size=2)
+ALLOC_BAD = {
+    **{
+        f"{name} {label}": (TypeError, name, {name: value})
+        for name in ("max_bs", "max_rows", "width", "page_size")
+        for label, value in (
+            ("True", True), ("float", 2.0), ("np.int64", np.int64(2)), ("str", "2"),
+            ("None", None), ("0-D tensor", torch.tensor(2)),
+        )
+    },
+    **{
+        f"{name} {value}": (ValueError, name, {name: value})
+        for name, values in (
+            ("max_bs", (-1, -(2**63))), ("max_rows", (-1,)),
+            ("width", (0, -5, 2**31)), ("page_size", (0, -1, 2**31, 2**64)),
+        )
+        for value in values
+    },
+    "device an unknown type name": (ValueError, "device", {"device": "gpu"}),
+    "device upper case": (ValueError, "device", {"device": "CPU"}),
+    "device a negative index": (ValueError, "device", {"device": "cpu:-1"}),
+    "device a float": (TypeError, "device", {"device": 1.5}),
+    "device a list": (TypeError, "device", {"device": ["cpu"]}),
+}  # fmt: skip
+if not torch.cuda.is_available():
+    ALLOC_BAD["device cuda without CUDA"] = (ValueError, "device", {"device": "cuda"})
+
+
+@pytest.mark.parametrize("name", list(ALLOC_BAD))
+def test_allocate_metadata_rejects_bad_arguments(name: str) -> None:
+    error, argument, change = ALLOC_BAD[name]
+    with pytest.raises(error, match=rf"\b{argument}\b") as info:
+        nsa_meta.allocate_metadata(**{**ALLOC_OK, **change})
+    assert info.type is error
+
+
+@pytest.mark.parametrize("page_size", [1, 2, 5, 6, INT32_MAX])
+@pytest.mark.parametrize("device", ["cpu", torch.device("cpu"), "cpu:0"])
+def test_allocate_metadata_shapes_and_devices(page_size: int, device) -> None:
+    """Zeroed int32 buffers of the sizes metadata needs (real_page_table None at page size
+    1); positional arguments in the documented order; accepted by metadata as out."""
+    out = nsa_meta.allocate_metadata(2, 3, 5, page_size, device)
+    pages = -(-5 // page_size)
+    shapes = [(2,), (3,), (3,), (3,), (4,), (3, 5), None if page_size == 1 else (3, pages)]
+    for name, buf, shape in zip(FIELDS, out, shapes):
+        assert (buf is None) == (shape is None), name
+        if buf is not None:
+            assert buf.dtype == I32 and tuple(buf.shape) == shape and buf.device.type == "cpu"
+            assert not buf.any() and buf.is_contiguous(), name
+    call = make_call("decode", seq_lens=torch.tensor([3, 0]), page_size=page_size, width=5,
+                     req_pool_indices=torch.tensor([2, 0]))  # fmt: skip
+    run_exact(call, "torch", True, out, f"page_size {page_size}")
+    empty = nsa_meta.allocate_metadata(0, 0, 1)
+    assert [tuple(b.shape) for b in empty[:6]] == [(0,), (1,), (0,), (0,), (1,), (0, 1)]
