@@ -119,7 +119,9 @@ def run_exact(call: dict, backend: str, validate: bool, out: nsa_meta.Metadata, 
         if buf is None:
             continue
         cells = torch.empty(0, dtype=I32).set_(buf.untyped_storage())
-        want_cells = expected[buf.untyped_storage().data_ptr()]
+        want_cells = expected.pop(buf.untyped_storage().data_ptr(), None)
+        if want_cells is None or torch.equal(cells, want_cells):
+            continue  # (a storage is checked once, by its first buffer)
         bad = (cells != want_cells).nonzero()
         assert bad.numel() == 0, (
             f"{what}: {name}'s storage cell {int(bad[0, 0])} is {int(cells[bad[0, 0]])}, "
@@ -328,3 +330,189 @@ def test_allocate_metadata_shapes_and_devices(page_size: int, device) -> None:
     run_exact(call, "torch", True, out, f"page_size {page_size}")
     empty = nsa_meta.allocate_metadata(0, 0, 1)
     assert [tuple(b.shape) for b in empty[:6]] == [(0,), (1,), (0,), (0,), (1,), (0, 1)]
+
+
+# -- exact answers: layouts and argument kinds no earlier round combined --------------------
+
+
+def every_way(call: dict, out_of, what: str) -> None:
+    """Exact on both backends, validation on and off, into fresh `out_of()` buffers."""
+    for backend, validate in itertools.product(BACKENDS, (True, False)):
+        run_exact(call, backend, validate, out_of(), f"{what} {backend} validate={validate}")
+
+
+def _overlapping_rows(pool: int, columns: int, step: int) -> torch.Tensor:
+    """req_to_token whose rows overlap (row stride `step` < columns): read-only, valid."""
+    store = (torch.arange(pool * step + columns + 3, dtype=I32) * 37) % 1009
+    return store.as_strided((pool, columns), (step, 1), 3)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_inputs_that_alias_each_other_or_themselves(mode: str) -> None:
+    """Inputs are only read, so they may share memory: extend_seq_lens is seq_lens itself,
+    req_pool_indices is strided over cells of req_to_token's own storage (its first row
+    included), and req_to_token's rows overlap (row stride 2 under 9 columns)."""
+    table = _overlapping_rows(6, 9, 2)
+    pool_col = table.as_strided((3,), (4,), 0)  # cells 0, 4, 8 of the same storage
+    store = torch.empty(0, dtype=I32).set_(table.untyped_storage())
+    store[0:9:4] = torch.tensor([5, 0, 5], dtype=I32)  # cells 4 and 8: in row 0 (cells 3-11)
+    assert pool_col.tolist() == [5, 0, 5]
+    seq = torch.tensor([3, 0, 2], dtype=I64)
+    call = make_call(mode, seq_lens=seq, req_pool_indices=pool_col, req_to_token=table,
+                     extend_seq_lens=seq if mode == "draft_extend_var" else None,
+                     width=8, page_size=3, next_n=3, topk=2)  # fmt: skip
+    rows = rows_of(call)
+    every_way(call, lambda: poisoned(3, rows, 8, 3), f"{mode} aliasing inputs")
+
+
+def _spread(store: torch.Tensor, at: int, shape: tuple, strides: tuple) -> torch.Tensor:
+    return store.as_strided(shape, strides, at)
+
+
+def huge_stride_out(bs: int, rows: int, width: int, page_size: int) -> nsa_meta.Metadata:
+    """All seven buffers in one storage at distinct offsets, none overlapping: 1-D buffers
+    of stride 4099 interleaved with each other, tables of row stride 2**12 + 7 and column
+    stride 3 interleaved with each other (page_table_1 on cells = 0 mod 3, real_page_table on
+    1 mod 3), one spare row everywhere."""
+    pages = -(-width // page_size)
+    r = rows + 1
+    row_step = 2**12 + 7
+    table_cells = r * row_step + 3 * max(width, pages) + 2
+    vector_cells = 4099 * (max(bs + 2, r + 1)) + 5
+    store = -(torch.arange(vector_cells + table_cells, dtype=I64) % 50000).to(I32) - 7
+    vectors = [
+        _spread(store, k, (n,), (4099,)) for k, n in enumerate((bs + 1, bs + 2, r, r, r + 1))
+    ]
+    pt = _spread(store, vector_cells, (r, width), (row_step, 3))
+    rpt = _spread(store, vector_cells + 1, (r, pages), (row_step, 3))
+    return nsa_meta.Metadata(*vectors, pt, rpt if page_size > 1 else None)
+
+
+@pytest.mark.parametrize("narrow", [True, False])
+@pytest.mark.parametrize("mode", MODES)
+def test_out_buffers_of_huge_strides_in_one_storage(mode: str, narrow: bool, monkeypatch) -> None:
+    """Exact, validated or not, in the int32 index arithmetic and (forced) in the int64 one."""
+    import nsa_meta.metadata_triton as kernel
+
+    if not narrow:
+        monkeypatch.setattr(kernel, "NARROW_LIMIT", 0)
+    call = make_call(mode, seq_lens=torch.tensor([0, 33, 7, 2], dtype=I32),
+                     req_pool_indices=torch.tensor([3, 3, 0, 2], dtype=I64), next_n=3, topk=5,
+                     extend_seq_lens=torch.tensor([2, 0, 3, 1]) if mode == "draft_extend_var"
+                     else None)  # fmt: skip
+    rows = rows_of(call)
+    for page_size in (1, 3):
+        call["page_size"] = page_size
+        every_way(call, lambda p=page_size: huge_stride_out(4, rows, 7, p), f"{mode} P{page_size}")
+
+
+def spare_columns_out(bs: int, rows: int, width: int, page_size: int) -> nsa_meta.Metadata:
+    """Page tables with more columns than needed (W + 5 and ceil(W/P) + 3), column-major
+    (row stride 1), every buffer one row longer: only [0:T, 0:W] / [0:T, 0:pages] move."""
+    pages = -(-width // page_size)
+
+    def table(cols: int) -> torch.Tensor:
+        return (-torch.arange((rows + 1) * cols, dtype=I32) - 3).view(cols, rows + 1).t()
+
+    def vector(n: int) -> torch.Tensor:
+        return torch.full((n + 1,), POISON, dtype=I32)
+
+    return nsa_meta.Metadata(vector(bs), vector(bs + 1), vector(rows), vector(rows),
+                             vector(rows + 1), table(width + 5),
+                             table(pages + 3) if page_size > 1 else None)  # fmt: skip
+
+
+def strided_inputs(mode: str, page_size: int) -> dict:
+    """seq_lens a row of a transposed int64 matrix, extend_seq_lens a column of one (stride
+    = its width), req_pool_indices a diagonal, req_to_token every third column of a padded
+    table (stride(1) 3 > 1, stride(0) 31), int64 cells not read holding 2**40 and -2**40."""
+    seq_m = torch.full((5, 4), 2**40, dtype=I64)
+    seq_m[:, 2] = torch.tensor([12, 0, 5, 1, 9])
+    ext_m = torch.full((5, 3), -(2**40), dtype=I64)
+    ext_m[:, 1] = torch.tensor([3, 1, 0, 2, 4])
+    diag = torch.full((5, 5), 2**40, dtype=I64)
+    diag.diagonal().copy_(torch.tensor([2, 0, 2, 4, 1]))
+    padded = (torch.arange(6 * 31, dtype=I32).view(6, 31) * 11) % 401
+    call = make_call(
+        mode,
+        seq_lens=seq_m.t()[2],
+        req_pool_indices=diag.diagonal(),
+        req_to_token=padded[:, 1::3],
+        extend_seq_lens=ext_m[:, 1] if mode == "draft_extend_var" else None,
+        width=10,
+        page_size=page_size,
+        next_n=2,
+        topk=6,
+    )
+    assert call["req_to_token"].stride() == (31, 3) and call["seq_lens"].stride() == (4,)
+    return call
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_strided_inputs_into_page_tables_with_spare_columns(mode: str) -> None:
+    for page_size in (1, 4):
+        call = strided_inputs(mode, page_size)
+        rows = rows_of(call)
+        every_way(
+            call, lambda r=rows, p=page_size: spare_columns_out(5, r, 10, p), f"{mode} P{page_size}"
+        )
+
+
+def tight_out(bs: int, rows: int, width: int, page_size: int) -> nsa_meta.Metadata:
+    """Buffers of exactly the sizes needed (0 elements where the region is empty, a table
+    of shape (0, W)) at offsets of one poisoned storage, gaps of one cell between them."""
+    pages = -(-width // page_size)
+    shapes = [(bs,), (bs + 1,), (rows,), (rows,), (rows + 1,), (rows, width), (rows, pages)]
+    store = torch.full((sum(int(np.prod(s)) + 1 for s in shapes) + 1,), POISON, dtype=I32)
+    views, at = [], 1
+    for shape in shapes:
+        n = int(np.prod(shape))
+        views.append(store[at : at + n].view(shape))
+        at += n + 1
+    return nsa_meta.Metadata(*views[:6], views[6] if page_size > 1 else None)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_buffers_of_exact_size_zero_included(mode: str) -> None:
+    """bs 0 (every row buffer and cache_seqlens of 0 elements), and in draft_extend_var
+    T 0 at bs 3 (0-row page tables): exact, nothing else moves."""
+    call = make_call(mode, seq_lens=torch.tensor([], dtype=I64),
+                     req_pool_indices=torch.tensor([], dtype=I32),
+                     extend_seq_lens=torch.tensor([], dtype=I32) if mode == "draft_extend_var"
+                     else None)  # fmt: skip
+    every_way(call, lambda: tight_out(0, 0, 7, 3), f"{mode} bs 0")
+    if mode == "draft_extend_var":
+        call = make_call(mode, extend_seq_lens=torch.tensor([0, 0, 0], dtype=I64))
+        every_way(call, lambda: tight_out(3, 0, 7, 3), "T 0")
+    else:
+        call = make_call(mode)
+        every_way(call, lambda: tight_out(3, rows_of(call), 7, 3), f"{mode} tight")
+
+
+class Scalar(enum.IntEnum):
+    TOPK = 4
+    WIDTH = 6
+    PAGE = 4
+    NEXT = 3
+
+
+class Mode(str, enum.Enum):
+    DECODE = "decode"
+    TARGET_VERIFY = "target_verify"
+    DRAFT_EXTEND = "draft_extend"
+    DRAFT_EXTEND_VAR = "draft_extend_var"
+
+
+@pytest.mark.parametrize("mode", list(Mode))
+def test_int_and_str_subclasses_are_ints_and_strs(mode: Mode) -> None:
+    """The contract's `int` excludes bool only: IntEnum scalars are ints; a str enum member
+    equal to a mode is that mode. Exact on both backends."""
+    call = make_call(mode.value, topk=Scalar.TOPK, width=Scalar.WIDTH, page_size=Scalar.PAGE,
+                     next_n=Scalar.NEXT)  # fmt: skip
+    call["mode"] = mode
+    rows = rows_of({**call, "mode": mode.value})
+    for backend, validate in itertools.product(BACKENDS, (True, False)):
+        want = run_exact({**call, "mode": mode.value}, backend, validate,
+                         poisoned(3, rows, 6, 4), "plain")  # fmt: skip
+        got = nsa_meta.metadata(**call, backend=backend, validate=validate)
+        assert [None if b is None else b.tolist() for b in got] == list(want), mode
