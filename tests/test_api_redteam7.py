@@ -42,7 +42,9 @@ def snapshot(*objs) -> list[tuple[torch.Tensor, torch.Tensor]]:
     for obj in objs:
         items = obj.values() if isinstance(obj, dict) else obj
         for t in items:
-            if isinstance(t, torch.Tensor) and t.untyped_storage().data_ptr() not in seen:
+            if not isinstance(t, torch.Tensor) or t.device.type == "meta":
+                continue
+            if t.untyped_storage().data_ptr() not in seen:
                 seen.add(t.untyped_storage().data_ptr())
                 saved.append((t, whole(t).clone()))
     return saved
@@ -516,3 +518,117 @@ def test_int_and_str_subclasses_are_ints_and_strs(mode: Mode) -> None:
                          poisoned(3, rows, 6, 4), "plain")  # fmt: skip
         got = nsa_meta.metadata(**call, backend=backend, validate=validate)
         assert [None if b is None else b.tolist() for b in got] == list(want), mode
+
+
+# -- bad inputs no earlier round built --------------------------------------------------------
+
+
+def _page_table_rows_overlap(out: nsa_meta.Metadata) -> nsa_meta.Metadata:
+    pt = out.page_table_1
+    store = torch.full((pt.shape[0] * 3 + pt.shape[1] + 4,), POISON, dtype=I32)
+    return out._replace(page_table_1=store.as_strided(pt.shape, (3, 1), 2))  # 3 < width 7
+
+
+def _real_table_column_stride_0(out: nsa_meta.Metadata) -> nsa_meta.Metadata:
+    rpt = out.real_page_table
+    return out._replace(real_page_table=torch.full((rpt.shape[0], 1), POISON, dtype=I32)
+                        .expand(rpt.shape))  # fmt: skip
+
+
+BAD = {
+    # name: (error, pattern, mode, change of the call, change of the out buffers, values)
+    "width 2**31 - 1 over a table of 9 columns": (
+        ValueError, r"req_to_token has 9 columns but width is 2147483647", "decode",
+        dict(width=INT32_MAX), None, False),
+    "next_n 2**31 - 1 in target_verify (kv past int32)": (
+        ValueError, r"seq_lens\[0\] is 1; kv = seq_lens \+ next_n \(2147483647\)|out\.seqlens_expanded",
+        "target_verify", dict(next_n=INT32_MAX, seq_lens=torch.tensor([1], dtype=I64),
+                              req_pool_indices=torch.tensor([2], dtype=I64)), None, True),
+    "next_n 2**31 - 1 in draft_extend at bs 2 (T past int32)": (
+        ValueError, r"\bnext_n\b", "draft_extend",
+        dict(next_n=INT32_MAX, seq_lens=torch.tensor([1, 2], dtype=I64),
+             req_pool_indices=torch.tensor([2, 0], dtype=I64)), None, False),
+    "extend_seq_lens a 2-D column block": (
+        ValueError, r"\bextend_seq_lens\b", "draft_extend_var",
+        dict(extend_seq_lens=torch.tensor([[3, 9], [0, 9], [2, 9]])[:, :1]), None, False),
+    "seq_lens int16 view of int32": (
+        TypeError, r"\bseq_lens\b", "decode",
+        dict(seq_lens=torch.tensor([10, 4, 1], dtype=I32).view(torch.int16)[::2]), None, False),
+    "req_pool_indices uint8": (
+        TypeError, r"\breq_pool_indices\b", "target_verify",
+        dict(req_pool_indices=torch.tensor([0, 3, 1], dtype=torch.uint8)), None, False),
+    "req_to_token a uint32 view": (
+        TypeError, r"\breq_to_token\b", "decode",
+        dict(req_to_token=torch.zeros(4, 9, dtype=I32).view(torch.uint32)), None, False),
+    "req_to_token float requiring grad": (
+        TypeError, r"\breq_to_token\b", "decode",
+        dict(req_to_token=torch.zeros(4, 9, requires_grad=True)), None, False),
+    "seq_lens on meta, out on cpu": (
+        ValueError, r"\bseq_lens\b|out\.", "decode",
+        dict(seq_lens=torch.tensor([10, 4, 1], device="meta")), None, False),
+    "out.page_table_1 rows overlapping (row stride 3 < width 7)": (
+        ValueError, r"out\.page_table_1\b", "draft_extend", {}, _page_table_rows_overlap,
+        False),
+    "out.real_page_table column stride 0": (
+        ValueError, r"out\.real_page_table\b", "decode", {}, _real_table_column_stride_0,
+        False),
+    "out.cu_seqlens_k 2-D (bs + 1, 1)": (
+        ValueError, r"out\.cu_seqlens_k\b", "decode", {},
+        lambda o: o._replace(cu_seqlens_k=o.cu_seqlens_k[:, None]), False),
+    "out.page_table_1 1-D (T * W)": (
+        ValueError, r"out\.page_table_1\b", "target_verify", {},
+        lambda o: o._replace(page_table_1=o.page_table_1.flatten()), False),
+    "out.real_page_table narrower than ceil(W / P) by one": (
+        ValueError, r"out\.real_page_table has 2 columns but 3", "draft_extend_var", {},
+        lambda o: o._replace(real_page_table=o.real_page_table[:, :2]), False),
+    "out.page_table_1 of 0 columns at T 0": (
+        ValueError, r"out\.page_table_1 has 0 columns but 7", "draft_extend_var",
+        dict(extend_seq_lens=torch.tensor([0, 0, 0], dtype=I32)),
+        lambda o: o._replace(page_table_1=o.page_table_1[:, :0]), False),
+    "out a Metadata whose cache_seqlens is a list": (
+        TypeError, r"out\.cache_seqlens\b", "decode", {},
+        lambda o: o._replace(cache_seqlens=[0, 0, 0, 0, 0]), False),
+    "out.seqlens_expanded int32 on meta": (
+        ValueError, r"out\.seqlens_expanded\b", "target_verify", {},
+        lambda o: o._replace(seqlens_expanded=torch.empty(8, dtype=I32, device="meta")), False),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(
+    ("name", "validate"), [(n, v) for n, c in BAD.items() for v in (True, False) if v or not c[5]]
+)
+def test_more_bad_inputs_leave_everything_unchanged(name: str, validate: bool, backend: str):
+    error, pattern, mode, change, out_change, _ = BAD[name]
+    call = make_call(mode, **change)
+    out = poisoned(3, 8, 7, 3)
+    out = out_change(out) if out_change else out
+    saved = snapshot(call, out)
+    with pytest.raises(error, match=pattern) as info:
+        nsa_meta.metadata(**call, backend=backend, out=out, validate=validate)
+    assert info.type is error
+    unchanged(saved, name)
+    if out_change is None and (validate or not BAD[name][5]):
+        with pytest.raises(error, match=pattern):
+            nsa_meta.metadata(**call, backend=backend, validate=validate)
+    unchanged(saved, f"{name}, no out")
+
+
+def test_return_value_and_argument_conventions() -> None:
+    """`out` given: the very object comes back (a Metadata subclass's too); not given: a
+    new Metadata. topk, width, next_n, page_size, extend_seq_lens, out are keyword-only."""
+
+    class Mine(nsa_meta.Metadata):
+        pass
+
+    call = make_call("draft_extend_var")
+    out = Mine(*poisoned(3, 5, 7, 3, spare=0))
+    assert nsa_meta.metadata(**call, out=out) is out
+    fresh = nsa_meta.metadata(**call)
+    assert type(fresh) is nsa_meta.Metadata and fresh is not out
+    assert all(torch.equal(a, b) for a, b in zip(fresh, out))
+    positional = (call["mode"], call["seq_lens"], call["req_pool_indices"], call["req_to_token"])
+    with pytest.raises(TypeError, match=r"positional"):
+        nsa_meta.metadata(*positional, 9, 7, 3, 2, call["extend_seq_lens"])
+    with pytest.raises(TypeError, match=r"\bwidth\b"):
+        nsa_meta.metadata(*positional, topk=9, extend_seq_lens=call["extend_seq_lens"])
