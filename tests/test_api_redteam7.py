@@ -632,3 +632,50 @@ def test_return_value_and_argument_conventions() -> None:
         nsa_meta.metadata(*positional, 9, 7, 3, 2, call["extend_seq_lens"])
     with pytest.raises(TypeError, match=r"\bwidth\b"):
         nsa_meta.metadata(*positional, topk=9, extend_seq_lens=call["extend_seq_lens"])
+
+
+# -- validation off, invalid values: unspecified outputs, but memory stays in bounds ----------
+
+
+def view_mask(buf: torch.Tensor) -> torch.Tensor:
+    mask = torch.zeros(buf.untyped_storage().nbytes() // 4, dtype=torch.bool)
+    mask.as_strided(buf.shape, buf.stride(), buf.storage_offset()).fill_(True)
+    return mask
+
+
+GARBAGE = {
+    "negative extends in the middle": make_call(
+        extend_seq_lens=torch.tensor([5, -4, 2], dtype=I64)),
+    "int64 extends past 2**32 (wrap to small int32)": make_call(
+        extend_seq_lens=torch.tensor([2**32 + 1, 2**33 - 1, 3], dtype=I64)),
+    "extend -2**63 then huge": make_call(
+        extend_seq_lens=torch.tensor([-(2**63), 2**62, 1], dtype=I64)),
+    "pool indices outside the pool (int64 past 2**32, negative)": make_call(
+        "target_verify", req_pool_indices=torch.tensor([2**32 + 1, -1, 4], dtype=I64)),
+    "negative seq_lens and a negative cell read": make_call(
+        "draft_extend", seq_lens=torch.tensor([-5, -(2**31), 3], dtype=I64),
+        req_to_token=torch.full((4, 9), -3, dtype=I32)),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", list(GARBAGE))
+def test_unvalidated_invalid_values_stay_inside_the_buffers(name: str, backend: str) -> None:
+    """Each call is a ValueError when validated; with validate=False its values are the
+    caller's problem, but no cell outside the seven views (the storages' gaps) may move,
+    and no input."""
+    call = GARBAGE[name]
+    with pytest.raises(ValueError):
+        nsa_meta.metadata(**call, backend=backend, out=tight_out(3, 6, 7, 3))
+    out = tight_out(3, 6, 7, 3)
+    store = torch.empty(0, dtype=I32).set_(out.cache_seqlens.untyped_storage())
+    before = store.clone()
+    inside = torch.zeros_like(before, dtype=torch.bool)
+    for buf in out:
+        inside |= view_mask(buf)
+    inputs = snapshot(call)
+    got = nsa_meta.metadata(**call, backend=backend, out=out, validate=False)
+    assert got is out
+    moved = ((store != before) & ~inside).nonzero()
+    assert moved.numel() == 0, f"{name}: storage cell {int(moved[0, 0])} outside every view"
+    unchanged(inputs, f"{name}: inputs")
