@@ -50,6 +50,8 @@ def allocate_metadata(
         if name in ("width", "page_size") and value > INT32_MAX:  # as `metadata` accepts
             raise ValueError(f"{name} is {value}; it must be in [1, 2**31 - 1]")
 
+    device = _device(device)
+
     def zeros(*shape: int) -> torch.Tensor:
         return torch.zeros(shape, dtype=torch.int32, device=device)
 
@@ -63,6 +65,20 @@ def allocate_metadata(
         page_table_1=zeros(max_rows, width),
         real_page_table=zeros(max_rows, pages) if page_size > 1 else None,
     )
+
+
+def _device(device: object) -> torch.device:
+    """`device` as a torch.device, or TypeError / ValueError naming it (torch's own errors
+    for an unknown or absent device are RuntimeError and AssertionError)."""
+    if not isinstance(device, (str, torch.device)):
+        raise TypeError(f"device must be a torch.device or a str, got {type(device).__name__}")
+    try:
+        device = torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(f"device is {device!r}, not a device: {exc}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device is {str(device)!r} but CUDA is not available")
+    return device
 
 
 _loaded: dict[str, object] = {}

@@ -372,6 +372,56 @@ def _check_running_sum(name: str, values: torch.Tensor, why: str) -> None:
         raise ValueError(f"{why} gives {name}[{j + 1}] = {int(sums[j])}, outside int32")
 
 
+def _clamped_sum(a: int, n: int, topk: int) -> int:
+    """sum(min(a + d, topk) for d < n), in closed form."""
+    c = min(max(topk - a, 0), n)
+    return c * a + c * (c - 1) // 2 + (n - c) * topk
+
+
+def _check_dsa_sums(kv: torch.Tensor, e: torch.Tensor, topk: int, T: int) -> None:
+    """dsa_cu_seqlens_k's running sum inside int32, in O(bs), never O(T) (T may be near
+    2**31). Request i adds min(a + d, topk) for d < e[i], a = kv - e + 1: steps that never
+    decrease, so its partial sums are least after its negative steps and greatest at its
+    end. The row named is found on the host, in the first request out of range, by
+    bisection on the falling or the rising side."""
+    # Each row adds at most topk, and a negative value only in a padded request (> -T):
+    # every running sum lies in [-T * (T - 1), T * topk]; most calls need no tensor op.
+    if T * topk <= INT32_MAX and T * (T - 1) <= -INT32_MIN:
+        return
+    a = kv - e + 1
+    c = torch.minimum((topk - a).clamp(min=0), e)  # rows below topk
+    full = c * a + c * (c - 1) // 2 + (e - c) * topk
+    # |full| < 2**62 + 2**61 (the contract bounds kv, e and topk), so the int64 sums are
+    # exact up to the first request out of range: all that is reported.
+    ends = torch.cumsum(full, 0)
+    lowest = torch.minimum((-a).clamp(min=0), e)  # rows of negative value (below topk)
+    least = ends - full + lowest * a + lowest * (lowest - 1) // 2
+    bad = (least < INT32_MIN) | (ends > INT32_MAX)
+    if not bool(bad.any()):
+        return
+    i = int(bad.nonzero()[0, 0])  # a request with rows: one of none moves no sum
+    ai, ei, low = int(a[i]), int(e[i]), max(1, int(lowest[i]))
+    base = int(ends[i] - full[i])
+
+    def at(m: int) -> int:
+        return base + _clamped_sum(ai, m, topk)
+
+    def first(lo: int, hi: int, out_of_range) -> int:  # first m in [lo, hi] out of range
+        while lo < hi:
+            mid = (lo + hi) // 2
+            lo, hi = (lo, mid) if out_of_range(at(mid)) else (mid + 1, hi)
+        return lo
+
+    if at(low) < INT32_MIN:  # falling on [1, low]
+        m = first(1, low, lambda v: v < INT32_MIN)
+    else:  # rising on [low, e]
+        m = first(low, ei, lambda v: v > INT32_MAX)
+    row = int(e[:i].sum()) + m - 1
+    raise ValueError(
+        f"seq_lens with topk gives dsa_cu_seqlens_k[{row + 1}] = {at(m)}, outside int32"
+    )
+
+
 def _check_cells_read(
     req_pool_indices: torch.Tensor, e: torch.Tensor, req_to_token: torch.Tensor, width: int
 ) -> None:
@@ -451,10 +501,7 @@ def check_metadata_values(
         f"pool indices must be in [0, {pool}) (req_to_token's rows)",
     )
     _check_running_sum("cu_seqlens_k", kv, "seq_lens")
-    owner = torch.repeat_interleave(torch.arange(bs, device=s.device), e, output_size=T)
-    first_row = torch.cumsum(e, 0) - e
-    expanded = (kv - e + 1)[owner] + torch.arange(T, device=s.device) - first_row[owner]
-    _check_running_sum("dsa_cu_seqlens_k", expanded.clamp(max=topk), "seq_lens with topk")
+    _check_dsa_sums(kv, e, topk, T)
     _check_cells_read(req_pool_indices, e, req_to_token, width)
     if out is not None and fixed is None:
         for name in OUT_FIELDS[2:]:
