@@ -10,6 +10,7 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, Phase, find, given, seed, settings
 
+import nsa_meta
 from fuzz.meta_case import MetaCase
 from fuzz.meta_harness import storage_arrays
 from fuzz.meta_judge import MetaMismatch, judge_sequence, plan
@@ -38,6 +39,15 @@ def searched(strategy, hit, *, draws: int = 2000):
             max_examples=draws, database=None, derandomize=True, deadline=None,
             phases=[Phase.generate], suppress_health_check=list(HealthCheck),
         ),
+    )  # fmt: skip
+
+
+def torch_candidate(**kw) -> None:
+    """A correct v2 candidate: nsa_meta's torch backend into the caller's buffers."""
+    nsa_meta.metadata(
+        kw["mode"], kw["seq_lens"], kw["req_pool_indices"], kw["req_to_token"],
+        topk=kw["topk"], width=kw["width"], page_size=kw["page_size"], next_n=kw["next_n"],
+        extend_seq_lens=kw["extend_seq_lens"], backend="torch", out=kw["out"],
     )  # fmt: skip
 
 

@@ -23,6 +23,7 @@ import torch
 import nsa_meta
 import reference
 from nsa_meta import validation
+from tests.test_api_redteam6 import expected_storages  # every storage as it must be after a call
 
 I32, I64 = torch.int32, torch.int64
 INT32_MAX, INT32_MIN = 2**31 - 1, -(2**31)
@@ -87,31 +88,11 @@ def make_call(mode: str = "draft_extend_var", **change) -> dict:
     return call
 
 
-def expected_cells(out: nsa_meta.Metadata, want: reference.MetadataLists) -> dict:
-    """{storage pointer: its int32 cells as they must be after the call}."""
-    cells: dict[int, torch.Tensor] = {}
-    for buf in out:
-        if buf is not None and buf.untyped_storage().data_ptr() not in cells:
-            cells[buf.untyped_storage().data_ptr()] = (
-                torch.empty(0, dtype=I32).set_(buf.untyped_storage()).clone()
-            )
-    for name, buf in zip(FIELDS, out):
-        values = getattr(want, name)
-        if buf is None or not values:
-            continue
-        view = cells[buf.untyped_storage().data_ptr()].as_strided(
-            buf.shape, buf.stride(), buf.storage_offset()
-        )
-        data = torch.tensor(values, dtype=I32)
-        view[tuple(slice(0, n) for n in data.shape)] = data
-    return cells
-
-
 def run_exact(call: dict, backend: str, validate: bool, out: nsa_meta.Metadata, what: str):
     """metadata(**call, out=out) is out; the region holds the oracle's values; every other
     cell of every storage keeps its value; every input storage is unchanged."""
     want = oracle(call)
-    expected = expected_cells(out, want)
+    expected = expected_storages(out, want)
     out_ptrs = {b.untyped_storage().data_ptr() for b in out if b is not None}
     inputs = snapshot({k: v for k, v in call.items() if isinstance(v, torch.Tensor)
                        and v.untyped_storage().data_ptr() not in out_ptrs})  # fmt: skip

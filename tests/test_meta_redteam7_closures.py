@@ -10,10 +10,9 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-import nsa_meta
 from fuzz.envelope import EVERYTHING, Envelope
 from fuzz.meta_strategies import meta_calls, meta_cases, named_meta_cases
-from tests.meta_fuzz_helpers import benchmark_module, judged_here, searched
+from tests.meta_fuzz_helpers import benchmark_module, judged_here, searched, torch_candidate
 
 LANE_31 = "decode bs 32, only lane 31 above topk"
 LANE_63 = "decode bs 64, only lane 63 above topk, then lane 0"
@@ -22,12 +21,7 @@ NEW_TOPK_VAR = "draft_extend_var: the same extends again with a new topk, refill
 SHIFT = "draft_extend_var: request 1 unchanged, its rows moved by request 0's new extend"
 
 
-def _correct(**kw):
-    nsa_meta.metadata(
-        kw["mode"], kw["seq_lens"], kw["req_pool_indices"], kw["req_to_token"],
-        topk=kw["topk"], width=kw["width"], page_size=kw["page_size"], next_n=kw["next_n"],
-        extend_seq_lens=kw["extend_seq_lens"], backend="torch", out=kw["out"],
-    )  # fmt: skip
+_correct = torch_candidate  # nsa_meta's torch backend into the caller's buffers
 
 
 def _mutant(name: str):

@@ -7,22 +7,16 @@ from __future__ import annotations
 import torch
 from hypothesis import HealthCheck, given, settings
 
-import nsa_meta
 from fuzz.meta_case import INPUTS, MetaCase
 from fuzz.meta_strategies import meta_cases, named_meta_cases
 from fuzz.worker import Runner
-from tests.meta_fuzz_helpers import judged_here
+from tests.meta_fuzz_helpers import judged_here, torch_candidate
 
 DECODE = "replay on the same input tensors, refilled in place (decode)"
 VAR = "replay on the same input tensors, refilled in place (draft_extend_var)"
 
 
-def _correct(**kw):
-    return nsa_meta.metadata(
-        kw["mode"], kw["seq_lens"], kw["req_pool_indices"], kw["req_to_token"],
-        topk=kw["topk"], width=kw["width"], page_size=kw["page_size"], next_n=kw["next_n"],
-        extend_seq_lens=kw["extend_seq_lens"], backend="torch", out=kw["out"],
-    )  # fmt: skip
+_correct = torch_candidate  # nsa_meta's torch backend into the caller's buffers
 
 
 def _caching_by_object(cache: dict):

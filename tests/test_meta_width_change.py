@@ -11,25 +11,19 @@ from dataclasses import replace
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-import nsa_meta
 from fuzz.meta_case import MetaCase
 from fuzz.meta_entry import decode_meta_case
 from fuzz.meta_envelope import valid
 from fuzz.meta_judge import MetaMismatch
 from fuzz.meta_shrink import shrink
 from fuzz.meta_strategies import meta_cases, named_meta_cases
-from tests.meta_fuzz_helpers import benchmark_module, judged_here, searched
+from tests.meta_fuzz_helpers import benchmark_module, judged_here, searched, torch_candidate
 
 GROWS = "width grows between calls on one set of buffers (2, then 5)"
 REFILLED = "width 3, 7, 2 on one set of buffers, page 2, inputs refilled in place"
 
 
-def _torch(**kw):
-    return nsa_meta.metadata(
-        kw["mode"], kw["seq_lens"], kw["req_pool_indices"], kw["req_to_token"],
-        topk=kw["topk"], width=kw["width"], page_size=kw["page_size"], next_n=kw["next_n"],
-        extend_seq_lens=kw["extend_seq_lens"], backend="torch", out=kw["out"],
-    )  # fmt: skip
+_torch = torch_candidate  # nsa_meta's torch backend into the caller's buffers
 
 
 def _first_width_kept(seen: dict):
