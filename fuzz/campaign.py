@@ -47,6 +47,7 @@ PER_CASE_CPU_S, PER_CASE_CUDA_S = 0.01, 0.002  # a batch's time limit, on top of
 SUSPECTS_PER_BATCH = 8
 FALLBACK_CASES = 256  # re-run one by one when a batch faults as a whole
 SHIPPED_PER_EXAMPLE = 1
+OPENING_CHUNK = 16  # opening cases a round trip (each chunk judged before the next is sent)
 LEGACY_EVERY_CUDA = 16  # the legacy loop launches per request: on CUDA it sees a sample  # CPU: cases per example also sent through nsa_meta.expand itself
 INJECT_ENV = "NSA_FUZZ_INJECT"  # tests only: "harness-error:<unit>" or "internal-error:<unit>"
 
@@ -167,6 +168,20 @@ class Campaign:
             or self.interrupted
         )
 
+    def _open(self, cases: list) -> None:
+        """The opening cases, OPENING_CHUNK at a time: each chunk judged as it comes back,
+        so a bug a small named case shows is found before the large ones have run (an
+        interpreted Triton candidate spends tens of seconds on a few cases of 16,385
+        requests). Cases the time cut off before they were sent count as not judged."""
+        for i in range(0, len(cases), OPENING_CHUNK):
+            if self.out_of_time():
+                for name, _ in self.workers:
+                    self.not_judged[name] += len(cases) - i
+                return
+            if self.errors or self.interrupted or len(self.book) >= self.o.max_failures:
+                return
+            self._check(cases[i : i + OPENING_CHUNK], [], count=True, found_by="named case")
+
     def _room(self, n: int) -> int:
         return n if self.o.max_cases is None else max(0, min(n, self.o.max_cases - self.cases))
 
@@ -185,9 +200,8 @@ class Campaign:
                 # compile-bound there), and each case still runs once in the campaign.
                 mine = self._opening_cases()[self.o.unit :: self.o.units]
                 if mine:
-                    mine = mine[: self._room(len(mine))]
                     try:
-                        self._check(mine, [], count=True, found_by="named case")
+                        self._open(mine[: self._room(len(mine))])
                     finally:
                         self.opening_cases = self.cases
             r = self.o.unit

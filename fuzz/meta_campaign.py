@@ -48,10 +48,12 @@ class MetaCampaign(Campaign):
     def __init__(self, options, on_progress=None):
         super().__init__(options, on_progress)
         self.book = MetaBook(self)
+        self._named_bad_sent = False  # the named bad calls go with the opening's first chunk
 
     def _opening_cases(self) -> list:
         """One named case per family, and the shipped v2 regression seeds, inside the
-        envelope."""
+        envelope; the large ones last (an interpreted kernel takes seconds on each of
+        them: the opening is judged chunk by chunk, so the small ones' finds come first)."""
         from fuzz.meta_envelope import restrict
         from fuzz.seeds import shipped
 
@@ -63,7 +65,7 @@ class MetaCampaign(Campaign):
             case = restrict(self.envelope, e.case)
             if case is not None and e.fault is None:
                 opening.append(case)
-        return opening
+        return sorted(opening, key=_large)  # stable: the families' order within each
 
     def _strategy(self) -> st.SearchStrategy:
         cases = st.lists(meta_cases(self.envelope), min_size=1, max_size=CASES_PER_EXAMPLE)
@@ -77,8 +79,10 @@ class MetaCampaign(Campaign):
         return builtins or (self.o.check_errors and bool(self.o.candidates))
 
     def _check(self, cases, bad, *, count: bool, found_by: str):
-        if found_by == "named case" and not bad and self._wants_bad() and self.o.unit == 0:
+        first_chunk = found_by == "named case" and not self._named_bad_sent
+        if first_chunk and not bad and self._wants_bad() and self.o.unit == 0:
             bad = list(named_bad_cases(self.envelope).values())  # one per kind, first
+        self._named_bad_sent = self._named_bad_sent or found_by == "named case"
         return super()._check(cases, bad, count=count, found_by=found_by)
 
     def _run(self, cases, bad, builtins, workers) -> list[Finding]:
@@ -105,6 +109,14 @@ class MetaCampaign(Campaign):
             return MetaCase.from_json(item["case"]).describe()
         except (KeyError, TypeError, ValueError):
             return "?"
+
+
+LARGE_OPENING_CASE = 4096  # requests plus rows over a case's calls (bs 16,385, T 65,537)
+
+
+def _large(case) -> bool:
+    """A named case that costs an interpreted kernel seconds: sent after the others."""
+    return sum(c.bs + c.rows for c in case.calls) > LARGE_OPENING_CASE
 
 
 def campaign_class(op: str) -> type[Campaign]:
