@@ -125,6 +125,7 @@ class Campaign:
         self.tally = Tally()
         self.cases = self.bulk_cases = self.shipped_cases = self.plugin_bulk_cases = 0
         self.opening_cases = 0
+        self.opening_left = 0  # opening cases --seconds ended before they were sent
         self.not_judged: Counter = Counter()  # campaign cases a candidate never answered
         self.unreproduced: list[dict] = []  # bulk batches that faulted, no case re-run alone did
         self.bulk_seconds = 0.0
@@ -175,6 +176,7 @@ class Campaign:
         requests). Cases the time cut off before they were sent count as not judged."""
         for i in range(0, len(cases), OPENING_CHUNK):
             if self.out_of_time():
+                self.opening_left = len(cases) - i
                 for name, _ in self.workers:
                     self.not_judged[name] += len(cases) - i
                 return
@@ -673,6 +675,7 @@ class Campaign:
         return Report(
             cases=self.cases,
             opening_cases=self.opening_cases,
+            opening_left=self.opening_left,
             hypothesis_cases=self._hypothesis_cases(),
             bulk_cases=self.bulk_cases,
             plugin_bulk_cases=self.plugin_bulk_cases,

@@ -23,6 +23,7 @@ class Report:
 
     cases: int = 0
     opening_cases: int = 0  # named cases and shipped seeds, run before any round
+    opening_left: int = 0  # ... that --seconds ended before they were sent
     hypothesis_cases: int = 0
     bulk_cases: int = 0  # numpy-drawn, through the built-in Triton kernel
     plugin_bulk_cases: int = 0  # numpy-drawn, through each plug-in, one round trip a batch
@@ -77,6 +78,7 @@ class Report:
         for r in reports:
             merged.cases += r.cases
             merged.opening_cases += r.opening_cases
+            merged.opening_left += r.opening_left
             merged.hypothesis_cases += r.hypothesis_cases
             merged.bulk_cases += r.bulk_cases
             merged.plugin_bulk_cases += r.plugin_bulk_cases

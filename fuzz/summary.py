@@ -105,6 +105,11 @@ def print_summary(report: Report) -> None:
         f"in bulk through each plug-in, {report.shipped_path_cases:,} through the shipped "
         "public entry beside the batched path"
     )
+    if report.opening_left:
+        print(
+            f"         --seconds ended in the opening: {report.opening_left:,} named cases and "
+            "shipped seeds not run (more time runs them all)"
+        )
     print(f"         implementations: {impls}")
     print(f"         known divergences (documented, not failures): {div}")
     if report.left_out:

@@ -51,6 +51,7 @@ def test_cases_the_time_cut_off_before_they_went_out_are_not_judged() -> None:
     c._open(list(range(3 * OPENING_CHUNK)))
     assert sizes == [OPENING_CHUNK]
     assert c.not_judged["cand"] == 2 * OPENING_CHUNK
+    assert c.opening_left == 2 * OPENING_CHUNK
 
 
 def test_the_large_named_cases_go_last() -> None:
@@ -73,3 +74,13 @@ def test_the_named_bad_calls_go_with_the_first_chunk_only(monkeypatch) -> None:
     for _ in range(3):
         c._check([], [], count=True, found_by="named case")
     assert sent[0] > 0 and sent[1:] == [0, 0]
+
+
+def test_the_summary_says_the_time_ended_in_the_opening(capsys) -> None:
+    from fuzz.report import Report
+    from fuzz.summary import print_summary
+
+    print_summary(Report(cases=80, opening_cases=80, opening_left=68))
+    assert "--seconds ended in the opening: 68 named cases" in capsys.readouterr().out
+    merged = Report.merge([Report(opening_left=3), Report(opening_left=4)])
+    assert merged.opening_left == 7 and Report.from_json(merged.to_json()).opening_left == 7
