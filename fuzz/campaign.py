@@ -182,7 +182,12 @@ class Campaign:
                 return
             if self.errors or self.interrupted or len(self.book) >= self.o.max_failures:
                 return
-            self._check(cases[i : i + OPENING_CHUNK], [], count=True, found_by="named case")
+            bad = self._opening_bad() if i == 0 else []
+            self._check(cases[i : i + OPENING_CHUNK], bad, count=True, found_by="named case")
+
+    def _opening_bad(self) -> list:
+        """Bad calls sent with the opening's first chunk (v2: one named case per kind)."""
+        return []
 
     def _room(self, n: int) -> int:
         return n if self.o.max_cases is None else max(0, min(n, self.o.max_cases - self.cases))

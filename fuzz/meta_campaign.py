@@ -48,7 +48,6 @@ class MetaCampaign(Campaign):
     def __init__(self, options, on_progress=None):
         super().__init__(options, on_progress)
         self.book = MetaBook(self)
-        self._named_bad_sent = False  # the named bad calls go with the opening's first chunk
 
     def _opening_cases(self) -> list:
         """One named case per family, and the shipped v2 regression seeds, inside the
@@ -78,12 +77,10 @@ class MetaCampaign(Campaign):
         builtins = any(b != "reference" for b in self.o.builtins)
         return builtins or (self.o.check_errors and bool(self.o.candidates))
 
-    def _check(self, cases, bad, *, count: bool, found_by: str):
-        first_chunk = found_by == "named case" and not self._named_bad_sent
-        if first_chunk and not bad and self._wants_bad() and self.o.unit == 0:
-            bad = list(named_bad_cases(self.envelope).values())  # one per kind, first
-        self._named_bad_sent = self._named_bad_sent or found_by == "named case"
-        return super()._check(cases, bad, count=count, found_by=found_by)
+    def _opening_bad(self) -> list:
+        if self._wants_bad() and self.o.unit == 0:
+            return list(named_bad_cases(self.envelope).values())  # one per kind, first
+        return []
 
     def _run(self, cases, bad, builtins, workers) -> list[Finding]:
         return run_meta(

@@ -372,9 +372,9 @@ def _check_running_sum(name: str, values: torch.Tensor, why: str) -> None:
         raise ValueError(f"{why} gives {name}[{j + 1}] = {int(sums[j])}, outside int32")
 
 
-def _clamped_sum(a: int, n: int, topk: int) -> int:
-    """sum(min(a + d, topk) for d < n), in closed form."""
-    c = min(max(topk - a, 0), n)
+def _clamped_sum(a, n, c, topk):
+    """sum(min(a + d, topk) for d < n) in closed form, given c = min(max(topk - a, 0), n)
+    (the terms below topk): Python ints or int64 tensors alike."""
     return c * a + c * (c - 1) // 2 + (n - c) * topk
 
 
@@ -390,12 +390,12 @@ def _check_dsa_sums(kv: torch.Tensor, e: torch.Tensor, topk: int, T: int) -> Non
         return
     a = kv - e + 1
     c = torch.minimum((topk - a).clamp(min=0), e)  # rows below topk
-    full = c * a + c * (c - 1) // 2 + (e - c) * topk
+    full = _clamped_sum(a, e, c, topk)
     # |full| < 2**62 + 2**61 (the contract bounds kv, e and topk), so the int64 sums are
     # exact up to the first request out of range: all that is reported.
     ends = torch.cumsum(full, 0)
     lowest = torch.minimum((-a).clamp(min=0), e)  # rows of negative value (below topk)
-    least = ends - full + lowest * a + lowest * (lowest - 1) // 2
+    least = ends - full + _clamped_sum(a, lowest, lowest, topk)  # lowest rows: no clamp
     bad = (least < INT32_MIN) | (ends > INT32_MAX)
     if not bool(bad.any()):
         return
@@ -404,7 +404,7 @@ def _check_dsa_sums(kv: torch.Tensor, e: torch.Tensor, topk: int, T: int) -> Non
     base = int(ends[i] - full[i])
 
     def at(m: int) -> int:
-        return base + _clamped_sum(ai, m, topk)
+        return base + _clamped_sum(ai, m, min(max(topk - ai, 0), m), topk)
 
     def first(lo: int, hi: int, out_of_range) -> int:  # first m in [lo, hi] out of range
         while lo < hi:

@@ -15,6 +15,7 @@ from fuzz.meta_case import MetaCase
 from fuzz.meta_harness import storage_arrays
 from fuzz.meta_judge import MetaMismatch, judge_sequence, plan
 from fuzz.meta_strategies import meta_cases
+from fuzz.meta_worker import call_candidate
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -85,6 +86,6 @@ def judged_here(fn, case: MetaCase, impl: str = "rt") -> MetaMismatch | None:
     args = None
     for k, call in enumerate(case.calls):
         args = case.call_args(k, "cpu", args)
-        fn(**call.scalars(case.width, case.page_size), **args, out=out)
+        call_candidate(fn, case, call, args, out)
         calls.append(storage_arrays(out, args))
     return judge_sequence(impl, plan(case), calls)

@@ -23,7 +23,7 @@ import torch
 import nsa_meta
 import reference
 from nsa_meta import validation
-from tests.test_api_redteam6 import expected_storages  # every storage as it must be after a call
+from tests.test_api_redteam6 import expected_storages, whole  # storages: as they must be, as bytes
 
 I32, I64 = torch.int32, torch.int64
 INT32_MAX, INT32_MIN = 2**31 - 1, -(2**31)
@@ -31,11 +31,6 @@ BACKENDS = ("torch", "triton")
 MODES = reference.MODES
 FIELDS = nsa_meta.Metadata._fields
 POISON = -24681
-
-
-def whole(t: torch.Tensor) -> torch.Tensor:
-    """Every byte of `t`'s storage (cells outside the view included), not copied."""
-    return torch.empty(0, dtype=torch.uint8).set_(t.untyped_storage())
 
 
 def snapshot(*objs) -> list[tuple[torch.Tensor, torch.Tensor]]:

@@ -71,8 +71,7 @@ def test_the_named_bad_calls_go_with_the_first_chunk_only(monkeypatch) -> None:
 
     monkeypatch.setattr(campaign_module.Campaign, "_check", base_check)
     c = MetaCampaign(Options(op="metadata", builtins=["reference", "torch"]))
-    for _ in range(3):
-        c._check([], [], count=True, found_by="named case")
+    c._open(list(range(3 * OPENING_CHUNK)))
     assert sent[0] > 0 and sent[1:] == [0, 0]
 
 
