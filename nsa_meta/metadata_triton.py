@@ -15,7 +15,8 @@ second launch, no program waiting on another):
   of the extends before them (int32, SUM_P-wide loads); else i * e.
 Each program loads its own requests before the sum of earlier ones, so both are in flight
 together. Requests with many rows split them over n_split programs of each kind. The host
-sizes the grid (bs, width, the rows' capacity) for about TARGET page programs. Requests
+sizes the grid (bs, width, the rows' capacity) for about TARGET page programs (TARGET_VAR
+on draft_extend_var's wide rows, where requests with no row leave programs idle). Requests
 with no row read no req_to_token cell. Index arithmetic is int32 where the host bounds
 every unmasked offset below 2**31 (NARROW), else int64; every stride is honoured; pool
 indices are clamped into the pool and rows kept in [0, rows_cap), so garbage with
@@ -501,6 +502,9 @@ def _metadata_kernel(
 INTERPRETED = interpreting()  # fixed once Triton is imported
 # GPU plan (module constants so that tests can shrink them under the interpreter):
 TARGET = 1024  # page programs a launch aims for (H100/H200: 132 SMs, ~8 each)
+TARGET_VAR = 4096  # ... in draft_extend_var from bs TARGET_VAR_BS where a request's rows hold
+TARGET_VAR_BS = 32  # VAR_CELLS cells or more (capacity / bs x width): programs of requests
+VAR_CELLS = 8192  # with no row end at once, so more column chunks keep the live ones busy
 TILE = 2048  # elements of one [RB, BW] page tile: 16 a thread at 4 warps
 SMALL_TILE = 1024  # ... up to bs SMALL_BS: one request a tile, twice the programs
 SMALL_BS = 128
@@ -539,7 +543,7 @@ def cached_plan(
     bs: int, width: int, page_size: int, rows: int, interpreted: bool, var: bool = False
 ) -> dict:
     """plan(), memoised on its arguments and the module's plan constants."""
-    key = (bs, width, page_size, rows, interpreted, var, TARGET, TILE, SMALL_TILE, SMALL_BS, MAX_SPLIT, SPLIT_ROWS, MIN_PAGE_PROGRAMS,
+    key = (bs, width, page_size, rows, interpreted, var, TARGET, TARGET_VAR, TARGET_VAR_BS, VAR_CELLS, TILE, SMALL_TILE, SMALL_BS, MAX_SPLIT, SPLIT_ROWS, MIN_PAGE_PROGRAMS,
            SUM_BLOCK, SCALAR_REQS, SCALAR_SUB, SCALAR_REQS_VAR, SUM_SCALAR, WIDE_TILE, MAX_BW)  # fmt: skip
     found = _plans.get(key)
     if found is None:
@@ -594,16 +598,22 @@ def plan(
     tiles = -(-width // bw)
     n_rb = -(-max(bs, 1) // rb)
     n_split = min(max(rows_per_req // SPLIT_ROWS, 1), MAX_SPLIT)
+    # draft_extend_var: a request's programs with no row end at once, so on wide rows more
+    # column chunks keep the live ones busy (H100, s21/call2: bs 1024 N 1 W 65536 P 64
+    # 124 -> 112 us); on narrow ones each more program sums more earlier extends (bs 4096 N 1
+    # W 2048 P 64 9.7-10.2 -> 12.7-12.8 us), so they keep TARGET.
+    wide_rows = rows_per_req * width >= VAR_CELLS
+    target = TARGET_VAR if var and bs >= TARGET_VAR_BS and wide_rows else TARGET
     if n_rb * tiles * n_split < MIN_PAGE_PROGRAMS:
         # Few programs for the GPU (small bs and width): split each request's rows further.
         wanted = -(-MIN_PAGE_PROGRAMS // (n_rb * tiles))
         n_split = max(n_split, min(rows_per_req, wanted, MAX_SPLIT))
-    if n_rb * tiles * n_split <= TARGET:
+    if n_rb * tiles * n_split <= target:
         br, n_chunk = rb, tiles
-    elif n_rb * n_split <= TARGET:
-        br, n_chunk = rb, max(1, TARGET // (n_rb * n_split))
+    elif n_rb * n_split <= target:
+        br, n_chunk = rb, max(1, target // (n_rb * n_split))
     else:
-        br, n_chunk = rb * _pow2(-(-n_rb * n_split // TARGET)), 1
+        br, n_chunk = rb * _pow2(-(-n_rb * n_split // target)), 1
     per_chunk = -(-tiles // n_chunk)
     wide = _pow2(per_chunk)
     if per_chunk > 1 and br == rb and rows_per_req == 1 and rb * bw * wide <= WIDE_TILE:

@@ -201,7 +201,7 @@ def test_unvalidated_var_fills_short_buffers_as_far_as_they_go(backend: str) -> 
     assert_metadata_in(out, before, short, name=f"{backend}, buffers of {cap} rows")
 
 
-TINY = {"SUM_BLOCK": 8, "SCALAR_REQS": 8, "SCALAR_SUB": 2, "SUM_SCALAR": 4, "MIN_PAGE_PROGRAMS": 0,
+TINY = {"VAR_CELLS": 2**62, "SUM_BLOCK": 8, "SCALAR_REQS": 8, "SCALAR_SUB": 2, "SUM_SCALAR": 4, "MIN_PAGE_PROGRAMS": 0,
         "WIDE_TILE": 0}  # fmt: skip
 GPU_PLANS = {  # the GPU's plan with tiny tiles: each of its three branches, and row splits
     "one tile a program": {"TILE": 32, "SMALL_TILE": 32, "TARGET": 10**6, "SPLIT_ROWS": 8, **TINY},

@@ -202,9 +202,31 @@ def test_chunks_of_few_tiles_become_one_wide_tile(
 ) -> None:
     """Where a page program would loop over a few tiles of one request block, the GPU plan
     gives it one tile of up to WIDE_TILE elements instead; the chunks still cover the
-    width, and more tiles than that stay a loop."""
+    width, and more tiles than that stay a loop (at TARGET programs: TARGET_VAR off)."""
     monkeypatch.setattr(kernel, "WIDE_TILE", 8192)
+    monkeypatch.setattr(kernel, "VAR_CELLS", 2**62)
     p = kernel.plan(bs, width, 64, bs, interpreted=False, var=True)
     assert (p["BW"], p["RB"] * p["BW"] <= kernel.WIDE_TILE) == (bw, True)
     assert p["n_chunk"] * p["chunk_w"] >= width > (p["n_chunk"] - 1) * p["chunk_w"]
     assert (p["chunk_w"] == p["BW"]) is (bw > 1024 or width <= 1024 * p["n_chunk"])
+
+
+@pytest.mark.parametrize(
+    ("bs", "width", "rows", "more"),
+    [(32, 65536, 32, True), (1024, 65536, 1024, True), (4096, 2048, 16384, True),
+     (4096, 2048, 4096, False), (1024, 2048, 1024, False), (8, 163840, 8, False)],
+)  # fmt: skip
+def test_draft_extend_var_aims_for_more_programs_on_wide_rows(
+    bs: int, width: int, rows: int, more: bool
+) -> None:
+    """draft_extend_var from bs TARGET_VAR_BS aims for TARGET_VAR page programs where a
+    request's rows hold VAR_CELLS cells or more (its programs with no row end at once), and
+    for TARGET elsewhere, as the fixed-width modes do; the chunks cover the width either way."""
+    var = kernel.plan(bs, width, 64, rows, interpreted=False, var=True)
+    fixed = kernel.plan(bs, width, 64, rows, interpreted=False, var=False)
+    programs = [p["n_rb"] * p["n_chunk"] * p["n_split"] for p in (var, fixed)]
+    assert (programs[0] > programs[1]) is more, programs
+    assert programs[0] <= max(kernel.TARGET_VAR, programs[1])
+    for p in (var, fixed):
+        assert p["n_chunk"] * p["chunk_w"] >= width > (p["n_chunk"] - 1) * p["chunk_w"]
+        assert p["n_rb"] * p["BR"] >= bs
