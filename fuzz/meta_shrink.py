@@ -2,7 +2,8 @@
 with the same signature, never leaving the envelope.
 
 Calls first (one call unless the failure needs two), then the batch by bisection, then the
-canonical form: contiguous int32 inputs, a plain req_to_token, plain buffers, page size 1,
+canonical form (calls that agree, in bs or in one input's values, shrink together first: a
+failure that needs them to agree would not survive shrinking one alone): contiguous int32 inputs, a plain req_to_token, plain buffers, page size 1,
 the narrowest width, each call at it (no width change between calls) or at its narrowest
 own width, next_n 1, top-k 0 or 2**31 - 1, the smallest values. A stale cell whose call,
 run alone, leaves that cell unwritten is the same missed write: the lone call is kept.
@@ -88,6 +89,14 @@ def _with_call(case: MetaCase, k: int, call: MetaCall) -> MetaCase:
     return replace(case, calls=tuple(calls))
 
 
+def _with_each(case: MetaCase, ks: tuple[int, ...], change: Callable[[MetaCall], MetaCall]):
+    """`case` with `change` applied to each call in `ks`."""
+    calls = list(case.calls)
+    for k in ks:
+        calls[k] = change(calls[k])
+    return replace(case, calls=tuple(calls))
+
+
 def _requests(call: MetaCall, keep: list[int]) -> MetaCall:
     def pick(xs):
         return None if xs is None else tuple(xs[i] for i in keep)
@@ -109,49 +118,62 @@ def _fewer_calls(s: _Search) -> None:
             return
 
 
-def _fewer_requests(s: _Search, k: int) -> None:
-    """Bisect the smallest prefix that still fails, then the latest start of a window."""
-    bs = s.best.calls[k].bs
+def _tied(s: _Search, same: Callable[[MetaCall], object]) -> list[tuple[int, ...]]:
+    """Groups of two or more calls equal in `same`: a failure that needs its calls to agree
+    (a cache keyed on the lengths, a replay of the same batch) shrinks only if they shrink
+    together, so each group is tried as one before each call alone."""
+    groups: dict[object, list[int]] = {}
+    for k, call in enumerate(s.best.calls):
+        groups.setdefault(same(call), []).append(k)
+    return [tuple(ks) for ks in groups.values() if len(ks) > 1]
+
+
+def _fewer_requests(s: _Search, ks: tuple[int, ...]) -> None:
+    """Bisect the smallest prefix that still fails, then the latest start of a window; the
+    same requests of every call in `ks` (calls of one bs)."""
+    bs = s.best.calls[ks[0]].bs
     lo, hi = 0, bs  # hi fails (the case as is)
     while lo < hi and not s.out_of_time():
         mid = (lo + hi) // 2
-        call = _requests(s.best.calls[k], list(range(mid)))
-        if s.test(_with_call(s.best, k, call)):
+        if s.test(_with_each(s.best, ks, lambda c, m=mid: _requests(c, list(range(m))))):
             hi = mid
         else:
             lo = mid + 1
     if hi < bs:
-        s.take(_with_call(s.best, k, _requests(s.best.calls[k], list(range(hi)))))
-    bs = s.best.calls[k].bs
+        s.take(_with_each(s.best, ks, lambda c: _requests(c, list(range(hi)))))
+    bs = s.best.calls[ks[0]].bs
     lo, hi = 0, bs  # drop the first `lo` requests while it still fails
     while lo < hi and not s.out_of_time():
         mid = (lo + hi + 1) // 2
-        call = _requests(s.best.calls[k], list(range(mid, bs)))
-        if s.test(_with_call(s.best, k, call)):
+        if s.test(_with_each(s.best, ks, lambda c, m=mid: _requests(c, list(range(m, bs))))):
             lo = mid
         else:
             hi = mid - 1
     if lo:
-        s.take(_with_call(s.best, k, _requests(s.best.calls[k], list(range(lo, bs)))))
+        s.take(_with_each(s.best, ks, lambda c: _requests(c, list(range(lo, bs)))))
 
 
-def _values(s: _Search, k: int, name: str) -> None:
-    """Whole array to 0, then 1, then each value lowered by bisection."""
-    values = getattr(s.best.calls[k], name)
+def _values(s: _Search, ks: tuple[int, ...], name: str) -> None:
+    """Whole array to 0, then 1, then each value lowered by bisection; the same values in
+    every call of `ks` (calls whose `name` is equal)."""
+    values = getattr(s.best.calls[ks[0]], name)
     if values is None or not values:
         return
+
+    def set_to(new):
+        return _with_each(s.best, ks, lambda c: replace(c, **{name: new}))
+
     for v in (0, 1):
-        if s.take(_with_call(s.best, k, replace(s.best.calls[k], **{name: (v,) * len(values)}))):
+        if s.take(set_to((v,) * len(values))):
             return
     for i in range(min(len(values), 64)):
         lo = 0
         while not s.out_of_time():
-            cur = getattr(s.best.calls[k], name)
+            cur = getattr(s.best.calls[ks[0]], name)
             if cur[i] <= lo:
                 break
             mid = (lo + cur[i]) // 2
-            new = cur[:i] + (mid,) + cur[i + 1 :]
-            if s.take(_with_call(s.best, k, replace(s.best.calls[k], **{name: new}))):
+            if s.take(set_to(cur[:i] + (mid,) + cur[i + 1 :])):
                 continue
             lo = mid + 1
 
@@ -195,6 +217,8 @@ def _canonical_case(s: _Search) -> None:
     s.take(replace(s.best, vec_strides=()))
     s.take(replace(s.best, vec_stride=1, offset=0, table_pad=0, table_extra=0))
     s.take(replace(s.best, refill=False))  # new input tensors each call, if it still fails
+    if s.env.next_n is None or 1 in s.env.next_n:  # every call at once (see _tied)
+        s.take(_with_each(s.best, tuple(range(len(s.best.calls))), lambda c: replace(c, next_n=1)))
     for page in (1, 2):
         if s.env.page_sizes is None or page in s.env.page_sizes:
             if s.take(replace(s.best, page_size=page)):
@@ -238,13 +262,19 @@ def shrink(
     for _ in range(ROUNDS):
         before = s.best
         _fewer_calls(s)
+        for ks in _tied(s, lambda c: c.bs):
+            _fewer_requests(s, ks)
         for k in range(len(s.best.calls)):
-            _fewer_requests(s, k)
+            _fewer_requests(s, (k,))
         _canonical_case(s)
         for k in range(len(s.best.calls)):
             _canonical_call(s, k)
-            for name in ("seq_lens", "extend_seq_lens", "req_pool_indices"):
-                _values(s, k, name)
+        for name in ("seq_lens", "extend_seq_lens", "req_pool_indices"):
+            for ks in _tied(s, lambda c, n=name: getattr(c, n)):
+                _values(s, ks, name)
+            for k in range(len(s.best.calls)):
+                _values(s, (k,), name)
+        for k in range(len(s.best.calls)):
             _canonical_call(s, k)  # a smaller pool index lets the table shrink
         if s.best == before or s.out_of_time():
             break

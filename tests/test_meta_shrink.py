@@ -210,3 +210,32 @@ def test_a_plain_predicate_shrinks_as_before() -> None:
         TWO, lambda c: getattr(judged(unwritten_tail.skips_bs3, c), "signature", 0) == STALE, 5
     )
     assert len(small.calls) == 2 and small != TWO
+
+
+def _agreeing_calls_fail(c: MetaCase) -> bool:
+    """A cache keyed on the lengths that ignores top-k: two calls with the same lengths and
+    pool rows, at least one row, and another top-k (the stale-topk family)."""
+    if len(c.calls) != 2:
+        return False
+    a, b = c.calls
+    same = (a.seq_lens, a.extend_seq_lens, a.req_pool_indices, a.next_n) == (
+        b.seq_lens, b.extend_seq_lens, b.req_pool_indices, b.next_n,
+    )  # fmt: skip
+    return same and a.topk != b.topk and sum(a.extend_seq_lens or ()) > 0
+
+
+def test_calls_that_must_agree_shrink_together() -> None:
+    """A failure that needs both calls to keep the same batch shrinks them together: one
+    request, the smallest values and next_n 1 in both calls. Shrinking one call at a time
+    cannot move (each step breaks the agreement), and left this at bs 3, next_n 3."""
+    base = named_meta_cases()["draft_extend_var: the same extends again with a new topk, refilled in place"]
+    call = replace(base.calls[0], seq_lens=(6, 3, 9), extend_seq_lens=(2, 0, 3),
+                   req_pool_indices=(2, 0, 1), next_n=3, topk=8)  # fmt: skip
+    case = replace(base, calls=(call, replace(call, topk=5)))
+    assert _agreeing_calls_fail(case)
+    got = shrink(case, _agreeing_calls_fail, 30.0)
+    assert _agreeing_calls_fail(got)
+    for c in got.calls:
+        assert (c.bs, c.seq_lens, c.extend_seq_lens, c.req_pool_indices, c.next_n) == (
+            1, (0,), (1,), (0,), 1,
+        ), got  # fmt: skip
