@@ -24,6 +24,7 @@ from reference.metadata import INT32_MAX
 
 Fails = Callable[..., object]
 ROUNDS = 3
+DROP_RUNS_BS = 64  # calls of at most this many requests (after bisection) drop runs of them
 
 
 class _Search:
@@ -153,6 +154,23 @@ def _fewer_requests(s: _Search, ks: tuple[int, ...]) -> None:
         s.take(_with_each(s.best, ks, lambda c: _requests(c, list(range(lo, bs)))))
 
 
+def _drop_runs(s: _Search, ks: tuple[int, ...]) -> None:
+    """Remove runs of requests (halves, quarters, ... single ones) from every call of `ks`
+    while it still fails: the requests between those a failure needs, which no prefix or
+    window drops (two calls whose lengths differ but sum the same). Up to DROP_RUNS_BS
+    requests: about 2 * bs tries at most."""
+    size = s.best.calls[ks[0]].bs // 2 if s.best.calls[ks[0]].bs <= DROP_RUNS_BS else 0
+    while size >= 1 and not s.out_of_time():
+        start = 0
+        while start < s.best.calls[ks[0]].bs and not s.out_of_time():
+            bs = s.best.calls[ks[0]].bs
+            keep = [i for i in range(bs) if not start <= i < start + size]
+            if keep and s.take(_with_each(s.best, ks, lambda c, k=keep: _requests(c, k))):
+                continue  # `start` now names the run after the one dropped
+            start += size
+        size //= 2
+
+
 def _values(s: _Search, ks: tuple[int, ...], name: str) -> None:
     """Whole array to 0, then 1, then each value lowered by bisection; the same values in
     every call of `ks` (calls whose `name` is equal)."""
@@ -276,6 +294,11 @@ def shrink(
                 _values(s, (k,), name)
         for k in range(len(s.best.calls)):
             _canonical_call(s, k)  # a smaller pool index lets the table shrink
+        # Last: costly (up to 2 * bs tries), and the next round normalises what it leaves.
+        for ks in _tied(s, lambda c: c.bs):
+            _drop_runs(s, ks)
+        for k in range(len(s.best.calls)):
+            _drop_runs(s, (k,))
         if s.best == before or s.out_of_time():
             break
     return s.best

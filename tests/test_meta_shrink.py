@@ -228,7 +228,9 @@ def test_calls_that_must_agree_shrink_together() -> None:
     """A failure that needs both calls to keep the same batch shrinks them together: one
     request, the smallest values and next_n 1 in both calls. Shrinking one call at a time
     cannot move (each step breaks the agreement), and left this at bs 3, next_n 3."""
-    base = named_meta_cases()["draft_extend_var: the same extends again with a new topk, refilled in place"]
+    base = named_meta_cases()[
+        "draft_extend_var: the same extends again with a new topk, refilled in place"
+    ]
     call = replace(base.calls[0], seq_lens=(6, 3, 9), extend_seq_lens=(2, 0, 3),
                    req_pool_indices=(2, 0, 1), next_n=3, topk=8)  # fmt: skip
     case = replace(base, calls=(call, replace(call, topk=5)))
@@ -239,3 +241,28 @@ def test_calls_that_must_agree_shrink_together() -> None:
         assert (c.bs, c.seq_lens, c.extend_seq_lens, c.req_pool_indices, c.next_n) == (
             1, (0,), (1,), (0,), 1,
         ), got  # fmt: skip
+
+
+def _same_sums_fail(c: MetaCase) -> bool:
+    """A cache keyed on (bs, sum of the lengths): two calls of one bs whose lengths differ but
+    sum the same (round 7's cache_keyed_on_sums)."""
+    if len(c.calls) != 2:
+        return False
+    a, b = c.calls
+    return a.bs == b.bs and a.seq_lens != b.seq_lens and sum(a.seq_lens) == sum(b.seq_lens)
+
+
+def test_requests_between_those_a_failure_needs_are_dropped() -> None:
+    """The two requests that differ sit at both ends of a batch of 64: no prefix or window
+    drops the 62 between them (each keeps one end only); dropping runs of requests from both
+    calls at once does."""
+    base = named_meta_cases()[
+        "draft_extend_var: the same extends again with a new topk, refilled in place"
+    ]
+    first = replace(base.calls[0], mode="decode", extend_seq_lens=None, topk=2,
+                    seq_lens=(1,) + (3,) * 62 + (5,), req_pool_indices=(0,) * 64)  # fmt: skip
+    second = replace(first, seq_lens=(5,) + (3,) * 62 + (1,))
+    case = replace(base, calls=(first, second))
+    assert _same_sums_fail(case)
+    got = shrink(case, _same_sums_fail, 30.0)
+    assert _same_sums_fail(got) and [c.bs for c in got.calls] == [2, 2], got
