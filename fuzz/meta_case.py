@@ -31,6 +31,9 @@ FIELDS = (
 INPUTS = ("seq_lens", "req_pool_indices", "req_to_token", "extend_seq_lens")
 
 
+SMALL_TABLE = 16  # req_to_token cells a case's description lists in full
+
+
 @dataclass(frozen=True)
 class Table:
     """req_to_token: `pool` rows of `columns` int32 token ids, cell (r, c) =
@@ -199,7 +202,9 @@ class MetaCall:
             width=d.get("width"),
         )
 
-    def describe(self) -> str:
+    def describe(self, table: bool = False) -> str:
+        """One line; `table`: name req_to_token's cells too (calls whose tables differ)."""
+
         def short(xs) -> str:
             return "[" + ", ".join(map(str, xs[:6])) + (", ..." if len(xs) > 6 else "") + "]"
 
@@ -227,6 +232,11 @@ class MetaCall:
             where = [f"columns from {t.negative_from}"] if t.negative_from else []
             where += [f"pool rows {short(t.negative_rows)}"] if t.negative_rows else []
             parts.append(f"negative ids in unread cells ({', '.join(where)})")
+        if table or t.seed:
+            if t.pool * t.columns <= SMALL_TABLE:
+                parts.append(f"req_to_token={t.rows()}")
+            else:
+                parts.append(f"req_to_token cells (1009 r + 7 c + {t.seed}) % 100000")
         return " ".join(parts)
 
 
@@ -488,7 +498,8 @@ class MetaCase:
             head += f" ({', '.join(tables)})" if tables else ""
         if len(self.calls) == 1:
             return f"{self.calls[0].describe()} {head}"
-        body = "; ".join(f"call {k + 1}: {c.describe()}" for k, c in enumerate(self.calls))
+        tables = len({c.table for c in self.calls}) > 1
+        body = "; ".join(f"call {k + 1}: {c.describe(tables)}" for k, c in enumerate(self.calls))
         return f"{len(self.calls)} calls on one set of buffers ({head}): {body}"
 
 

@@ -19,7 +19,7 @@ from fuzz import corpus
 from fuzz.book import Book
 from fuzz.candidates import candidate_name
 from fuzz.harness import Finding
-from fuzz.meta_case import POISON, MetaCase
+from fuzz.meta_case import POISON, MetaCase, Table
 from fuzz.meta_judge import MetaMismatch, same_missed_write, values_twin
 from fuzz.meta_shrink import shrink
 from fuzz.meta_strategies import named_meta_cases
@@ -266,3 +266,19 @@ def test_requests_between_those_a_failure_needs_are_dropped() -> None:
     assert _same_sums_fail(case)
     got = shrink(case, _same_sums_fail, 30.0)
     assert _same_sums_fail(got) and [c.bs for c in got.calls] == [2, 2], got
+
+
+def test_calls_whose_tables_differ_name_their_cells() -> None:
+    """Two calls that differ only in req_to_token's values (a cache keyed on the pool rows):
+    each call's description lists its table, so the repro does not read as the same call
+    twice; a single call on the default table lists none."""
+    base = named_meta_cases()[
+        "draft_extend_var: the same extends again with a new topk, refilled in place"
+    ]
+    call = replace(base.calls[0], mode="decode", extend_seq_lens=None, seq_lens=(0,),
+                   req_pool_indices=(0,), table=Table(1, 1))  # fmt: skip
+    case = replace(base, width=1, calls=(call, replace(call, table=Table(1, 1, seed=2))))
+    text = case.describe()
+    assert "call 1: " in text and "req_to_token=[[0]]; call 2: " in text, text
+    assert text.endswith("req_to_token=[[2]]"), text
+    assert "req_to_token" not in replace(case, calls=(call,)).describe()
