@@ -51,12 +51,14 @@ class MetaCampaign(Campaign):
 
     def _opening_cases(self) -> list:
         """One named case per family, and the shipped v2 regression seeds, inside the
-        envelope; the large ones last (an interpreted kernel takes seconds on each of
-        them: the opening is judged chunk by chunk, so the small ones' finds come first)."""
+        envelope; the large ones last, in LARGE_FIRST's order (an interpreted kernel takes
+        seconds on each of them: the opening is judged chunk by chunk, so the small ones'
+        finds come first, and a timed campaign runs the large ones between its rounds)."""
         from fuzz.meta_envelope import restrict
         from fuzz.seeds import shipped
 
-        opening = list(named_cases(self.envelope).values())
+        named = named_cases(self.envelope)
+        opening = list(named.values())
         entries, errors = shipped("metadata")
         for e in errors:
             self.errors.append(f"a shipped regression seed could not be read: {e}")
@@ -64,7 +66,15 @@ class MetaCampaign(Campaign):
             case = restrict(self.envelope, e.case)
             if case is not None and e.fault is None:
                 opening.append(case)
-        return sorted(opening, key=_large)  # stable: the families' order within each
+        rank = {id(named[n]): i for i, n in enumerate(LARGE_FIRST) if n in named}
+        return sorted(opening, key=lambda c: (_large(c), rank.get(id(c), len(LARGE_FIRST))))
+
+    def _split_opening(self, cases: list) -> tuple[list, list]:
+        """The large named cases wait for the rounds (one after each) in a campaign with a
+        time budget; with --max-cases only (a fixed count), the whole opening comes first."""
+        if self.deadline is None:
+            return cases, []
+        return [c for c in cases if not _large(c)], [c for c in cases if _large(c)]
 
     def _strategy(self) -> st.SearchStrategy:
         cases = st.lists(meta_cases(self.envelope), min_size=1, max_size=CASES_PER_EXAMPLE)
@@ -109,6 +119,17 @@ class MetaCampaign(Campaign):
 
 
 LARGE_OPENING_CASE = 4096  # requests plus rows over a case's calls (bs 16,385, T 65,537)
+# The large named cases in the order they run (one after each round): either side of 16,384
+# in each mode first, then T past 2**16, then the rest (the families' order).
+LARGE_FIRST = (
+    "bs 16385",
+    "bs 16385, draft_extend_var",
+    "bs 16383",
+    "bs 16385, target_verify",
+    "bs 16385, draft_extend",
+    "one extend past 2**16 rows",
+    "bs 16384",
+)
 
 
 def _large(case) -> bool:

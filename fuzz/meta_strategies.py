@@ -65,7 +65,8 @@ def _case(*calls: MetaCall, width=5, page=1, **kw) -> MetaCase:
 def _big(bs: int, mode: str = "decode") -> MetaCase:
     s = [(i * 7) % 50 + 1 for i in range(bs)]
     r = [(i * 5) % (bs + 2) for i in range(bs)]
-    ext = [(i * 3) % 4 for i in range(bs)] if mode == "draft_extend_var" else None
+    # (3i + 1) % 4: mixed zeros, and the last request (one past a block) has rows.
+    ext = [(i * 3 + 1) % 4 for i in range(bs)] if mode == "draft_extend_var" else None
     return _case(_call(mode, s, r, ext, N=2, pool=bs + 2, columns=1), width=1)
 
 
@@ -231,6 +232,43 @@ def named_meta_cases() -> dict[str, MetaCase]:
     for bs in (33, 129, 1025, 16385):  # one past a block of requests, in the other modes
         for mode in MODES[1:]:
             cases[f"bs {bs}, {mode}"] = _big(bs, mode)
+    cases.update(_round8_cases())
+    return cases
+
+
+def _round8_cases() -> dict[str, MetaCase]:
+    """Red-team round 8 (Triton candidates under the interpreter): corners its bugs needed
+    that the cases above reach only at 16,385 requests or not at all."""
+    c = _call
+    r64 = Layout("int64")
+    tiles = {  # T past a 128-row tile that next_n does not divide
+        "target_verify next_n 5, T 150 (past a 128-row tile)": c(
+            "target_verify", [(i * 7) % 40 for i in range(30)], list(range(30)), N=5, pool=30
+        ),
+        "draft_extend next_n 7, T 140": c(
+            "draft_extend", [(i * 5) % 40 for i in range(20)], list(range(20)), N=7, pool=20
+        ),
+        "draft_extend next_n 3, T 150": c(
+            "draft_extend", [(i * 3) % 40 for i in range(50)], list(range(50)), N=3, pool=50
+        ),
+    }
+    cases = {name: _case(call, width=3) for name, call in tiles.items()}
+    cases["decode, pool indices int64, page size 2"] = _case(
+        c("decode", [3, 4, 1], [0, 1, 2], idx_layout=r64, pool=3), width=4, page=2
+    )
+    cases["draft_extend_var, pool indices int64, page size 3"] = _case(
+        c("draft_extend_var", [5, 2, 6], [2, 0, 1], [1, 0, 2], idx_layout=r64, pool=3),
+        width=7,
+        page=3,
+    )
+    cases["draft_extend_var back-to-back: T from 1 to 129 (past a 128-row tile)"] = _case(
+        c("draft_extend_var", [3], [0], [1], pool=2),
+        c("draft_extend_var", [130], [1], [129], pool=2, seed=3),
+        width=2,
+    )
+    for mode in ("decode", "draft_extend_var"):  # past a 1024-request chunk and a 32 block
+        suffix = "" if mode == "decode" else f", {mode}"
+        cases[f"bs 1100{suffix}"] = _big(1100, mode)
     return cases
 
 

@@ -107,8 +107,8 @@ def print_summary(report: Report) -> None:
     )
     if report.opening_left:
         print(
-            f"         --seconds ended in the opening: {report.opening_left:,} named cases and "
-            "shipped seeds not run (more time runs them all)"
+            f"         --seconds ended before {report.opening_left:,} named cases and "
+            "shipped seeds were run (more time runs them all)"
         )
     print(f"         implementations: {impls}")
     print(f"         known divergences (documented, not failures): {div}")

@@ -80,6 +80,6 @@ def test_the_summary_says_the_time_ended_in_the_opening(capsys) -> None:
     from fuzz.summary import print_summary
 
     print_summary(Report(cases=80, opening_cases=80, opening_left=68))
-    assert "--seconds ended in the opening: 68 named cases" in capsys.readouterr().out
+    assert "--seconds ended before 68 named cases" in capsys.readouterr().out
     merged = Report.merge([Report(opening_left=3), Report(opening_left=4)])
     assert merged.opening_left == 7 and Report.from_json(merged.to_json()).opening_left == 7
