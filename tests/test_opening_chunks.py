@@ -9,7 +9,8 @@ import time
 
 from fuzz import campaign as campaign_module
 from fuzz.campaign import OPENING_CHUNK, Campaign, Options
-from fuzz.meta_campaign import MetaCampaign, _large
+from fuzz.meta_campaign import LARGE_FIRST, MetaCampaign, _large
+from fuzz.meta_strategies import named_meta_cases
 
 
 def _recording(c: Campaign, after=None) -> list[int]:
@@ -83,3 +84,62 @@ def test_the_summary_says_the_time_ended_in_the_opening(capsys) -> None:
     assert "--seconds ended before 68 named cases" in capsys.readouterr().out
     merged = Report.merge([Report(opening_left=3), Report(opening_left=4)])
     assert merged.opening_left == 7 and Report.from_json(merged.to_json()).opening_left == 7
+
+
+def _opening(deadline: float | None) -> tuple[MetaCampaign, list, list]:
+    c = MetaCampaign(Options(op="metadata", deadline=deadline))
+    first, deferred = c._split_opening(c._opening_cases())
+    return c, first, deferred
+
+
+def test_a_timed_campaign_runs_the_large_named_cases_between_its_rounds() -> None:
+    """With --seconds, the large named cases wait for the rounds, in LARGE_FIRST's order:
+    round 8's correct Triton candidate takes 13-15 s a call at bs 16,385 under the
+    interpreter, and its draws waited 60-90 s for them (three bugs missed, one found at 88 s
+    that a draw finds in 1.6 s). With --max-cases alone (a fixed count) nothing waits."""
+    _, first, deferred = _opening(time.monotonic() + 60)
+    assert deferred and not any(_large(c) for c in first) and all(map(_large, deferred))
+    named = named_meta_cases()
+    assert deferred[: len(LARGE_FIRST)] == [named[n] for n in LARGE_FIRST]
+    _, first, deferred = _opening(None)
+    assert deferred == [] and any(_large(c) for c in first)
+
+
+def test_one_deferred_case_after_each_round_counted_as_opening() -> None:
+    c, first, deferred = _opening(time.monotonic() + 3600)
+    c._deferred = deferred[:3]
+    c.workers = [("cand", None)]
+    checked: list = []
+
+    def check(cases, bad, *, count, found_by):
+        assert (found_by, count, bad) == ("named case", True, [])
+        checked.append(cases)
+        c.cases += len(cases)
+
+    c._check = check
+    c._open_deferred()
+    assert checked == [[deferred[0]]] and c.opening_cases == 1 and c._deferred == deferred[1:3]
+    c.deadline = time.monotonic() - 1  # the time ends: no more, and what is left is named
+    c._open_deferred()
+    assert len(checked) == 1
+
+
+def test_deferred_cases_the_time_cut_off_are_not_judged(tmp_path) -> None:
+    """A whole timed campaign whose budget ends before its large cases ran: each counts as
+    not judged, and in opening_left (the summary's `--seconds ended before N named cases`)."""
+    c = MetaCampaign(Options(op="metadata", corpus_dir=tmp_path, deadline=time.monotonic() + 3600))
+    _, deferred = c._split_opening(c._opening_cases())
+    c._opening_cases = lambda: deferred  # only the large ones, so all are deferred
+    c._round = lambda r: setattr(c, "deadline", time.monotonic() - 1)  # one round: time up
+    c.run()
+    assert c.opening_left == len(deferred) and c.opening_cases == 0, c.opening_left
+
+
+def test_the_cases_one_past_a_block_give_their_last_request_rows() -> None:
+    """`bs 33/129/1025/16385, draft_extend_var` end with a request that has rows: with a
+    zero extend there (the old (3i) % 4) the request past the block added none, and round 8's
+    `T_from_last_program` (T read from the last program's sum) went unseen."""
+    named = named_meta_cases()
+    for bs in (33, 129, 1025, 16385):
+        (call,) = named[f"bs {bs}, draft_extend_var"].calls
+        assert call.extend_seq_lens[-1] > 0 and 0 in call.extend_seq_lens
