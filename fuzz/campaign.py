@@ -127,6 +127,7 @@ class Campaign:
         self.opening_cases = 0
         self.opening_left = 0  # opening cases --seconds ended before they were sent
         self._deferred: list = []  # opening cases run one after each round (_open_deferred)
+        self.deferred_first = 0  # ... of which this many run before the first round
         self.not_judged: Counter = Counter()  # campaign cases a candidate never answered
         self.unreproduced: list[dict] = []  # bulk batches that faulted, no case re-run alone did
         self.bulk_seconds = 0.0
@@ -226,6 +227,8 @@ class Campaign:
                     first, self._deferred = self._split_opening(mine[: self._room(len(mine))])
                     try:
                         self._open(first)
+                        for _ in range(self.deferred_first):
+                            self._open_deferred()
                     finally:
                         self.opening_cases = self.cases
             r = self.o.unit

@@ -9,7 +9,7 @@ import time
 
 from fuzz import campaign as campaign_module
 from fuzz.campaign import OPENING_CHUNK, Campaign, Options
-from fuzz.meta_campaign import LARGE_FIRST, MetaCampaign, _large
+from fuzz.meta_campaign import LARGE_BEFORE_ROUNDS, LARGE_FIRST, MetaCampaign, _large
 from fuzz.meta_strategies import named_meta_cases
 
 
@@ -125,14 +125,30 @@ def test_one_deferred_case_after_each_round_counted_as_opening() -> None:
 
 
 def test_deferred_cases_the_time_cut_off_are_not_judged(tmp_path) -> None:
-    """A whole timed campaign whose budget ends before its large cases ran: each counts as
-    not judged, and in opening_left (the summary's `--seconds ended before N named cases`)."""
+    """A whole timed campaign: the first LARGE_BEFORE_ROUNDS large cases right after the
+    small opening, then one after each round; when the budget ends, each case left counts
+    as not judged and in opening_left (the summary's `--seconds ended before N named
+    cases`)."""
     c = MetaCampaign(Options(op="metadata", corpus_dir=tmp_path, deadline=time.monotonic() + 3600))
     _, deferred = c._split_opening(c._opening_cases())
     c._opening_cases = lambda: deferred  # only the large ones, so all are deferred
-    c._round = lambda r: setattr(c, "deadline", time.monotonic() - 1)  # one round: time up
+    order: list = []
+
+    def check(cases, bad, *, count, found_by):
+        order.extend(deferred.index(x) for x in cases)
+        c.cases += len(cases)
+
+    def round_(r):
+        order.append("round")
+        if order.count("round") == 2:
+            c.deadline = time.monotonic() - 1  # the budget ends in the second round
+
+    c._check, c._round = check, round_
     c.run()
-    assert c.opening_left == len(deferred) and c.opening_cases == 0, c.opening_left
+    early = list(range(LARGE_BEFORE_ROUNDS))
+    assert order == [*early, "round", LARGE_BEFORE_ROUNDS, "round"], order
+    assert c.opening_cases == LARGE_BEFORE_ROUNDS + 1
+    assert c.opening_left == len(deferred) - LARGE_BEFORE_ROUNDS - 1
 
 
 def test_the_cases_one_past_a_block_give_their_last_request_rows() -> None:
