@@ -120,14 +120,16 @@ class MetaCampaign(Campaign):
 
 
 LARGE_OPENING_CASE = 4096  # requests plus rows over a case's calls (bs 16,385, T 65,537)
-# The large named cases in the order they run (one after each round): either side of 16,384
-# in each mode first, then T past 2**16, then the rest (the families' order).
+# The large named cases in the order they run (one after each round): one past 16,384
+# requests in decode and draft_extend_var, then 65,536 unclamped rows of one request (running
+# sums near -2**31: round 8's n(n-1)/2 in int32), the other modes, the rest.
 LARGE_FIRST = (
     "bs 16385",
     "bs 16385, draft_extend_var",
-    "one extend past 2**16 rows",
+    "dsa_cu_seqlens_k below -2**31 + 2**15, then rows past 2**31 - 1 on their own",
     "bs 16385, target_verify",
     "bs 16385, draft_extend",
+    "one extend past 2**16 rows",
     "bs 16383",
     "bs 16384",
 )
