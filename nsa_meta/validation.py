@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 INT32_MAX = 2**31 - 1
@@ -19,8 +20,16 @@ OutPair = tuple[torch.Tensor, torch.Tensor]
 def _check_index_tensor(name: str, t: object) -> None:
     if not isinstance(t, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+    _check_strided(name, t)
     if t.dtype not in INDEX_DTYPES:
         raise TypeError(f"{name} has dtype {t.dtype}; expected torch.int32 or torch.int64")
+
+
+def _check_strided(name: str, t: torch.Tensor) -> None:
+    """A dense tensor: sparse ones have no strides (and torch fails deep inside, naming
+    nothing)."""
+    if t.layout != torch.strided:
+        raise TypeError(f"{name} is a {t.layout} tensor; expected a dense (strided) tensor")
 
 
 OUT_NAMES = ("out_seqlens_expanded", "out_nsa_cache_seqlens")
@@ -209,6 +218,7 @@ def _check_metadata_out(
             raise ValueError(f"out.{name} is missing (None)")
         if not isinstance(buf, torch.Tensor):
             raise TypeError(f"out.{name} must be a torch.Tensor, got {type(buf).__name__}")
+        _check_strided(f"out.{name}", buf)
         if buf.dtype != torch.int32:
             raise TypeError(f"out.{name} has dtype {buf.dtype}; expected torch.int32")
         rank, need_rows, need_cols = needs[name]
@@ -277,6 +287,7 @@ def check_metadata_layout(
             )
     if not isinstance(req_to_token, torch.Tensor):
         raise TypeError(f"req_to_token must be a torch.Tensor, got {type(req_to_token).__name__}")
+    _check_strided("req_to_token", req_to_token)
     if req_to_token.dtype != torch.int32:
         raise TypeError(f"req_to_token has dtype {req_to_token.dtype}; expected torch.int32")
     if req_to_token.dim() != 2:
@@ -302,28 +313,32 @@ def check_metadata_layout(
     return rows
 
 
-def _cells(t: torch.Tensor) -> torch.Tensor:
-    """The 4-byte cells of `t`'s storage that its elements cover (int32 or int64)."""
-    k = t.element_size() // 4
-    index = torch.tensor(t.storage_offset() * k, dtype=torch.int64)
+def _cells(t: torch.Tensor, origin: int, unit: int) -> np.ndarray:
+    """The memory cells of `unit` bytes, counted from address `origin`, that `t`'s elements
+    cover (int32 or int64; `unit` divides the element size and t's offset from `origin`).
+    Host arithmetic on shapes and strides (numpy): no tensor, on no default device."""
+    size = t.element_size()
+    index = np.array((t.data_ptr() - origin) // unit, dtype=np.int64)
     for n, step in zip(t.shape, t.stride()):
-        index = index[..., None] + torch.arange(n, dtype=torch.int64) * (step * k)
-    index = index.flatten()
-    return torch.cat([index + j for j in range(k)]) if k > 1 else index
+        index = index[..., None] + np.arange(n, dtype=np.int64) * (step * size // unit)
+    index = index.ravel()
+    k = size // unit
+    return np.concatenate([index + j for j in range(k)]) if k > 1 else index
 
 
 def _span(t: torch.Tensor) -> tuple[int, int]:
-    """[first, last] 4-byte cell of `t` in its storage (strides are >= 0 in torch)."""
-    k = t.element_size() // 4
-    last = t.storage_offset() + sum((n - 1) * step for n, step in zip(t.shape, t.stride()))
-    return t.storage_offset() * k, last * k + k - 1
+    """[first, last] byte address of `t`'s elements (strides are >= 0 in torch)."""
+    first = t.data_ptr()
+    reach = sum((n - 1) * step for n, step in zip(t.shape, t.stride()))
+    return first, first + (reach + 1) * t.element_size() - 1
 
 
 EXACT_CELLS = 2**22  # tensors up to this many elements get the exact overlap test
 
 
 def _meet(a: torch.Tensor, b: torch.Tensor) -> bool:
-    """Whether two tensors of one storage share a memory cell: exact up to EXACT_CELLS
+    """Whether two tensors share a byte of memory, one storage or two (two storages can
+    overlap: torch.from_numpy of overlapping numpy views): exact up to EXACT_CELLS
     elements each; larger ones whose spans interleave are let through (listing their cells
     would cost more than the call, and rejecting them could turn away a valid layout)."""
     if a.numel() == 0 or b.numel() == 0:
@@ -333,21 +348,32 @@ def _meet(a: torch.Tensor, b: torch.Tensor) -> bool:
         return False
     if max(a.numel(), b.numel()) > EXACT_CELLS:
         return False
-    return bool(torch.isin(_cells(a), _cells(b)).any())
+    unit = math.gcd(a0 - b0, 4)  # 4-byte cells, or smaller where the two are misaligned
+    origin = min(a0, b0)
+    return bool(np.isin(_cells(a, origin, unit), _cells(b, origin, unit)).any())
+
+
+def _memory(t: torch.Tensor) -> tuple[int, int] | None:
+    """[first, last] byte of `t`'s storage; None when it has no memory (meta, empty)."""
+    storage = t.untyped_storage()
+    first, size = storage.data_ptr(), storage.nbytes()
+    return None if first == 0 or size == 0 else (first, first + size - 1)
 
 
 def _check_metadata_aliasing(out: object, inputs: list[tuple[str, torch.Tensor]]) -> None:
-    """No out buffer shares a cell with another or with an input (the region could not be
-    written exactly, nor the inputs kept). Layout only: storages first (one pointer read a
-    tensor), cells only for tensors of one storage."""
+    """No out buffer shares memory with another or with an input (the region could not be
+    written exactly, nor the inputs kept). Layout only, no value read: storages' address
+    ranges first (most calls stop there), elements' cells only where those overlap."""
     named = [(f"out.{n}", b) for n, b in zip(OUT_FIELDS, out) if b is not None]  # type: ignore[call-overload]
     tensors = named + inputs
-    ptrs = [t.untyped_storage().data_ptr() for _, t in tensors]
-    if len(set(ptrs)) == len(ptrs):
-        return
+    ranges = [_memory(t) for _, t in tensors]
+    ordered = sorted(r for r in ranges if r is not None)
+    if all(prev[1] < nxt[0] for prev, nxt in zip(ordered, ordered[1:])):
+        return  # no two storages overlap (inputs sharing one may: they are only read)
     for i in range(len(named)):
         for j in range(i + 1, len(tensors)):
-            if ptrs[i] != ptrs[j] or ptrs[i] == 0:  # 0: no data (meta, or empty)
+            ri, rj = ranges[i], ranges[j]
+            if ri is None or rj is None or ri[1] < rj[0] or rj[1] < ri[0]:
                 continue
             (name_a, a), (name_b, b) = tensors[i], tensors[j]
             if _meet(a, b):
