@@ -28,7 +28,7 @@ def _check_index_tensor(name: str, t: object) -> None:
 def _check_strided(name: str, t: torch.Tensor) -> None:
     """A dense tensor: sparse ones have no strides (and torch fails deep inside, naming
     nothing)."""
-    if t.layout != torch.strided:
+    if t.layout is not torch.strided:
         raise TypeError(f"{name} is a {t.layout} tensor; expected a dense (strided) tensor")
 
 
@@ -341,8 +341,8 @@ def _meet(a: torch.Tensor, b: torch.Tensor) -> bool:
     overlap: torch.from_numpy of overlapping numpy views): exact up to EXACT_CELLS
     elements each; larger ones whose spans interleave are let through (listing their cells
     would cost more than the call, and rejecting them could turn away a valid layout)."""
-    if a.numel() == 0 or b.numel() == 0:
-        return False
+    if a.numel() == 0 or b.numel() == 0 or not a.data_ptr() or not b.data_ptr():
+        return False  # no element, or no memory (meta)
     (a0, a1), (b0, b1) = _span(a), _span(b)
     if a1 < b0 or b1 < a0:
         return False
@@ -353,28 +353,29 @@ def _meet(a: torch.Tensor, b: torch.Tensor) -> bool:
     return bool(np.isin(_cells(a, origin, unit), _cells(b, origin, unit)).any())
 
 
-def _memory(t: torch.Tensor) -> tuple[int, int] | None:
-    """[first, last] byte of `t`'s storage; None when it has no memory (meta, empty)."""
-    storage = t.untyped_storage()
-    first, size = storage.data_ptr(), storage.nbytes()
-    return None if first == 0 or size == 0 else (first, first + size - 1)
-
-
 def _check_metadata_aliasing(out: object, inputs: list[tuple[str, torch.Tensor]]) -> None:
     """No out buffer shares memory with another or with an input (the region could not be
     written exactly, nor the inputs kept). Layout only, no value read: storages' address
     ranges first (most calls stop there), elements' cells only where those overlap."""
     named = [(f"out.{n}", b) for n, b in zip(OUT_FIELDS, out) if b is not None]  # type: ignore[call-overload]
     tensors = named + inputs
-    ranges = [_memory(t) for _, t in tensors]
-    ordered = sorted(r for r in ranges if r is not None)
-    if all(prev[1] < nxt[0] for prev, nxt in zip(ordered, ordered[1:])):
-        return  # no two storages overlap (inputs sharing one may: they are only read)
+    # [first, end) bytes of each storage with memory (meta and empty ones have none)
+    spans = sorted([(p, p + s.nbytes()) for _, t in tensors
+                    if (p := (s := t.untyped_storage()).data_ptr())])  # fmt: skip
+    end = 0
+    for first, last in spans:
+        if first < end:
+            break  # two storages overlap (or are one): look at the elements' cells
+        end = last
+    else:
+        return
+    memory = [(p, p + s.nbytes()) if (p := (s := t.untyped_storage()).data_ptr()) else None
+              for _, t in tensors]  # fmt: skip
     for i in range(len(named)):
         for j in range(i + 1, len(tensors)):
-            ri, rj = ranges[i], ranges[j]
-            if ri is None or rj is None or ri[1] < rj[0] or rj[1] < ri[0]:
-                continue
+            mi, mj = memory[i], memory[j]
+            if mi is None or mj is None or mi[1] <= mj[0] or mj[1] <= mi[0]:
+                continue  # storages apart: no cell in common
             (name_a, a), (name_b, b) = tensors[i], tensors[j]
             if _meet(a, b):
                 what = "another buffer" if j < len(named) else "an input, never modified"

@@ -483,3 +483,37 @@ def test_allocate_metadata_rejects_more_bad_arguments(name: str) -> None:
     with pytest.raises(error, match=rf"\b{argument}\b") as info:
         nsa_meta.allocate_metadata(**args)
     assert info.type is error
+
+
+def test_overlap_test_is_exact_across_storages_and_misalignment() -> None:
+    """validation._meet against brute force (the bytes each element covers), for int32 and
+    int64 views at any byte offset of one numpy buffer, each its own torch storage."""
+    from nsa_meta import validation
+
+    rng = np.random.default_rng(8)
+    raw = np.zeros(512, dtype=np.uint8)
+
+    def view() -> torch.Tensor:
+        dtype = rng.choice([np.int32, np.int64])
+        size = np.dtype(dtype).itemsize
+        start = int(rng.integers(0, 40))
+        rows, cols = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+        s1, s0 = int(rng.integers(1, 3)), int(rng.integers(cols, 2 * cols + 2))
+        flat = raw[start : start + size * (s0 * rows + s1 * cols + 1)].view(dtype)
+        t = torch.from_numpy(flat).as_strided((rows, cols), (s0, s1))
+        return t if rng.random() < 0.7 else t[:, 0]
+
+    def covered(t: torch.Tensor) -> set[int]:
+        offsets = torch.zeros((), dtype=I64)
+        for n, step in zip(t.shape, t.stride()):
+            offsets = offsets[..., None] + torch.arange(n) * step
+        starts = t.data_ptr() + offsets.flatten() * t.element_size()
+        return {int(a) + k for a in starts for k in range(t.element_size())}
+
+    seen = {True: 0, False: 0}
+    for _ in range(400):
+        a, b = view(), view()
+        want = bool(covered(a) & covered(b))
+        assert validation._meet(a, b) == want, (a.data_ptr() - b.data_ptr(), a.stride(), b.stride())
+        seen[want] += 1
+    assert min(seen.values()) > 40, seen
