@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 
+@torch.inference_mode()  # an out buffer made in inference mode takes in-place writes only there
 def expand_into(
     extend_seq_lens: torch.Tensor,
     seq_lens: torch.Tensor,

@@ -517,3 +517,20 @@ def test_overlap_test_is_exact_across_storages_and_misalignment() -> None:
         assert validation._meet(a, b) == want, (a.data_ptr() - b.data_ptr(), a.stride(), b.stride())
         seen[want] += 1
     assert min(seen.values()) > 40, seen
+
+
+@pytest.mark.parametrize("backend", ["torch", "triton"])
+def test_v1_out_buffers_made_in_inference_mode(backend: str) -> None:
+    """v1's `expand` into buffers made under torch.inference_mode(): the torch backend raised
+    the same RuntimeError as v2's did (round 8), Triton wrote them."""
+    import nsa_meta
+
+    with torch.inference_mode():
+        out = (torch.full((8,), -7, dtype=torch.int32), torch.full((8,), -7, dtype=torch.int32))
+    ext, seq = (
+        torch.tensor([2, 0, 3], dtype=torch.int32),
+        torch.tensor([5, 1, 9], dtype=torch.int32),
+    )
+    got = nsa_meta.expand(ext, seq, 6, backend=backend, out=out)
+    assert got[0].tolist() == [4, 5, 7, 8, 9] and got[1].tolist() == [4, 5, 6, 6, 6]
+    assert out[0][5:].tolist() == [-7] * 3 and out[1][5:].tolist() == [-7] * 3
