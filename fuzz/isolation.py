@@ -299,9 +299,18 @@ class IsolatedCandidate:
                     self._main.send({"op": "run", "base": i, "items": items[i:]})
         if i < len(items):
             self._drop_main()  # it may still be busy with what will not be collected
-        elif self._main is not None:
-            self._main.kill_strays()
+        else:
+            self._end_strays()
         return answers
+
+    def _end_strays(self) -> None:
+        """Kill what the candidate left running in its worker's session (nothing of ours runs
+        there now). When there was something, the worker goes too and the next batch starts
+        in a fresh one: a candidate that keeps helper processes between calls (a process
+        pool) would find them dead and fail where it is right (BrokenProcessPool, stop 21's
+        false-alarm red team); a fresh worker lets it make them again."""
+        if self._main is not None and self._main.kill_strays():
+            self._drop_main()
 
     def _confirm(self, item: dict, hard_deadline: float | None) -> Answer:
         """Re-run a timed-out item alone in a fresh worker: slow, hang or unconfirmed-hang."""
@@ -426,8 +435,8 @@ class IsolatedCandidate:
         self._bulk_sent += 1
         command = {**header, "op": "bulk", "batch": self._bulk_sent}
         flight = _Flight(command, blobs, seconds, cap, time.monotonic())
-        if self._main is not None and not self._flights:
-            self._main.kill_strays()
+        if not self._flights:
+            self._end_strays()
         self._relaunch()
         self._launch(flight)
         self._flights.append(flight)
@@ -532,9 +541,9 @@ class IsolatedCandidate:
             self._drop_main()  # a device fault leaves its context unusable
             flight.result = ("cuda-fault" if fault else "raised", None, [], fault or cause)
             return
-        if self._flights and flight is self._flights[-1]:
-            w.kill_strays()  # nothing of ours runs in it now
         self._push(w, flight)
+        if self._flights and flight is self._flights[-1] and w is self._main:
+            self._end_strays()  # nothing of ours runs in it now
         flight.result = ("ok", reply, out, "")
 
     def _push(self, w: WorkerProcess, flight: _Flight) -> None:

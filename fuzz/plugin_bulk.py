@@ -84,8 +84,45 @@ def run_batch(
     ext_store = ext_store.to(device=device, dtype=dt[header["dtypes"][0]])
     seq_store = seq_store.to(device=device, dtype=dt[header["dtypes"][1]])
     params = np.frombuffer(blobs[2], np.int64).reshape(6, n).tolist()
+    dev = ext_store.device
+    if progress is not None:
+        progress[1] = -1
+        progress[0] = int(header.get("batch") or -1)
+    inputs = {ext_store.untyped_storage().data_ptr(), seq_store.untyped_storage().data_ptr()}
+    run = (fn, ext_store, seq_store, params, dev, progress, inputs)
+    try:
+        status, length, odd, notes, firsts, seconds = _outputs(*run, clone=False)
+    except _Reused:
+        # A call wrote over an earlier call's outputs (a kernel whose results live in
+        # static memory, as a CUDA graph's do): judged after the batch, they would all hold
+        # the last call's values. The batch runs again, each output copied as it returns.
+        status, length, odd, notes, firsts, seconds = _outputs(*run, clone=True)
+    try:
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        values = firsts + seconds
+        flat = torch.cat(values).cpu().numpy() if values else np.zeros(0, np.int32)
+        after = [s.to(torch.int64).cpu().numpy().tobytes() for s in (ext_store, seq_store)]
+    except Exception as exc:
+        raise CandidateFault(f"{type(exc).__name__}: {str(exc)[:2000]}") from exc
+    codes = _codes(n, status, length, odd)
+    reply = {"n": n, "notes": notes}
+    return reply, [*codes, flat.astype(np.int32).tobytes(), *after]
+
+
+class _Reused(Exception):
+    """An output shares memory with an earlier case's output (see run_batch)."""
+
+
+def _outputs(fn, ext_store, seq_store, params, dev, progress, inputs: set, *, clone: bool):
+    """Call `fn` on each case; (status, length, odd, notes, firsts, seconds). Without
+    `clone`, raises _Reused as soon as an output's storage is an earlier case's (the
+    inputs' own storages aside: their values do not change); with it, keeps copies."""
+    import torch
+
     bss, e_start, e_stride, s_start, s_stride, topks = params
-    dev, i32, tensor = ext_store.device, torch.int32, torch.Tensor
+    n = len(bss)
+    i32, tensor = torch.int32, torch.Tensor
     view_e, view_s = ext_store.as_strided, seq_store.as_strided
     status = bytearray(n)  # OK unless set
     length = [0] * (2 * n)  # plain outputs (int32, 1-D, on `dev`) only need their length
@@ -93,11 +130,24 @@ def run_batch(
     notes: list[list] = []
     firsts: list = []  # shipped outputs: all first ones, then all second ones
     seconds: list = []
-    keep_a, keep_c = firsts.append, seconds.append
-    if progress is not None:
-        progress[1] = -1
-        progress[0] = int(header.get("batch") or -1)
+    owner: dict[int, int] = {}  # storage address -> the first case whose output it holds
+    case = [0]
+
+    def keeper(kept: list):
+        def keep(t) -> None:
+            if clone:
+                kept.append(t.clone())
+                return
+            address = t.untyped_storage().data_ptr()
+            if address and address not in inputs and owner.setdefault(address, case[0]) != case[0]:
+                raise _Reused
+            kept.append(t)
+
+        return keep
+
+    keep_a, keep_c = keeper(firsts), keeper(seconds)
     for i in range(n):
+        case[0] = i
         if progress is not None:
             progress[1] = i
         try:
@@ -127,17 +177,7 @@ def run_batch(
             keep_c(c)
         else:
             odd.append(_odd(2 * i + 1, c, dev, keep_c, notes))
-    try:
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        values = firsts + seconds
-        flat = torch.cat(values).cpu().numpy() if values else np.zeros(0, np.int32)
-        after = [s.to(torch.int64).cpu().numpy().tobytes() for s in (ext_store, seq_store)]
-    except Exception as exc:
-        raise CandidateFault(f"{type(exc).__name__}: {str(exc)[:2000]}") from exc
-    codes = _codes(n, status, length, odd)
-    reply = {"n": n, "notes": notes}
-    return reply, [*codes, flat.astype(np.int32).tobytes(), *after]
+    return status, length, odd, notes, firsts, seconds
 
 
 def _odd(position: int, t, dev, keep, notes: list) -> tuple:

@@ -89,16 +89,11 @@ def test_envelope_candidates_pass_inside_and_fail_outside(name) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="known false alarm: fuzz/isolation.py kills the worker's strays after every batch, "
-    "so a candidate's persistent ProcessPoolExecutor is broken on its next call "
-    "(README, False-alarm red team); remove this mark once fixed",
-)
 def test_a_persistent_process_pool_is_not_a_failure(tmp_path) -> None:
     """correct_process_pool keeps a helper process across calls and awaits every result: the
-    campaign must exit 0. Today it exits 1 (raised BrokenProcessPool) on the second batch,
-    and the saved entry passes when replayed alone."""
+    campaign must exit 0. It exited 1 (raised BrokenProcessPool) on the second batch, the
+    saved entry passing when replayed alone: the worker's strays were killed after every
+    batch and the worker kept (now a worker that had strays is replaced)."""
     import subprocess
     import sys
 

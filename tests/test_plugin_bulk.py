@@ -56,3 +56,24 @@ def test_a_reply_that_does_not_describe_every_case_is_refused() -> None:
     batch = bulk.draw(np.random.default_rng(0), 10)
     with pytest.raises(ValueError, match="every case"):
         plugin_bulk.judge(batch, {"facts": []}, [b"", b"", b""])
+
+
+def test_outputs_in_static_memory_are_copied_not_judged_with_the_last_calls_values() -> None:
+    """A correct candidate whose outputs are views of one static pair of buffers (rewritten
+    by its next call, as a CUDA graph's are): the batch runs again with each output copied
+    as it returns, so no case is judged on the last call's values (the false-alarm red team
+    saw 19 batches flagged and called flaky). A static-memory candidate that is wrong is
+    still caught."""
+    from benchmarks import false_alarm_candidates as fa
+
+    _, verdict = screen(fa.correct_v1_static_buffer)
+    assert verdict.suspects == [] and not verdict.inputs_modified
+
+    def static_and_off_by_one(ext, seq, topk):
+        a, c = fa.correct_v1_static_buffer(ext, seq, topk)
+        if a.numel():
+            a[-1] += 1
+        return a, c
+
+    _, verdict = screen(static_and_off_by_one)
+    assert len(verdict.suspects) > 100, "a wrong static-memory candidate hid in the bulk screen"
