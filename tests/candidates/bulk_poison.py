@@ -46,9 +46,9 @@ def hangs_on_poison(extend_seq_lens, seq_lens, nsa_index_topk):
 
 
 def aborts_in_bulk(extend_seq_lens, seq_lens, nsa_index_topk):
-    """Dies whenever the bulk loop calls it (a fault that needs its context: the calls
+    """Dies whenever the bulk loop (plugin_bulk._outputs) calls it (a fault that needs its context: the calls
     before it, a shared storage), never on a lone call: no re-run alone can show it."""
-    if sys._getframe(1).f_code.co_name == "run_batch":
+    if sys._getframe(1).f_code.co_name == "_outputs":  # plugin_bulk's loop
         os.abort()
     return _correct(extend_seq_lens, seq_lens, nsa_index_topk)
 
@@ -56,6 +56,6 @@ def aborts_in_bulk(extend_seq_lens, seq_lens, nsa_index_topk):
 def wrong_in_bulk(extend_seq_lens, seq_lens, nsa_index_topk):
     """Off by one whenever the bulk loop calls it, right on every lone call."""
     expanded, clamped = _correct(extend_seq_lens, seq_lens, nsa_index_topk)
-    if sys._getframe(1).f_code.co_name == "run_batch":
+    if sys._getframe(1).f_code.co_name == "_outputs":  # plugin_bulk's loop
         clamped = clamped + 1
     return expanded, clamped
