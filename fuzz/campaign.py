@@ -118,6 +118,8 @@ def round_seed(campaign_seed: int, r: int) -> int:
 
 
 class Campaign:
+    deferred_first = 0  # deferred opening cases run before the first round (_open_deferred)
+
     def __init__(self, options: Options, on_progress: Callable[[Campaign], None] | None = None):
         self.o = options
         self.on_progress = on_progress or (lambda c: None)
@@ -127,7 +129,6 @@ class Campaign:
         self.opening_cases = 0
         self.opening_left = 0  # opening cases --seconds ended before they were sent
         self._deferred: list = []  # opening cases run one after each round (_open_deferred)
-        self.deferred_first = 0  # ... of which this many run before the first round
         self.not_judged: Counter = Counter()  # campaign cases a candidate never answered
         self.unreproduced: list[dict] = []  # bulk batches that faulted, no case re-run alone did
         self.bulk_seconds = 0.0

@@ -44,11 +44,32 @@ class MetaBook(Book):
         )
 
 
+LARGE_OPENING_CASE = 4096  # requests plus rows over a case's calls (bs 16,385, T 65,537)
+# The large named cases in the order they run (one after each round): one past 16,384
+# requests in decode and draft_extend_var, then 65,536 unclamped rows of one request (running
+# sums near -2**31: round 8's n(n-1)/2 in int32), the other modes, the rest.
+LARGE_FIRST = (
+    "bs 16385",
+    "bs 16385, draft_extend_var",
+    "dsa_cu_seqlens_k below -2**31 + 2**15, then rows past 2**31 - 1 on their own",
+    "bs 16385, target_verify",
+    "bs 16385, draft_extend",
+    "one extend past 2**16 rows",
+    "bs 16383",
+    "bs 16384",
+)
+# ... the first LARGE_BEFORE_ROUNDS of them right after the small opening: one past 16,384
+# requests is a family of its own that only these cases reach (round 8's correct candidate
+# takes 13-15 s a call there, so one after each round of ~12 s reached the second at ~60 s).
+LARGE_BEFORE_ROUNDS = 2
+
+
 class MetaCampaign(Campaign):
+    deferred_first = LARGE_BEFORE_ROUNDS
+
     def __init__(self, options, on_progress=None):
         super().__init__(options, on_progress)
         self.book = MetaBook(self)
-        self.deferred_first = LARGE_BEFORE_ROUNDS
 
     def _opening_cases(self) -> list:
         """One named case per family, and the shipped v2 regression seeds, inside the
@@ -117,26 +138,6 @@ class MetaCampaign(Campaign):
             return MetaCase.from_json(item["case"]).describe()
         except (KeyError, TypeError, ValueError):
             return "?"
-
-
-LARGE_OPENING_CASE = 4096  # requests plus rows over a case's calls (bs 16,385, T 65,537)
-# The large named cases in the order they run (one after each round): one past 16,384
-# requests in decode and draft_extend_var, then 65,536 unclamped rows of one request (running
-# sums near -2**31: round 8's n(n-1)/2 in int32), the other modes, the rest.
-LARGE_FIRST = (
-    "bs 16385",
-    "bs 16385, draft_extend_var",
-    "dsa_cu_seqlens_k below -2**31 + 2**15, then rows past 2**31 - 1 on their own",
-    "bs 16385, target_verify",
-    "bs 16385, draft_extend",
-    "one extend past 2**16 rows",
-    "bs 16383",
-    "bs 16384",
-)
-# ... the first LARGE_BEFORE_ROUNDS of them right after the small opening: one past 16,384
-# requests is a family of its own that only these cases reach (round 8's correct candidate
-# takes 13-15 s a call there, so one after each round of ~12 s reached the second at ~60 s).
-LARGE_BEFORE_ROUNDS = 2
 
 
 def _large(case) -> bool:

@@ -37,6 +37,7 @@ def row_capacity(out) -> int:
     return max(0, min(caps))
 
 
+@torch.inference_mode()  # an out buffer made in inference mode takes in-place writes only there
 def metadata_into(
     mode: str,
     seq_lens: torch.Tensor,
@@ -52,29 +53,8 @@ def metadata_into(
     rows: int | None,
 ) -> None:
     """Write the contract's region of `out`; `rows` is T when the host knows it, else None.
-
-    Under inference mode: an out buffer made in it (an inference tensor) takes in-place
-    writes only there, and a normal one takes them there too (about 1 us, no sync)."""
-    with torch.inference_mode():
-        _metadata_into(mode, seq_lens, req_pool_indices, req_to_token, extend_seq_lens,
-                       topk=topk, width=width, page_size=page_size, next_n=next_n, out=out,
-                       rows=rows)  # fmt: skip
-
-
-def _metadata_into(
-    mode: str,
-    seq_lens: torch.Tensor,
-    req_pool_indices: torch.Tensor,
-    req_to_token: torch.Tensor,
-    extend_seq_lens: torch.Tensor | None,
-    *,
-    topk: int,
-    width: int,
-    page_size: int,
-    next_n: int,
-    out,
-    rows: int | None,
-) -> None:
+    Under inference mode: a normal out buffer takes the writes there too (about 1 us, no
+    sync)."""
     bs = seq_lens.numel()
     device = seq_lens.device
     s = seq_lens.to(torch.int64)
