@@ -32,6 +32,8 @@ from nsa_meta.validation import rows_per_request
 READY_TIMEOUT_S = 300.0  # importing torch and the candidate, compiling nothing yet
 RESENDS_PER_BATCH = 2  # fresh workers for the rest of a batch after crashes, per batch
 PUSH_SECONDS = 1.0  # at most, writing the next bulk batch while the worker reads it
+HARNESS_S = 120.0  # a case's building and reading on top of a time limit, at most
+POLL_S = 0.01  # the least wait between looks at the candidate's own time
 
 __all__ = ["Answer", "IsolatedCandidate", "call_checked", "exit_description", "worker_items"]
 
@@ -42,6 +44,12 @@ def worker_items(cases, bad=(), *, op: str = "expand") -> list[dict]:
     head = {"op": "metadata"} if op == "metadata" else {}
     items = [{**head, "case": c.to_json()} for c in cases]
     return items + [{**head, "case": c.to_json(), "fault": f.to_json()} for c, f in bad]
+
+
+def _ran(w: WorkerProcess, begin: float, now: float) -> float:
+    """The candidate's own seconds on the item `w` runs, else the wall time since `begin`."""
+    own = w.candidate_seconds()
+    return now - begin if own is None else own
 
 
 class HarnessErrorInWorker(Exception):
@@ -259,11 +267,9 @@ class IsolatedCandidate:
                 clock = time.monotonic()
             if deadline is not None and time.monotonic() >= deadline:
                 break
-            limit = clock + self.timeout
-            cut = deadline is not None and deadline < limit
             answer = None
             try:
-                frame = w.next_frame(deadline if cut else limit)
+                frame = self._await_item(w, clock, deadline)
                 if frame is not None:
                     header = frame[0]
                     check_frame(header.get("op") == "answer" and header.get("index") == i, "index")
@@ -271,7 +277,7 @@ class IsolatedCandidate:
             except (WorkerGone, wire.ProtocolError, wire.OversizeError) as exc:
                 answer = fault_answer(exc, w.take_tail())
             if answer is None:  # no answer in time
-                if cut:
+                if deadline is not None and time.monotonic() >= deadline:
                     break  # the campaign's time ran out, not the item's
                 self._drop_main()
                 if not self.confirm:
@@ -302,6 +308,22 @@ class IsolatedCandidate:
         else:
             self._end_strays()
         return answers
+
+    def _await_item(self, w: WorkerProcess, clock: float, deadline: float | None):
+        """The item's answer frame, or None: at `deadline`, or once the candidate has run
+        `timeout` on it. Only its own calls count where the worker reports them (building a
+        large case and reading what it wrote are ours); HARNESS_S more at most in all."""
+        limit, cap = clock + self.timeout, clock + self.timeout + HARNESS_S
+        while True:
+            frame = w.next_frame(limit if deadline is None else min(limit, deadline))
+            if frame is not None:
+                return frame
+            now, own = time.monotonic(), w.candidate_seconds()
+            if deadline is not None and now >= deadline:
+                return None
+            if own is None or own >= self.timeout or now >= cap:
+                return None
+            limit = min(cap, now + max(self.timeout - own, POLL_S))
 
     def _end_strays(self) -> None:
         """Kill what the candidate left running in its worker's session (nothing of ours runs
@@ -336,7 +358,7 @@ class IsolatedCandidate:
             w.kill()
             return answer
         if frame is None:
-            tail = w.take_tail()
+            tail, own = w.take_tail(), _ran(w, begin, begin)
             w.kill()
             waited = time.monotonic() - begin
             if ending == "cut":
@@ -357,6 +379,12 @@ class IsolatedCandidate:
             waited = f"no answer in {self.timeout:g} s, nor in {self.confirm_timeout:g} s"
             if ending == "stalled":
                 waited += f" (the interpreter stopped stepping; {time.monotonic() - begin:.0f} s)"
+            if ending == "outside":
+                waited += (
+                    f" ({time.monotonic() - begin:.0f} s, of which its calls took "
+                    f"{own:.1f} s: the worker stopped outside them, building "
+                    "the case or reading what it wrote, which a thread it left running can do)"
+                )
             return Answer(
                 "hang",
                 seconds=self.confirm_timeout,
@@ -364,12 +392,16 @@ class IsolatedCandidate:
                 output_tail=tail,
             )
         answer.output_tail = w.take_tail()
+        # Slow only if its own calls took longer than the limit: a first wait can also end
+        # on a loaded machine, or (without the worker's clock) on our work around the calls.
+        slow = answer.seconds > self.timeout
         if answer.status in ("ok", "raised"):
-            self.slow.append((item, answer.seconds))
+            if slow:
+                self.slow.append((item, answer.seconds))
             self._main = w  # warm now: the rest of the batch goes to it
         else:
             w.kill()
-        if answer.status == "ok":
+        if answer.status == "ok" and slow:
             answer.status = "slow"
             answer.cause = (
                 f"no answer in {self.timeout:g} s; answered in {answer.seconds:.2f} s "
@@ -382,30 +414,40 @@ class IsolatedCandidate:
     ) -> tuple[tuple | None, str]:
         """(frame, "") once `w` answers, else (None, why not): "cut" by `hard_deadline`,
         "hang" at the confirmation's time, "stalled" (the interpreter stopped stepping past
-        it) or "stepping" (still stepping at SLOW_SCALE times it)."""
-        limit = begin + self.confirm_timeout
-        cap = begin + self.confirm_timeout * SLOW_SCALE if may_wait else limit
+        it), "stepping" (still stepping at SLOW_SCALE times it) or "outside" (no answer
+        HARNESS_S past it while the candidate's own calls stayed under it). The time is the
+        candidate's own where the worker reports it, else the wall time since `begin`."""
+        limit = self.confirm_timeout
+        top = limit * SLOW_SCALE if may_wait else limit
+        cap = begin + top + HARNESS_S
         steps, stepped = w.interpreter_steps(), begin
         while True:
-            end = min(cap, time.monotonic() + STALL_S / 4) if may_wait else limit
+            now = time.monotonic()
+            ran = _ran(w, begin, now)
+            wait = max((top if ran >= limit else limit) - ran, POLL_S)
+            end = min(now + (min(wait, STALL_S / 4) if may_wait else wait), cap)
             if hard_deadline is not None:
                 end = min(end, hard_deadline)
             frame = w.next_frame(end)
             if frame is not None:
                 return frame, ""
             now = time.monotonic()
+            ran = _ran(w, begin, now)
             seen = w.interpreter_steps()
             if seen is not None and seen != steps:
                 steps, stepped = seen, now
-            if hard_deadline is not None and now >= hard_deadline and now < cap:
+            final = ran >= top or now >= cap
+            if hard_deadline is not None and now >= hard_deadline and not final:
                 return None, "cut"
-            if now < limit:
+            if ran < limit:
+                if now >= cap:
+                    return None, "outside"
                 continue
             if not may_wait or steps is None or steps == 0:
                 return None, "hang"
             if now - stepped >= STALL_S:
                 return None, "stalled"
-            if now >= cap:
+            if final:
                 return None, "stepping"
 
     def _unconfirmed(self, start: float, tail: str = "") -> Answer:

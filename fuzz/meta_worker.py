@@ -63,6 +63,7 @@ def run_item(runner, item: dict) -> tuple[dict, list]:
         except Exception as exc:  # ours: the parent must not judge it
             return {"status": "harness-error", "message": f"refilling inputs: {exc!r}"}, []
         start = time.perf_counter()
+        runner.clock.enter()
         try:
             call_candidate(runner.fn, case, call, args, out)
             phase = "read"
@@ -75,6 +76,8 @@ def run_item(runner, item: dict) -> tuple[dict, list]:
                     torch.cuda.synchronize()
                 except Exception as fault:
                     header = {**runner.raised(fault, "read"), "call": k}
+        finally:
+            runner.clock.leave()
         seconds = time.perf_counter() - start
         total += seconds
         try:
@@ -110,6 +113,7 @@ def run_fault_item(runner, item: dict) -> tuple[dict, list]:
         return {"status": "harness-error", "message": f"building the bad call: {exc!r}"}, []
     phase, header = "call", {"status": "ok"}
     start = time.perf_counter()
+    runner.clock.enter()
     try:
         runner.fn(**kw)
         phase = "read"
@@ -122,6 +126,8 @@ def run_fault_item(runner, item: dict) -> tuple[dict, list]:
                 runner.torch.cuda.synchronize()
             except Exception as fault:
                 header = runner.raised(fault, "read")
+    finally:
+        runner.clock.leave()
     seconds = time.perf_counter() - start
     header["seconds"] = seconds
     header["storages"] = [n for n, _ in named]

@@ -152,6 +152,19 @@ class WorkerProcess:
             return None
         return struct.unpack_from("<q", self.progress, 16)[0]
 
+    def candidate_seconds(self) -> float | None:
+        """How long the candidate itself has run on the item the worker is on (its calls
+        only: not building the case, nor reading and shipping what it wrote), or None when
+        unknown. Read without a lock: a call that just ended may be missed, never counted
+        twice, so this errs short."""
+        if self.progress is None:
+            return None
+        # The worker clears `began` before adding the call to `done`: read in the other order.
+        done = struct.unpack_from("<q", self.progress, 24)[0]
+        began = struct.unpack_from("<q", self.progress, 32)[0]
+        running = time.monotonic_ns() - began if began > 0 else 0
+        return (done + max(running, 0)) / 1e9
+
     def next_frame(self, until: float) -> tuple[dict, list[bytes]] | None:
         """The next whole frame, or None at `until`. Raises WorkerGone once the process
         has ended and its frames are read, ProtocolError/OversizeError on a bad frame."""
@@ -273,18 +286,20 @@ class WorkerProcess:
         self.cmd = self.res = self.cap_fd = self.life = -1
 
 
-PROGRESS_BYTES = 24
+PROGRESS_BYTES = 40
 
 
 def _progress_slot() -> tuple[mmap.mmap | None, int]:
-    """Three int64s shared with the worker (a memfd both map), written with no system call:
-    the bulk batch it runs, the case it last started, and a count of the Triton
-    interpreter's programs, loads and stores (fuzz/worker.py). (None, -1) where unavailable."""
+    """Five int64s shared with the worker (a memfd both map), written with no system call:
+    the bulk batch it runs, the case it last started, a count of the Triton interpreter's
+    programs, loads and stores, and the candidate's own time on the current item: the
+    nanoseconds of its finished calls and the CLOCK_MONOTONIC nanosecond its running call
+    began (0: none running) (fuzz/worker.py CallClock). (None, -1) where unavailable."""
     try:
         fd = os.memfd_create("nsa-fuzz-progress")
         os.ftruncate(fd, PROGRESS_BYTES)
         slot = mmap.mmap(fd, PROGRESS_BYTES)
     except (AttributeError, OSError):
         return None, -1
-    struct.pack_into("<qqq", slot, 0, -1, -1, 0)
+    struct.pack_into("<qqqqq", slot, 0, -1, -1, 0, 0, 0)
     return slot, fd

@@ -81,15 +81,41 @@ def reap_children(reaper: int) -> None:
             return
 
 
+class CallClock:
+    """The candidate's own time on the current item, in the progress slot (fuzz/supervise.py)
+    where the parent reads it: its timeout counts the candidate's calls, not our building of
+    a large case or our reading of what it wrote (a false hang otherwise, with a short
+    --confirm-seconds on a 65,536-column case)."""
+
+    def __init__(self, progress=None):  # type: ignore[no-untyped-def]
+        self.progress = progress
+
+    def new_item(self) -> None:
+        if self.progress is not None:
+            self.progress[4] = 0
+            self.progress[3] = 0
+
+    def enter(self) -> None:
+        if self.progress is not None:
+            self.progress[4] = time.monotonic_ns()
+
+    def leave(self) -> None:
+        p = self.progress
+        if p is not None and p[4] > 0:
+            began, p[4] = p[4], 0  # cleared first: the parent reads `done` first, then this
+            p[3] += time.monotonic_ns() - began
+
+
 class Runner:
     """Calls the candidate on items and turns what came out into (header, blobs)."""
 
-    def __init__(self, fn, device: str, cap: int):
+    def __init__(self, fn, device: str, cap: int, clock: CallClock | None = None):
         import torch
 
         from fuzz.case import Case, Fault, faulty_args
 
         self.fn, self.device, self.cap = fn, device, cap
+        self.clock = clock or CallClock()
         self.torch, self.Case, self.Fault, self.faulty_args = torch, Case, Fault, faulty_args
         self.cuda = torch.device(device).type == "cuda"
 
@@ -100,6 +126,7 @@ class Runner:
         return (*case.tensors(self.device), case.nsa_index_topk)
 
     def run(self, item: dict) -> tuple[dict, list]:
+        self.clock.new_item()
         if item.get("op") == "metadata":  # contract v2: calls on caller buffers
             from fuzz.meta_worker import run_item
 
@@ -110,12 +137,14 @@ class Runner:
             return {"status": "harness-error", "message": f"building the case: {exc!r}"}, []
         phase = "call"
         start = time.perf_counter()
+        self.clock.enter()
         try:
             result = self.fn(*args)
             phase = "read"  # an asynchronous device fault surfaces in our reads
             if self.cuda:
                 self.torch.cuda.synchronize()
             seconds = time.perf_counter() - start
+            self.clock.leave()
             header, tensors = self.describe(result)
             header["status"] = "ok"
         except Exception as exc:
@@ -126,6 +155,8 @@ class Runner:
                     self.torch.cuda.synchronize()
                 except Exception as fault:
                     header = self.raised(fault, "read")
+        finally:
+            self.clock.leave()
         header["seconds"] = seconds
         try:
             header["inputs"], storages = self.storages(args, len(tensors))
@@ -201,14 +232,16 @@ def end_of_output() -> None:
 
 
 def progress_slot(config: dict):  # type: ignore[no-untyped-def]
-    """The parent's progress slot (fuzz/supervise.py) as three int64s, or None."""
+    """The parent's progress slot (fuzz/supervise.py) as five int64s, or None."""
     fd = config.get("progress_fd", -1)
     if not isinstance(fd, int) or fd < 0:
         return None
     try:
         import mmap
 
-        return memoryview(mmap.mmap(fd, 24)).cast("q")
+        from fuzz.supervise import PROGRESS_BYTES
+
+        return memoryview(mmap.mmap(fd, PROGRESS_BYTES)).cast("q")
     except (OSError, ValueError, TypeError):
         return None
 
@@ -278,12 +311,12 @@ def serve(config: dict, reaper: int) -> None:
     except CandidateError as exc:
         wire.write_frame(res_fd, {"op": "load-error", "message": str(exc)})
         return
-    runner = Runner(fn, config["device"], config["cap"])
+    progress = progress_slot(config)
+    runner = Runner(fn, config["device"], config["cap"], CallClock(progress))
     settle_heap()
     wire.write_frame(res_fd, {"op": "ready", "reaper": reaper, "envelope": envelope_of(fn)})
     reader = wire.FrameReader()
     bulk_batches = 0
-    progress = progress_slot(config)
     counting = count_interpreter_steps(progress)
     while True:
         command, blobs = read_command(cmd_fd, reader)

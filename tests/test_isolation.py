@@ -253,6 +253,48 @@ def test_a_true_hang_is_confirmed_in_a_fresh_worker() -> None:
     assert answer.cause == "no answer in 0.5 s, nor in 2 s in a fresh worker"
 
 
+def test_time_outside_the_call_is_not_the_candidates() -> None:
+    """Outputs that take seconds to read (harness time, after the call returned): with a
+    0.3 s limit and a 1 s confirmation, before the worker timed the calls themselves, a
+    false hang (a correct candidate on a 65,536-column case, `--timeout 0.05
+    --confirm-seconds 0.2`, stop 22)."""
+    with candidate("slow_to_read", timeout=0.3, confirm_timeout=1.0) as c:
+        start = time.monotonic()
+        (answer,) = ask(c, CASE)
+        took = time.monotonic() - start
+    assert answer.status == "ok", answer
+    assert answer.seconds < 0.3 and took > 1.0, (answer.seconds, took)
+    assert c.slow == [] and c.restarts == 0  # judged in its first worker, no re-run
+    assert judge_valid("hostile", CASE, answer, expected_tensors(CASE.expected()), "cpu") is None
+
+
+def test_the_wait_counts_the_candidates_own_seconds() -> None:
+    """_await_item: past the limit in wall time, it waits on while the worker's clock says
+    the candidate ran less than the limit, and gives up once it ran the limit."""
+
+    class Worker:
+        def __init__(self, arrives: float, own: list[float]):
+            self.arrives, self.own = arrives, own
+
+        def next_frame(self, until: float):
+            time.sleep(max(0.0, min(until, self.arrives) - time.monotonic()))
+            return ({"op": "answer"}, []) if time.monotonic() >= self.arrives else None
+
+        def candidate_seconds(self) -> float:
+            return self.own[0]
+
+    c = IsolatedCandidate(f"{HOSTILE}:hangs", "cpu", timeout=0.2)
+    start = time.monotonic()
+    assert c._await_item(Worker(start + 0.6, [0.05]), start, None) is not None
+    assert time.monotonic() - start >= 0.55  # waited past the 0.2 s limit for it
+    start = time.monotonic()
+    assert c._await_item(Worker(start + 5.0, [0.2]), start, None) is None
+    assert time.monotonic() - start < 1.0  # its own time reached the limit: no answer
+    start = time.monotonic()
+    assert c._await_item(Worker(start + 5.0, [0.0]), start, start + 0.3) is None
+    assert time.monotonic() - start < 1.0  # the campaign's deadline still ends the wait
+
+
 def test_a_confirmation_cut_short_by_the_budget_is_unconfirmed() -> None:
     with candidate("hangs_on_empty_batch", timeout=0.5) as c:
         start = time.monotonic()

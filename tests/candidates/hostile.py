@@ -175,3 +175,19 @@ def aborts_on_empty_batch(extend_seq_lens, seq_lens, nsa_index_topk):
     if extend_seq_lens.numel() == 0:
         os.abort()
     return _correct(extend_seq_lens, seq_lens, nsa_index_topk)
+
+
+class _SlowToRead(torch.Tensor):
+    """Every torch operation on it sleeps 0.2 s: reading it, after the call, takes seconds."""
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        time.sleep(0.2)
+        return super().__torch_function__(func, types, args, kwargs or {})
+
+
+def slow_to_read(extend_seq_lens, seq_lens, nsa_index_topk):
+    """Right and quick, but what it returns takes seconds to read: that time is the harness's,
+    outside the call, so neither slow nor a hang (the worker times the calls themselves)."""
+    expanded, clamped = _correct(extend_seq_lens, seq_lens, nsa_index_topk)
+    return expanded.as_subclass(_SlowToRead), clamped.as_subclass(_SlowToRead)
