@@ -233,6 +233,7 @@ def named_meta_cases() -> dict[str, MetaCase]:
         for mode in MODES[1:]:
             cases[f"bs {bs}, {mode}"] = _big(bs, mode)
     cases.update(_round8_cases())
+    cases.update(_round9_cases())
     return cases
 
 
@@ -270,6 +271,26 @@ def _round8_cases() -> dict[str, MetaCase]:
         suffix = "" if mode == "decode" else f", {mode}"
         cases[f"bs 1100{suffix}"] = _big(1100, mode)
     return cases
+
+
+def _round9_cases() -> dict[str, MetaCase]:
+    """Red-team round 9 (plain Python / plain torch candidates): its two finds left to the
+    draws (10 to 12 s), a write one column past the width outside draft_extend, and a pool
+    index repeated by neighbours whose extends grow."""
+    c = _call
+    return {
+        "target_verify, decode, draft_extend_var: tables wider than the width": _case(
+            c("target_verify", [9, 4], [2, 5], N=3, columns=12),
+            c("decode", [7, 3], [5, 2], columns=12, seed=3),
+            c("draft_extend_var", [6, 8], [1, 2], [2, 1], columns=12, seed=5),
+            width=8,
+            page=2,
+            table_extra=4,
+        ),
+        "draft_extend_var, a pool index repeated by neighbours, extends growing": _case(
+            c("draft_extend_var", [6, 4, 9, 5], [1, 3, 3, 3], [1, 1, 2, 3], pool=5), width=3
+        ),
+    }
 
 
 SWEEP_PAGES = ((2, 7), (3, 7), (3, 8), (64, 100), (128, 200))  # (page, width): every residue
