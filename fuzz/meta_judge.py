@@ -228,9 +228,11 @@ def _cell(case: MetaCase, m: Mismatch) -> tuple[int, ...] | None:
 def same_missed_write(was_case: MetaCase, was: Mismatch, case: MetaCase, now: Mismatch) -> bool:
     """Is `now` (a `values` failure of `case`) the stale failure `was` of `was_case` with no
     earlier call to leave a value behind? The same implementation, buffer and cell, and that
-    cell still holds the poison: the call did not write it, as it did not rewrite it there.
-    A wrong value written, or another cell, may be another bug: never the same one."""
-    if (was.kind, now.kind) != ("stale", "values") or now.got != POISON:
+    cell still holds the poison (the call did not write it, as it did not rewrite it there)
+    or the same wrong value (the call writes it itself: it only looked stale because the
+    earlier call's value was the same, stop 22's `decode_s0_as_1`). Another wrong value, or
+    another cell, may be another bug: never the same one."""
+    if (was.kind, now.kind) != ("stale", "values") or now.got not in (POISON, was.got):
         return False
     if (now.impl, now.output) != (was.impl, was.output):
         return False

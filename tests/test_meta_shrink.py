@@ -179,11 +179,34 @@ def test_a_wrong_value_on_fresh_buffers_is_not_the_missed_write(tmp_path: Path) 
     assert {e.signature for e in entries(tmp_path)} == {STALE}
 
 
+def test_a_wrong_value_that_only_looked_stale_shrinks_to_its_lone_call(tmp_path: Path) -> None:
+    """Round 9's decode_s0_as_1 writes 1 for a decode request of length 0; after a call that
+    left 1 in that cell, the failure reads as stale ("left from call 1"). Alone, the call
+    writes the same 1: the earlier call plays no part, so one call, the values signature
+    (stop 22: the shrinker kept both calls)."""
+    from meta_fuzz_helpers import benchmark_module
+
+    from fuzz.meta_strategies import _call, _case
+
+    fn = benchmark_module("redteam9_mutants").decode_s0_as_1
+    two = _case(_call("target_verify", [0], [0], N=1), _call("decode", [0], [0]), width=1)
+    stale, values = (f"metadata:{IMPL}:{kind}:seqlens_expanded" for kind in ("stale", "values"))
+    assert found(two, fn).mismatch.signature == stale
+    book = HereBook(tmp_path, fn)
+    book.record(found(two, fn), found_by="hypothesis")
+    assert list(book.failures) == [values]
+    f = book.failures[values]
+    assert len(f.case.calls) == 1 and f.case.calls[0].mode == "decode" and f.found_as == stale
+    assert "is 1, expected 0" in f.mismatch.cause and "left from call" not in f.mismatch.cause
+
+
 def test_same_missed_write_needs_the_buffer_the_cell_and_the_poison() -> None:
     was = found(TWO).mismatch
     now = found(LONE).mismatch
     assert same_missed_write(TWO, was, LONE, now)
     assert not same_missed_write(TWO, was, LONE, replace(now, got=12345))
+    # Alone, the same wrong value the stale cell held: written by the call itself.
+    assert same_missed_write(TWO, replace(was, got=12345), LONE, replace(now, got=12345))
     assert not same_missed_write(TWO, was, LONE, replace(now, output="cu_seqlens_k"))
     assert not same_missed_write(TWO, was, LONE, replace(now, index=1))
     assert not same_missed_write(TWO, was, LONE, replace(now, impl="other:fn"))
