@@ -123,8 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
             type=_positive_float,
             default=5.0,
             metavar="S",
-            help="seconds a plug-in may take on one case before it is re-run, alone, in a "
-            "fresh worker with max(30, 6 x S) s (--confirm-seconds); only then is it a hang",
+            help="seconds a plug-in's calls may take on one case (building the case and "
+            "reading its outputs do not count) before it is re-run, alone, in a fresh worker "
+            "with max(30, 6 x S) s (--confirm-seconds); only then is it a hang",
         )
         q.add_argument(
             "--confirm-seconds",
