@@ -82,6 +82,19 @@ def test_named_cases_are_valid_and_small() -> None:
         )
 
 
+def test_the_named_total_one_past_a_tile_shows_an_unclamped_last_row() -> None:
+    """Round 5's v1_total_tile1024_last (totals 1024k + 1 leave the last row unclamped) was
+    found only when the bulk screen happened to draw such a total (missed in 70 s under
+    load, stop 22): the named case shows it."""
+    from meta_fuzz_helpers import benchmark_module
+
+    fn = benchmark_module("redteam5_mutants").v1_total_tile1024_last
+    case = NAMED_CASES["total 1025, last row clamped"]
+    ext, seq = case.tensors("cpu")[:2]
+    want = case.expected()[1]
+    assert fn(ext, seq, case.nsa_index_topk)[1].tolist() != list(want)
+
+
 # --- a case is data: JSON both ways, tensors as described -----------------------------------
 
 
