@@ -2,8 +2,9 @@
 (`--max-failures 1`) per candidate, and whether their correct candidates stay quiet.
 
 A mutant file says what to hunt in one constant, `HUNT = [(name, op, family_or_note), ...]`;
-a name starting with `correct` is a correct candidate (must exit 0, nothing found), any other
-a planted bug (must exit 1). HOOK prints the moment of the first failure (a finding about to
+an entry may add a 4th element, a list of extra `fuzz run` arguments for that campaign (e.g.
+`["--check-errors"]` or `["--envelope", json]`). A name starting with `correct` is a correct
+candidate (must exit 0, nothing found), any other a planted bug (must exit 1). HOOK prints the moment of the first failure (a finding about to
 be shrunk and saved, or a Hypothesis chase begun), so `first_s` is time-to-find, not
 time-to-exit. `--replay` replays each saved entry with its mutant (must exit 1) and on the
 built-ins (must exit 0).
@@ -81,6 +82,7 @@ def hunt(
     no_named: bool = False,
     replay: bool = False,
     shrink_seconds: float | None = None,
+    extra: tuple[str, ...] = (),
 ) -> dict:
     """One CLI campaign of `op` against candidate `spec` ("FILE:name"), stopped at the first
     failure; with `replay`, the saved entry replayed with the candidate and on the built-ins."""
@@ -94,10 +96,11 @@ def hunt(
         argv += ["--max-failures", "1", "--corpus", work, "--report", f"{work}/r.json"]
         argv += [] if seed is None else ["--seed", str(seed)]
         argv += ["--no-named"] if no_named else []
+        argv += list(extra)
         if shrink_seconds is not None:
             s = str(shrink_seconds)
             argv += ["--shrink-seconds", s, "--fault-shrink-seconds", s]
-        row: dict = {"file": path, "mutant": name, "op": op}
+        row: dict = {"file": path, "mutant": name, "op": op, "args": list(extra)}
         start = time.monotonic()
         try:
             run = _fuzz(argv, timeout=seconds + 240, hook=True)
@@ -149,8 +152,9 @@ def verdict(row: dict) -> str | None:
     return None
 
 
-def load_hunt(file: str) -> list[tuple[str, str, str]]:
-    """The HUNT list of mutant file `file` (imported by path)."""
+def load_hunt(file: str) -> list[tuple[str, str, str, tuple[str, ...]]]:
+    """The HUNT list of mutant file `file` (imported by path), each entry with its extra
+    CLI arguments (a tuple, empty when the entry has three elements)."""
     path = Path(file)
     if not path.is_file() or path.suffix != ".py":
         raise SystemExit(f"FILE {file}: not a Python file")
@@ -162,9 +166,13 @@ def load_hunt(file: str) -> list[tuple[str, str, str]]:
     if not entries:
         raise SystemExit(f"FILE {file}: no HUNT = [(name, op, family_or_note), ...] in it")
     for entry in entries:
-        if len(entry) != 3 or not callable(getattr(module, entry[0], None)):
-            raise SystemExit(f"FILE {file}: HUNT entry {entry!r} is not (candidate, op, note)")
-    return [tuple(e) for e in entries]
+        if len(entry) not in (3, 4) or not callable(getattr(module, entry[0], None)):
+            raise SystemExit(
+                f"FILE {file}: HUNT entry {entry!r} is not (candidate, op, note[, args])"
+            )
+        if len(entry) == 4 and not all(isinstance(a, str) for a in entry[3]):
+            raise SystemExit(f"FILE {file}: HUNT entry {entry!r}: args must be strings")
+    return [(*e[:3], tuple(e[3]) if len(e) == 4 else ()) for e in entries]
 
 
 def _line(row: dict) -> str:
@@ -213,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     only = [n for n in args.only.split(",") if n]
     plan = [(file, *entry) for file in args.files for entry in load_hunt(file)]
-    unknown = sorted(set(only) - {name for _, name, _, _ in plan})
+    unknown = sorted(set(only) - {name for _, name, *_ in plan})
     if unknown:
         raise SystemExit(f"--only: {', '.join(unknown)} not in the HUNT of {args.files}")
     plan = [item for item in plan if not only or item[1] in only]
@@ -228,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     rows = []
-    for file, name, op, note in plan:
+    for file, name, op, note, extra in plan:
         seconds = args.seconds
         if is_correct(name) and args.correct_seconds is not None:
             seconds = args.correct_seconds
@@ -241,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
             no_named=args.no_named,
             replay=args.replay,
             shrink_seconds=args.shrink_seconds,
+            extra=extra,
         )
         rows.append({**row, "file": file, "note": note})
         print(_line(rows[-1]), flush=True)

@@ -111,7 +111,8 @@ class MetaCampaign(Campaign):
 
     def _opening_bad(self) -> list:
         if self._wants_bad() and self.o.unit == 0:
-            return list(named_bad_cases(self.envelope).values())  # one per kind, first
+            # one per kind first, then every value on every base (red team 9e)
+            return list(named_bad_cases(self.envelope, every_value=True).values())
         return []
 
     def _run(self, cases, bad, builtins, workers) -> list[Finding]:

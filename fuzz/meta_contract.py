@@ -173,6 +173,51 @@ def _negative_cell(kw, c, case, v, i) -> None:
     kw["req_to_token"][row, (i // len(live)) % case.call_width(0)] = v
 
 
+def _negative_last_cell(kw, c, case, v, i) -> None:
+    """The far end of a row read: column width - 1 (a check that stops one column short)."""
+    e, _ = c.per_request()
+    live = [k for k in range(c.bs) if e[k] > 0]
+    row = int(kw["req_pool_indices"][live[i % len(live)]])
+    kw["req_to_token"][row, case.call_width(0) - 1] = v
+
+
+def _grow_rows(kw, extra: int) -> None:
+    """Every out buffer of T rows given `extra` rows more (poisoned, plain layout): a fault
+    that adds rows must not also make the buffers too small (one fault per bad call)."""
+    out = kw["out"]
+    grown = {}
+    for name in FIELDS[2:]:
+        buf = getattr(out, name)
+        if buf is not None:
+            shape = (buf.shape[0] + extra, *buf.shape[1:])
+            grown[name] = _poisoned(shape, torch.int32, buf.device)
+    kw["out"] = out._replace(**grown)
+
+
+def _dsa_sum(low: bool) -> Break:
+    """Request `index` of a draft_extend_var call made one whose rows take dsa_cu_seqlens_k
+    past int32: below it (s 0, `value` rows of kv - e + 1 + d <= 0) or above it (s 2**30,
+    3 rows, topk 2**31 - 1); cu_seqlens_k stays inside, the buffers get the rows."""
+
+    def apply(kw, c, case, v, i) -> None:
+        k = i % c.bs
+        e = kw["extend_seq_lens"].tolist()
+        rows = v if low else 3
+        _grow_rows(kw, max(0, rows - e[k]))
+        _poke("extend_seq_lens", lambda c_, v_: rows)(kw, c, case, v, k)
+        _poke("seq_lens", lambda c_, v_: 0 if low else v)(kw, c, case, v, k)
+        if not low:
+            kw["topk"] = INT32_MAX
+
+    return apply
+
+
+def _dsa_room(c, case, v) -> bool:
+    """draft_extend_var with a request, narrow tables (the rows added cost width each) and
+    room below int32 for cu_seqlens_k (kv 2**30 added) and a lowest running sum far from it."""
+    return _var_request(c, case, v) and case.width <= 64 and sum(c.seq_lens) < 2**29
+
+
 def _table_rank(kw, c, case, v, i) -> None:
     t = kw["req_to_token"]
     kw["req_to_token"] = t.reshape(-1) if v == "1d" else t.unsqueeze(0)
@@ -205,6 +250,17 @@ def _smaller(name: str, buf: torch.Tensor, c: MetaCall, case: MetaCase) -> torch
 def _other_rank(name: str, buf: torch.Tensor, c, case) -> torch.Tensor:
     shape = (buf.numel(),) if buf.dim() == 2 else (1, buf.shape[0])
     return _poisoned(shape, torch.int32, buf.device)
+
+
+def _narrower(name: str, buf: torch.Tensor, c: MetaCall, case: MetaCase) -> torch.Tensor:
+    """A page table of every row but one column fewer than the call needs (W // P for a
+    real_page_table of a partial last page: the floor-for-ceil slip)."""
+    cols = case.call_width(0) if name == "page_table_1" else case.call_pages(0)
+    return _poisoned((buf.shape[0], cols - 1), torch.int32, buf.device)
+
+
+def _listed(name: str, buf: torch.Tensor, c, case) -> object:
+    return buf.tolist()
 
 
 def _int64(name: str, buf: torch.Tensor, c, case) -> torch.Tensor:
@@ -344,6 +400,20 @@ META_FAULTS: dict[str, MetaFaultKind] = {
               _set("extend_seq_lens", _elsewhere), needs=_var, needs_text="mode draft_extend_var"),
         _kind("out_other_device", ValueError, "out device", _out(_buffer_elsewhere), values=FIELDS,
               example="cu_seqlens_k", needs=_field_present, needs_text=_FIELD_TEXT),
+        # red team 9e: kinds the round found missing
+        _kind("out_not_tensor", TypeError, "out", _out(_listed), values=FIELDS,
+              example="cache_seqlens", needs=_field_present, needs_text=_FIELD_TEXT),
+        _kind("out_too_narrow", ValueError, "out", _out(_narrower),
+              values=("page_table_1", "real_page_table"), example="real_page_table",
+              needs=_field_present, needs_text=_FIELD_TEXT),
+        _kind("table_negative_last_cell", ValueError, "req_to_token", _negative_last_cell,
+              span=(-(2**31), -1), example=-1, needs=_rows, needs_text="a request with rows"),
+        _kind("dsa_sum_too_low", ValueError, "seq_lens extend_seq_lens dsa_cu_seqlens_k topk",
+              _dsa_sum(True), values=(100_000,), needs=_dsa_room,
+              needs_text="mode draft_extend_var, a request, width <= 64, sum(s) < 2**29"),
+        _kind("dsa_sum_too_large", ValueError, "seq_lens extend_seq_lens dsa_cu_seqlens_k topk",
+              _dsa_sum(False), values=(2**30,), needs=_dsa_room,
+              needs_text="mode draft_extend_var, a request, width <= 64, sum(s) < 2**29"),
     )
 }  # fmt: skip
 
@@ -404,20 +474,45 @@ def _bases() -> list[MetaCase]:
         _case(_call("draft_extend_var", [10, 4, 9], [3, 0, 5], [3, 1, 2]), width=4, page=2),
         _case(_call("target_verify", [10, 4, 1], [1, 2, 0], N=3, topk=9), width=5, page=1),
         _case(_call("decode", [7, 3], [2, 6]), width=5, page=2),
+        # red team 9e: one request (kv past int32 is then cu_seqlens_k's only overflow), and
+        # a request of no rows at index 1 (a check skipped for it), W % P != 0
+        _case(_call("target_verify", [6], [1], N=3, topk=9), width=5, page=1),
+        _case(_call("draft_extend_var", [10, 4, 9], [3, 0, 5], [3, 0, 2]), width=5, page=3),
     ]
 
 
-def named_bad_cases(envelope=None) -> dict[str, tuple[MetaCase, Fault]]:
-    """One (case, fault) per kind of META_FAULTS, on the first base case (moved inside
-    `envelope`) that the kind can break; kinds no base inside the envelope admits are left out."""
+def _named_values(k: MetaFaultKind) -> list[object]:
+    """The named value first, then every listed value, or both ends of a span."""
+    first = k.named_value()
+    rest = k.values if k.span is None else k.span
+    return [first, *(v for v in rest if v != first)]
+
+
+def named_bad_cases(envelope=None, every_value: bool = False) -> dict[str, tuple[MetaCase, Fault]]:
+    """Per kind of META_FAULTS, `error: KIND`: its named value on the first base case (moved
+    inside `envelope`) that the kind can break. With `every_value` (a campaign's opening), also
+    `error: KIND [base B: MODE, VALUE]`: every other value it is drawn from (a span's two ends)
+    on every base B that admits it, since a slip can hang on one mode or one value (a bool
+    next_n in decode, topk 2**31, a pool index of a request with no rows). Kinds no base
+    inside the envelope admits are left out."""
     from fuzz.meta_envelope import restrict
 
-    bases = [b for b in (restrict(envelope, b) for b in _bases()) if b is not None]
+    bases = [(b, case) for b, case in enumerate(restrict(envelope, b) for b in _bases())]
+    bases = [(b, case) for b, case in bases if case is not None]
     out = {}
     for name, k in META_FAULTS.items():
         value = k.named_value()
-        for base in bases:
+        for _, base in bases:
             if k.applies(base, value):
                 out[f"error: {name}"] = (base, Fault(name, value, 1))
                 break
+    if not every_value:
+        return out
+    for name, k in META_FAULTS.items():
+        for b, base in bases:
+            for value in _named_values(k):
+                key = f"error: {name} [base {b}: {base.calls[0].mode}, {value!r}]"
+                pair = (base, Fault(name, value, 1))
+                if k.applies(base, value) and pair != out.get(f"error: {name}"):
+                    out[key] = pair
     return out
