@@ -321,7 +321,6 @@ def _page_program(
     ONE_SUM: tl.constexpr,
     EARLY: tl.constexpr,
     EARLY_Q: tl.constexpr,
-    SKIP_DEAD: tl.constexpr,
 ):
     """Requests [i0, i0 + BR) x columns [c0, c0 + chunk_w) of both page tables, rows d of
     each request with d % n_split == split: one read of req_to_token per request and
@@ -356,13 +355,7 @@ def _page_program(
     if VAR:
         # Rows before the block: int32 loads and sums (T fits in int32 when validated;
         # garbage only moves rows, which stay masked into [0, rows_cap)).
-        if SKIP_DEAD:
-            # One block: with no row in it, no store needs the sum (nor its loads).
-            acc_e = tl.zeros((), dtype=it)
-            if tl.max(e, axis=0) > 0:
-                acc_e = _sum_before(ext_ptr, stride_ext, i0, SUM_P, ONE_SUM, it)
-        else:
-            acc_e = _sum_before(ext_ptr, stride_ext, i0, SUM_P, ONE_SUM, it)
+        acc_e = _sum_before(ext_ptr, stride_ext, i0, SUM_P, ONE_SUM, it)
     else:
         acc_e = i0 * e_fixed
     if HAS_RPT:
@@ -487,7 +480,6 @@ def _metadata_kernel(
     ONE_SUM_P: tl.constexpr,
     EARLY: tl.constexpr,
     EARLY_Q: tl.constexpr,
-    SKIP_DEAD: tl.constexpr,
 ):
     """Programs [0, n_scalar) are scalar programs, the others page programs (see the module
     docstring)."""
@@ -503,7 +495,7 @@ def _metadata_kernel(
             pid - n_scalar, ext_ptr, r_ptr, r2t_ptr, pt_ptr, rpt_ptr, stride_ext, stride_r,
             r2t_s0, r2t_s1, pt_s0, pt_s1, rpt_s0, rpt_s1, bs, pool, e_fixed, page_size, width,
             rows_cap, n_chunk, n_split, chunk_w, VAR, HAS_RPT, BR, RB, SUM_P, BW, BQ, ED,
-            NARROW, SPLIT_SHIFT, CHUNK_SHIFT, PAGE_SHIFT, ONE_SUM_P, EARLY, EARLY_Q, SKIP_DEAD,
+            NARROW, SPLIT_SHIFT, CHUNK_SHIFT, PAGE_SHIFT, ONE_SUM_P, EARLY, EARLY_Q,
         )  # fmt: skip
 
 
@@ -529,8 +521,6 @@ SCALAR_SUB = 128  # ... walked in sub-blocks of this many
 SCALAR_REQS_VAR = 128  # ... in draft_extend_var (extends loaded, more work a request)
 SUM_SCALAR = 1024  # scalar programs' loads of the requests before theirs
 EARLY_BS = 128  # draft_extend_var up to this bs, one tile a page program: early loads (EARLY)
-SKIP_DEAD_BS = 2**62  # draft_extend_var from this bs, one block a page program: the sum of
-# earlier extends only where the block has a row (SKIP_DEAD; off: an A/B, stop 22)
 MAX_BW = 1024  # columns of a tile at most while the tile holds several requests
 WIDE_TILE = 2048  # one row a request: a chunk of a few tiles becomes one tile up to this
 # (4 warps: 55 registers at 2048 elements, 96 at 4096, 217 at 8192)
@@ -730,7 +720,6 @@ def launch_args(
         "PAGE_SHIFT": _log2_or_minus_1(page_size),
         "EARLY": early,
         "EARLY_Q": early and has_rpt and page_size * p["BQ"] >= chunk_w,
-        "SKIP_DEAD": var and bs >= SKIP_DEAD_BS and p["BR"] == p["RB"],
     }
     # Page programs write only page-table rows: with none to write (bs 0, T 0, or no row
     # of capacity) launch none, else they would walk every column of the width for nothing.

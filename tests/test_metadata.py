@@ -325,18 +325,6 @@ def test_triton_gpu_plan_wide_tiles(
     assert cx["EARLY"] is (mode == "draft_extend_var")
 
 
-@pytest.mark.parametrize("bs", [7, 37])
-def test_triton_gpu_plan_skips_the_sums_of_blocks_without_rows(
-    monkeypatch: pytest.MonkeyPatch, bs: int
-) -> None:
-    """draft_extend_var with SKIP_DEAD (one block a page program): a block with no row skips
-    the sum of the extends before it; the blocks after it still count theirs in full."""
-    kernel = use_gpu_plan(monkeypatch, "one tile a program")
-    monkeypatch.setattr(kernel, "SKIP_DEAD_BS", 0)
-    cx = run_gpu_plan(kernel, "draft_extend_var", bs, 4, extends=[0, 0, 0, 3], next_n=3, spare=9)
-    assert cx["SKIP_DEAD"] and cx["BR"] == cx["RB"], cx
-
-
 # -- properties ---------------------------------------------------------------------------
 
 
