@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# (Run at 4f21cc8, which had SKIP_DEAD; reverted after this A/B, so --plan SKIP_DEAD_BS is gone.)
 # Stop 22 call 2: draft_extend_var page programs of one block skip the sum of earlier
 # extends when the block has no row (SKIP_DEAD): the default (off) against SKIP_DEAD_BS=0,
 # interleaved three times, on the sizes where var rows sit above 1.3x (narrow rows, bs 8 to
