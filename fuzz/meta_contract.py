@@ -468,7 +468,7 @@ def expected_error(fault: Fault | str) -> tuple[type[Exception], tuple[str, ...]
 
 
 def _bases() -> list[MetaCase]:
-    from fuzz.meta_strategies import _call, _case
+    from fuzz.meta_strategies import I64, _call, _case
 
     return [
         _case(_call("draft_extend_var", [10, 4, 9], [3, 0, 5], [3, 1, 2]), width=4, page=2),
@@ -478,6 +478,10 @@ def _bases() -> list[MetaCase]:
         # a request of no rows at index 1 (a check skipped for it), W % P != 0
         _case(_call("target_verify", [6], [1], N=3, topk=9), width=5, page=1),
         _case(_call("draft_extend_var", [10, 4, 9], [3, 0, 5], [3, 0, 2]), width=5, page=3),
+        # stop 22: draft_extend had no base (a check skipped in that mode only went unseen);
+        # int64 lengths and pool indices, a width below the page size
+        _case(_call("draft_extend", [10, 4], [3, 0], N=2, seq_layout=I64, idx_layout=I64),
+              width=5, page=64),  # fmt: skip
     ]
 
 
