@@ -480,8 +480,11 @@ def _bases() -> list[MetaCase]:
         _case(_call("draft_extend_var", [10, 4, 9], [3, 0, 5], [3, 0, 2]), width=5, page=3),
         # stop 22: draft_extend had no base (a check skipped in that mode only went unseen);
         # int64 lengths and pool indices, a width below the page size
-        _case(_call("draft_extend", [10, 4], [3, 0], N=2, seq_layout=I64, idx_layout=I64),
-              width=5, page=64),  # fmt: skip
+        _case(
+            _call("draft_extend", [10, 4], [3, 0], N=2, seq_layout=I64, idx_layout=I64),
+            width=5,
+            page=64,
+        ),
     ]
 
 
