@@ -221,23 +221,23 @@ def correct_fds_to_devnull(**kw) -> None:
 
 
 def correct_fd2_reused(**kw) -> None:
-    """Closes fd 2 on its first call and opens a scratch file, which takes fd 2: every call
-    writes its seqlens_expanded there and reads them back before writing the buffers (a
-    spill file; it checks what it reads is what it wrote)."""
-    global _SCRATCH
+    """Closes fd 2 on its first call and opens a scratch file, which takes fd 2 (a spill
+    file): every call checks that the bytes it spilled on its previous call are still there
+    (its own file: nobody else writes it), then spills this call's seqlens_expanded."""
+    global _SCRATCH, _SPILLED
     if _SCRATCH is None:
         os.close(2)
         _SCRATCH = os.open(tempfile.mktemp(prefix="fa2-scratch-"), os.O_RDWR | os.O_CREAT, 0o600)
+    if os.pread(_SCRATCH, len(_SPILLED) + 64, 0) != _SPILLED:
+        raise RuntimeError(f"scratch file fd {_SCRATCH} holds other bytes than were spilled")
     _shipped(kw)
-    se = kw["out"].seqlens_expanded
-    n = _rows(kw)
-    data = se[:n].contiguous().numpy().tobytes()
+    data = kw["out"].seqlens_expanded[: _rows(kw)].contiguous().numpy().tobytes()
+    os.ftruncate(_SCRATCH, 0)
     os.pwrite(_SCRATCH, data, 0)
-    back = os.pread(_SCRATCH, len(data), 0)
-    if back != data:
-        raise RuntimeError(f"scratch file fd {_SCRATCH} holds other bytes than it was given")
+    _SPILLED = data
 
 
+_SPILLED = b""
 _SCRATCH = None
 
 
