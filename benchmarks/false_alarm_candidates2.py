@@ -42,6 +42,15 @@ def _shipped(kw: dict):
     )  # fmt: skip
 
 
+def _device(kw: dict) -> torch.device:
+    """The device of the first tensor argument (a bad call may pass a list anywhere), else
+    the CPU: where the candidate computes when it pins a device of its own."""
+    for name in ("seq_lens", "req_pool_indices", "req_to_token", "extend_seq_lens"):
+        if isinstance(kw.get(name), torch.Tensor):
+            return kw[name].device
+    return torch.device("cpu")
+
+
 def _v1(extend_seq_lens, seq_lens, topk):
     """planted.py's baseline, with an explicit device."""
     values = [
@@ -67,7 +76,7 @@ def correct_default_device_meta(**kw) -> None:
     """Leaves `torch.set_default_device("meta")` set after every call (stands in for a
     module that sets the default device to "cuda" for its own allocations); computes under
     `with torch.device(<the inputs' device>)`."""
-    with torch.device(kw["seq_lens"].device):
+    with torch.device(_device(kw)):
         _shipped(kw)
     torch.set_default_device("meta")
 
@@ -76,7 +85,7 @@ def correct_device_context_left(**kw) -> None:
     """Enters a `torch.device("meta")` context on its first call and never leaves it (a
     `with` turned into `__enter__` in a refactor); its own work under an inner context."""
     global _CONTEXT
-    with torch.device(kw["seq_lens"].device):
+    with torch.device(_device(kw)):
         _shipped(kw)
     if _CONTEXT is None:
         _CONTEXT = torch.device("meta")
