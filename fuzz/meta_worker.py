@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 
 from fuzz.meta_case import FIELDS, INPUTS, MetaCase
+from fuzz.pinned import ours
 
 
 def storages(out, args: dict) -> tuple[list[str], list]:
@@ -46,9 +47,10 @@ def run_item(runner, item: dict) -> tuple[dict, list]:
         return run_fault_item(runner, item)
     torch = runner.torch
     try:
-        case = MetaCase.from_json(item["case"])
-        out = case.buffers(runner.device)
-        inputs = [c.tensors(runner.device) for c in case.calls]
+        with ours():
+            case = MetaCase.from_json(item["case"])
+            out = case.buffers(runner.device)
+            inputs = [c.tensors(runner.device) for c in case.calls]
     except Exception as exc:  # ours, not the candidate's: the parent must not judge it
         return {"status": "harness-error", "message": f"building the case: {exc!r}"}, []
     calls: list[dict] = []
@@ -59,7 +61,8 @@ def run_item(runner, item: dict) -> tuple[dict, list]:
     for k, (call, built) in enumerate(zip(case.calls, inputs)):
         phase = "call"
         try:
-            args = case.call_args(k, runner.device, args, built)
+            with ours():
+                args = case.call_args(k, runner.device, args, built)
         except Exception as exc:  # ours: the parent must not judge it
             return {"status": "harness-error", "message": f"refilling inputs: {exc!r}"}, []
         start = time.perf_counter()
@@ -81,11 +84,12 @@ def run_item(runner, item: dict) -> tuple[dict, list]:
         seconds = time.perf_counter() - start
         total += seconds
         try:
-            names, flats = storages(out, args)
+            with ours():
+                names, flats = storages(out, args)
+                blobs += [f.clone() for f in flats]  # the next call writes the same storages
         except Exception as exc:
             return {**runner.raised(exc, "read"), "call": k, "seconds": total}, []
         calls.append({"seconds": seconds, "blobs": names})
-        blobs += [f.clone() for f in flats]  # the next call writes the same storages
         if header["status"] != "ok":
             break
     header["seconds"] = total
@@ -94,7 +98,8 @@ def run_item(runner, item: dict) -> tuple[dict, list]:
     if size > runner.cap:
         return {"status": "oversize", "bytes": size, "seconds": total}, []
     try:
-        return header, [runner.raw(t) for t in blobs]
+        with ours():
+            return header, [runner.raw(t) for t in blobs]
     except Exception as exc:
         return {**runner.raised(exc, "read"), "seconds": total}, []
 
@@ -106,9 +111,10 @@ def run_fault_item(runner, item: dict) -> tuple[dict, list]:
     from fuzz.meta_contract import faulty_call, tensors_of
 
     try:
-        case = MetaCase.from_json(item["case"])
-        kw = faulty_call(case, Fault.from_json(item["fault"]), runner.device)
-        named = tensors_of(kw)
+        with ours():
+            case = MetaCase.from_json(item["case"])
+            kw = faulty_call(case, Fault.from_json(item["fault"]), runner.device)
+            named = tensors_of(kw)
     except Exception as exc:  # ours, not the candidate's: the parent must not judge it
         return {"status": "harness-error", "message": f"building the bad call: {exc!r}"}, []
     phase, header = "call", {"status": "ok"}
@@ -132,11 +138,12 @@ def run_fault_item(runner, item: dict) -> tuple[dict, list]:
     header["seconds"] = seconds
     header["storages"] = [n for n, _ in named]
     try:
-        flats = [_flat(runner.torch, t) for _, t in named]
-        size = sum(f.numel() for f in flats)
-        if size > runner.cap:
-            return {"status": "oversize", "bytes": size, "seconds": seconds}, []
-        return header, [runner.raw(f) for f in flats]
+        with ours():
+            flats = [_flat(runner.torch, t) for _, t in named]
+            size = sum(f.numel() for f in flats)
+            if size > runner.cap:
+                return {"status": "oversize", "bytes": size, "seconds": seconds}, []
+            return header, [runner.raw(f) for f in flats]
     except Exception as exc:
         return {**runner.raised(exc, "read"), "seconds": seconds}, []
 

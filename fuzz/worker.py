@@ -18,6 +18,14 @@ import traceback
 
 from fuzz import procs, wire
 from fuzz.lifetime import die_with_parent
+from fuzz.pinned import SavedFd, ours
+
+# Bound before the candidate is loaded: it may patch `time` (a clock re-based to its own
+# import), and the parent reads these nanoseconds against its own CLOCK_MONOTONIC.
+_monotonic_ns = time.monotonic_ns
+# Where each item's end is marked (fd 2 at first; a private duplicate once serving: the
+# candidate may close fd 2 and a file of its own take the number, or dup2 /dev/null on it).
+_ITEM_END_FD = SavedFd(2, private=False)
 
 
 def start_reaper(life_fd: int) -> int:
@@ -97,13 +105,13 @@ class CallClock:
 
     def enter(self) -> None:
         if self.progress is not None:
-            self.progress[4] = time.monotonic_ns()
+            self.progress[4] = _monotonic_ns()
 
     def leave(self) -> None:
         p = self.progress
         if p is not None and p[4] > 0:
             began, p[4] = p[4], 0  # cleared first: the parent reads `done` first, then this
-            p[3] += time.monotonic_ns() - began
+            p[3] += _monotonic_ns() - began
 
 
 class Runner:
@@ -132,7 +140,8 @@ class Runner:
 
             return run_item(self, item)
         try:
-            args = self.args(item)
+            with ours():
+                args = self.args(item)
         except Exception as exc:  # ours, not the candidate's: the parent must not judge it
             return {"status": "harness-error", "message": f"building the case: {exc!r}"}, []
         phase = "call"
@@ -158,6 +167,10 @@ class Runner:
         finally:
             self.clock.leave()
         header["seconds"] = seconds
+        with ours():
+            return self.shipped(header, tensors, args, seconds)
+
+    def shipped(self, header: dict, tensors: list, args: tuple, seconds: float):
         try:
             header["inputs"], storages = self.storages(args, len(tensors))
         except Exception as exc:
@@ -225,10 +238,7 @@ def end_of_output() -> None:
             stream.flush()
         except Exception:
             pass
-    try:
-        os.write(2, wire.ITEM_END)
-    except OSError:
-        pass
+    _ITEM_END_FD.write(wire.ITEM_END)
 
 
 def progress_slot(config: dict):  # type: ignore[no-untyped-def]
@@ -302,7 +312,9 @@ def settle_heap() -> None:
 
 
 def serve(config: dict, reaper: int) -> None:
+    global _ITEM_END_FD
     cmd_fd, res_fd = config["cmd_fd"], config["res_fd"]
+    _ITEM_END_FD = SavedFd(2)
     sys.path[:0] = [p for p in config["sys_path"] if p not in sys.path]
     from fuzz.candidates import CandidateError, load_candidate
 
