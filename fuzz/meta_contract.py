@@ -11,12 +11,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
-from fuzz.case import Fault, other_device
-from fuzz.meta_case import FIELDS, INPUTS, POISON, MetaCall, MetaCase
+from fuzz.case import Fault, Layout, _materialise, other_device
+from fuzz.meta_case import (
+    FIELDS,
+    INPUTS,
+    POISON,
+    MetaCall,
+    MetaCase,
+    Table,
+    _ext_gap,
+    _idx_gap,
+    _seq_gap,
+)
 
 INT32_MAX = 2**31 - 1
 BAD_DTYPES = {"float32": torch.float32, "int16": torch.int16, "uint8": torch.uint8}
@@ -134,16 +144,30 @@ def _not_int(old: int, v: object) -> object:
     return {"bool": True, "float": float(old), "str": str(old)}[v]  # type: ignore[index]
 
 
+# red team 10: a poked vector keeps its call's layout (stride, offset), so that a check skipped
+# for strided views is put to the test; a stride-0 view (one value for all) becomes contiguous.
+_LAYOUTS = {
+    "seq_lens": ("seq_layout", _seq_gap),
+    "req_pool_indices": ("idx_layout", _idx_gap),
+    "extend_seq_lens": ("ext_layout", _ext_gap),
+}
+
+
 def _poke(name: str, value: Callable[[MetaCall, object], int] | None = None) -> Break:
-    """Replace request `index`'s entry of vector `name` by `value` (int64 if it must be)."""
+    """Replace request `index`'s entry of vector `name` by `value` (int64 if it must be),
+    in the same layout as the call's."""
 
     def apply(kw, c, case, v, i) -> None:
         t = kw[name]
         values = t.tolist()
         values[i % len(values)] = value(c, v) if value else v
         fits = all(-(2**31) <= x <= INT32_MAX for x in values)
-        dtype = t.dtype if fits else torch.int64
-        kw[name] = torch.tensor(values, dtype=dtype, device=t.device)
+        dtype = "int32" if fits and t.dtype == torch.int32 else "int64"
+        attr, gap = _LAYOUTS[name]
+        layout = getattr(c, attr)
+        if layout.stride == 0:
+            layout = Layout()
+        kw[name] = _materialise(values, replace(layout, dtype=dtype), t.device, gap)
 
     return apply
 
@@ -477,7 +501,20 @@ def _bases() -> list[MetaCase]:
         # red team 9e: one request (kv past int32 is then cu_seqlens_k's only overflow), and
         # a request of no rows at index 1 (a check skipped for it), W % P != 0
         _case(_call("target_verify", [6], [1], N=3, topk=9), width=5, page=1),
-        _case(_call("draft_extend_var", [10, 4, 9], [3, 0, 5], [3, 0, 2]), width=5, page=3),
+        # red team 10: its extend lengths int64 in a stride-2 view with an offset, its table
+        # transposed (a check skipped for int64, for strided views, for a column stride != 1)
+        _case(
+            _call(
+                "draft_extend_var",
+                [10, 4, 9],
+                [3, 0, 5],
+                [3, 0, 2],
+                ext_layout=Layout("int64", 2, 1),
+                table=Table(8, 12, transposed=True),
+            ),
+            width=5,
+            page=3,
+        ),
         # stop 22: draft_extend had no base (a check skipped in that mode only went unseen);
         # int64 lengths and pool indices, a width below the page size
         _case(
@@ -522,4 +559,24 @@ def named_bad_cases(envelope=None, every_value: bool = False) -> dict[str, tuple
                 pair = (base, Fault(name, value, 1))
                 if k.applies(base, value) and pair != out.get(f"error: {name}"):
                     out[key] = pair
+    out.update(_element_ends(bases))
+    return out
+
+
+def _element_ends(bases) -> dict[str, tuple[MetaCase, Fault]]:
+    """Red team 10: a kind that lands on one request (a span kind) also at request 0 and at
+    the last request of the first base of >= 3 requests that admits it (the named index 1
+    is a middle one there): a check that skips the first or the last element."""
+    out = {}
+    for name, k in META_FAULTS.items():
+        if k.span is None:
+            continue
+        value = k.named_value()
+        for b, base in bases:
+            bs = base.calls[0].bs
+            if bs >= 3 and k.applies(base, value):
+                for index in (0, bs - 1):
+                    key = f"error: {name} [base {b}: {base.calls[0].mode}, {value!r}, #{index}]"
+                    out[key] = (base, Fault(name, value, index))
+                break
     return out
