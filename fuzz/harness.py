@@ -114,6 +114,7 @@ def judge_error(
     _not_ours(impl, answer)
     want, names = expected_error(fault)
     kind = f"error {fault.kind}"
+    bad = f"({' or '.join(names)}: {fault.to_json()})"  # the argument and what was wrong
     if answer.status in PLUGIN_FAULTS or (answer.status == "slow" and slow_is_failure):
         return _fault(impl, f"{kind}: {answer.status}", answer)
     if answer.status == "unconfirmed-hang":
@@ -124,7 +125,7 @@ def judge_error(
             f"{kind}: no exception",
             expected=want.__name__,
             got="returned",
-            cause=f"returned instead of raising {want.__name__}",
+            cause=f"returned instead of raising {want.__name__} {bad}",
         )
     if want.__name__ not in answer.exc_mro:
         return Mismatch(
@@ -133,7 +134,7 @@ def judge_error(
             expected=want.__name__,
             got=answer.exc_type,
             detail=answer.message[:200],
-            cause=f"raised {answer.cause}, expected {want.__name__}",
+            cause=f"raised {answer.cause}, expected {want.__name__} {bad}",
         )
     if not any(n in answer.message for n in names):
         return Mismatch(

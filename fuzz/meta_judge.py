@@ -377,7 +377,8 @@ def judge_error(
     if want not in answer.exc_mro:
         return MetaMismatch(
             impl, f"{kind}: wrong exception", expected=want, got=answer.exc_type,
-            detail=answer.message[:200], cause=f"raised {answer.cause}, expected {want}",
+            detail=answer.message[:200],
+            cause=f"raised {answer.cause}, expected {want} ({k.argument}: {fault.to_json()})",
             output_tail=answer.output_tail,
         )  # fmt: skip
     if not k.matches(answer.message):
