@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Stop 22 call 3 (final tree: round 9e and 10's error-contract closures, the worker's pinned
 # state and private item-end fd, causes naming the argument): GPU tests; round 2 of the
-# false-alarm candidates on cuda (20 s each); round 10's correct candidates and round 9e's
+# false-alarm candidates on cuda (11 of them, 12 s each); round 10's correct candidates and round 9e's
 # with --check-errors on cuda (30 s each); 12 of round 10's bugs on cuda (20 s each); the
 # built-ins 40 s.
 set -u
 res=${1:?res}; mkdir -p $res
 export TRITON_CACHE_DIR=/tmp/tc22c3
 python -m pytest -q -p no:randomly -m gpu tests > $res/gpu_tests.txt 2>&1; echo "gpu tests rc $?"; tail -1 $res/gpu_tests.txt
-python benchmarks/hunt.py benchmarks/false_alarm_candidates2.py --seconds 20 --json $res/fa2_gpu.json > $res/fa2_gpu.txt 2>&1; tail -2 $res/fa2_gpu.txt
+python benchmarks/hunt.py benchmarks/false_alarm_candidates2.py --seconds 12 --only correct_default_device_meta,correct_device_context_left,correct_default_float64,correct_inference_mode_left,correct_warnings_error,correct_streams_replaced,correct_fd2_reused,correct_signal_handlers,correct_background_threads,correct_process_clock,correct_v1_default_device_meta --json $res/fa2_gpu.json > $res/fa2_gpu.txt 2>&1; tail -2 $res/fa2_gpu.txt
 for c in redteam10_mutants.py:correct_lists redteam10_mutants.py:correct_torch redteam9e_mutants.py:correct; do
   n=${c//[:.]/_}
   python -m fuzz run --op metadata --device cuda --check-errors --candidate benchmarks/$c --seconds 30 --corpus /tmp/c3_$n > $res/$n.txt 2>&1; rc=$?
