@@ -156,9 +156,9 @@ def correct_numpy_raise(**kw) -> None:
     """`numpy.seterr(all="raise")` on every call, and computes `cu_seqlens_k` in numpy."""
     np.seterr(all="raise")
     _shipped(kw)
-    kv = kw["out"].cache_seqlens[: kw["seq_lens"].numel()].numpy().astype(np.int64)
+    kv = kw["out"].cache_seqlens[: kw["seq_lens"].numel()].cpu().numpy().astype(np.int64)
     cu = np.concatenate([[0], np.cumsum(kv)])
-    kw["out"].cu_seqlens_k[: cu.size] = torch.from_numpy(cu)
+    kw["out"].cu_seqlens_k[: cu.size] = torch.from_numpy(cu).to(kw["out"].cu_seqlens_k.device)
 
 
 def correct_low_recursion_limit(**kw) -> None:
@@ -240,7 +240,7 @@ def correct_fd2_reused(**kw) -> None:
     if os.pread(_SCRATCH, len(_SPILLED) + 64, 0) != _SPILLED:
         raise RuntimeError(f"scratch file fd {_SCRATCH} holds other bytes than were spilled")
     _shipped(kw)
-    data = kw["out"].seqlens_expanded[: _rows(kw)].contiguous().numpy().tobytes()
+    data = kw["out"].seqlens_expanded[: _rows(kw)].cpu().numpy().tobytes()
     os.ftruncate(_SCRATCH, 0)
     os.pwrite(_SCRATCH, data, 0)
     _SPILLED = data

@@ -471,15 +471,17 @@ def faulty_call(case: MetaCase, fault: Fault, device) -> dict:
     return kw
 
 
-def tensors_of(kw: dict) -> list[tuple[str, torch.Tensor]]:
-    """(name, tensor) of every buffer and tensor input of a (faulty) call, in a fixed order;
-    what is not a tensor, or has no storage (a meta tensor), is left out."""
+def tensors_of(kw: dict, device="cpu") -> list[tuple[str, torch.Tensor]]:
+    """(name, tensor) of every buffer and tensor input of a (faulty) call built on `device`,
+    in a fixed order; what is not a tensor, or was moved to another device by an
+    `*_other_device` fault (`meta` for a CPU call, which has no storage; the CPU for a CUDA
+    one), is left out: the parent, which builds the call on the CPU, and a CUDA worker then
+    name the same storages (stop 22: every such bad call on CUDA was a protocol failure)."""
     out = kw.get("out")
     pairs = list(zip(FIELDS, out)) if isinstance(out, tuple) else []
     pairs += [(n, kw.get(n)) for n in INPUTS]
-    return [
-        (name, t) for name, t in pairs if isinstance(t, torch.Tensor) and t.device.type != "meta"
-    ]
+    kind = torch.device(device).type
+    return [(name, t) for name, t in pairs if isinstance(t, torch.Tensor) and t.device.type == kind]
 
 
 def expected_error(fault: Fault | str) -> tuple[type[Exception], tuple[str, ...]]:

@@ -170,7 +170,7 @@ def run_builtin_error(name: str, case: MetaCase, fault, device) -> MetaMismatch 
     from fuzz.meta_contract import faulty_call, tensors_of
 
     kw = faulty_call(case, fault, device)
-    named = tensors_of(kw)
+    named = tensors_of(kw, device)
     before = fault_storages(case, fault)
     mode = kw.pop("mode")
     args = [kw.pop(n) for n in ("seq_lens", "req_pool_indices", "req_to_token")]

@@ -307,7 +307,7 @@ def fault_storages(case: MetaCase, fault) -> dict[str, tuple[np.ndarray, torch.d
     """Every buffer's and tensor input's storage (bytes) as the bad call is built, by name."""
     from fuzz.meta_contract import faulty_call, tensors_of
 
-    named = tensors_of(faulty_call(case, fault, "cpu"))
+    named = tensors_of(faulty_call(case, fault, "cpu"), "cpu")
     return {
         n: (torch.empty(0, dtype=torch.uint8).set_(t.untyped_storage()).numpy().copy(), t.dtype)
         for n, t in named

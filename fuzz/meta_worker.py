@@ -114,7 +114,7 @@ def run_fault_item(runner, item: dict) -> tuple[dict, list]:
         with ours():
             case = MetaCase.from_json(item["case"])
             kw = faulty_call(case, Fault.from_json(item["fault"]), runner.device)
-            named = tensors_of(kw)
+            named = tensors_of(kw, runner.device)
     except Exception as exc:  # ours, not the candidate's: the parent must not judge it
         return {"status": "harness-error", "message": f"building the bad call: {exc!r}"}, []
     phase, header = "call", {"status": "ok"}

@@ -173,3 +173,18 @@ def test_strict_decoder_rejects_bad_faults(fault: dict, reason: str) -> None:
     base = next(c for c, _ in named_bad_cases().values() if c.calls[0].mode == "target_verify")
     with pytest.raises(corpus.CorpusError, match=reason):
         entry.decode(_entry(base.to_json(), fault))
+
+
+def test_a_bad_calls_storages_are_those_on_its_own_device() -> None:
+    """`*_other_device` bad calls move the faulted tensor off the call's device (`meta` for a
+    CPU call, the CPU for a CUDA one): tensors_of names only the call's own device's, so the
+    parent (a CPU build) and a CUDA worker name the same storages (stop 22: every such bad
+    call was a protocol failure on CUDA, a false alarm; tests/test_metadata_gpu.py checks
+    it there)."""
+    from fuzz.meta_contract import faulty_call, named_bad_cases, tensors_of
+
+    case, fault = named_bad_cases()["error: seq_other_device"]
+    kw = faulty_call(case, fault, "cpu")
+    assert kw["seq_lens"].device.type == "meta"
+    assert "seq_lens" not in [n for n, _ in tensors_of(kw, "cpu")]
+    assert [n for n, _ in tensors_of(kw, "meta")] == ["seq_lens"]
