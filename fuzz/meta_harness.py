@@ -167,16 +167,26 @@ def run_builtin_error(name: str, case: MetaCase, fault, device) -> MetaMismatch 
     """A bad call through nsa_meta.metadata (validate=True, into the case's buffers): the
     contract's exception, naming the argument, nothing written."""
     import nsa_meta
+
+    def call(kw: dict) -> None:
+        mode = kw.pop("mode")
+        args = [kw.pop(n) for n in ("seq_lens", "req_pool_indices", "req_to_token")]
+        nsa_meta.metadata(mode, *args, **kw, backend=name, validate=True)
+
+    return judge_bad_call_here(name, call, case, fault, device)
+
+
+def judge_bad_call_here(impl: str, call, case: MetaCase, fault, device) -> MetaMismatch | None:
+    """`call(kw)` on one bad call built here (kw: the v2 keyword arguments, `out` included),
+    judged as a worker's answer is: the exception, its message, nothing written."""
     from fuzz.meta_contract import faulty_call, tensors_of
 
     kw = faulty_call(case, fault, device)
     named = tensors_of(kw, device)
     before = fault_storages(case, fault)
-    mode = kw.pop("mode")
-    args = [kw.pop(n) for n in ("seq_lens", "req_pool_indices", "req_to_token")]
     start = time.perf_counter()
     try:
-        nsa_meta.metadata(mode, *args, **kw, backend=name, validate=True)
+        call(dict(kw))
         if torch.device(device).type == "cuda":
             torch.cuda.synchronize()
         answer = Answer("ok")
@@ -198,7 +208,7 @@ def run_builtin_error(name: str, case: MetaCase, fault, device) -> MetaMismatch 
         .copy()
         for n, t in named
     }
-    return judge_error(name, fault, answer, before)
+    return judge_error(impl, fault, answer, before)
 
 
 # --- one example ----------------------------------------------------------------------------

@@ -7,16 +7,13 @@ cases the fuzzer had before (one per old kind, its named value, the first base a
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import torch
 from meta_fuzz_helpers import benchmark_module
 
 import nsa_meta
-from fuzz.answers import Answer, raised_cause
-from fuzz.meta_contract import META_FAULTS, fault_problem, faulty_call, named_bad_cases, tensors_of
-from fuzz.meta_judge import fault_storages, judge_error
+from fuzz.meta_contract import META_FAULTS, fault_problem, faulty_call, named_bad_cases
+from fuzz.meta_harness import judge_bad_call_here
 
 NEW_KINDS = {
     "out_not_tensor",
@@ -32,29 +29,8 @@ def rt():
 
 
 def judged(fn, case, fault):
-    """The fuzzer's verdict on `fn` for one bad call, in this process (as run_builtin_error)."""
-    kw = faulty_call(case, fault, torch.device("cpu"))
-    named = tensors_of(kw)
-    before = fault_storages(case, fault)
-    start = time.perf_counter()
-    try:
-        fn(**kw)
-        answer = Answer("ok")
-    except Exception as exc:  # noqa: BLE001 - judged below
-        message = str(exc)[:2000]
-        answer = Answer(
-            "raised",
-            exc_type=type(exc).__name__,
-            exc_mro=tuple(c.__name__ for c in type(exc).__mro__),
-            message=message,
-            cause=raised_cause(type(exc).__name__, message),
-        )
-    answer.seconds = time.perf_counter() - start
-    answer.outputs = {
-        n: torch.empty(0, dtype=torch.uint8).set_(t.untyped_storage()).numpy().copy()
-        for n, t in named
-    }
-    return judge_error("rt9e", fault, answer, before)
+    """The fuzzer's verdict on `fn` for one bad call, in this process."""
+    return judge_bad_call_here("rt9e", lambda kw: fn(**kw), case, fault, "cpu")
 
 
 def old_named() -> dict:
