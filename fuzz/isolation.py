@@ -358,7 +358,7 @@ class IsolatedCandidate:
             w.kill()
             return answer
         if frame is None:
-            tail, own = w.take_tail(), _ran(w, begin, begin)
+            tail, own = w.take_tail(), w.candidate_seconds() or 0.0
             w.kill()
             waited = time.monotonic() - begin
             if ending == "cut":

@@ -5,7 +5,7 @@ each call, as bytes. It judges nothing (the parent does, fuzz/meta_judge.py).
 
 from __future__ import annotations
 
-import time
+from functools import partial
 
 from fuzz.meta_case import FIELDS, INPUTS, MetaCase
 from fuzz.pinned import ours
@@ -45,7 +45,6 @@ def run_item(runner, item: dict) -> tuple[dict, list]:
     with a "fault" is one bad call: see run_fault_item."""
     if item.get("fault"):
         return run_fault_item(runner, item)
-    torch = runner.torch
     try:
         with ours():
             case = MetaCase.from_json(item["case"])
@@ -59,29 +58,14 @@ def run_item(runner, item: dict) -> tuple[dict, list]:
     total = 0.0
     args = None
     for k, (call, built) in enumerate(zip(case.calls, inputs)):
-        phase = "call"
         try:
             with ours():
                 args = case.call_args(k, runner.device, args, built)
         except Exception as exc:  # ours: the parent must not judge it
             return {"status": "harness-error", "message": f"refilling inputs: {exc!r}"}, []
-        start = time.perf_counter()
-        runner.clock.enter()
-        try:
-            call_candidate(runner.fn, case, call, args, out)
-            phase = "read"
-            if runner.cuda:
-                torch.cuda.synchronize()
-        except Exception as exc:
-            header = {**runner.raised(exc, phase), "call": k}
-            if runner.cuda and phase == "call":
-                try:
-                    torch.cuda.synchronize()
-                except Exception as fault:
-                    header = {**runner.raised(fault, "read"), "call": k}
-        finally:
-            runner.clock.leave()
-        seconds = time.perf_counter() - start
+        _, raised, seconds = runner.call(partial(call_candidate, runner.fn, case, call, args, out))
+        if raised is not None:
+            header = {**raised, "call": k}
         total += seconds
         try:
             with ours():
@@ -117,24 +101,8 @@ def run_fault_item(runner, item: dict) -> tuple[dict, list]:
             named = tensors_of(kw, runner.device)
     except Exception as exc:  # ours, not the candidate's: the parent must not judge it
         return {"status": "harness-error", "message": f"building the bad call: {exc!r}"}, []
-    phase, header = "call", {"status": "ok"}
-    start = time.perf_counter()
-    runner.clock.enter()
-    try:
-        runner.fn(**kw)
-        phase = "read"
-        if runner.cuda:
-            runner.torch.cuda.synchronize()
-    except Exception as exc:
-        header = runner.raised(exc, phase)
-        if runner.cuda and phase == "call":
-            try:
-                runner.torch.cuda.synchronize()
-            except Exception as fault:
-                header = runner.raised(fault, "read")
-    finally:
-        runner.clock.leave()
-    seconds = time.perf_counter() - start
+    _, raised, seconds = runner.call(lambda: runner.fn(**kw))
+    header = raised or {"status": "ok"}
     header["seconds"] = seconds
     header["storages"] = [n for n, _ in named]
     try:

@@ -144,31 +144,40 @@ class Runner:
                 args = self.args(item)
         except Exception as exc:  # ours, not the candidate's: the parent must not judge it
             return {"status": "harness-error", "message": f"building the case: {exc!r}"}, []
-        phase = "call"
-        start = time.perf_counter()
-        self.clock.enter()
-        try:
-            result = self.fn(*args)
-            phase = "read"  # an asynchronous device fault surfaces in our reads
-            if self.cuda:
-                self.torch.cuda.synchronize()
-            seconds = time.perf_counter() - start
-            self.clock.leave()
-            header, tensors = self.describe(result)
-            header["status"] = "ok"
-        except Exception as exc:
-            seconds = time.perf_counter() - start
-            header, tensors = self.raised(exc, phase), []
-            if self.cuda and phase == "call":
-                try:  # a device fault of this call is this item's, not the next one's
-                    self.torch.cuda.synchronize()
-                except Exception as fault:
-                    header = self.raised(fault, "read")
-        finally:
-            self.clock.leave()
+        result, header, seconds = self.call(lambda: self.fn(*args))
+        tensors: list = []
+        if header is None:
+            try:
+                header, tensors = self.describe(result)
+                header["status"] = "ok"
+            except Exception as exc:
+                header = self.raised(exc, "read")
         header["seconds"] = seconds
         with ours():
             return self.shipped(header, tensors, args, seconds)
+
+    def call(self, thunk) -> tuple[object, dict | None, float]:
+        """`thunk()` (the candidate's call) on the call clock, a CUDA synchronize included (an
+        asynchronous device fault is this call's, not the next one's): (its result, the
+        `raised` header if it or the synchronize raised else None, its seconds)."""
+        phase, raised, result = "call", None, None
+        start = time.perf_counter()
+        self.clock.enter()
+        try:
+            result = thunk()
+            phase = "read"
+            if self.cuda:
+                self.torch.cuda.synchronize()
+        except Exception as exc:
+            raised = self.raised(exc, phase)
+            if self.cuda and phase == "call":
+                try:
+                    self.torch.cuda.synchronize()
+                except Exception as fault:
+                    raised = self.raised(fault, "read")
+        finally:
+            self.clock.leave()
+        return result, raised, time.perf_counter() - start
 
     def shipped(self, header: dict, tensors: list, args: tuple, seconds: float):
         try:
