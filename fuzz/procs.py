@@ -1,7 +1,9 @@
 """Finding and killing every process a plug-in's worker left behind, through /proc.
 
 A worker leads its own session and process group; whatever the candidate forks inherits
-both, unless it calls setsid itself. Scanning /proc for either id finds those strays.
+both, unless it calls setsid itself. It is also a child subreaper (fuzz/lifetime.py), so a
+daemon that double-forks out of the session stays its descendant while it lives: scanning
+/proc for either id and for the worker's descendants finds every stray.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ import signal
 import time
 
 
-def _ids(pid: str) -> tuple[int, int] | None:
-    """(process group, session) of a /proc entry, or None once it is gone."""
+def _ids(pid: str) -> tuple[int, int, int] | None:
+    """(parent, process group, session) of a /proc entry, or None once it is gone."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read()
@@ -20,29 +22,44 @@ def _ids(pid: str) -> tuple[int, int] | None:
         return None
     fields = stat[stat.rfind(b")") + 2 :].split()  # the command name may hold spaces
     try:
-        return int(fields[2]), int(fields[3])
+        return int(fields[1]), int(fields[2]), int(fields[3])
     except (IndexError, ValueError):
         return None
 
 
-def members(leader: int) -> list[int]:
-    """Live processes whose process group or session is `leader`'s (zombies included)."""
+def members(leader: int, descendants: bool = True) -> list[int]:
+    """Live processes in `leader`'s process group or session, and (with `descendants`)
+    every descendant of `leader` or of those, whatever its session (zombies included)."""
+    children: dict[int, list[int]] = {}
     found = []
     for name in os.listdir("/proc"):
         if name.isdigit():
             ids = _ids(name)
-            if ids is not None and leader in ids:
-                found.append(int(name))
+            if ids is not None:
+                children.setdefault(ids[0], []).append(int(name))
+                if leader in ids[1:]:
+                    found.append(int(name))
+    seen = set(found)
+    todo = found + [leader] if descendants else []
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in seen:
+                seen.add(child)
+                found.append(child)
+                todo.append(child)
     return found
 
 
-def kill_members(leader: int, keep: tuple[int, ...] = (), seconds: float = 1.0) -> int:
-    """SIGKILL every member of `leader`'s group or session but `keep`, scanning again until
-    none is left running (one may fork between a scan and its kill); how many were sent."""
+def kill_members(
+    leader: int, keep: tuple[int, ...] = (), seconds: float = 1.0, descendants: bool = True
+) -> int:
+    """SIGKILL every member of `leader`'s group or session (and its descendants) but `keep`,
+    scanning again until none is left running (one may fork between a scan and its kill);
+    how many were sent."""
     sent = 0
     end = time.monotonic() + seconds
     while True:
-        running = [p for p in members(leader) if p not in keep and alive(p)]
+        running = [p for p in members(leader, descendants) if p not in keep and alive(p)]
         if not running or time.monotonic() > end:
             return sent
         for pid in running:

@@ -258,14 +258,22 @@ class WorkerProcess:
     # --- ending -----------------------------------------------------------------------
 
     def kill_strays(self) -> int:
-        """Kill whatever the candidate left running in the worker's session."""
+        """Kill whatever the candidate left running in the worker's session. A daemon that
+        left the session on purpose (a compile server) is left to serve until the worker
+        ends: killing it would cost a fresh worker each batch."""
         keep = (self.pid,) + ((self.reaper,) if self.reaper else ())
-        return procs.kill_members(self.pid, keep=keep) if self.gone is None else 0
+        if self.gone is not None:
+            return 0
+        return procs.kill_members(self.pid, keep=keep, descendants=False)
 
     def kill(self) -> None:
-        """End the worker and everything in its session; drain what it printed."""
+        """End the worker and everything in its session or below it; drain what it printed.
+        Frozen first, its descendants go before it: while it lives it adopts their orphans
+        (a subreaper), dead it would hand them to init, out of our sight."""
         if self.proc.returncode is None:
             try:
+                os.kill(self.pid, signal.SIGSTOP)
+                procs.kill_members(self.pid, keep=(self.pid,))
                 os.killpg(self.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass

@@ -17,7 +17,7 @@ import time
 import traceback
 
 from fuzz import procs, wire
-from fuzz.lifetime import die_with_parent
+from fuzz.lifetime import adopt_orphans, die_with_parent
 from fuzz.pinned import SavedFd, ours
 
 # Bound before the candidate is loaded: it may patch `time` (a clock re-based to its own
@@ -368,6 +368,7 @@ def serve(config: dict, reaper: int) -> None:
 def main(argv: list[str]) -> None:
     config = json.loads(argv[1])
     die_with_parent(config["parent"])
+    adopt_orphans()
     reaper = start_reaper(config["life_fd"])
     limit = config["memory_limit_gb"]
     if limit and config["device"] == "cpu":

@@ -8,6 +8,7 @@ ones (a loaded machine is not a hang); each test starts its own workers.
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import sys
 import time
@@ -84,6 +85,40 @@ def test_forking_candidate_leaves_no_process_behind() -> None:
         (again,) = ask(c, CASE)  # the next batch runs in a fresh worker
         assert again.status == "ok", again  # (its own strays end that worker in turn)
     assert wait_until(lambda: not alive_in(leaders)), alive_in(leaders)
+
+
+def running_with(word: str) -> list[int]:
+    """Live processes whose command line holds `word` (forks of a worker keep its own)."""
+    found = []
+    for name in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                hit = word.encode() in f.read()
+        except OSError:
+            continue
+        if hit and procs.alive(int(name)):
+            found.append(int(name))
+    return found
+
+
+@pytest.mark.parametrize("name", ["daemonises", "daemonises_and_hangs"])
+def test_a_daemon_that_leaves_the_session_goes_with_the_worker(name: str) -> None:
+    # a double fork and setsid take it out of the worker's session and group: the worker
+    # adopts it (a subreaper) and is frozen while its descendants are killed (on the old
+    # code the daemon slept on for 60 s after the campaign); one that answered is left to
+    # serve its worker (a compile server) until the worker ends
+    with candidate(name, timeout=1.0, confirm_timeout=1.0) as c:
+        (answer,) = ask(c, CASE)
+        assert answer.status == ("ok" if name == "daemonises" else "hang"), answer
+        daemons = [int(answer.output_tail.split()[-1])]
+        if name == "daemonises":
+            worker = c._main.pid
+            (again,) = ask(c, OTHER)
+            assert again.status == "ok" and c._main.pid == worker
+            daemons.append(int(again.output_tail.split()[-1]))
+            assert all(procs.alive(d) for d in daemons)
+    assert wait_until(lambda: not any(procs.alive(d) for d in daemons)), daemons
+    assert wait_until(lambda: not running_with(f"hostile.py:{name}")), running_with(name)
 
 
 PARENT = """

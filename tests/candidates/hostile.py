@@ -48,6 +48,33 @@ def forks(extend_seq_lens, seq_lens, nsa_index_topk):
     return _correct(extend_seq_lens, seq_lens, nsa_index_topk)
 
 
+def daemonises(extend_seq_lens, seq_lens, nsa_index_topk):
+    """Double-forks a daemon that leaves the worker's session and process group (as a
+    compile server would) and sleeps 60 s; prints its pid."""
+    r, w = os.pipe()
+    middle = os.fork()
+    if middle == 0:
+        os.setsid()
+        daemon = os.fork()
+        if daemon == 0:
+            os.setsid()  # a session of its own, not the middle one's
+            time.sleep(60)
+            os._exit(0)
+        os.write(w, str(daemon).encode())
+        os._exit(0)
+    os.waitpid(middle, 0)
+    os.close(w)
+    print(f"pids {os.read(r, 64).decode()}", flush=True)
+    os.close(r)
+    return _correct(extend_seq_lens, seq_lens, nsa_index_topk)
+
+
+def daemonises_and_hangs(extend_seq_lens, seq_lens, nsa_index_topk):
+    """`daemonises`, then never answers: the worker is killed with its daemon alive."""
+    daemonises(extend_seq_lens, seq_lens, nsa_index_topk)
+    time.sleep(600)
+
+
 def _patch_the_judges() -> None:
     """What a cheat would patch if the worker judged: every comparison says `equal`."""
     torch.equal = lambda a, b: True
