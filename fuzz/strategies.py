@@ -58,7 +58,12 @@ REFILL_CASES: dict[str, Case] = {
         prior=((2, 1, 0, 3) * 10, tuple(range(500, 540))),
     ),
     "refill: stride-0 expanded views": Case(
-        (2, 2, 2), (7, 7, 7), 6, Layout("int32", 0, 1), Layout("int32", 0, 0), ((1,) * 3, (9,) * 3)
+        (2, 2, 2),
+        (7, 7, 7),
+        6,
+        Layout("int32", 0, 1),
+        Layout("int32", 0, 0),
+        prior=((1,) * 3, (9,) * 3),
     ),
 }
 
