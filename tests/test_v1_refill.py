@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from hypothesis import given, settings
 from findings import assert_no_findings
+from hypothesis import given, settings
 from meta_fuzz_helpers import benchmark_module
 
 from fuzz import entry
