@@ -45,6 +45,7 @@ class Answer:
     detail: str = ""
     cause: str = ""
     output_tail: str = ""
+    first: Answer | None = None  # a refill case's call 1 (fuzz/case.py `prior`); self is call 2
 
 
 def one_line(text: str, limit: int = 300) -> str:
@@ -186,12 +187,28 @@ def decode_answer(header: dict, blobs: list[bytes], item: dict, cap: int) -> Ans
         from fuzz.meta_judge import decode_meta_answer
 
         return decode_meta_answer(header, blobs, item)
+    if item["case"].get("prior") is not None and not item.get("fault"):
+        return decode_refill(header, blobs, item, cap)
     modified = decode_modified(header.get("inputs"), blobs, item)
     if status == "ok":
         outputs = decode_outputs(header.get("outputs"), blobs)
         return Answer("ok", outputs=outputs, modified=modified, seconds=seconds)
     check_frame(status == "raised", f"status {str(status)[:40]!r}")
     return raised_answer(header, seconds, modified=modified)
+
+
+def decode_refill(header: dict, blobs: list[bytes], item: dict, cap: int) -> Answer:
+    """A refill case's frame (fuzz/worker.py `run_refill`): call 2's answer, call 1's (read
+    against the prior's values) under `first`. A frame without call 1 is a protocol fault:
+    the prior is never dropped silently."""
+    first = header.get("first")
+    check_frame(isinstance(first, dict), "a refill case's first call is missing")
+    first_item = {"case": Case.from_json(item["case"]).first_call().to_json()}
+    answer = decode_answer(first, blobs, first_item, cap)
+    rest = {k: v for k, v in header.items() if k != "first"}
+    second = decode_answer(rest, blobs, {**item, "case": {**item["case"], "prior": None}}, cap)
+    second.first = answer
+    return second
 
 
 def raised_answer(header: dict, seconds: float, **extra) -> Answer:

@@ -1,7 +1,8 @@
 """A case is explicit data: values, dtypes, strides, offsets, top-k; JSON both ways.
 
 A corpus entry stores the case itself (not the strategy that drew it), so it replays
-after the generators change. `Fault` turns a valid case into an invalid call.
+after the generators change. `Fault` turns a valid case into an invalid call. A case with
+a `prior` is judged on its second call: the first call's tensors refilled in place.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ class Case:
 
     `out_slack=None` lets a built-in allocate; an int gives it poisoned buffers of
     capacity `total + out_slack`. Candidates get only the three contract arguments.
+
+    `prior=(extend_seq_lens, seq_lens)`: the values the SAME input tensors held in a call
+    made just before this one (SGLang's replay refills them in place every step); the
+    case's own values are then written into those tensors (`refill`) and called again.
     """
 
     extend_seq_lens: tuple[int, ...]
@@ -39,6 +44,13 @@ class Case:
     seq_layout: Layout = field(default_factory=Layout)
     out_slack: int | None = None
     validate: bool = True
+    prior: tuple[tuple[int, ...], tuple[int, ...]] | None = None
+
+    def __post_init__(self) -> None:
+        if self.prior is not None and not (
+            len(self.prior) == 2 and len(self.prior[0]) == len(self.prior[1]) == self.bs
+        ):
+            raise ValueError(f"prior must be two tuples of bs={self.bs} values, got {self.prior}")
 
     @property
     def bs(self) -> int:
@@ -52,7 +64,14 @@ class Case:
         """The oracle's answer."""
         return reference.expand(self.extend_seq_lens, self.seq_lens, self.nsa_index_topk)
 
+    def first_call(self) -> Case:
+        """The prior call as a case of its own (same layouts, top-k, mode; no prior)."""
+        if self.prior is None:
+            raise ValueError("first_call: this case has no prior call")
+        return replace(self, extend_seq_lens=self.prior[0], seq_lens=self.prior[1], prior=None)
+
     def tensors(self, device: str | torch.device = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+        """Fresh tensors holding the case's own values (the prior plays no part)."""
         return (
             _materialise(self.extend_seq_lens, self.extend_layout, device, gap=_extend_gap),
             _materialise(self.seq_lens, self.seq_layout, device, gap=_seq_gap),
@@ -69,10 +88,11 @@ class Case:
             unusual,
             sum(abs(v) for v in values),
             self.nsa_index_topk,
-            (self.out_slack is not None) + (not self.validate),
+            (self.out_slack is not None) + (not self.validate) + (self.prior is not None),
         )
 
     def to_json(self) -> dict:
+        prior = {} if self.prior is None else {"prior": [list(v) for v in self.prior]}
         return {
             "extend_seq_lens": list(self.extend_seq_lens),
             "seq_lens": list(self.seq_lens),
@@ -81,6 +101,7 @@ class Case:
             "seq_layout": asdict(self.seq_layout),
             "out_slack": self.out_slack,
             "validate": self.validate,
+            **prior,
         }
 
     @classmethod
@@ -93,6 +114,7 @@ class Case:
             seq_layout=Layout(**data.get("seq_layout", {})),
             out_slack=data.get("out_slack"),
             validate=bool(data.get("validate", True)),
+            prior=_prior_from_json(data.get("prior")),
         )
 
     def describe(self) -> str:
@@ -108,11 +130,43 @@ class Case:
             )
             return layout.dtype + extra
 
+        refill = (
+            ""
+            if self.prior is None
+            else (
+                f" after a prior call on the same tensors with extend_seq_lens="
+                f"{short(self.prior[0])} seq_lens={short(self.prior[1])}, refilled in place"
+            )
+        )
         return (
             f"bs={self.bs} total={self.total} topk={self.nsa_index_topk} "
             f"extend_seq_lens={short(self.extend_seq_lens)} ({lay(self.extend_layout)}) "
-            f"seq_lens={short(self.seq_lens)} ({lay(self.seq_layout)})"
+            f"seq_lens={short(self.seq_lens)} ({lay(self.seq_layout)})" + refill
         )
+
+
+def _prior_from_json(raw) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+    if raw is None:
+        return None
+    ext, seq = raw
+    return tuple(int(v) for v in ext), tuple(int(v) for v in seq)
+
+
+def refill(case: Case, extend_seq_lens: torch.Tensor, seq_lens: torch.Tensor) -> None:
+    """Write the case's values IN PLACE into the tensors its first call was given (same
+    storages and data_ptrs, the layout honoured: an offset/stride view is written through
+    itself, a stride-0 view through its one storage element)."""
+    for t, values in ((extend_seq_lens, case.extend_seq_lens), (seq_lens, case.seq_lens)):
+        if t.numel() != len(values):
+            raise ValueError(f"refill: a tensor of {t.numel()} values for {len(values)} values")
+        if not values:
+            continue
+        if t.stride(0) == 0:
+            if len(set(values)) != 1:
+                raise ValueError("refill: a stride-0 view takes all values equal")
+            t.as_strided((1,), (1,), t.storage_offset()).fill_(values[0])
+        else:
+            t.copy_(torch.tensor(values, dtype=t.dtype))
 
 
 def _extend_gap(n: int) -> torch.Tensor:

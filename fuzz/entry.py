@@ -104,6 +104,7 @@ class _ExpandCase(msgspec.Struct, forbid_unknown_fields=True):
     seq_layout: _Layout = msgspec.field(default_factory=_Layout)
     out_slack: NonNeg32 | None = None
     validate: bool = True
+    prior: tuple[list[NonNeg32], list[NonNeg32]] | None = None
 
 
 class _Fault(msgspec.Struct, forbid_unknown_fields=True):
@@ -254,6 +255,7 @@ def decode_expand_case(raw: bytes, *, max_total: int, where: str = "case") -> Ca
         raise ValueError(f"{where}: total {total} is above --max-total {max_total}")
     if c.out_slack is not None and total + c.out_slack > max_total:
         raise ValueError(f"{where}: out_slack {c.out_slack} is above --max-total {max_total}")
+    prior = None if c.prior is None else _check_prior(where, c, max_total)
     return Case(
         tuple(c.extend_seq_lens),
         tuple(c.seq_lens),
@@ -262,7 +264,27 @@ def decode_expand_case(raw: bytes, *, max_total: int, where: str = "case") -> Ca
         _check_layout(f"{where}.seq_layout", c.seq_lens, c.seq_layout, max_total),
         c.out_slack,
         c.validate,
+        prior,
     )
+
+
+def _check_prior(where: str, c: _ExpandCase, max_total: int) -> tuple:
+    """The prior call's values checked as the case's own are: the same bs, the total within
+    limits, and each layout's limits (a stride-0 view holds one value)."""
+    ext, seq = c.prior
+    bs = len(c.extend_seq_lens)
+    for name, values in (("extend_seq_lens", ext), ("seq_lens", seq)):
+        if len(values) != bs:
+            raise ValueError(
+                f"{where}.prior: {name} has {len(values)} values, the case has bs {bs} "
+                "(the same tensors are refilled)"
+            )
+    total = sum(ext)
+    if total > min(INT32_MAX, max_total):
+        raise ValueError(f"{where}.prior: total {total} is above --max-total {max_total}")
+    _check_layout(f"{where}.prior.extend_seq_lens", ext, c.extend_layout, max_total)
+    _check_layout(f"{where}.prior.seq_lens", seq, c.seq_layout, max_total)
+    return tuple(ext), tuple(seq)
 
 
 def decode_expand_fault(raw: bytes, case: Case) -> Fault:

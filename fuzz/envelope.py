@@ -315,4 +315,5 @@ def _resize(case: Case, n: int) -> Case:
         case,
         extend_seq_lens=tuple(case.extend_seq_lens[i] for i in idx),
         seq_lens=tuple(case.seq_lens[i] for i in idx),
+        prior=case.prior and tuple(tuple(p[i] for i in idx) for p in case.prior),
     )

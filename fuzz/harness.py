@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 
 from fuzz import screen
 from fuzz.answers import Answer, call_checked, raised_cause
-from fuzz.case import Case, Fault, faulty_args, faulty_out
+from fuzz.case import Case, Fault, faulty_args, faulty_out, refill
 from fuzz.compare import Mismatch, check_outputs, expected_tensors, summarise
 from fuzz.contract import FAULTS, KNOWN_DIVERGENCES, OUT_FAULTS, expected_error
 from fuzz.isolation import IsolatedCandidate, worker_items
@@ -80,10 +80,36 @@ def _not_ours(impl: str, answer: Answer) -> None:
         raise HarnessError(f"{impl}: the worker could not build the case: {answer.cause}")
 
 
+REFILLED = "call 2, same input tensors refilled in place"
+BEFORE_REFILL = "call 1 of 2, the prior values, before the in-place refill"
+EITHER_CALL = "one of 2 calls on the same input tensors, refilled in place between them"
+
+
+def at_call(found: Mismatch | None, which: str) -> Mismatch | None:
+    """`found` with its cause saying which call of a refill case it was."""
+    if found is None:
+        return None
+    return replace(found, cause=f"{which}: {found.cause or found.describe()}")
+
+
 def judge_valid(
     impl: str, case: Case, answer: Answer, expected, device, *, slow_is_failure: bool = False
 ) -> Mismatch | None:
-    """A valid call must return the oracle's pair and leave its inputs alone."""
+    """A valid call must return the oracle's pair and leave its inputs alone. A refill case
+    (`case.prior`): call 1 is judged against the prior's own answer, then call 2."""
+    if case.prior is None:
+        return _judge_call(impl, answer, expected, device, slow_is_failure)
+    if answer.first is None:  # a fault of the item as a whole (a crash, a hang)
+        return at_call(_judge_call(impl, answer, expected, device, slow_is_failure), EITHER_CALL)
+    first = case.first_call()
+    want = expected_tensors(first.expected())
+    found = _judge_call(impl, answer.first, want, device, slow_is_failure)
+    if found is not None:
+        return at_call(found, BEFORE_REFILL)
+    return at_call(_judge_call(impl, answer, expected, device, slow_is_failure), REFILLED)
+
+
+def _judge_call(impl: str, answer: Answer, expected, device, slow_is_failure: bool):
     _not_ours(impl, answer)
     if answer.status in PLUGIN_FAULTS:
         return _fault(impl, answer.status, answer)
@@ -154,9 +180,37 @@ def _poisoned(n: int, device) -> tuple[torch.Tensor, torch.Tensor]:
     return store[0], store[1]
 
 
+def call_case(fn, case: Case, device) -> Answer:
+    """`fn` called here on the case's inputs; a refill case calls it twice on the same
+    tensors (the prior's values, then the case's written in place): call 2's Answer, with
+    call 1's as `first`."""
+    if case.prior is None:
+        return call_checked(fn, (*case.tensors(device), case.nsa_index_topk), device)
+    ext, seq = case.first_call().tensors(device)
+    first = call_checked(fn, (ext, seq, case.nsa_index_topk), device)
+    refill(case, ext, seq)
+    answer = call_checked(fn, (ext, seq, case.nsa_index_topk), device)
+    answer.first, answer.seconds = first, answer.seconds + first.seconds
+    return answer
+
+
 def run_backend(name: str, case: Case, device, expected) -> tuple[Mismatch | None, float]:
-    """Call nsa_meta.expand with this case's out/validate mode; check buffers' tails too."""
-    ext, seq = case.tensors(device)
+    """Call nsa_meta.expand with this case's out/validate mode; check buffers' tails too.
+    A refill case: call 1 on the prior's values, then call 2 on the same tensors refilled."""
+    if case.prior is None:
+        return _backend_call(name, case, device, expected, *case.tensors(device))
+    first = case.first_call()
+    ext, seq = first.tensors(device)
+    want = expected_tensors(first.expected())
+    found, seconds = _backend_call(name, first, device, want, ext, seq)
+    if found is not None:
+        return at_call(found, BEFORE_REFILL), seconds
+    refill(case, ext, seq)
+    found, more = _backend_call(name, case, device, expected, ext, seq)
+    return at_call(found, REFILLED), seconds + more
+
+
+def _backend_call(name: str, case: Case, device, expected, ext, seq):
     if case.out_slack is None:
         answer = call_checked(
             lambda e, s, k: expand(e, s, k, backend=name, validate=case.validate),
@@ -277,7 +331,7 @@ class Oracle:
 
     def judge(self, impl: str, i: int, answer: Answer, device, slow_is_failure: bool = False):
         """judge_valid, with the reference asked only when the screen sees anything off."""
-        if answer.status == "ok" and not answer.modified:
+        if answer.status == "ok" and not answer.modified and answer.first is None:
             if screen.outputs_match(answer.outputs, self.wants[i], device):
                 return None
         return judge_valid(
@@ -417,17 +471,16 @@ def run_example(
             findings += screen_backend(name, cases, device, expected, tally)
         todo = list(enumerate(cases))
         if batched or (screened and name in BACKENDS):
-            todo = []
+            # The batched passes call each case once on fresh tensors: a refill case's two
+            # calls on the same tensors go through the per-case path as well.
+            todo = [(i, c) for i, c in todo if c.prior is not None]
         elif name == "legacy" and legacy_every > 1:  # per-request launches: a sample only
             todo = todo[::legacy_every]
         for i, case in todo:
             if name in BACKENDS:
                 found, seconds = run_backend(name, case, device, expected[i])
             else:
-                ext, seq = case.tensors(device)
-                answer = call_checked(
-                    IMPLEMENTATIONS[name], (ext, seq, case.nsa_index_topk), device
-                )
+                answer = call_case(IMPLEMENTATIONS[name], case, device)
                 seconds = answer.seconds
                 if is_known_divergence(name, case, answer):
                     tally.divergences[f"{name}: empty batch"] += 1

@@ -3,7 +3,8 @@
 Hypothesis shrinks only what it drew; this starts from any case (a crash, a hang, a corpus
 entry, a bulk finding). One call of `fails` can cost seconds (a fresh worker per crash), so
 the number of requests goes by bisection and whole-batch moves come before per-value ones;
-every answer is remembered, and no step leaves the candidate's envelope.
+every answer is remembered, and no step leaves the candidate's envelope. A refill case's
+prior call is dropped first when the failure does not need it, else kept aligned.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class _Search:
 
     def test(self, c: Case) -> bool:
         """Does `c` fail? Memoised; False when not allowed or out of time."""
+        c = _tidy(c)
         if not self.allowed(c):
             return False
         if c in self.known:
@@ -63,6 +65,7 @@ class _Search:
 
     def keep(self, c: Case) -> bool:
         """Move to `c` if it fails (never back to a case left before: no cycles)."""
+        c = _tidy(c)
         if c in self.kept or not self.test(c):
             return False
         self.best = c
@@ -83,14 +86,24 @@ def _valid(c: Case) -> bool:
     for values, lay in ((c.extend_seq_lens, c.extend_layout), (c.seq_lens, c.seq_layout)):
         if lay.stride < 0 or lay.offset < 0 or (lay.stride == 0 and len(set(values)) > 1):
             return False
-    return True
+    return c.prior is None or _valid(c.first_call())
+
+
+def _tidy(c: Case) -> Case:
+    """A prior that equals the case's own values is no prior: dropped."""
+    if c.prior is not None and c.prior == (c.extend_seq_lens, c.seq_lens):
+        return replace(c, prior=None)
+    return c
 
 
 def _take(c: Case, keep: Sequence[int]) -> Case:
+    """The requests `keep`, the prior's same requests with them."""
+    prior = c.prior and tuple(tuple(p[i] for i in keep) for p in c.prior)
     return replace(
         c,
         extend_seq_lens=tuple(c.extend_seq_lens[i] for i in keep),
         seq_lens=tuple(c.seq_lens[i] for i in keep),
+        prior=prior,
     )
 
 
@@ -135,6 +148,21 @@ def _cap(c: Case, extend: int | None, seq: int | None) -> Case:
 
 
 # --- steps ------------------------------------------------------------------------------------
+
+
+def _drop_prior(s: _Search) -> None:
+    """No prior call, else the prior call alone (the failure was in call 1), else the
+    prior's values lowered as whole arrays (0, then 1, as `_lower_values` starts)."""
+    c = s.best
+    if c.prior is None or s.keep(replace(c, prior=None)) or s.keep(c.first_call()):
+        return
+    for extend, seq in ((0, 0), (0, None), (None, 0), (1, 1), (1, None), (None, 1)):
+        ext, sq = s.best.prior  # type: ignore[misc]
+        lowered = (
+            ext if extend is None else tuple(min(v, extend) for v in ext),
+            sq if seq is None else tuple(min(v, seq) for v in sq),
+        )
+        s.keep(replace(s.best, prior=lowered))
 
 
 def _smallest(s: _Search, sizes: Sequence[int], make: Callable[[int], Case]) -> None:
@@ -299,8 +327,9 @@ def _plain_scalars(s: _Search) -> None:
             break
 
 
-MINIMISE_STEPS = (_fewer_requests, _lower_values)
+MINIMISE_STEPS = (_drop_prior, _fewer_requests, _lower_values)
 NORMALISE_STEPS = (
+    _drop_prior,
     _canonical_at_once,
     _plain_layouts,
     _plain_scalars,

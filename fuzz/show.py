@@ -76,6 +76,8 @@ def reproducer(entry) -> str:
         lines.append(_comment("note", entry.note))
     if entry.candidate:
         lines.append(_comment("candidate (not imported here)", entry.candidate))
+    if fault is None and case.prior is not None:
+        return "\n".join(lines + _refill_lines(entry, case))
     names = ["Case"] + (["Fault", "expected_error"] if fault else [])
     if fault:
         names.append("faulty_out" if fault.kind in OUT_FAULTS else "faulty_args")
@@ -124,6 +126,47 @@ def reproducer(entry) -> str:
             f"# {call}(*args{extra})  # must raise error, naming one of words",
         ]
     return "\n".join(lines)
+
+
+def _refill_lines(entry, case) -> list[str]:
+    """A refill case: call 1 on the prior's values, the case's values written into the SAME
+    tensors in place (fuzz.case.refill), call 2 judged; both calls checked, as the fuzzer did."""
+    on_cuda = str(entry.data.get("device", "cpu")).startswith("cuda")
+    builtin = entry.impl in ("triton", "torch")
+    if builtin:
+        call = f"nsa_meta.expand(*args, backend={entry.impl!r})"
+        imports = ["import nsa_meta", "import torch"]
+    else:
+        call = "your_function(*args)"
+        imports = [
+            "import torch",
+            "from nsa_meta import expand as your_function  # put the candidate named above here",
+        ]
+    if case.out_slack is not None:
+        lines = [
+            f"# caller buffers (out_slack {case.out_slack}) and validate={case.validate!r}: "
+            f"pass out= and validate= as the fuzzer did (see the case)",
+        ]
+    else:
+        lines = []
+    return lines + [
+        *imports,
+        "",
+        "from fuzz.case import Case, refill",
+        "",
+        f"case = Case.from_json({case.to_json()!r})",
+        'device = "cuda" if torch.cuda.is_available() else "cpu"' if on_cuda else 'device = "cpu"',
+        "first = case.first_call()  # the prior call: same layouts and top-k, other values",
+        "extend_seq_lens, seq_lens = first.tensors(device)",
+        "args = (extend_seq_lens, seq_lens, case.nsa_index_topk)",
+        "ptrs = (extend_seq_lens.data_ptr(), seq_lens.data_ptr())",
+        f"got1 = [t.tolist() for t in {call}]",
+        "assert got1 == list(first.expected()), ('call 1', got1)",
+        "refill(case, extend_seq_lens, seq_lens)  # the case's values, written in place",
+        "assert ptrs == (extend_seq_lens.data_ptr(), seq_lens.data_ptr())  # the same tensors",
+        f"got2 = [t.tolist() for t in {call}]",
+        "assert got2 == list(case.expected()), ('call 2, refilled in place', got2)",
+    ]
 
 
 def show(entry) -> str:

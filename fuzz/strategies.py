@@ -19,6 +19,7 @@ __all__ = [
     "FAMILIES",
     "INT32_MAX",
     "NAMED_CASES",
+    "REFILL_CASES",
     "bad_calls",
     "batches",
     "cases",
@@ -39,6 +40,31 @@ FAMILIES = {
     "dtypes": "dtype_pairs(): every int32/int64 combination",
     "strides": "_layout: step, storage offset, both, stride 0 (expand)",
     "specialisations": "bs and topk of 1 and multiples of 16",
+    "refill": "_prior: 1 in 8 cases first called with other values on the same tensors",
+}
+
+# Cases judged on a second call whose input tensors held other values in the call before
+# (SGLang's replay refills them in place): a kernel keyed on data_ptr/shape/topk shows it.
+REFILL_CASES: dict[str, Case] = {
+    "refill: contract example after other values": Case(
+        (3, 0, 2), (10, 4, 1), 9, prior=((1, 2, 1), (7, 4, 12))
+    ),
+    "refill: int64 strided views with offsets, bs 40": Case(
+        (1, 2, 3, 4) * 10,
+        tuple(range(60, 100)),
+        70,
+        Layout("int64", 3, 2),
+        Layout("int64", 2, 5),
+        prior=((2, 1, 0, 3) * 10, tuple(range(500, 540))),
+    ),
+    "refill: stride-0 expanded views": Case(
+        (2, 2, 2),
+        (7, 7, 7),
+        6,
+        Layout("int32", 0, 1),
+        Layout("int32", 0, 0),
+        prior=((1,) * 3, (9,) * 3),
+    ),
 }
 
 
@@ -187,15 +213,35 @@ def _cases(draw, dtypes: tuple[str, str] | None = None) -> Case:
     h = draw(_HEADER)
     extends, seqs = _requests(draw, h)
     values = [s - e + 1 for e, s in zip(extends, seqs)] + seqs
+    extend_layout = _layout(h[10], h[11], ext_dtype, extends)
+    seq_layout = _layout(h[12], h[13], seq_dtype, seqs)
     return Case(
         extend_seq_lens=tuple(extends),
         seq_lens=tuple(seqs),
         nsa_index_topk=_topk(h, values),
-        extend_layout=_layout(h[10], h[11], ext_dtype, extends),
-        seq_layout=_layout(h[12], h[13], seq_dtype, seqs),
+        extend_layout=extend_layout,
+        seq_layout=seq_layout,
         out_slack=None if h[14] < 64 else h[14] % 41,
         validate=h[15] < 128,
+        prior=_prior(h, extends, seqs, extend_layout, seq_layout),
     )
+
+
+def _prior(h: bytes, extends: list[int], seqs: list[int], ext_lay: Layout, seq_lay: Layout):
+    """h[15]'s low 3 bits (its top bit is `validate`): 1 in 8 cases get a prior call, other
+    MTP-sized values on the same tensors (one value for a stride-0 view); None otherwise."""
+    bs = len(extends)
+    if h[15] & 7 != 7 or bs == 0:
+        return None
+    rng = np.random.default_rng([_u32(h, 16), 8])
+    ext = rng.integers(0, 5, size=bs)
+    seq = ext + rng.integers(0, 8193, size=bs)
+    if ext_lay.stride == 0:
+        ext[:] = ext[0]
+    if seq_lay.stride == 0:
+        seq[:] = seq[0]
+    prior = (tuple(ext.tolist()), tuple(seq.tolist()))
+    return None if prior == (tuple(extends), tuple(seqs)) else prior
 
 
 def _inside(drawn: st.SearchStrategy[Case], envelope: Envelope | None) -> st.SearchStrategy[Case]:
@@ -255,12 +301,13 @@ def bad_calls(
 
 
 def named_cases(envelope: Envelope | None = None) -> dict[str, Case]:
-    """NAMED_CASES moved inside `envelope`; those that cannot be (or that repeat an earlier
-    one once moved) are left out."""
+    """NAMED_CASES, then REFILL_CASES, moved inside `envelope`; those that cannot be (or
+    that repeat an earlier one once moved) are left out."""
+    named = {**NAMED_CASES, **REFILL_CASES}
     if envelope is None or not envelope.restricts:
-        return dict(NAMED_CASES)
+        return named
     out: dict[str, Case] = {}
-    for name, case in NAMED_CASES.items():
+    for name, case in named.items():
         moved = envelope.restrict(case)
         if moved is not None and moved not in out.values():
             out[name if moved == case else f"{name} (inside the envelope)"] = moved

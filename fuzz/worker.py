@@ -139,11 +139,17 @@ class Runner:
             from fuzz.meta_worker import run_item
 
             return run_item(self, item)
+        if item["case"].get("prior") is not None and not item.get("fault"):
+            return self.run_refill(item)
         try:
             with ours():
                 args = self.args(item)
         except Exception as exc:  # ours, not the candidate's: the parent must not judge it
             return {"status": "harness-error", "message": f"building the case: {exc!r}"}, []
+        return self.one_call(args)
+
+    def one_call(self, args: tuple) -> tuple[dict, list]:
+        """One timed call on `args`: (header, blobs: its outputs, then its inputs' storages)."""
         result, header, seconds = self.call(lambda: self.fn(*args))
         tensors: list = []
         if header is None:
@@ -155,6 +161,44 @@ class Runner:
         header["seconds"] = seconds
         with ours():
             return self.shipped(header, tensors, args, seconds)
+
+    def run_refill(self, item: dict) -> tuple[dict, list]:
+        """A case with a prior: call 1 on fresh tensors holding the prior's values, then the
+        case's values written into those very tensors in place, then call 2. The header is
+        call 2's, with call 1's under "first"; call 1's blobs come first (copied: call 2
+        may write the same memory), and call 2's blob numbers count on past them."""
+        from fuzz.case import refill
+
+        try:
+            with ours():
+                case = self.Case.from_json(item["case"])
+                ext, seq = case.first_call().tensors(self.device)
+                args = (ext, seq, case.nsa_index_topk)
+        except Exception as exc:  # ours, not the candidate's: the parent must not judge it
+            return {"status": "harness-error", "message": f"building the case: {exc!r}"}, []
+        first, blobs = self.one_call(args)
+        if first["status"] not in ("ok", "raised"):
+            return first, blobs
+        try:
+            with ours():
+                blobs = [bytes(b) for b in blobs]
+                refill(case, ext, seq)
+        except Exception as exc:  # ours: the parent must not judge it
+            return {"status": "harness-error", "message": f"refilling inputs: {exc!r}"}, []
+        header, second = self.one_call(args)
+        if header["status"] not in ("ok", "raised"):
+            return header, second
+        shift = len(blobs)
+        for x in header.get("inputs", []):
+            x["blob"] += shift
+        for out in header.get("outputs", []) if isinstance(header.get("outputs"), list) else []:
+            if out.get("blob") is not None:
+                out["blob"] += shift
+        size = sum(len(b) for b in blobs) + sum(len(b) for b in second)
+        seconds = first["seconds"] + header["seconds"]
+        if size > self.cap:
+            return {"status": "oversize", "bytes": size, "seconds": seconds}, []
+        return {**header, "seconds": seconds, "first": first}, blobs + list(second)
 
     def call(self, thunk) -> tuple[object, dict | None, float]:
         """`thunk()` (the candidate's call) on the call clock, a CUDA synchronize included (an

@@ -15,7 +15,7 @@ from fuzz import bulk
 from fuzz.case import Case, Fault, Layout
 from fuzz.contract import INT32_MAX, NAMED_CASES
 from fuzz.envelope import EVERYTHING, Envelope, EnvelopeError
-from fuzz.strategies import bad_calls, batches, cases, named_cases
+from fuzz.strategies import REFILL_CASES, bad_calls, batches, cases, named_cases
 
 INT32_ONLY = Envelope.parse(
     {"dtypes": ["int32"], "contiguous": True, "topk": [2048], "bs": [1, 16, 128]},
@@ -218,7 +218,7 @@ def test_bulk_draws_the_same_without_a_restriction() -> None:
 
 
 def test_named_cases_move_inside_or_are_left_out() -> None:
-    assert named_cases() == NAMED_CASES and named_cases(EVERYTHING) == NAMED_CASES
+    assert named_cases() == {**NAMED_CASES, **REFILL_CASES} == named_cases(EVERYTHING)
     inside = named_cases(INT32_ONLY)
     assert inside and all(INT32_ONLY.admits(c) for c in inside.values())
     assert len(set(inside.values())) == len(inside)  # no case twice

@@ -186,6 +186,7 @@ CENSUS: dict[str, tuple[str, Callable[[Case], bool], float]] = {
     ),
     "caller buffers": ("buffers", lambda c: c.out_slack is not None, 0.10),
     "validate=False": ("buffers", lambda c: not c.validate, 0.10),
+    "a prior call (refill)": ("refill", lambda c: c.prior is not None, 0.05),
 }
 
 
