@@ -8,6 +8,8 @@ Given an envelope (fuzz/envelope.py), every strategy draws only inside it.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from hypothesis import strategies as st
 
@@ -296,8 +298,10 @@ def bad_calls(
     with_out: bool = False, envelope: Envelope | None = None
 ) -> st.SearchStrategy[tuple[Case, Fault]]:
     """(valid case, fault) pairs: the error contract's inputs. Inside an envelope, the
-    valid part of the call lies inside it; the broken argument need not."""
-    return small_cases(envelope).flatmap(lambda c: st.tuples(st.just(c), faults(c, with_out)))
+    valid part of the call lies inside it; the broken argument need not. One call: no prior
+    (a bad call on refilled tensors is still judged on that call alone)."""
+    single = small_cases(envelope).map(lambda c: replace(c, prior=None))
+    return single.flatmap(lambda c: st.tuples(st.just(c), faults(c, with_out)))
 
 
 def named_cases(envelope: Envelope | None = None) -> dict[str, Case]:

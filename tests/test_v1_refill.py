@@ -24,7 +24,7 @@ from fuzz.compare import expected_tensors
 from fuzz.harness import REFILLED, Tally, call_case, judge_valid, run_example
 from fuzz.minimise import shrink
 from fuzz.registry import IMPLEMENTATIONS
-from fuzz.strategies import REFILL_CASES, cases, named_cases
+from fuzz.strategies import REFILL_CASES, bad_calls, cases, named_cases
 from fuzz.worker import Runner
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -120,6 +120,18 @@ def test_named_refill_cases_are_in_the_opening_and_drawn_cases_carry_priors() ->
     for c in with_prior:
         assert len(c.prior[0]) == len(c.prior[1]) == c.bs
         c.first_call().expected()  # a valid call
+
+
+def test_bad_calls_are_one_call_without_a_prior() -> None:
+    seen: list[Case] = []
+
+    @settings(max_examples=120, database=None, derandomize=True)
+    @given(bad_calls(with_out=True))
+    def draw(bad) -> None:
+        seen.append(bad[0])
+
+    draw()
+    assert seen and all(c.prior is None for c in seen)
 
 
 # --- the built-ins and the judge ---------------------------------------------------------------
