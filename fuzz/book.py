@@ -41,8 +41,12 @@ def _confirmed_alone(mismatch: Mismatch) -> bool:
 BUDGET_ENDED = "the time budget ended before shrinking could finish"
 CONFIRM_CUT = "the time budget ended before the smaller case could be confirmed"
 NOT_ALONE = (
-    "it did not fail again when re-run alone: the failure needs the calls made before it "
-    "in the candidate's process, or is flaky; replay may not show it"
+    "it did not fail again when re-run alone in a fresh worker: the failure needs the calls "
+    "made before it in the candidate's process, or is flaky; replay may not show it"
+)
+STATEFUL = (
+    "smaller cases failed only after earlier calls in the same worker (the candidate keeps "
+    "state between calls), none in a fresh worker within the budget"
 )
 
 
@@ -104,9 +108,11 @@ class Probe:
     still fails with the failure's signature (None if not), `probe(case, signature=s)` the
     same for s; each (case, signature) is run once. `found`: the mismatch it starts from."""
 
-    def __init__(self, book: Book, failure: Failure, fault_kind: bool) -> None:
+    def __init__(self, book: Book, failure: Failure, fault_kind: bool, alone: bool = False):
         self.book, self.failure, self.fault_kind = book, failure, fault_kind
+        self.alone = alone  # a case that fails is confirmed in a fresh worker before it counts
         self.found = failure.mismatch
+        self.shrunk = failure.case
         self.findings: dict = {}  # case -> its latest finding
         self.tried: dict = {}
 
@@ -121,6 +127,8 @@ class Probe:
         # is confirmed once at the end, so a slow compile never becomes the verdict.
         f = self.failure
         got = self.book._reproduce(case, f.fault, sig, confirm=not self.fault_kind)
+        if got is not None and self.alone:
+            got = self.book.alone(case, f.fault, sig)
         if got is not None:
             self.findings[case] = got
         self.tried[(case, sig)] = got
@@ -138,6 +146,7 @@ class Book:
         self.failures: dict[str, Failure] = {}
         self.refiled: dict[str, str] = {}  # a signature found -> the one its failure shrank to
         self.in_corpus = self._corpus_signatures()
+        self._alone: dict = {}  # (case, signature) -> its finding in a fresh worker, or None
 
     def __contains__(self, signature: str) -> bool:
         return signature in self.failures or signature in self.refiled
@@ -163,7 +172,10 @@ class Book:
         failure = Failure(sig, f.mismatch, f.case, f.fault, path, found_by=found_by)
         self.failures[sig] = failure
         if hypothesis_shrunk is not None and hypothesis_shrunk != f.case:
-            again = self._reproduce(hypothesis_shrunk, f.fault, sig, confirm=True)
+            if is_fault_kind(f.mismatch):
+                again = self._reproduce(hypothesis_shrunk, f.fault, sig, confirm=True)
+            else:  # Hypothesis shrank in a warm worker: the smaller case must fail alone
+                again = self.alone(hypothesis_shrunk, f.fault, sig)
             if again is not None:
                 failure.case, failure.mismatch = hypothesis_shrunk, again.mismatch
         self._shrink(failure)
@@ -206,19 +218,10 @@ class Book:
 
         # First, does it fail again alone (a fresh worker for a crash or a hang)? If not,
         # it needs the calls before it or is flaky: said, not shrunk (replay may not show it).
-        # A confirmed hang already did: its confirmation ran it alone in a fresh worker.
+        # A confirmed hang already did: its confirmation ran it alone in a fresh worker. A
+        # wrong value re-runs in the warm worker here; a fresh one judges the shrunk case.
         if not _confirmed_alone(failure.mismatch) and not fails(failure.case):
-            if self.c.deadline is not None and time.monotonic() >= self.c.deadline:
-                # The campaign's time ran out during the lone re-run: nothing is known.
-                failure.why_not_shrunk = "the time budget ended before it could be re-run alone"
-                return
-            failure.reproduced_alone = False
-            failure.why_not_shrunk = NOT_ALONE
-            path = self._save(
-                failure.mismatch, failure.case, failure.fault, original=None, note=NOT_ALONE
-            )
-            failure.path = path or failure.path
-            return
+            return self._not_alone(failure)
         failure.reproduced_alone = True
         alone = fails.tried.get((failure.case, failure.signature))
         fails.found = getattr(alone, "mismatch", fails.found)
@@ -227,6 +230,20 @@ class Book:
         started = time.monotonic()
         try:
             small = self.shrink_case(failure, fails, budget)
+            sig = failure.signature
+            if not fault_kind and self._plugin(sig) and not self.alone(small, failure.fault, sig):
+                # Shrunk (and re-run) in a warm worker, which may hold state from the calls
+                # before (a cache keyed on addresses): the case saved must fail in a fresh
+                # one, as replay will run it. The one found does not: it needs those calls.
+                if small == failure.case or not self.alone(failure.case, failure.fault, sig):
+                    return self._not_alone(failure)
+                # It does: a smaller one hit state an earlier one left. Shrink again, each
+                # smaller failing case confirmed in a fresh worker.
+                fails = self._careful(failure, fails, budget - (time.monotonic() - started))
+                small, best = fails.shrunk, fails.findings
+                if small == failure.case:
+                    failure.why_not_shrunk, failure.shrink_complete = STATEFUL, False
+                    return
         except KeyboardInterrupt:
             raise
         # Both shrinkers stop at a fixed point or at their budget: one that returned before
@@ -260,6 +277,43 @@ class Book:
 
     def shrink_case(self, failure: Failure, fails, budget: float):
         return shrink(failure.case, fails, budget, envelope=self.c.envelope, fault=failure.fault)
+
+    def _careful(self, failure: Failure, warm: Probe, budget: float) -> Probe:
+        """The shrink again, for a candidate that keeps state between calls: a smaller case
+        counts only once it fails in a fresh worker too. Its result is `.shrunk`."""
+        careful = Probe(self, failure, is_fault_kind(failure.mismatch), alone=True)
+        key = (failure.case, failure.signature)
+        careful.tried[key] = careful.findings[failure.case] = warm.tried[key]
+        careful.found = warm.found
+        careful.shrunk = self.shrink_case(failure, careful, budget) if budget > 0 else failure.case
+        return careful
+
+    def _not_alone(self, failure: Failure) -> None:
+        if self.c.deadline is not None and time.monotonic() >= self.c.deadline:
+            # The campaign's time ran out during the lone re-run: nothing is known.
+            failure.why_not_shrunk = "the time budget ended before it could be re-run alone"
+            return
+        failure.reproduced_alone = False
+        failure.why_not_shrunk = NOT_ALONE
+        path = self._save(
+            failure.mismatch, failure.case, failure.fault, original=None, note=NOT_ALONE
+        )
+        failure.path = path or failure.path
+
+    def _plugin(self, sig: str) -> bool:
+        return any(n == self.impl_of(sig) for n, _ in self.c.workers)
+
+    def alone(self, case, fault: Fault | None, sig: str):
+        """`_reproduce` with the plug-in in a fresh worker: what replay of the entry will see
+        (a built-in keeps no state between calls)."""
+        if (case, sig) in self._alone:
+            return self._alone[(case, sig)]
+        impl = self.impl_of(sig)
+        for n, w in self.c.workers:
+            if n == impl:
+                w.fresh()
+        got = self._alone[(case, sig)] = self._reproduce(case, fault, sig, confirm=True)
+        return got
 
     def _reproduce(self, case: Case, fault: Fault | None, sig: str, *, confirm: bool):
         impl = self.impl_of(sig)

@@ -462,6 +462,13 @@ class IsolatedCandidate:
             output_tail=tail,
         )
 
+    def fresh(self) -> None:
+        """The next batch runs in a fresh worker (the warm spare): a verdict that must stand
+        on its own (a failure re-run alone, a shrunk case) must not lean on state the
+        candidate kept from earlier calls in this one (a cache keyed on addresses)."""
+        self.settle_bulk()
+        self._drop_main()
+
     def _drop_main(self) -> None:
         if self._main is not None:
             self._main.kill()

@@ -55,7 +55,7 @@ class HereBook(Book):
         options = SimpleNamespace(shrink_seconds=30.0, fault_shrink_seconds=30.0,
                                   corpus_dir=corpus_dir, device="cpu", seed=0)  # fmt: skip
         campaign = SimpleNamespace(o=options, deadline=None, done=lambda: False,
-                                   interrupted=False, envelope=None, errors=[],
+                                   interrupted=False, envelope=None, errors=[], workers=[],
                                    spec_of=lambda impl: SPEC)  # fmt: skip
         super().__init__(campaign)
         self.fn = fn

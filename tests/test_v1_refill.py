@@ -264,3 +264,24 @@ def test_the_campaign_finds_a_pointer_cache_and_replays_it(tmp_path: Path) -> No
     good = "benchmarks/redteam5_mutants.py:correct_v1"
     r = _fuzz(tmp_path, "run", "--candidate", good, *common[:-1], tmp_path / "quiet")
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+@pytest.mark.slow
+def test_a_candidate_with_state_saves_only_entries_that_fail_alone(tmp_path: Path) -> None:
+    # A cache by (bs, topk): in the campaign's warm worker every smaller case of a shape
+    # seen before "fails"; on the old code the shrinker kept such a case (saved, and passing
+    # on replay). Now every entry fails on replay, or says it needs the calls before it.
+    corpus, report = tmp_path / "corpus", tmp_path / "report.json"
+    spec = "tests/candidates/hostile.py:caches_by_shape"
+    r = _fuzz(
+        tmp_path, "run", "--candidate", spec, "--max-cases", 60, "--bulk", 0,
+        "--corpus", corpus, "--report", report,
+    )  # fmt: skip
+    assert r.returncode == 1, r.stdout + r.stderr
+    failures = json.loads(report.read_text())["failures"]
+    alone = [f for f in failures if f["reproduced_alone"] is not False]
+    assert alone and any(f["shrunk"] for f in alone), failures
+    for f in failures:
+        replay = _fuzz(tmp_path, "replay", "--candidate", spec, f["file"])
+        fails_again = replay.returncode == 1 and "(1 failing)" in replay.stdout
+        assert fails_again == (f in alone), (f, replay.stdout)
