@@ -57,7 +57,7 @@ def _reinterpret(x, dtype):
 def _owner(e, T, bug=""):
     """(owner, d): request and position inside it of each of the T rows."""
     bs = e.numel()
-    t = torch.arange(T, dtype=I64)
+    t = torch.arange(T, dtype=I64, device=e.device)
     ends = torch.cumsum(e, 0)
     if bug == "var_binary_search_hi_off_by_one" and T > 1024 and bs >= 2:
         owner = torch.searchsorted(ends[:-2], t, right=True).clamp(max=bs - 1)
@@ -428,14 +428,15 @@ def _expand(bug, extend_seq_lens, seq_lens, nsa_index_topk):
         owner, d = owner[:0], d[:0]
     if bug == "v1_block256_last_request" and bs > 256 and bs % 256 == 1 and T:
         owner = owner.clamp(max=bs - 2)
-    se = (s - e + 1)[owner] + d if T else torch.zeros(0, dtype=I64)
+    se = (s - e + 1)[owner] + d if T else torch.zeros(0, dtype=I64, device=s.device)
     if bug == "v1_s_max_mask" and T:
         se = torch.where(s[owner] == INT32_MAX, torch.zeros_like(se), se)
     dsa = se.clamp(max=K)
     if bug == "v1_topk_zero_fast_path" and K == 0:
         dsa = torch.zeros_like(se)
     if bug == "v1_fp32_clamp" and K > 2**24:
-        dsa = torch.minimum(se.to(torch.float32), torch.tensor(float(K))).to(I64)
+        dsa = torch.minimum(se.to(torch.float32), torch.tensor(float(K), device=se.device))
+        dsa = dsa.to(I64)
     if bug == "v1_total_tile1024_last" and T > 1024 and T % 1024 == 1:
         dsa[-1] = se[-1]
     result = (se.to(I32), dsa.to(I32))

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -107,6 +108,10 @@ class Helpers:
 
         for p in self.procs:
             if p.poll() is None:
+                try:  # frozen, it keeps adopting (a subreaper) what we kill below it
+                    os.kill(p.pid, signal.SIGSTOP)
+                except ProcessLookupError:
+                    pass
                 kill_members(p.pid)
             try:
                 p.wait(timeout=5)
@@ -124,6 +129,17 @@ class Helpers:
 # --- the helper's side ------------------------------------------------------------------------
 
 
+def _end() -> None:
+    """Exit now, and what the candidate left running below us with us (a daemon it started
+    is ours: adopt_orphans); no teardown: a faulted candidate's CUDA context can hang it."""
+    from fuzz.procs import kill_members
+
+    try:
+        kill_members(os.getpid(), keep=(os.getpid(),))
+    finally:
+        os._exit(0)
+
+
 def _watchdog(limit: float) -> list[float]:
     """A thread that ends the process when one call runs past `limit` seconds; the
     returned cell holds the current call's start (0: between calls)."""
@@ -133,7 +149,7 @@ def _watchdog(limit: float) -> list[float]:
         while True:
             time.sleep(0.25)
             if cell[0] and time.monotonic() - cell[0] > limit:
-                os._exit(0)
+                _end()
 
     threading.Thread(target=watch, daemon=True).start()
     return cell
@@ -252,7 +268,7 @@ def serve(config: dict) -> None:
     def run(items: list[dict], *, opening: bool) -> None:
         for item in items:
             if o.deadline is not None and time.monotonic() > o.deadline:
-                os._exit(0)
+                _end()
             before = variants[0] if variants else 0
             for fn in fns:
                 started[0] = time.monotonic()
@@ -265,14 +281,14 @@ def serve(config: dict) -> None:
                         try:
                             torch.cuda.synchronize()
                         except Exception:
-                            os._exit(0)
+                            _end()
                 started[0] = 0.0
             quiet[0] = 0 if variants and variants[0] > before else quiet[0] + 1
             if idle is not None and variants is not None:
                 if not opening and quiet[0] >= idle:
-                    os._exit(0)  # nothing new to compile lately: stop taking the GPU's time
+                    _end()  # nothing new to compile lately: stop taking the GPU's time
                 if variants[0] == 0 and quiet[0] >= NO_JIT_ITEMS:
-                    os._exit(0)  # no Triton kernel at all so far: nothing to compile ahead
+                    _end()  # no Triton kernel at all so far: nothing to compile ahead
 
     if config.get("items_file"):  # a replay's entries: this helper's share, then done
         with open(config["items_file"]) as f:
@@ -308,15 +324,16 @@ def serve(config: dict) -> None:
 
 def main(argv: list[str]) -> None:
     config = json.loads(argv[1])
-    from fuzz.lifetime import die_with_parent
+    from fuzz.lifetime import adopt_orphans, die_with_parent
 
     die_with_parent(config["parent"])
+    adopt_orphans()  # a daemon the candidate starts (a compile server) stays below us
     sys.path[:0] = [p for p in config["sys_path"] if p not in sys.path]
     try:
         serve(config)
     except BaseException:  # a helper's end is nobody's verdict
         pass
-    os._exit(0)  # skip teardown: a CUDA context of a faulted candidate can hang it
+    _end()
 
 
 if __name__ == "__main__":

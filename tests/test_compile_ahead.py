@@ -243,3 +243,46 @@ def test_replay_on_the_cli_starts_and_ends_its_helpers(tmp_path):
     seen = _records(record)
     assert seen["helper"] and seen["worker"]
     assert _helpers_alive(str(tmp_path)) == []
+
+
+HOSTILE = str(Path(__file__).parent / "candidates" / "hostile.py")
+
+
+def _running(mark: str) -> list[int]:
+    """Live processes whose command line holds `mark` (a helper's forks keep its own)."""
+    found = []
+    for pid in os.listdir("/proc"):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if mark.encode() in cmd and alive(int(pid)):
+            found.append(int(pid))
+    return found
+
+
+def _settled(check, seconds: float = 5.0) -> bool:
+    end = time.monotonic() + seconds
+    while not check() and time.monotonic() < end:
+        time.sleep(0.05)
+    return check()
+
+
+@pytest.mark.parametrize("fn", ["daemonises", "daemonises_and_hangs"])
+def test_a_daemon_the_candidate_starts_goes_with_its_helper(tmp_path, fn):
+    """A double fork and setsid out of the helper's session (a compile server): the helper
+    adopts it and kills it when it ends on its own; close() freezes a running helper and
+    kills what is below it. On the old code the daemons slept on (12 of them after a 15 s
+    GPU campaign of round 2's `correct_leaves_session`)."""
+    mark = str(tmp_path)  # in the helper's config, so in its forks' command lines too
+    o = Options(candidates=[f"{HOSTILE}:{fn}"], timeout=600.0, corpus_dir=tmp_path)
+    helpers = Helpers(o, 1)
+    helpers.start()
+    try:
+        if fn == "daemonises":  # it ends on its own after NO_JIT_ITEMS calls
+            assert helpers.procs[0].wait(timeout=60) == 0
+        else:  # the helper and its daemon, then close() while the call hangs
+            assert _settled(lambda: len(_running(mark)) >= 2, 60), _running(mark)
+    finally:
+        helpers.close()
+    assert _settled(lambda: not _running(mark)), _running(mark)

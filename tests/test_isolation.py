@@ -88,14 +88,16 @@ def test_forking_candidate_leaves_no_process_behind() -> None:
 
 
 def running_with(word: str) -> list[int]:
-    """Live processes whose command line holds `word` (forks of a worker keep its own)."""
+    """Live workers whose command line holds `word` (forks of a worker keep its own; the
+    compile-ahead helpers of another test, whose config holds the spec too, do not count)."""
     found = []
     for name in os.listdir("/proc"):
         try:
             with open(f"/proc/{name}/cmdline", "rb") as f:
-                hit = word.encode() in f.read()
+                cmd = f.read()
         except OSError:
             continue
+        hit = word.encode() in cmd and b"fuzz.worker" in cmd
         if hit and procs.alive(int(name)):
             found.append(int(name))
     return found

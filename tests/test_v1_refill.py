@@ -239,7 +239,8 @@ def test_the_shrinker_drops_a_prior_the_failure_does_not_need() -> None:
 
 
 def _fuzz(tmp_path: Path, *args: object) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    env = {**os.environ, "PYTHONPATH": path, "PYTHONUNBUFFERED": "1"}
     return subprocess.run(
         [sys.executable, "-m", "fuzz", *map(str, args)],
         cwd=ROOT,
