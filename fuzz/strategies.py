@@ -59,6 +59,9 @@ REFILL_CASES: dict[str, Case] = {
         Layout("int64", 2, 5),
         prior=((2, 1, 0, 3) * 10, tuple(range(500, 540))),
     ),
+    "refill: the same extends, seq_lens advanced (SGLang's step)": Case(
+        (2, 1, 3, 0), (12, 5, 10, 4), 9, prior=((2, 1, 3, 0), (10, 4, 7, 4))
+    ),
     "refill: stride-0 expanded views": Case(
         (2, 2, 2),
         (7, 7, 7),
@@ -230,14 +233,22 @@ def _cases(draw, dtypes: tuple[str, str] | None = None) -> Case:
 
 
 def _prior(h: bytes, extends: list[int], seqs: list[int], ext_lay: Layout, seq_lay: Layout):
-    """h[15]'s low 3 bits (its top bit is `validate`): 1 in 8 cases get a prior call, other
-    MTP-sized values on the same tensors (one value for a stride-0 view); None otherwise."""
+    """h[15]'s low 3 bits (its top bit is `validate`): 1 in 8 cases get a prior call on the
+    same tensors: other MTP-sized values, or the same extends with each seq_len before its
+    accepted tokens (a decode step), or the same seq_lens with other extends (one value for
+    a stride-0 view); None otherwise."""
     bs = len(extends)
     if h[15] & 7 != 7 or bs == 0:
         return None
     rng = np.random.default_rng([_u32(h, 16), 8])
     ext = rng.integers(0, 5, size=bs)
     seq = ext + rng.integers(0, 8193, size=bs)
+    shape = rng.integers(3)
+    if shape == 1:  # SGLang's step: the same extends, each seq_len before its accepted tokens
+        ext = np.array(extends, dtype=np.int64)
+        seq = np.maximum(np.array(seqs, dtype=np.int64) - ext, 0)
+    elif shape == 2:  # the same seq_lens, other extends
+        seq = np.array(seqs, dtype=np.int64)
     if ext_lay.stride == 0:
         ext[:] = ext[0]
     if seq_lay.stride == 0:

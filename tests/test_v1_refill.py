@@ -120,6 +120,10 @@ def test_named_refill_cases_are_in_the_opening_and_drawn_cases_carry_priors() ->
     for c in with_prior:
         assert len(c.prior[0]) == len(c.prior[1]) == c.bs
         c.first_call().expected()  # a valid call
+    # the three shapes: other values, a decode step (same extends), the same seq_lens
+    assert any(c.prior[0] == c.extend_seq_lens and c.prior[1] != c.seq_lens for c in with_prior)
+    assert any(c.prior[1] == c.seq_lens and c.prior[0] != c.extend_seq_lens for c in with_prior)
+    assert any(c.prior[0] != c.extend_seq_lens and c.prior[1] != c.seq_lens for c in with_prior)
 
 
 def test_bad_calls_are_one_call_without_a_prior() -> None:
