@@ -46,6 +46,8 @@ NOT_ALONE = (
     "made before it in the candidate's process, or is flaky; replay may not show it"
 )
 PREFIX_MIN_S = 10.0  # the search for the calls a failure needs before it, at least
+SINGLES = 16  # calls tried alone before all of them are (the most like the case first)
+ONE_BY_ONE = 16  # calls dropped one at a time from a prefix this long at most (else halves)
 
 
 def after_calls(n: int) -> str:
@@ -116,6 +118,15 @@ def forget_entry(path: Path | None, signature: str, case: Case) -> bool:
             path.unlink(missing_ok=True)
             return True
     return False
+
+
+def _leaves(data, path: str = "") -> set:
+    """(path, value) of every scalar in plain JSON data: how alike two cases are."""
+    if isinstance(data, dict):
+        return set().union(*(_leaves(v, f"{path}.{k}") for k, v in data.items()))
+    if isinstance(data, list):
+        return set().union(*(_leaves(v, f"{path}[{i}]") for i, v in enumerate(data)))
+    return {(path, data)}
 
 
 class Probe:
@@ -323,13 +334,9 @@ class Book:
             if bulk:
                 note += f" ({bulk} bulk batch(es) also ran in its worker, not saved as calls)"
             failure.why_not_shrunk = note
+        saved = {"before": failure.before} if failure.before else {}
         path = self._save(
-            failure.mismatch,
-            failure.case,
-            failure.fault,
-            original=None,
-            note=note,
-            before=failure.before,
+            failure.mismatch, failure.case, failure.fault, original=None, note=note, **saved
         )
         failure.path = path or failure.path
 
@@ -345,9 +352,10 @@ class Book:
 
     def _calls_before(self, failure: Failure) -> tuple[list[dict], Finding] | None:
         """A short list of the calls its worker ran before it after which the case fails in
-        a fresh worker (the first, the last, both, all of them; then fewer, halving, then
-        one at a time), within its shrink budget (PREFIX_MIN_S at least), and the finding
-        after it; None when none does. A crash or a hang inside the calls is no failure."""
+        a fresh worker (the first, the last, both, the others alone, all of them; then
+        fewer: halving, then one at a time), within its shrink budget (PREFIX_MIN_S at
+        least), and the finding after it; None when none does. A crash or a hang inside the
+        calls is no failure."""
         items = (failure.past or ([], 0))[0][-MAX_BEFORE:]
         if not items or not self._plugin(failure.signature):
             return None
@@ -370,7 +378,16 @@ class Book:
             return tried[key]
 
         first, last = items[0], items[-1]
-        tries = [[first], [last], [first, last], items] if len(items) > 1 else [items]
+        # Then each other call alone, the most like the case first (state keyed on shapes,
+        # or on buffer addresses, reused for buffers of the same sizes), all of them after
+        # the first SINGLES of those.
+        like = _leaves(failure.case.to_json())
+        rest = sorted(
+            range(1, len(items) - 1),
+            key=lambda k: (len(like ^ _leaves(items[k].get("case"))), -k),
+        )
+        singles = [[items[k]] for k in rest]
+        tries = [[first], [last], [first, last], *singles[:SINGLES], items, *singles[SINGLES:]]
         best = next((t for t in tries if fails(t) is not None), None)
         if best is None:
             return None
@@ -381,7 +398,7 @@ class Book:
                 break
             best = smaller
         k = 0
-        while k < len(best) and len(best) > 1:  # one at a time
+        while k < len(best) and 1 < len(best) <= ONE_BY_ONE:  # one at a time
             fewer = best[:k] + best[k + 1 :]
             if fails(fewer) is not None:
                 best = fewer
