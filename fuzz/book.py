@@ -47,7 +47,6 @@ NOT_ALONE = (
 )
 PREFIX_MIN_S = 10.0  # the search for the calls a failure needs before it, at least
 SINGLES = 16  # calls tried alone before all of them are (the most like the case first)
-ONE_BY_ONE = 16  # calls dropped one at a time from a prefix this long at most (else halves)
 
 
 def after_calls(n: int) -> str:
@@ -353,7 +352,7 @@ class Book:
     def _calls_before(self, failure: Failure) -> tuple[list[dict], Finding] | None:
         """A short list of the calls its worker ran before it after which the case fails in
         a fresh worker (the first, the last, both, the others alone, all of them; then
-        fewer: halving, then one at a time), within its shrink budget (PREFIX_MIN_S at
+        fewer: runs of calls dropped, halving their length down to one), within its shrink budget (PREFIX_MIN_S at
         least), and the finding after it; None when none does. A crash or a hang inside the
         calls is no failure."""
         items = (failure.past or ([], 0))[0][-MAX_BEFORE:]
@@ -391,19 +390,16 @@ class Book:
         best = next((t for t in tries if fails(t) is not None), None)
         if best is None:
             return None
-        while len(best) > 1:  # the recent half, the first half
-            half = len(best) // 2
-            smaller = next((t for t in (best[half:], best[:half]) if fails(t)), None)
-            if smaller is None:
-                break
-            best = smaller
-        k = 0
-        while k < len(best) and 1 < len(best) <= ONE_BY_ONE:  # one at a time
-            fewer = best[:k] + best[k + 1 :]
-            if fails(fewer) is not None:
-                best = fewer
-            else:
-                k += 1
+        size = len(best) // 2
+        while size >= 1:  # drop runs of calls, halving their length down to one at a time
+            k = 0
+            while k < len(best) and len(best) > 1:
+                fewer = best[:k] + best[k + size :]
+                if fails(fewer) is not None:
+                    best = fewer
+                else:
+                    k += size
+            size //= 2
         return best, fails(best)
 
     def _plugin(self, sig: str) -> bool:
