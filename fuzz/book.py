@@ -13,14 +13,15 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from fuzz import corpus
 from fuzz.case import Case, Fault
 from fuzz.compare import Mismatch
+from fuzz.entry import MAX_BEFORE
 from fuzz.harness import Finding, reproduce
-from fuzz.isolation import IN_A_FRESH_WORKER
+from fuzz.isolation import IN_A_FRESH_WORKER, worker_items
 from fuzz.minimise import shrink
 
 # Kinds whose tries may each cost a worker restart or a timeout: shrunk on their own budget.
@@ -44,6 +45,18 @@ NOT_ALONE = (
     "it did not fail again when re-run alone in a fresh worker: the failure needs the calls "
     "made before it in the candidate's process, or is flaky; replay may not show it"
 )
+PREFIX_MIN_S = 10.0  # the search for the calls a failure needs before it, at least
+SINGLES = 16  # calls tried alone before all of them are (the most like the case first)
+
+
+def after_calls(n: int) -> str:
+    """What a failure that needs `n` calls before it in its worker says (summary, cause)."""
+    return (
+        f"fails after {n} call{'s' if n != 1 else ''} before it in the same process "
+        "(saved with the entry; replay runs them first)"
+    )
+
+
 STATEFUL = (
     "smaller cases failed only after earlier calls in the same worker (the candidate keeps "
     "state between calls), none in a fresh worker within the budget"
@@ -65,6 +78,8 @@ class Failure:
     reproduced_alone: bool | None = None  # None: not tried (budget, corpus)
     shrink_complete: bool | None = None  # False: the budget ended before a fixed point
     found_as: str = ""  # the signature it was found with, when its shrunk case has another
+    past: tuple[list[dict], int] | None = None  # its worker's items before it, bulk batches
+    before: list[dict] | None = None  # the calls it fails after in a fresh worker (saved)
 
     def to_json(self) -> dict:
         return {
@@ -83,6 +98,7 @@ class Failure:
             "reproduced_alone": self.reproduced_alone,
             "shrink_complete": self.shrink_complete,
             "found_as": self.found_as or None,
+            "reproduced_after_calls": None if self.before is None else len(self.before),
         }
 
 
@@ -101,6 +117,15 @@ def forget_entry(path: Path | None, signature: str, case: Case) -> bool:
             path.unlink(missing_ok=True)
             return True
     return False
+
+
+def _leaves(data, path: str = "") -> set:
+    """(path, value) of every scalar in plain JSON data: how alike two cases are."""
+    if isinstance(data, dict):
+        return set().union(*(_leaves(v, f"{path}.{k}") for k, v in data.items()))
+    if isinstance(data, list):
+        return set().union(*(_leaves(v, f"{path}[{i}]") for i, v in enumerate(data)))
+    return {(path, data)}
 
 
 class Probe:
@@ -170,6 +195,7 @@ class Book:
         original = f.case
         path = self._save(f.mismatch, f.case, f.fault, original=None)
         failure = Failure(sig, f.mismatch, f.case, f.fault, path, found_by=found_by)
+        failure.past = self._past(f)  # before any re-run adds to the worker's history
         self.failures[sig] = failure
         if hypothesis_shrunk is not None and hypothesis_shrunk != f.case:
             if is_fault_kind(f.mismatch):
@@ -294,11 +320,87 @@ class Book:
             failure.why_not_shrunk = "the time budget ended before it could be re-run alone"
             return
         failure.reproduced_alone = False
-        failure.why_not_shrunk = NOT_ALONE
+        found = self._calls_before(failure)
+        if found is not None:  # it fails after these calls in a fresh worker: replayable
+            failure.before, got = found
+            note = after_calls(len(failure.before))
+            m = got.mismatch
+            failure.mismatch = replace(m, cause=f"{m.cause or m.describe()}; {note}")
+            failure.why_not_shrunk = note
+        else:
+            note = NOT_ALONE
+            bulk = failure.past[1] if failure.past else 0
+            if bulk:
+                note += f" ({bulk} bulk batch(es) also ran in its worker, not saved as calls)"
+            failure.why_not_shrunk = note
+        saved = {"before": failure.before} if failure.before else {}
         path = self._save(
-            failure.mismatch, failure.case, failure.fault, original=None, note=NOT_ALONE
+            failure.mismatch, failure.case, failure.fault, original=None, note=note, **saved
         )
         failure.path = path or failure.path
+
+    def _past(self, f: Finding) -> tuple[list[dict], int] | None:
+        """The items the plug-in's worker ran before `f`'s case (its first ones and its
+        last ones), and the bulk batches it ran; None for a built-in."""
+        impl = self.impl_of(f.mismatch.signature)
+        for n, w in self.c.workers:
+            if n == impl and hasattr(w, "calls_before"):
+                cases, bad = ([], [(f.case, f.fault)]) if f.fault else ([f.case], [])
+                return w.calls_before(worker_items(cases, bad, op=self.op)[0])
+        return None
+
+    def _calls_before(self, failure: Failure) -> tuple[list[dict], Finding] | None:
+        """A short list of the calls its worker ran before it after which the case fails in
+        a fresh worker (the first, the last, both, the others alone, all of them; then
+        fewer: runs of calls dropped, halving their length down to one), within its shrink budget (PREFIX_MIN_S at
+        least), and the finding after it; None when none does. A crash or a hang inside the
+        calls is no failure."""
+        items = (failure.past or ([], 0))[0][-MAX_BEFORE:]
+        if not items or not self._plugin(failure.signature):
+            return None
+        o, fault_kind = self.c.o, is_fault_kind(failure.mismatch)
+        until = time.monotonic() + max(
+            o.fault_shrink_seconds if fault_kind else o.shrink_seconds, PREFIX_MIN_S
+        )
+        tried: dict[tuple, Finding | None] = {}
+
+        def fails(prefix: list[dict]) -> Finding | None:
+            key = tuple(map(id, prefix))
+            if key not in tried:
+                if self.c.done() and self.c.interrupted:
+                    raise KeyboardInterrupt  # stopped by a signal: the report comes first
+                if time.monotonic() >= until or self.c.out_of_time():
+                    return None
+                tried[key] = self._reproduce(
+                    failure.case, failure.fault, failure.signature, confirm=True, before=prefix
+                )
+            return tried[key]
+
+        first, last = items[0], items[-1]
+        # Then each other call alone, the most like the case first (state keyed on shapes,
+        # or on buffer addresses, reused for buffers of the same sizes), all of them after
+        # the first SINGLES of those.
+        like = _leaves(failure.case.to_json())
+        rest = sorted(
+            range(1, len(items) - 1),
+            key=lambda k: (len(like ^ _leaves(items[k].get("case"))), -k),
+        )
+        singles = [[items[k]] for k in rest]
+        tries = [[first], [last], [first, last], *singles[:SINGLES], items, *singles[SINGLES:]]
+        best = next((t for t in tries if fails(t) is not None), None)
+        if best is None:
+            return None
+        size = len(best) // 2
+        while size >= 1:  # drop runs of calls, halving their length down to one at a time
+            k = 0
+            while k < len(best) and len(best) > 1:
+                fewer = best[:k] + best[k + size :]
+                if fails(fewer) is not None:
+                    best = fewer
+                else:
+                    k += size
+            size //= 2
+        return best, fails(best)
 
     def _plugin(self, sig: str) -> bool:
         return any(n == self.impl_of(sig) for n, _ in self.c.workers)
@@ -315,7 +417,7 @@ class Book:
         got = self._alone[(case, sig)] = self._reproduce(case, fault, sig, confirm=True)
         return got
 
-    def _reproduce(self, case: Case, fault: Fault | None, sig: str, *, confirm: bool):
+    def _reproduce(self, case: Case, fault: Fault | None, sig: str, *, confirm: bool, before=()):
         impl = self.impl_of(sig)
         builtins = [b for b in self.c.o.builtins if b == impl]
         workers = [(n, w) for n, w in self.c.workers if n == impl]
@@ -330,6 +432,7 @@ class Book:
             deadline=self.c.deadline,
             slow_is_failure=self.c.o.slow_is_failure,
             confirm=confirm,
+            before=before,
         )
 
     # --- the corpus ----------------------------------------------------------------------------
@@ -342,6 +445,7 @@ class Book:
         *,
         original: Case | None,
         note: str | None = None,
+        before: list[dict] | None = None,
     ) -> Path | None:
         """Write the entry; a failure that cannot be written is printed in full on stderr,
         kept in the report, and makes the run exit 3."""
@@ -358,6 +462,7 @@ class Book:
                 op=self.op,
                 note=note,
                 replace_same=note is not None,
+                before=before,
             )
         except (corpus.CorpusWriteError, OSError) as exc:
             entry = getattr(exc, "entry", None) or {
@@ -366,6 +471,7 @@ class Book:
                 "case": case.to_json(),
                 "fault": fault and fault.to_json(),
                 "original_case": original.to_json() if original else None,
+                "before": before,
             }
             print(f"could not save a failure ({exc}); here it is:", file=sys.stderr)
             print(json.dumps(entry), file=sys.stderr)

@@ -389,6 +389,9 @@ def cmd_replay(args) -> int:
         for entry in entries:
             group = "seeds" if entry.is_seed else "entries"
             label = "SEED" if entry.is_seed else ""
+            # The calls its case fails after (a candidate that keeps state) go first to each
+            # candidate, in a fresh worker; built-ins keep no state and ignore them.
+            before = corpus.before_items(entry)
             try:
                 if entry.op == "metadata":
                     from fuzz.meta_harness import run_meta
@@ -402,6 +405,7 @@ def cmd_replay(args) -> int:
                         tally,
                         slow_is_failure=args.slow_is_failure,
                         bad=bad,
+                        before=before,
                     )
                 else:
                     findings = run_one(
@@ -412,6 +416,7 @@ def cmd_replay(args) -> int:
                         device,
                         tally,
                         slow_is_failure=args.slow_is_failure,
+                        before=before,
                     )
             except Exception as exc:  # HarnessError or another bug of ours: exit 3, no verdict
                 internal.append(f"{entry.path}: {exc!r}")
@@ -421,6 +426,8 @@ def cmd_replay(args) -> int:
             note = ""
             if not entry.is_seed and entry.impl not in builtins and entry.impl not in names:
                 note = f" ({printable(entry.impl)} not given: pass --candidate to replay it)"
+            if before and workers:
+                note += f" (after the {len(before)} call(s) saved before it)"
             if findings:
                 failed[group] += 1
                 print(f"FAIL {label + ' ' if label else ''}{printable(entry.path)}{note}")
@@ -488,6 +495,7 @@ def cmd_minimise(args) -> int:
     workers = start_workers(specs, args, device, None)
     tally = Tally()
     found: dict = {}
+    before = corpus.before_items(entry)  # run first, in a fresh worker, by every probe
 
     def meta_probe(case, signature: str | None = None):
         """The meta shrinker's probe (fuzz/meta_shrink.py): the finding if `case` fails with
@@ -501,6 +509,7 @@ def cmd_minimise(args) -> int:
             tally,
             slow_is_failure=args.slow_is_failure,
             fault=entry.fault,
+            before=before,
         )
         if f is not None:
             found[case] = f
@@ -518,6 +527,7 @@ def cmd_minimise(args) -> int:
             device,
             tally,
             slow_is_failure=args.slow_is_failure,
+            before=before,
         )
         if f is not None:
             found[case] = f
@@ -551,6 +561,8 @@ def cmd_minimise(args) -> int:
             spec=entry.data.get("candidate"),
             original_case=entry.original_case or entry.case,
             op=entry.op,
+            note=entry.note if before else None,
+            before=before or None,
         )
     except corpus.CorpusWriteError as exc:
         print(f"ERROR the smaller case could not be saved: {exc}", file=sys.stderr)

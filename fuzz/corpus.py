@@ -335,6 +335,7 @@ def entry_data(
     op: str = "expand",
     note: str | None = None,
     path: Path | None = None,
+    before: list[dict] | None = None,
 ) -> dict:
     """The JSON object `save` writes (also what to print when it cannot be written)."""
     data = {
@@ -360,7 +361,23 @@ def entry_data(
         data["original_case"] = original_case.to_json()
     if note is not None:
         data["note"] = note
+    if before:  # the calls the case fails after, in one fresh worker (the worker's items)
+        data["before"] = [_plain_item(it) for it in before]
     return data
+
+
+def before_items(entry: Entry) -> list[dict]:
+    """The worker items of the calls an entry's case fails after ("before"), in order."""
+    head = {"op": "metadata"} if entry.op == "metadata" else {}
+    return [
+        {**head, "case": c.to_json(), **({"fault": f.to_json()} if f is not None else {})}
+        for c, f in entry.before
+    ]
+
+
+def _plain_item(item: dict) -> dict:
+    """A worker item as an entry keeps it: its case and its fault (op is the entry's)."""
+    return {k: item[k] for k in ("case", "fault") if item.get(k) is not None}
 
 
 def save(
@@ -376,10 +393,12 @@ def save(
     op: str = "expand",
     note: str | None = None,
     replace_same: bool = False,
+    before: list[dict] | None = None,
 ) -> Path:
     """Write the entry of `mismatch.signature` in `directory` (one file per signature; an
     existing entry is replaced only by a smaller case, or by the same case with
-    `replace_same`) and return its path. Raises
+    `replace_same`) and return its path. `before`: the worker items the case fails after
+    (a candidate that keeps state), saved as the entry's "before". Raises
     CorpusWriteError (path and OS reason; its `entry` holds the unsaved JSON object)."""
     directory = Path(directory)
     data = entry_data(
@@ -393,6 +412,7 @@ def save(
         op=op,
         note=note,
         path=directory / entry_name(mismatch.signature),
+        before=before,
     )
 
     def render(path: Path) -> str:

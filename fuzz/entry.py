@@ -25,6 +25,7 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MAX_BYTES = 8 * 2**20
 MAX_DEPTH = 64
 DEFAULT_MAX_TOTAL = 2**22
+MAX_BEFORE = 80  # calls saved before a case (fuzz/book.py: its worker's first and last ones)
 KNOWN_OPS = ("expand", "metadata")
 
 
@@ -57,6 +58,8 @@ class Entry:
     is_seed: bool = False
     candidate: str | None = None
     extra: dict = field(default_factory=dict)
+    # (case, fault or None) per call the case fails after, in one fresh worker, in order
+    before: tuple = ()
 
 
 # --- the schema -------------------------------------------------------------------------------
@@ -88,6 +91,14 @@ class _Head(msgspec.Struct):
     date: str = ""
     replay: Text = ""
     note: Annotated[str, msgspec.Meta(max_length=1000)] | None = None
+    before: Annotated[list[msgspec.Raw], msgspec.Meta(max_length=MAX_BEFORE)] | None = None
+
+
+class _Item(msgspec.Struct, forbid_unknown_fields=True):
+    """A call made before the case (a worker item): a case of the entry's op, a fault."""
+
+    case: msgspec.Raw
+    fault: msgspec.Raw = msgspec.Raw(b"null")
 
 
 class _Layout(msgspec.Struct, forbid_unknown_fields=True):
@@ -357,6 +368,7 @@ def decode(text: bytes, *, path: Path | str | None = None, max_total: int = DEFA
             if dec.fault is None:
                 raise ValueError(f"fault: {head.op!r} entries take no fault")
             fault = dec.fault(bytes(head.fault), case)
+        before = _before(head.before or [], dec, max_total)
         data = msgspec.json.decode(text)
     except CorpusError:
         raise
@@ -378,7 +390,27 @@ def decode(text: bytes, *, path: Path | str | None = None, max_total: int = DEFA
         note=head.note,
         is_seed=is_seed,
         candidate=head.candidate,
+        before=before,
     )
+
+
+def _before(raws: list, dec: OpDecoder, max_total: int) -> tuple:
+    """The calls before the case, each checked as the entry's own case and fault are."""
+    calls = []
+    for i, raw in enumerate(raws):
+        where = f"before[{i}]"
+        item = _typed(bytes(raw), _Item, where)
+        case = dec.case(bytes(item.case), max_total=max_total, where=f"{where}.case")
+        fault = None
+        if bytes(item.fault).strip() != b"null":
+            if dec.fault is None:
+                raise ValueError(f"{where}.fault: these entries take no fault")
+            try:
+                fault = dec.fault(bytes(item.fault), case)
+            except ValueError as exc:
+                raise ValueError(f"{where}.{exc}") from None
+        calls.append((case, fault))
+    return tuple(calls)
 
 
 def load(path: Path | str, *, max_total: int = DEFAULT_MAX_TOTAL) -> Entry:

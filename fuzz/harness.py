@@ -440,6 +440,7 @@ def run_example(
     hard_deadline: float | None = None,
     slow_is_failure: bool = False,
     legacy_every: int = 1,
+    before: list[dict] | tuple = (),
 ) -> list[Finding]:
     """Every implementation on every case (the legacy loop on every `legacy_every`-th);
     a Finding for each mismatch.
@@ -449,13 +450,15 @@ def run_example(
     differs goes to the per-case path and the pure-Python reference, whose verdict it is.
     Plug-ins answer by `deadline` (a hang confirmation may run on to `hard_deadline`);
     a plug-in item that got no answer in time is simply not judged. HarnessError when a
-    plug-in's worker reports our own fault, or when the two oracles disagree."""
+    plug-in's worker reports our own fault, or when the two oracles disagree. `before`:
+    worker items each plug-in runs first, in a fresh worker (`IsolatedCandidate.submit`);
+    built-ins keep no state between calls and ignore them."""
     # A plug-in has no `out` argument: only the faults of the three contract arguments.
     plugin_bad = [(c, f) for c, f in bad if f.kind in FAULTS] if check_errors else []
     if candidates:
         items = worker_items(cases, plugin_bad)
         for _, worker in candidates:
-            worker.submit(items)
+            worker.submit(items, before)
 
     findings: list[Finding] = []
     screened = len(cases) >= SCREEN_MIN
@@ -528,8 +531,10 @@ def run_one(
     deadline: float | None = None,
     hard_deadline: float | None = None,
     slow_is_failure: bool = False,
+    before: list[dict] | tuple = (),
 ) -> list[Finding]:
-    """One saved or reduced case (valid, or with its fault) through the public entries."""
+    """One saved or reduced case (valid, or with its fault) through the public entries;
+    `before`: the calls a plug-in runs first in a fresh worker (see `run_example`)."""
     cases, bad = ([], [(case, fault)]) if fault else ([case], [])
     return run_example(
         cases,
@@ -543,6 +548,7 @@ def run_one(
         deadline=deadline,
         hard_deadline=hard_deadline,
         slow_is_failure=slow_is_failure,
+        before=before,
     )
 
 
@@ -559,10 +565,12 @@ def reproduce(
     hard_deadline: float | None = None,
     slow_is_failure: bool = False,
     confirm: bool = True,
+    before: list[dict] | tuple = (),
 ) -> Finding | None:
     """Does `case` still fail with `signature`? The one question the campaign's shrinking,
     `minimise` and `replay` ask. `confirm=False`: a plug-in timeout counts as the hang at
-    once, without the long re-run (shrinking confirms its final case instead)."""
+    once, without the long re-run (shrinking confirms its final case instead). `before`:
+    calls a plug-in runs first in a fresh worker (a failure that needs them)."""
     for _, w in candidates:
         w.confirm = confirm
     try:
@@ -576,6 +584,7 @@ def reproduce(
             deadline=deadline,
             hard_deadline=hard_deadline,
             slow_is_failure=slow_is_failure,
+            before=before,
         )
     finally:
         for _, w in candidates:

@@ -46,6 +46,42 @@ def worker_items(cases, bad=(), *, op: str = "expand") -> list[dict]:
     return items + [{**head, "case": c.to_json(), "fault": f.to_json()} for c, f in bad]
 
 
+HISTORY_FIRST, HISTORY_LAST = 8, 64  # items a worker's history keeps: its first, its last
+HISTORY_WORKERS = 3  # the histories of the last workers kept (a crash moves to a spare)
+
+
+class History:
+    """The items one worker answered since it started: its first HISTORY_FIRST and its
+    last ones (a candidate that keeps state fails on a case only after some of them), and
+    how many bulk batches (fuzz/plugin_bulk.py, not items) it also ran."""
+
+    def __init__(self, worker: WorkerProcess | None = None):
+        self.worker = worker
+        self.first: list[tuple[int, dict]] = []
+        self.last: deque[tuple[int, dict]] = deque(maxlen=4 * HISTORY_LAST)  # a batch more
+        self.count = 0  # items answered
+        self.bulk = 0  # bulk batches answered
+
+    def add(self, item: dict) -> None:
+        if len(self.first) < HISTORY_FIRST:
+            self.first.append((self.count, item))
+        else:
+            self.last.append((self.count, item))
+        self.count += 1
+
+    def before(self, item: dict | None) -> list[dict] | None:
+        """The items it ran before its last run of `item` (the first ones and the last
+        HISTORY_LAST before it), in order; None when `item` is not in it; `item` None:
+        before now."""
+        ran = [*self.first, *self.last]
+        at = self.count if item is None else next((n for n, i in reversed(ran) if i == item), None)
+        if at is None:
+            return None
+        first = [it for n, it in self.first if n < at]
+        last = [it for n, it in self.last if n < at][-HISTORY_LAST:]
+        return first + last
+
+
 def _ran(w: WorkerProcess, begin: float, now: float) -> float:
     """The candidate's own seconds on the item `w` runs, else the wall time since `begin`."""
     own = w.candidate_seconds()
@@ -197,6 +233,8 @@ class IsolatedCandidate:
         self._main: WorkerProcess | None = None
         self._spare: WorkerProcess | None = None
         self._items: list[dict] = []
+        self._before = 0  # items of the batch in flight that are its prefix (`submit`)
+        self.histories: deque[History] = deque(maxlen=HISTORY_WORKERS)  # newest last
         self._flights: deque[_Flight] = deque()  # bulk batches sent, oldest first
         self._bulk_answered = 0.0  # when the worker last answered a bulk batch
         self._bulk_sent = 0  # batches sent: each answer names its batch
@@ -235,11 +273,16 @@ class IsolatedCandidate:
         self.restarts += 1
         return w
 
-    def submit(self, items: list[dict]) -> None:
-        """Send a batch; answers are read by `collect`. Never blocks on the worker."""
-        self._items = list(items)
+    def submit(self, items: list[dict], before: list[dict] | tuple = ()) -> None:
+        """Send a batch; answers are read by `collect`. Never blocks on the worker.
+        `before`: items run first, in a fresh worker (the calls a failure needs before it);
+        `collect` does not return their answers, and one of them that neither answers nor
+        raises (a crash, a hang) leaves the whole batch unanswered."""
+        self._items, self._before = [*before, *items], len(before)
         if not self._items:
             return
+        if before:
+            self.fresh()
         self.settle_bulk()  # the worker must be idle: bulk batches in flight are read first
         if self._main is None:
             self._main = self._take_spare()
@@ -252,6 +295,7 @@ class IsolatedCandidate:
         a hang ended the batch, or crashes used up the batch's fresh workers.
         A hang confirmation may run past `deadline`, up to `hard_deadline`."""
         items, self._items = self._items, []
+        before, self._before = self._before, 0
         answers: list[Answer | None] = [None] * len(items)
         i, resends, clock = 0, 0, time.monotonic()
         while i < len(items) and self._main is not None:
@@ -280,6 +324,8 @@ class IsolatedCandidate:
                 if deadline is not None and time.monotonic() >= deadline:
                     break  # the campaign's time ran out, not the item's
                 self._drop_main()
+                if i < before:
+                    break  # a call before the case hung: nothing to judge
                 if not self.confirm:
                     answers[i] = Answer(
                         "hang",
@@ -296,9 +342,12 @@ class IsolatedCandidate:
                 continue
             if not answer.output_tail:
                 answer.output_tail = w.take_tail()
+            self._note(w, items[i])
             answers[i], i, clock = answer, i + 1, time.monotonic()
             if answer.status in ("crash", "cuda-fault", "protocol", "oversize"):
                 self._drop_main()  # its state is not to be trusted; the rest goes to a fresh one
+                if i <= before:
+                    break  # a call before the case crashed: nothing to judge
                 if i < len(items) and resends < RESENDS_PER_BATCH:
                     resends += 1
                     self._main = self._take_spare()
@@ -307,7 +356,28 @@ class IsolatedCandidate:
             self._drop_main()  # it may still be busy with what will not be collected
         else:
             self._end_strays()
+        if before:  # the case is judged only after every call before it answered or raised
+            ran = all(a is not None and a.status in ("ok", "raised") for a in answers[:before])
+            return answers[before:] if ran else [None] * (len(items) - before)
         return answers
+
+    def _note(self, w: WorkerProcess, item: dict) -> None:
+        """`w` answered `item`: its history (a new one for a worker not seen before)."""
+        if not self.histories or self.histories[-1].worker is not w:
+            self.histories.append(History(w))
+        self.histories[-1].add(item)
+
+    def calls_before(self, item: dict) -> tuple[list[dict], int]:
+        """The items the worker that last ran `item` ran before it (its first and its last
+        ones), and the bulk batches it ran; where no history holds `item` (Hypothesis shrank
+        it in the worker since), what the latest worker ran. Read before any re-run."""
+        for h in reversed(self.histories):
+            got = h.before(item)
+            if got is not None:
+                return got, h.bulk
+        if not self.histories:
+            return [], 0
+        return self.histories[-1].before(None) or [], self.histories[-1].bulk
 
     def _await_item(self, w: WorkerProcess, clock: float, deadline: float | None):
         """The item's answer frame, or None: at `deadline`, or once the candidate has run
@@ -392,6 +462,7 @@ class IsolatedCandidate:
                 output_tail=tail,
             )
         answer.output_tail = w.take_tail()
+        self._note(w, item)
         # Slow only if its own calls took longer than the limit: a first wait can also end
         # on a loaded machine, or (without the worker's clock) on our work around the calls.
         slow = answer.seconds > self.timeout
@@ -579,6 +650,9 @@ class IsolatedCandidate:
         self._bulk_answered = time.monotonic()
         reply, out = frame
         w.take_tail()
+        if not self.histories or self.histories[-1].worker is not w:
+            self.histories.append(History(w))
+        self.histories[-1].bulk += 1
         if reply.get("op") != "bulk-answer" or reply.get("batch") != flight.header["batch"]:
             self._drop_main()
             what = f"{str(reply.get('op'))[:40]!r} for batch {str(reply.get('batch'))[:20]}"

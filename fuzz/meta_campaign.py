@@ -28,7 +28,7 @@ class MetaBook(Book):
     def shrink_case(self, failure, fails, budget: float):
         return shrink(failure.case, fails, budget, envelope=self.c.envelope)
 
-    def _reproduce(self, case, fault, sig: str, *, confirm: bool):
+    def _reproduce(self, case, fault, sig: str, *, confirm: bool, before=()):
         impl = self.impl_of(sig)
         return reproduce_meta(
             case,
@@ -41,6 +41,7 @@ class MetaBook(Book):
             slow_is_failure=self.c.o.slow_is_failure,
             confirm=confirm,
             fault=fault,
+            before=before,
         )
 
 

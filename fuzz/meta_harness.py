@@ -226,14 +226,17 @@ def run_meta(
     slow_is_failure: bool = False,
     bad: list | tuple = (),
     check_errors: bool = True,
+    before: list[dict] | tuple = (),
 ) -> list[Finding]:
     """Every implementation on every case, and on every bad call of `bad` ((case, fault)
-    pairs: built-ins always, candidates with `check_errors`); a Finding per failure."""
+    pairs: built-ins always, candidates with `check_errors`); a Finding per failure.
+    `before`: worker items each candidate runs first, in a fresh worker; built-ins keep no
+    state between calls and ignore them."""
     plugin_bad = list(bad) if check_errors else []
     if candidates:
         items = worker_items(cases, plugin_bad, op="metadata")
         for _, worker in candidates:
-            worker.submit(items)
+            worker.submit(items, before)
     start = time.perf_counter()
     try:
         plans = [plan(c) for c in cases]
@@ -295,6 +298,7 @@ def reproduce_meta(
     slow_is_failure: bool = False,
     confirm: bool = True,
     fault=None,
+    before: list[dict] | tuple = (),
 ) -> Finding | None:
     """Does `case` (broken by `fault`, if given) still fail with `signature`? (shrinking,
     minimise and replay ask this)."""
@@ -316,6 +320,7 @@ def reproduce_meta(
             hard_deadline=hard_deadline,
             slow_is_failure=slow_is_failure,
             bad=[(case, fault)] if fault is not None else [],
+            before=before,
         )
     finally:
         for _, w in candidates:

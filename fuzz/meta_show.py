@@ -31,6 +31,7 @@ def reproducer(entry, comment) -> str:
         "",
         f"case = MetaCase.from_json({case.to_json()!r})",
         'device = "cuda" if torch.cuda.is_available() else "cpu"' if on_cuda else 'device = "cpu"',
+        *before_lines(entry),
         "out = case.buffers(device)  # poisoned (-777) buffers, shared by every call",
         "after = []  # every buffer's and input's storage after each call",
         "args = None",
@@ -58,6 +59,39 @@ def reproducer(entry, comment) -> str:
     return "\n".join(lines)
 
 
+def before_lines(entry) -> list[str]:
+    """The calls an entry's case fails after ("before": a candidate that keeps state), made
+    first in the same process, each on its own buffers; the candidate's call a comment."""
+    if not entry.before:
+        return []
+    n = len(entry.before)
+    return [
+        f"# {n} call{'s' if n != 1 else ''} before it, in the same process: the candidate "
+        "fails on the case only after them",
+        "from fuzz.case import Fault",
+        "from fuzz.meta_contract import faulty_call",
+        "",
+        "before = [",
+        *(
+            f"    (MetaCase.from_json({c.to_json()!r}), "
+            + (f"Fault.from_json({f.to_json()!r})" if f is not None else "None")
+            + "),"
+            for c, f in entry.before
+        ),
+        "]",
+        "for b, bad in before:",
+        "    if bad is not None:  # a bad call: it must raise",
+        "        kw = faulty_call(b, bad, device)",
+        "        # your_function(**kw)",
+        "        continue",
+        "    b_out, b_args = b.buffers(device), None",
+        "    for k, call in enumerate(b.calls):",
+        "        b_args = b.call_args(k, device, b_args)",
+        "        # your_function(**call.scalars(b.width, b.page_size), **b_args, out=b_out)",
+        "",
+    ]
+
+
 def _bad_call(entry, comment) -> str:
     builtin = entry.impl in ("triton", "torch")
     backend = entry.impl if builtin else "torch"
@@ -75,6 +109,7 @@ def _bad_call(entry, comment) -> str:
         "",
         f"case = MetaCase.from_json({entry.case.to_json()!r})",
         f"fault = Fault.from_json({entry.fault.to_json()!r})",
+        *(['device = "cpu"', *before_lines(entry)] if entry.before else []),
         "kw = faulty_call(case, fault, 'cpu')  # the valid call, broken as the fault says",
         "before = {n: t.clone() for n, t in tensors_of(kw)}",
         "kind = META_FAULTS[fault.kind]",

@@ -202,7 +202,8 @@ class _NsaItem(pytest.Item):
             return restrict(env, case)
         return env.restrict(case)
 
-    def judge(self, case, fault=None) -> None:
+    def judge(self, case, fault=None, before=()) -> None:
+        """`before`: worker items the candidate runs first, in a fresh worker."""
         from fuzz.harness import Tally, run_one
 
         device = self.config._nsa_device
@@ -211,10 +212,17 @@ class _NsaItem(pytest.Item):
 
             bad = [(case, fault)] if fault is not None else []
             findings = run_meta(
-                [] if bad else [case], ["reference"], [self.worker()], device, Tally(), bad=bad
+                [] if bad else [case],
+                ["reference"],
+                [self.worker()],
+                device,
+                Tally(),
+                bad=bad,
+                before=before,
             )
         else:
-            findings = run_one(case, fault, ["reference"], [self.worker()], device, Tally())
+            w = [self.worker()]
+            findings = run_one(case, fault, ["reference"], w, device, Tally(), before=before)
         if findings:
             f = findings[0]
             cause = getattr(f.mismatch, "cause", "") or f.mismatch.describe()
@@ -328,7 +336,8 @@ class CorpusItem(_NsaItem):
             case = self.restrict(case)
             if case is None:
                 pytest.skip(f"{self.path.name}: outside the candidate's envelope")
-        self.judge(case, entry.fault)
+        # An entry's calls before its case (a candidate that keeps state) run first.
+        self.judge(case, entry.fault, corpus.before_items(entry))
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:

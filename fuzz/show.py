@@ -50,6 +50,8 @@ def describe_entry(entry) -> str:
         parts.append(entry.cause[:120])
     if not entry.is_seed and entry.note:
         parts.append(f"note: {entry.note}")
+    if getattr(entry, "before", ()):
+        parts.append(f"after {len(entry.before)} call(s) saved before it")
     return "  ".join(printable(p) for p in parts if p)
 
 
@@ -77,7 +79,7 @@ def reproducer(entry) -> str:
     if entry.candidate:
         lines.append(_comment("candidate (not imported here)", entry.candidate))
     if fault is None and case.prior is not None:
-        return "\n".join(lines + _refill_lines(entry, case))
+        return "\n".join(lines + _refill_lines(entry, case) + before_lines(entry))
     names = ["Case"] + (["Fault", "expected_error"] if fault else [])
     if fault:
         names.append("faulty_out" if fault.kind in OUT_FAULTS else "faulty_args")
@@ -89,6 +91,7 @@ def reproducer(entry) -> str:
         "",
         f"case = Case.from_json({case.to_json()!r})",
         'device = "cuda" if torch.cuda.is_available() else "cpu"' if on_cuda else 'device = "cpu"',
+        *before_lines(entry),
         "extend_seq_lens, seq_lens = case.tensors(device)",
     ]
     builtin = entry.impl in ("triton", "torch")
@@ -126,6 +129,32 @@ def reproducer(entry) -> str:
             f"# {call}(*args{extra})  # must raise error, naming one of words",
         ]
     return "\n".join(lines)
+
+
+def before_lines(entry) -> list[str]:
+    """The calls an entry's case fails after ("before": a candidate that keeps state), made
+    first in the same process: a loop over them, the candidate's call a comment."""
+    if not getattr(entry, "before", ()):
+        return []
+    n = len(entry.before)
+    lines = [
+        f"# {n} call{'s' if n != 1 else ''} before it, in the same process: the candidate "
+        "fails on the case only after them",
+        "from fuzz.case import Case, Fault, faulty_args",
+        "",
+        "before = [",
+        *(
+            f"    (Case.from_json({c.to_json()!r}), "
+            + (f"Fault.from_json({f.to_json()!r})" if f is not None else "None")
+            + "),"
+            for c, f in entry.before
+        ),
+        "]",
+        "for b, bad in before:  # a bad call (a fault) must raise; a prior is a refill",
+        "    b_args = faulty_args(b, bad, device) if bad else (*b.tensors(device), b.nsa_index_topk)",
+        "    # your_function(*b_args)",
+    ]
+    return lines
 
 
 def _refill_lines(entry, case) -> list[str]:

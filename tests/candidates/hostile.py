@@ -230,3 +230,14 @@ def caches_by_shape(extend_seq_lens, seq_lens, nsa_index_topk):
     if key not in _BY_SHAPE:
         _BY_SHAPE[key] = _correct(extend_seq_lens, seq_lens, nsa_index_topk)
     return tuple(t.clone() for t in _BY_SHAPE[key])
+
+
+_BAKED: dict = {}
+
+
+def bakes_topk(extend_seq_lens, seq_lens, nsa_index_topk):
+    """Contract v1 with the top-k of its FIRST call in a process baked in ("a model
+    constant"): a later call with another top-k is wrong where the clamp differs; alone, in
+    a fresh process, every call is right (tests/test_history.py)."""
+    topk = _BAKED.setdefault("topk", nsa_index_topk)
+    return _correct(extend_seq_lens, seq_lens, topk)
