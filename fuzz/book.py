@@ -342,6 +342,8 @@ class Book:
     def _past(self, f: Finding) -> tuple[list[dict], int] | None:
         """The items the plug-in's worker ran before `f`'s case (its first ones and its
         last ones), and the bulk batches it ran; None for a built-in."""
+        if not self.c.workers:
+            return None
         impl = self.impl_of(f.mismatch.signature)
         for n, w in self.c.workers:
             if n == impl and hasattr(w, "calls_before"):

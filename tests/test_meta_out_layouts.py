@@ -227,6 +227,7 @@ def test_show_rebuilds_the_layout_and_passes() -> None:
         fault = None
         signature, cause, impl, candidate = found.signature, found.cause, "torch", None
         data: dict = {}
+        before = ()  # no calls saved before it
 
     Entry.case = case
     script = reproducer(Entry, lambda k, v: f"# {k}: {v}")
