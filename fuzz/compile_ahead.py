@@ -211,17 +211,20 @@ def _items(campaign, cases, bad) -> list[dict]:
 def call(fn, item: dict, device: str) -> None:
     """Call `fn` on an item as the worker would (fuzz/worker.py, fuzz/meta_worker.py), and
     keep nothing."""
-    from fuzz.case import Case, Fault, faulty_args
+    from fuzz.case import Case, Fault, faulty_args, refill
 
     fault = Fault.from_json(item["fault"]) if item.get("fault") else None
     if item.get("op") != "metadata":
         case = Case.from_json(item["case"])
-        args = (
-            faulty_args(case, fault, device)
-            if fault
-            else (*case.tensors(device), case.nsa_index_topk)
-        )
-        fn(*args)
+        if fault:
+            fn(*faulty_args(case, fault, device))
+        elif case.prior is not None:  # a refill case: the prior's call, then the case's
+            ext, seq = case.first_call().tensors(device)
+            fn(ext, seq, case.nsa_index_topk)
+            refill(case, ext, seq)
+            fn(ext, seq, case.nsa_index_topk)
+        else:
+            fn(*case.tensors(device), case.nsa_index_topk)
         return
     from fuzz.meta_case import MetaCase
     from fuzz.meta_contract import faulty_call
