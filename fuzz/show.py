@@ -79,7 +79,7 @@ def reproducer(entry) -> str:
     if entry.candidate:
         lines.append(_comment("candidate (not imported here)", entry.candidate))
     if fault is None and case.prior is not None:
-        return "\n".join(lines + _refill_lines(entry, case) + before_lines(entry))
+        return "\n".join(lines + _refill_lines(entry, case))
     names = ["Case"] + (["Fault", "expected_error"] if fault else [])
     if fault:
         names.append("faulty_out" if fault.kind in OUT_FAULTS else "faulty_args")
@@ -140,7 +140,7 @@ def before_lines(entry) -> list[str]:
     lines = [
         f"# {n} call{'s' if n != 1 else ''} before it, in the same process: the candidate "
         "fails on the case only after them",
-        "from fuzz.case import Case, Fault, faulty_args",
+        "from fuzz.case import Case, Fault, faulty_args, refill",
         "",
         "before = [",
         *(
@@ -150,8 +150,14 @@ def before_lines(entry) -> list[str]:
             for c, f in entry.before
         ),
         "]",
-        "for b, bad in before:  # a bad call (a fault) must raise; a prior is a refill",
-        "    b_args = faulty_args(b, bad, device) if bad else (*b.tensors(device), b.nsa_index_topk)",
+        "for b, bad in before:  # a bad call (a fault) must raise",
+        "    if bad is None and b.prior is not None:  # a refill case: its prior call first",
+        "        b_ext, b_seq = b.first_call().tensors(device)",
+        "        # your_function(b_ext, b_seq, b.nsa_index_topk)",
+        "        refill(b, b_ext, b_seq)",
+        "        b_args = (b_ext, b_seq, b.nsa_index_topk)",
+        "    else:",
+        "        b_args = faulty_args(b, bad, device) if bad else (*b.tensors(device), b.nsa_index_topk)",
         "    # your_function(*b_args)",
     ]
     return lines
@@ -185,6 +191,7 @@ def _refill_lines(entry, case) -> list[str]:
         "",
         f"case = Case.from_json({case.to_json()!r})",
         'device = "cuda" if torch.cuda.is_available() else "cpu"' if on_cuda else 'device = "cpu"',
+        *before_lines(entry),
         "first = case.first_call()  # the prior call: same layouts and top-k, other values",
         "extend_seq_lens, seq_lens = first.tensors(device)",
         "args = (extend_seq_lens, seq_lens, case.nsa_index_topk)",

@@ -248,19 +248,6 @@ def test_replay_on_the_cli_starts_and_ends_its_helpers(tmp_path):
 HOSTILE = str(Path(__file__).parent / "candidates" / "hostile.py")
 
 
-def _running(mark: str) -> list[int]:
-    """Live processes whose command line holds `mark` (a helper's forks keep its own)."""
-    found = []
-    for pid in os.listdir("/proc"):
-        try:
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            continue
-        if mark.encode() in cmd and alive(int(pid)):
-            found.append(int(pid))
-    return found
-
-
 def _settled(check, seconds: float = 5.0) -> bool:
     end = time.monotonic() + seconds
     while not check() and time.monotonic() < end:
@@ -282,7 +269,7 @@ def test_a_daemon_the_candidate_starts_goes_with_its_helper(tmp_path, fn):
         if fn == "daemonises":  # it ends on its own after NO_JIT_ITEMS calls
             assert helpers.procs[0].wait(timeout=60) == 0
         else:  # the helper and its daemon, then close() while the call hangs
-            assert _settled(lambda: len(_running(mark)) >= 2, 60), _running(mark)
+            assert _settled(lambda: len(_helpers_alive(mark)) >= 2, 60), _helpers_alive(mark)
     finally:
         helpers.close()
-    assert _settled(lambda: not _running(mark)), _running(mark)
+    assert _settled(lambda: not _helpers_alive(mark)), _helpers_alive(mark)

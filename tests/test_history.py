@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -176,6 +177,22 @@ def test_show_prints_the_calls_before_and_the_reproducer_runs(tmp_path: Path) ->
     text = reproducer(entry)
     assert "1 call before it" in text and repr(OTHER.to_json()) in text
     assert "after 1 call(s) saved before it" in describe_entry(entry)
+    exec(compile(text, "reproducer", "exec"), {})  # runs as printed
+
+
+def test_a_refill_case_after_calls_before_makes_them_first(tmp_path: Path) -> None:
+    # both a refill case and a refill case among the calls before: the calls before come
+    # before the case's own prior call (they were printed after it), each refill as two calls
+    from fuzz.show import reproducer
+
+    refilled = replace(CASE, prior=(CASE.extend_seq_lens, tuple(v - 1 for v in CASE.seq_lens)))
+    other = replace(OTHER, prior=(OTHER.extend_seq_lens, (11, 5, 2)))
+    m = Mismatch("cand:fn", "values", "nsa_cache_seqlens")
+    path = corpus.save(tmp_path, m, refilled, None, device="cpu", seed=0, spec="x.py:fn",
+                       note=after_calls(1), before=[item(other)])  # fmt: skip
+    text = reproducer(corpus.load(path))
+    assert text.index("before = [") < text.index("first = case.first_call()")
+    assert "refill(b, b_ext, b_seq)" in text
     exec(compile(text, "reproducer", "exec"), {})  # runs as printed
 
 
