@@ -47,6 +47,7 @@ NOT_ALONE = (
 )
 PREFIX_MIN_S = 10.0  # the search for the calls a failure needs before it, at least
 SINGLES = 16  # calls tried alone before all of them are (the most like the case first)
+SEARCH_SPARES = 3  # fresh workers loading at once during that search (one per try)
 
 
 def after_calls(n: int) -> str:
@@ -354,9 +355,9 @@ class Book:
     def _calls_before(self, failure: Failure) -> tuple[list[dict], Finding] | None:
         """A short list of the calls its worker ran before it after which the case fails in
         a fresh worker (the first, the last, both, the others alone, all of them; then
-        fewer: runs of calls dropped, halving their length down to one), within its shrink budget (PREFIX_MIN_S at
-        least), and the finding after it; None when none does. A crash or a hang inside the
-        calls is no failure."""
+        fewer: runs of calls dropped, halving their length down to one), within its shrink
+        budget (PREFIX_MIN_S at least), and the finding after it; None when none does. A
+        crash or a hang inside the calls is no failure."""
         items = (failure.past or ([], 0))[0][-MAX_BEFORE:]
         if not items or not self._plugin(failure.signature):
             return None
@@ -378,6 +379,18 @@ class Book:
                 )
             return tried[key]
 
+        workers = [w for n, w in self.c.workers if n == self.impl_of(failure.signature)]
+        for w in workers:  # every try takes a fresh worker: several load at once
+            if hasattr(w, "spares"):
+                w.spares(SEARCH_SPARES)
+        try:
+            return self._search_before(failure, items, fails)
+        finally:
+            for w in workers:
+                if hasattr(w, "spares"):
+                    w.spares(1)
+
+    def _search_before(self, failure: Failure, items: list[dict], fails):
         first, last = items[0], items[-1]
         # Then each other call alone, the most like the case first (state keyed on shapes,
         # or on buffer addresses, reused for buffers of the same sizes), all of them after

@@ -232,6 +232,8 @@ class IsolatedCandidate:
         self.too_slow: list[tuple[dict, float]] = []  # still interpreting when stopped
         self._main: WorkerProcess | None = None
         self._spare: WorkerProcess | None = None
+        self._more: deque[WorkerProcess] = deque()  # fresh workers loading beyond the spare
+        self._want = 1  # fresh workers kept loading (`spares`)
         self._items: list[dict] = []
         self._before = 0  # items of the batch in flight that are its prefix (`submit`)
         self.histories: deque[History] = deque(maxlen=HISTORY_WORKERS)  # newest last
@@ -269,9 +271,23 @@ class IsolatedCandidate:
 
     def _take_spare(self) -> WorkerProcess:
         w = self._spare if self._spare is not None else self._spawn()
-        self._spare = self._spawn()
+        self._spare = self._more.popleft() if self._more else self._spawn()
+        self.spares(self._want)
         self.restarts += 1
         return w
+
+    def spares(self, n: int) -> None:
+        """Keep `n` fresh workers loading (1, the warm spare, unless asked): a search that
+        takes a fresh worker for every try (the calls before a failure, fuzz/book.py) waits
+        on one worker's start per try otherwise (3-5 s on a GPU: torch and a CUDA context).
+        Fewer kills the extra ones."""
+        self._want = max(1, n)
+        if self._spare is None:
+            return  # not started, or closed
+        while len(self._more) < self._want - 1:
+            self._more.append(self._spawn())
+        while len(self._more) > self._want - 1:
+            self._more.pop().kill()
 
     def submit(self, items: list[dict], before: list[dict] | tuple = ()) -> None:
         """Send a batch; answers are read by `collect`. Never blocks on the worker.
@@ -684,3 +700,5 @@ class IsolatedCandidate:
         if self._spare is not None:
             self._spare.kill()
             self._spare = None
+        while self._more:
+            self._more.pop().kill()

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import time
+from collections import deque
 from pathlib import Path
 
 import pytest
@@ -471,3 +472,21 @@ def test_a_small_case_gets_no_longer_wait_even_while_stepping(monkeypatch) -> No
     # The longer wait would take 0.3 + 10 x 1 s; the rest is starting a fresh worker
     # (imports), which took past 3.5 s on two cores busy with other campaigns.
     assert took < 8
+
+
+def test_spares_keep_fresh_workers_loading_and_go_with_close() -> None:
+    # the search for the calls before a failure takes a fresh worker per try: several load
+    # at once, the extra ones go when it ends, and all of them with close()
+    with candidate("caches_by_shape") as c:  # answers right on a first call
+        c.spares(3)
+        loading = [c._spare.pid, *(w.pid for w in c._more)]
+        assert len(set(loading)) == 3
+        (a,) = (c.fresh(), ask(c, CASE))[1]
+        assert a.status == "ok" and c._main.pid == loading[0]  # the oldest one took the item
+        assert len(c._more) == 2  # and another started loading
+        extra = [w.pid for w in c._more]
+        c.spares(1)
+        assert c._more == deque() and wait_until(lambda: not alive_in(extra)), alive_in(extra)
+        c.spares(2)
+        last = c._more[0].pid
+    assert wait_until(lambda: not alive_in([last])), alive_in([last])
