@@ -343,11 +343,8 @@ class Book:
     def _past(self, f: Finding) -> tuple[list[dict], int] | None:
         """The items the plug-in's worker ran before `f`'s case (its first ones and its
         last ones), and the bulk batches it ran; None for a built-in."""
-        if not self.c.workers:
-            return None
-        impl = self.impl_of(f.mismatch.signature)
-        for n, w in self.c.workers:
-            if n == impl and hasattr(w, "calls_before"):
+        for _, w in self._workers_of(f.mismatch.signature):
+            if hasattr(w, "calls_before"):
                 cases, bad = ([], [(f.case, f.fault)]) if f.fault else ([f.case], [])
                 return w.calls_before(worker_items(cases, bad, op=self.op)[0])
         return None
@@ -379,7 +376,7 @@ class Book:
                 )
             return tried[key]
 
-        workers = [w for n, w in self.c.workers if n == self.impl_of(failure.signature)]
+        workers = [w for _, w in self._workers_of(failure.signature)]
         for w in workers:  # every try takes a fresh worker: several load at once
             if hasattr(w, "spares"):
                 w.spares(SEARCH_SPARES)
@@ -417,31 +414,34 @@ class Book:
             size //= 2
         return best, fails(best)
 
+    def _workers_of(self, sig: str) -> list:
+        """(name, worker) of the plug-in a signature names; none for a built-in."""
+        if not self.c.workers:
+            return []
+        impl = self.impl_of(sig)
+        return [(n, w) for n, w in self.c.workers if n == impl]
+
     def _plugin(self, sig: str) -> bool:
-        return any(n == self.impl_of(sig) for n, _ in self.c.workers)
+        return bool(self._workers_of(sig))
 
     def alone(self, case, fault: Fault | None, sig: str):
         """`_reproduce` with the plug-in in a fresh worker: what replay of the entry will see
         (a built-in keeps no state between calls)."""
         if (case, sig) in self._alone:
             return self._alone[(case, sig)]
-        impl = self.impl_of(sig)
-        for n, w in self.c.workers:
-            if n == impl:
-                w.fresh()
+        for _, w in self._workers_of(sig):
+            w.fresh()
         got = self._alone[(case, sig)] = self._reproduce(case, fault, sig, confirm=True)
         return got
 
     def _reproduce(self, case: Case, fault: Fault | None, sig: str, *, confirm: bool, before=()):
         impl = self.impl_of(sig)
-        builtins = [b for b in self.c.o.builtins if b == impl]
-        workers = [(n, w) for n, w in self.c.workers if n == impl]
         return reproduce(
             case,
             fault,
             sig,
-            builtins,
-            workers,
+            [b for b in self.c.o.builtins if b == impl],
+            self._workers_of(sig),
             self.c.o.device,
             self.c.tally,
             deadline=self.c.deadline,

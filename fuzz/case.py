@@ -152,6 +152,17 @@ def _prior_from_json(raw) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
     return tuple(int(v) for v in ext), tuple(int(v) for v in seq)
 
 
+def refill_calls(case: Case, device):
+    """The arguments of a refill case's two calls, on the same tensors: the prior's values
+    first; once the caller has made call 1 and asks for the next, the case's values written
+    into those tensors in place (`refill`)."""
+    ext, seq = case.first_call().tensors(device)
+    args = (ext, seq, case.nsa_index_topk)
+    yield args
+    refill(case, ext, seq)
+    yield args
+
+
 def refill(case: Case, extend_seq_lens: torch.Tensor, seq_lens: torch.Tensor) -> None:
     """Write the case's values IN PLACE into the tensors its first call was given (same
     storages and data_ptrs, the layout honoured: an offset/stride view is written through

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -104,15 +103,11 @@ class Helpers:
                 break  # helpers are an optimisation: without them the campaign is the same
 
     def close(self) -> None:
-        from fuzz.procs import kill_members
+        from fuzz.procs import kill_tree
 
         for p in self.procs:
             if p.poll() is None:
-                try:  # frozen, it keeps adopting (a subreaper) what we kill below it
-                    os.kill(p.pid, signal.SIGSTOP)
-                except ProcessLookupError:
-                    pass
-                kill_members(p.pid)
+                kill_tree(p.pid)
             try:
                 p.wait(timeout=5)
             except subprocess.TimeoutExpired:
@@ -211,7 +206,7 @@ def _items(campaign, cases, bad) -> list[dict]:
 def call(fn, item: dict, device: str) -> None:
     """Call `fn` on an item as the worker would (fuzz/worker.py, fuzz/meta_worker.py), and
     keep nothing."""
-    from fuzz.case import Case, Fault, faulty_args, refill
+    from fuzz.case import Case, Fault, faulty_args, refill_calls
 
     fault = Fault.from_json(item["fault"]) if item.get("fault") else None
     if item.get("op") != "metadata":
@@ -219,10 +214,8 @@ def call(fn, item: dict, device: str) -> None:
         if fault:
             fn(*faulty_args(case, fault, device))
         elif case.prior is not None:  # a refill case: the prior's call, then the case's
-            ext, seq = case.first_call().tensors(device)
-            fn(ext, seq, case.nsa_index_topk)
-            refill(case, ext, seq)
-            fn(ext, seq, case.nsa_index_topk)
+            for args in refill_calls(case, device):
+                fn(*args)
         else:
             fn(*case.tensors(device), case.nsa_index_topk)
         return

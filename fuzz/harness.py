@@ -17,7 +17,7 @@ import torch
 
 from fuzz import screen
 from fuzz.answers import Answer, call_checked, raised_cause
-from fuzz.case import Case, Fault, faulty_args, faulty_out, refill
+from fuzz.case import Case, Fault, faulty_args, faulty_out, refill_calls
 from fuzz.compare import Mismatch, check_outputs, expected_tensors, summarise
 from fuzz.contract import FAULTS, KNOWN_DIVERGENCES, OUT_FAULTS, expected_error
 from fuzz.isolation import IsolatedCandidate, worker_items
@@ -186,10 +186,9 @@ def call_case(fn, case: Case, device) -> Answer:
     call 1's as `first`."""
     if case.prior is None:
         return call_checked(fn, (*case.tensors(device), case.nsa_index_topk), device)
-    ext, seq = case.first_call().tensors(device)
-    first = call_checked(fn, (ext, seq, case.nsa_index_topk), device)
-    refill(case, ext, seq)
-    answer = call_checked(fn, (ext, seq, case.nsa_index_topk), device)
+    calls = refill_calls(case, device)
+    first = call_checked(fn, next(calls), device)
+    answer = call_checked(fn, next(calls), device)
     answer.first, answer.seconds = first, answer.seconds + first.seconds
     return answer
 
@@ -199,13 +198,13 @@ def run_backend(name: str, case: Case, device, expected) -> tuple[Mismatch | Non
     A refill case: call 1 on the prior's values, then call 2 on the same tensors refilled."""
     if case.prior is None:
         return _backend_call(name, case, device, expected, *case.tensors(device))
-    first = case.first_call()
-    ext, seq = first.tensors(device)
+    first, calls = case.first_call(), refill_calls(case, device)
+    ext, seq, _ = next(calls)
     want = expected_tensors(first.expected())
     found, seconds = _backend_call(name, first, device, want, ext, seq)
     if found is not None:
         return at_call(found, BEFORE_REFILL), seconds
-    refill(case, ext, seq)
+    next(calls)  # the case's values, in place
     found, more = _backend_call(name, case, device, expected, ext, seq)
     return at_call(found, REFILLED), seconds + more
 

@@ -34,7 +34,7 @@ class MetaBook(Book):
             case,
             sig,
             [b for b in self.c.o.builtins if b == impl],
-            [(n, w) for n, w in self.c.workers if n == impl],
+            self._workers_of(sig),
             self.c.o.device,
             self.c.tally,
             deadline=self.c.deadline,

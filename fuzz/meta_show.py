@@ -8,6 +8,8 @@ in for it, so the script runs as printed (and passes) until you put your functio
 
 from __future__ import annotations
 
+from fuzz.show import before_list
+
 
 def reproducer(entry, comment) -> str:
     if entry.fault is not None:
@@ -64,21 +66,9 @@ def before_lines(entry) -> list[str]:
     first in the same process, each on its own buffers; the candidate's call a comment."""
     if not entry.before:
         return []
-    n = len(entry.before)
+    imports = ["from fuzz.case import Fault", "from fuzz.meta_contract import faulty_call"]
     return [
-        f"# {n} call{'s' if n != 1 else ''} before it, in the same process: the candidate "
-        "fails on the case only after them",
-        "from fuzz.case import Fault",
-        "from fuzz.meta_contract import faulty_call",
-        "",
-        "before = [",
-        *(
-            f"    (MetaCase.from_json({c.to_json()!r}), "
-            + (f"Fault.from_json({f.to_json()!r})" if f is not None else "None")
-            + "),"
-            for c, f in entry.before
-        ),
-        "]",
+        *before_list(entry, "MetaCase", imports),
         "for b, bad in before:",
         "    if bad is not None:  # a bad call: it must raise",
         "        kw = faulty_call(b, bad, device)",

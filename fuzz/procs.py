@@ -71,6 +71,22 @@ def kill_members(
         time.sleep(0.001)
 
 
+def kill_tree(leader: int, keep: tuple[int, ...] = ()) -> None:
+    """SIGKILL `leader` and everything in its group or session or below it but `keep`. It is
+    frozen first and goes last: alive it adopts (a subreaper) what dies below it, dead it
+    would hand those to init, out of our sight (a daemon that left the session)."""
+    try:
+        os.kill(leader, signal.SIGSTOP)
+    except ProcessLookupError:
+        return
+    kill_members(leader, keep=(leader, *keep))
+    try:
+        os.killpg(leader, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    kill_members(leader, keep=keep)  # the leader, if it leads no group of its own
+
+
 def alive(pid: int) -> bool:
     """True while `pid` runs (a zombie counts as gone)."""
     try:

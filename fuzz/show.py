@@ -131,25 +131,33 @@ def reproducer(entry) -> str:
     return "\n".join(lines)
 
 
-def before_lines(entry) -> list[str]:
-    """The calls an entry's case fails after ("before": a candidate that keeps state), made
-    first in the same process: a loop over them, the candidate's call a comment."""
-    if not getattr(entry, "before", ()):
-        return []
+def before_list(entry, case_class: str, imports: list[str]) -> list[str]:
+    """The calls an entry's case fails after ("before": a candidate that keeps state) as a
+    list `before` of (case, fault or None), for either op's reproducer to loop over."""
     n = len(entry.before)
-    lines = [
+    return [
         f"# {n} call{'s' if n != 1 else ''} before it, in the same process: the candidate "
         "fails on the case only after them",
-        "from fuzz.case import Case, Fault, faulty_args, refill",
+        *imports,
         "",
         "before = [",
         *(
-            f"    (Case.from_json({c.to_json()!r}), "
+            f"    ({case_class}.from_json({c.to_json()!r}), "
             + (f"Fault.from_json({f.to_json()!r})" if f is not None else "None")
             + "),"
             for c, f in entry.before
         ),
         "]",
+    ]
+
+
+def before_lines(entry) -> list[str]:
+    """The calls before (`before_list`), made first in the same process: a loop over them,
+    the candidate's call a comment."""
+    if not getattr(entry, "before", ()):
+        return []
+    return [
+        *before_list(entry, "Case", ["from fuzz.case import Case, Fault, faulty_args, refill"]),
         "for b, bad in before:  # a bad call (a fault) must raise",
         "    if bad is None and b.prior is not None:  # a refill case: its prior call first",
         "        b_ext, b_seq = b.first_call().tensors(device)",
@@ -160,7 +168,6 @@ def before_lines(entry) -> list[str]:
         "        b_args = faulty_args(b, bad, device) if bad else (*b.tensors(device), b.nsa_index_topk)",
         "    # your_function(*b_args)",
     ]
-    return lines
 
 
 def _refill_lines(entry, case) -> list[str]:

@@ -267,17 +267,12 @@ class WorkerProcess:
         return procs.kill_members(self.pid, keep=keep, descendants=False)
 
     def kill(self) -> None:
-        """End the worker and everything in its session or below it; drain what it printed.
-        Frozen first, its descendants go before it: while it lives it adopts their orphans
-        (a subreaper), dead it would hand them to init, out of our sight."""
+        """End the worker and everything in its session or below it (procs.kill_tree); drain
+        what it printed."""
         if self.proc.returncode is None:
-            try:
-                os.kill(self.pid, signal.SIGSTOP)
-                procs.kill_members(self.pid, keep=(self.pid,))
-                os.killpg(self.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        procs.kill_members(self.pid)
+            procs.kill_tree(self.pid)
+        else:
+            procs.kill_members(self.pid)
         self.proc.wait()
         procs.kill_members(self.pid)  # anything forked while the group was dying
         self._drain()

@@ -167,13 +167,12 @@ class Runner:
         case's values written into those very tensors in place, then call 2. The header is
         call 2's, with call 1's under "first"; call 1's blobs come first (copied: call 2
         may write the same memory), and call 2's blob numbers count on past them."""
-        from fuzz.case import refill
+        from fuzz.case import refill_calls
 
         try:
             with ours():
-                case = self.Case.from_json(item["case"])
-                ext, seq = case.first_call().tensors(self.device)
-                args = (ext, seq, case.nsa_index_topk)
+                calls = refill_calls(self.Case.from_json(item["case"]), self.device)
+                args = next(calls)
         except Exception as exc:  # ours, not the candidate's: the parent must not judge it
             return {"status": "harness-error", "message": f"building the case: {exc!r}"}, []
         first, blobs = self.one_call(args)
@@ -182,7 +181,7 @@ class Runner:
         try:
             with ours():
                 blobs = [bytes(b) for b in blobs]
-                refill(case, ext, seq)
+                next(calls)  # the case's values, written into the same tensors
         except Exception as exc:  # ours: the parent must not judge it
             return {"status": "harness-error", "message": f"refilling inputs: {exc!r}"}, []
         header, second = self.one_call(args)
