@@ -505,6 +505,8 @@ TARGET = 1024  # page programs a launch aims for (H100/H200: 132 SMs, ~8 each)
 TARGET_VAR = 4096  # ... in draft_extend_var from bs TARGET_VAR_BS where a request's rows hold
 TARGET_VAR_BS = 32  # VAR_CELLS cells or more (capacity / bs x width): programs of requests
 VAR_CELLS = 8192  # with no row end at once, so more column chunks keep the live ones busy
+TARGET_VAR_NARROW = 512  # ... and on narrower rows from bs NARROW_VAR_BS: programs of more
+NARROW_VAR_BS = 16384  # requests each (H100, s24: bs 16384 N 1 W 2048 P 1 65 -> 58 us)
 TILE = 2048  # elements of one [RB, BW] page tile: 16 a thread at 4 warps
 SMALL_TILE = 1024  # ... up to bs SMALL_BS: one request a tile, twice the programs
 SMALL_BS = 128
@@ -543,7 +545,7 @@ def cached_plan(
     bs: int, width: int, page_size: int, rows: int, interpreted: bool, var: bool = False
 ) -> dict:
     """plan(), memoised on its arguments and the module's plan constants."""
-    key = (bs, width, page_size, rows, interpreted, var, TARGET, TARGET_VAR, TARGET_VAR_BS, VAR_CELLS, TILE, SMALL_TILE, SMALL_BS, MAX_SPLIT, SPLIT_ROWS, MIN_PAGE_PROGRAMS,
+    key = (bs, width, page_size, rows, interpreted, var, TARGET, TARGET_VAR, TARGET_VAR_BS, VAR_CELLS, TARGET_VAR_NARROW, NARROW_VAR_BS, TILE, SMALL_TILE, SMALL_BS, MAX_SPLIT, SPLIT_ROWS, MIN_PAGE_PROGRAMS,
            SUM_BLOCK, SCALAR_REQS, SCALAR_SUB, SCALAR_REQS_VAR, SUM_SCALAR, WIDE_TILE, MAX_BW)  # fmt: skip
     found = _plans.get(key)
     if found is None:
@@ -601,9 +603,17 @@ def plan(
     # draft_extend_var: a request's programs with no row end at once, so on wide rows more
     # column chunks keep the live ones busy (H100, s21/call2: bs 1024 N 1 W 65536 P 64
     # 124 -> 112 us); on narrow ones each more program sums more earlier extends (bs 4096 N 1
-    # W 2048 P 64 9.7-10.2 -> 12.7-12.8 us), so they keep TARGET.
+    # W 2048 P 64 9.7-10.2 -> 12.7-12.8 us), so they keep TARGET, or fewer from
+    # NARROW_VAR_BS (s24/c1, c2: bs 16384 N 1 W 2048 P 1 65 -> 57-60 us, P 64 61-62 -> 60; at
+    # bs 4096 P 64 it lost 0-1 us). There the extends' sums do not cost it (a probe without
+    # them was no faster): programs of 16 requests x 2048 columns each, run as 1024.
     wide_rows = rows_per_req * width >= VAR_CELLS
-    target = TARGET_VAR if var and bs >= TARGET_VAR_BS and wide_rows else TARGET
+    if var and bs >= TARGET_VAR_BS and wide_rows:
+        target = TARGET_VAR
+    elif var and bs >= NARROW_VAR_BS:
+        target = TARGET_VAR_NARROW
+    else:
+        target = TARGET
     if n_rb * tiles * n_split < MIN_PAGE_PROGRAMS:
         # Few programs for the GPU (small bs and width): split each request's rows further.
         wanted = -(-MIN_PAGE_PROGRAMS // (n_rb * tiles))

@@ -230,3 +230,19 @@ def test_draft_extend_var_aims_for_more_programs_on_wide_rows(
     for p in (var, fixed):
         assert p["n_chunk"] * p["chunk_w"] >= width > (p["n_chunk"] - 1) * p["chunk_w"]
         assert p["n_rb"] * p["BR"] >= bs
+
+
+@pytest.mark.parametrize(("bs", "narrower"), [(16384, True), (16385, True), (8192, False)])
+def test_draft_extend_var_aims_for_fewer_programs_on_narrow_rows_of_many_requests(
+    bs: int, narrower: bool
+) -> None:
+    """From bs NARROW_VAR_BS, draft_extend_var on rows of fewer than VAR_CELLS cells aims for
+    TARGET_VAR_NARROW page programs (more requests each); the fixed-width modes keep TARGET,
+    and every request and column is still covered."""
+    var = kernel.plan(bs, 2048, 1, bs, interpreted=False, var=True)
+    fixed = kernel.plan(bs, 2048, 1, bs, interpreted=False, var=False)
+    programs = [p["n_rb"] * p["n_chunk"] * p["n_split"] for p in (var, fixed)]
+    assert (programs[0] < programs[1]) is narrower, programs
+    assert programs[0] <= (kernel.TARGET_VAR_NARROW if narrower else kernel.TARGET)
+    assert var["n_rb"] * var["BR"] >= bs
+    assert var["n_chunk"] * var["chunk_w"] >= 2048
