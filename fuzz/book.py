@@ -21,7 +21,7 @@ from fuzz.case import Case, Fault
 from fuzz.compare import Mismatch
 from fuzz.entry import MAX_BEFORE
 from fuzz.harness import Finding, reproduce
-from fuzz.isolation import IN_A_FRESH_WORKER, worker_items
+from fuzz.isolation import AFTER_CALLS, IN_A_FRESH_WORKER, worker_items
 from fuzz.minimise import shrink
 
 # Kinds whose tries may each cost a worker restart or a timeout: shrunk on their own budget.
@@ -32,6 +32,11 @@ def is_fault_kind(mismatch: Mismatch) -> bool:
     return mismatch.kind.split(":")[-1].strip().split(" ")[0] in FAULT_KINDS or any(
         mismatch.kind.endswith(k) for k in FAULT_KINDS
     )
+
+
+def _hangs_after_calls(mismatch: Mismatch) -> bool:
+    """A hang in a worker that had run calls before it, where the case re-run alone answered."""
+    return mismatch.kind == "hang" and mismatch.cause.endswith(AFTER_CALLS)
 
 
 def _confirmed_alone(mismatch: Mismatch) -> bool:
@@ -247,6 +252,8 @@ class Book:
         # it needs the calls before it or is flaky: said, not shrunk (replay may not show it).
         # A confirmed hang already did: its confirmation ran it alone in a fresh worker. A
         # wrong value re-runs in the warm worker here; a fresh one judges the shrunk case.
+        if _hangs_after_calls(failure.mismatch):
+            return self._not_alone(failure)  # its lone re-run answered (fuzz/isolation.py)
         if not _confirmed_alone(failure.mismatch) and not fails(failure.case):
             return self._not_alone(failure)
         failure.reproduced_alone = True

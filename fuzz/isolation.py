@@ -11,7 +11,10 @@ a fresh worker (a warm spare) before it is called a hang: compile time is forgiv
 
 from __future__ import annotations
 
+import contextlib
+import os
 import select
+import signal
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -129,9 +132,23 @@ def _await_ready(w: WorkerProcess, until: float) -> None:
         raise
 
 
+# The end of the cause of a hang that needs calls before it: alone the case answered.
+AFTER_CALLS = "it hangs after calls before it in the same process"
 # The end of a confirmed hang's cause: the confirmation ran the case alone, in a fresh
 # worker (the book reads it as "fails again alone").
 IN_A_FRESH_WORKER = "in a fresh worker"
+
+
+@contextlib.contextmanager
+def _paused(w: WorkerProcess):
+    """`w` stopped (SIGSTOP) inside the block, running again after it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(w.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(w.pid, signal.SIGCONT)
 
 
 def _earliest(t: float, deadline: float | None) -> float:
@@ -339,10 +356,11 @@ class IsolatedCandidate:
             if answer is None:  # no answer in time
                 if deadline is not None and time.monotonic() >= deadline:
                     break  # the campaign's time ran out, not the item's
-                self._drop_main()
-                if i < before:
-                    break  # a call before the case hung: nothing to judge
-                if not self.confirm:
+                self._main = None  # `w` runs on until the re-run alone has answered
+                if i < before or not self.confirm:
+                    w.kill()
+                    if i < before:
+                        break  # a call before the case hung: nothing to judge
                     answers[i] = Answer(
                         "hang",
                         seconds=self.timeout,
@@ -350,8 +368,18 @@ class IsolatedCandidate:
                         output_tail=w.take_tail(),
                     )
                     break
-                answers[i], i = self._confirm(items[i], hard_deadline), i + 1
-                clock = time.monotonic()
+                ran = next((h for h in reversed(self.histories) if h.worker is w), None)
+                if ran is None or ran.count == 0:
+                    w.kill()  # nothing ran before it there: the lone re-run is the verdict
+                    answers[i] = self._confirm(items[i], hard_deadline)
+                else:
+                    try:
+                        with _paused(w):  # not competing with the lone re-run for the CPU
+                            alone = self._confirm(items[i], hard_deadline)
+                        answers[i] = self._after_calls(w, ran, items[i], alone, hard_deadline)
+                    finally:
+                        w.kill()
+                i, clock = i + 1, time.monotonic()
                 if self._main is None:
                     break  # a hang (confirmed or not): the rest waits for another batch
                 self._main.send({"op": "run", "base": i, "items": items[i:]})
@@ -536,6 +564,49 @@ class IsolatedCandidate:
                 return None, "stalled"
             if final:
                 return None, "stepping"
+
+    def _after_calls(
+        self, w: WorkerProcess, ran: History, item: dict, alone: Answer, hard_deadline
+    ) -> Answer:
+        """`alone`, the answer of `item` re-run alone after it gave none in `timeout` in `w`,
+        which ran calls before it (`ran`); unless it answered alone within the limit while
+        `w` still has not after the confirmation's time more: then a hang that needs those
+        calls (a lock or a queue a call leaves behind). A slow call in `w` (a compile the
+        re-run found cached) answers in that time, and `alone` stands."""
+        if alone.status not in ("ok", "raised") or alone.seconds > self.timeout:
+            return alone
+        until = time.monotonic() + self.confirm_timeout
+        end = until if hard_deadline is None else min(until, hard_deadline)
+        try:
+            if w.next_frame(end) is not None:
+                return alone  # it answered in the end: slow there, not stuck
+        except (WorkerGone, wire.ProtocolError, wire.OversizeError):
+            return alone  # a fault after the limit: the lone re-run judges the case
+        waited = self.timeout + self.confirm_timeout - max(until - time.monotonic(), 0.0)
+        plural = "s" if ran.count != 1 else ""
+        where = (
+            f"no answer in {waited:.1f} s in a worker that had answered {ran.count} "
+            f"item{plural} (cases or bad calls) before it; alone in a fresh worker it "
+            f"answered in {alone.seconds:.2f} s"
+        )
+        if time.monotonic() < until:  # cut by the campaign's time: not known
+            return Answer(
+                "unconfirmed-hang",
+                seconds=waited,
+                cause=f"{where}; the campaign's time ended before it could be told from a "
+                "slow call",
+                output_tail=w.take_tail(),
+            )
+        # The history of `w` holds the item last: the search for the calls it needs reads it.
+        self.histories.remove(ran)
+        ran.add(item)
+        self.histories.append(ran)
+        return Answer(
+            "hang",
+            seconds=waited,
+            cause=f"{where}: {AFTER_CALLS}",
+            output_tail=w.take_tail(),
+        )
 
     def _unconfirmed(self, start: float, tail: str = "") -> Answer:
         waited = time.monotonic() - start

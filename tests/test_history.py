@@ -270,3 +270,22 @@ def test_a_correct_candidate_stays_quiet_with_the_search_in_place(tmp_path: Path
     r = _fuzz("run", "--candidate", spec, "--seconds", 10, "--corpus", tmp_path / "c")
     saved = list((tmp_path / "c").glob("*.json")) if (tmp_path / "c").exists() else []
     assert r.returncode == 0 and saved == [], r.stdout
+
+
+@pytest.mark.slow
+def test_a_candidate_that_hangs_after_calls_is_a_hang_saved_with_them(tmp_path: Path) -> None:
+    """Stuck from its third call in a process, every case answers alone: before stop 24 the
+    lone answer stood and the campaign exited 0. Now a hang, saved with the calls it needs,
+    and replay shows it; the built-ins pass the entry."""
+    spec, limits = f"{HOSTILE}:hangs_after_two_calls", ("--timeout", 0.5, "--confirm-seconds", 2)
+    corpus_dir = tmp_path / "corpus"
+    r = _fuzz("run", "--candidate", spec, "--seconds", 30, "--max-failures", 1, "--seed", 0,
+              "--corpus", corpus_dir, *limits)  # fmt: skip
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "hang" in r.stdout and "it hangs after calls before it in the same process" in r.stdout
+    assert "replay runs them first" in r.stdout, r.stdout
+    (saved,) = corpus_dir.glob("*.json")
+    assert 1 <= len(json.loads(saved.read_text())["before"]) <= 2  # a refill case is 2 calls
+    replay = _fuzz("replay", "--candidate", spec, saved, *limits)
+    assert replay.returncode == 1 and "call(s) saved before it" in replay.stdout, replay.stdout
+    assert _fuzz("replay", saved).returncode == 0

@@ -291,6 +291,30 @@ def test_a_true_hang_is_confirmed_in_a_fresh_worker() -> None:
     assert answer.cause == "no answer in 0.5 s, nor in 2 s in a fresh worker"
 
 
+def test_a_hang_after_calls_is_a_hang_though_the_case_answers_alone() -> None:
+    """A candidate stuck from its third call in a process: the case re-run alone answers,
+    but the worker that ran two calls before it never does. Before, the lone answer stood:
+    a campaign of a kernel that hung every few calls exited 0 (stop 24)."""
+    with candidate("hangs_after_two_calls", timeout=0.5, confirm_timeout=2.0) as c:
+        answers = ask(c, CASE, OTHER, CASE)
+        before = c.calls_before({"case": CASE.to_json()})[0]
+    assert [a.status for a in answers] == ["ok", "ok", "hang"], answers
+    cause = answers[2].cause
+    assert "in a worker that had answered 2 items (cases or bad calls) before it" in cause, cause
+    assert "alone in a fresh worker it answered in" in cause
+    assert cause.endswith("it hangs after calls before it in the same process")
+    assert answers[2].seconds >= 2.0
+    assert before == [{"case": CASE.to_json()}, {"case": OTHER.to_json()}]
+
+
+def test_a_call_slow_after_calls_is_not_a_hang() -> None:
+    """The third call takes SLOW_SECONDS in its worker (a compile the lone re-run found
+    done): the worker answers within the confirmation, so the lone answer stands."""
+    with candidate("slow_third_call", timeout=0.5, confirm_timeout=6.0) as c:
+        answers = ask(c, CASE, OTHER, CASE, OTHER)
+    assert [a.status for a in answers] == ["ok", "ok", "ok", "ok"], answers
+
+
 def test_time_outside_the_call_is_not_the_candidates() -> None:
     """Outputs that take seconds to read (harness time, after the call returned): with a
     0.3 s limit and a 1 s confirmation, before the worker timed the calls themselves, a

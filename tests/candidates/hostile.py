@@ -185,6 +185,26 @@ def slow_every_call(extend_seq_lens, seq_lens, nsa_index_topk):
     return _correct(extend_seq_lens, seq_lens, nsa_index_topk)
 
 
+def hangs_after_two_calls(extend_seq_lens, seq_lens, nsa_index_topk):
+    """Right on its first two calls in a process, then never answers (a lock an earlier call
+    left taken): alone in a fresh worker every case answers."""
+    global _calls
+    _calls += 1
+    while _calls > 2:
+        time.sleep(0.05)
+    return _correct(extend_seq_lens, seq_lens, nsa_index_topk)
+
+
+def slow_third_call(extend_seq_lens, seq_lens, nsa_index_topk):
+    """Its third call in a process takes SLOW_SECONDS (a compile of a new variant), the
+    others are fast: slow there, never stuck."""
+    global _calls
+    _calls += 1
+    if _calls == 3:
+        time.sleep(SLOW_SECONDS)
+    return _correct(extend_seq_lens, seq_lens, nsa_index_topk)
+
+
 def hangs(extend_seq_lens, seq_lens, nsa_index_topk):
     while True:
         time.sleep(0.05)
