@@ -187,9 +187,17 @@ class Book:
 
     # --- recording -------------------------------------------------------------------------
 
-    def record(self, f: Finding, *, found_by: str, hypothesis_shrunk: Case | None = None) -> None:
+    def record(
+        self,
+        f: Finding,
+        *,
+        found_by: str,
+        hypothesis_shrunk: Case | None = None,
+        past: tuple[list[dict], int] | None = None,
+    ) -> None:
         """Save at once, shrink, save again. `hypothesis_shrunk`: what Hypothesis already
-        reduced `f.case` to (the greedy passes go on from there)."""
+        reduced `f.case` to (the greedy passes go on from there). `past`: what ran before it
+        in its worker, where its history does not say (a case of a bulk batch)."""
         sig = f.mismatch.signature
         if sig in self:
             return
@@ -201,7 +209,7 @@ class Book:
         original = f.case
         path = self._save(f.mismatch, f.case, f.fault, original=None)
         failure = Failure(sig, f.mismatch, f.case, f.fault, path, found_by=found_by)
-        failure.past = self._past(f)  # before any re-run adds to the worker's history
+        failure.past = past or self._past(f)  # before any re-run adds to the worker's history
         self.failures[sig] = failure
         if hypothesis_shrunk is not None and hypothesis_shrunk != f.case:
             if is_fault_kind(f.mismatch):

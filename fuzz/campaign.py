@@ -28,9 +28,10 @@ from fuzz import bulk, corpus, plugin_bulk
 from fuzz.book import Book, is_fault_kind
 from fuzz.candidates import CandidateError, candidate_name
 from fuzz.case import Case, Fault
+from fuzz.compare import Mismatch
 from fuzz.compile_ahead import Helpers
 from fuzz.harness import Finding, Tally, run_example, smallest_per_signature
-from fuzz.isolation import IsolatedCandidate, default_confirm_seconds
+from fuzz.isolation import AFTER_CALLS, IsolatedCandidate, default_confirm_seconds
 from fuzz.report import Report
 from fuzz.strategies import bad_calls, batches
 
@@ -561,6 +562,11 @@ class Campaign:
             if suspects:
                 w.settle_bulk()  # the next batch is read first: the worker is then idle
             found = self._confirm_suspects(batch, suspects, name, w)
+            if status == "hang" and not found and w.bulk_progress is not None:
+                # Stuck on one case after calls before it, which answers alone: a hang that
+                # needs those calls (an item's standard, fuzz/isolation.py).
+                self._hang_after_calls(batch.case(w.bulk_progress), name, cause)
+                found = True
             if suspects and not found and not self.done() and len(self.unreproduced) < 100:
                 if status == "ok":  # the screen saw a difference a lone re-run does not show
                     status, cause = "differed", f"{len(suspects)} case(s) flagged in bulk"
@@ -576,6 +582,12 @@ class Campaign:
             self.on_progress(self)
             if self.done():
                 return
+
+    def _hang_after_calls(self, case, name: str, cause: str) -> None:
+        m = Mismatch(name, "hang", detail=cause, cause=f"{cause}; alone it answered: {AFTER_CALLS}")
+        if m.signature not in self.book:
+            # What ran before it was a bulk batch: no calls to search, said in its note.
+            self.book.record(Finding(m, case), found_by="bulk screen", past=([], 1))
 
     def _confirm_suspects(self, batch, suspects: list[int], name: str, w) -> bool:
         """The vectorised oracle only points; the reference and the plug-in decide. True

@@ -37,6 +37,7 @@ RESENDS_PER_BATCH = 2  # fresh workers for the rest of a batch after crashes, pe
 PUSH_SECONDS = 1.0  # at most, writing the next bulk batch while the worker reads it
 HARNESS_S = 120.0  # a case's building and reading on top of a time limit, at most
 POLL_S = 0.01  # the least wait between looks at the candidate's own time
+BULK_POLL_S = 1.0  # looks at a bulk batch's progress while waiting for its answer
 
 __all__ = ["Answer", "IsolatedCandidate", "call_checked", "exit_description", "worker_items"]
 
@@ -717,7 +718,7 @@ class IsolatedCandidate:
                 _await_ready(w, until)
                 start = time.monotonic()
                 until = _earliest(start + flight.seconds, flight.cap)
-            frame = w.next_frame(until)
+            frame, stuck = self._bulk_frame(w, flight.header["batch"], until, flight.cap)
             flight.seconds_taken = time.monotonic() - start
         except _NoWorker as exc:
             self._main = None
@@ -733,6 +734,15 @@ class IsolatedCandidate:
             flight.progress = w.bulk_progress(flight.header["batch"])
             self._drop_main()
             flight.result = ("timeout", None, [], "no answer to the batch in time")
+            if stuck is not None:
+                k, s = stuck
+                flight.result = (
+                    "hang",
+                    None,
+                    [],
+                    f"no answer in {s:.1f} s to case {k} of a bulk batch, in a worker that "
+                    f"had run {k} case(s) of it before",
+                )
             return
         self._bulk_answered = time.monotonic()
         reply, out = frame
@@ -755,6 +765,41 @@ class IsolatedCandidate:
         if self._flights and flight is self._flights[-1] and w is self._main:
             self._end_strays()  # nothing of ours runs in it now
         flight.result = ("ok", reply, out, "")
+
+    def _bulk_frame(
+        self, w: WorkerProcess, batch: int, until: float, cap: float | None
+    ) -> tuple[tuple | None, tuple[int, float] | None]:
+        """(bulk batch `batch`'s answer frame, None) by `until`; else (None, (k, seconds))
+        when `w` stayed on its case k, the interpreter (if any) not stepping, for `timeout` +
+        `confirm_timeout`: a case that hangs there (an item's standard), found without
+        waiting out the batch's limit, or past it (not past `cap`) for a case it had been on
+        for `timeout` when the limit came; else (None, None)."""
+        stall = self.timeout + self.confirm_timeout
+        poll = min(BULK_POLL_S, self.timeout / 4)
+        mark, since = (w.bulk_progress(batch), w.interpreter_steps()), time.monotonic()
+        at_limit = None  # the case it was on when the batch's limit came
+        while True:
+            frame = w.next_frame(min(until, time.monotonic() + poll))
+            if frame is not None:
+                return frame, None
+            now = time.monotonic()
+            seen = (w.bulk_progress(batch), w.interpreter_steps())
+            if seen != mark:
+                mark, since = seen, now
+            elif seen[0] is not None and now - since >= stall:
+                return None, (seen[0], now - since)
+            if now < until:
+                continue
+            # The batch's limit: the case it is on gets an item's time, then the
+            # confirmation's, while it stays there (a batch that moves on is only slow).
+            if at_limit is None:
+                at_limit = seen[0]
+            if seen[0] is None or seen[0] != at_limit:
+                return None, None
+            later = _earliest(since + (self.timeout if now - since < self.timeout else stall), cap)
+            if later <= now:
+                return None, None
+            until = later
 
     def _push(self, w: WorkerProcess, flight: _Flight) -> None:
         """Write the rest of the next batch while the worker reads it, so that it runs while

@@ -43,8 +43,8 @@ def _case_with_tokens(b: bulk.Batch) -> int:
 
 
 @contextlib.contextmanager
-def worker(name: str, timeout: float = 10.0):
-    c = IsolatedCandidate(f"{POISONED}:{name}", "cpu", timeout)
+def worker(name: str, timeout: float = 10.0, confirm_timeout: float | None = None):
+    c = IsolatedCandidate(f"{POISONED}:{name}", "cpu", timeout, confirm_timeout=confirm_timeout)
     c.start()
     try:
         yield c
@@ -116,14 +116,48 @@ def test_a_discarded_batch_ends_its_busy_worker() -> None:
 
 
 def test_a_batch_that_hangs_behind_another_times_out() -> None:
-    with worker("hangs_on_poison", timeout=1.0) as c:
+    """Its limit counts from when the worker could start it; the case it is stuck on then
+    gets an item's time and the confirmation's (a hang there, named by its index)."""
+    second = poisoned_batch(7)
+    with worker("hangs_on_poison", timeout=1.0, confirm_timeout=1.0) as c:
         send(c, poisoned_batch(6, poison=False))
-        send(c, poisoned_batch(7), seconds=1.5)
+        send(c, second, seconds=1.5)
         assert c.receive_bulk()[0] == "ok"
         start = time.monotonic()
         status, _, _, cause = c.receive_bulk()
-        assert status == "timeout" and "in time" in cause
+        assert status == "hang" and f"to case {_case_with_tokens(second)} of" in cause, cause
         assert time.monotonic() - start < 10
+
+
+def test_a_slow_batch_that_moves_on_past_its_limit_is_a_timeout() -> None:
+    """At its limit it is on a case it started less than --timeout before and it moves on
+    to the next: only slow as a whole, a timeout (no case gets the confirmation's time)."""
+    with worker("slow_calls", timeout=1.0, confirm_timeout=30.0) as c:
+        send(c, poisoned_batch(6, poison=False), seconds=0.5)
+        start = time.monotonic()
+        status, _, _, cause = c.receive_bulk()
+        assert status == "timeout" and "in time" in cause, cause
+        assert time.monotonic() - start < 5
+
+
+def test_a_batch_stuck_on_one_case_is_a_hang_there_before_its_limit() -> None:
+    """The worker stays on the poisoned case past --timeout + the confirmation's time: a
+    hang of that case, named by its index, without waiting out the batch's minute (before
+    stop 24: a `timeout` at the limit, and a campaign stuck that long exited 0)."""
+    b = poisoned_batch(9)
+    c = IsolatedCandidate(f"{POISONED}:hangs_on_poison", "cpu", 0.5, confirm_timeout=1.0)
+    c.start()
+    try:
+        send(c, b, seconds=60.0)
+        start = time.monotonic()
+        status, _, _, cause = c.receive_bulk()
+        took = time.monotonic() - start
+    finally:
+        c.close()
+    k = _case_with_tokens(b)
+    assert status == "hang", cause
+    assert f"to case {k} of a bulk batch, in a worker that had run {k} case(s)" in cause, cause
+    assert c.bulk_progress == k and took < 30
 
 
 # --- the compact reply: codes, checked --------------------------------------------------------
@@ -311,6 +345,24 @@ def test_a_hang_in_the_second_batch_is_confirmed_as_a_hang(tmp_path, monkeypatch
     assert "no answer in 1 s, nor in 1 s in a fresh worker" in failure["cause"]
 
 
+@pytest.mark.slow  # the stall's limit, a lone re-run of the suspects, a search cut short
+def test_a_bulk_case_stuck_only_behind_the_batch_is_a_hang_after_calls(
+    tmp_path, monkeypatch
+) -> None:
+    """Stuck on the poisoned case in the bulk loop, right on it alone: a hang that needs the
+    calls before it (before stop 24, nothing: the campaign exited 0), said as such, with the
+    bulk batch named in its note (no calls to replay)."""
+    monkeypatch.setattr(Options, "confirm_timeout", lambda self: 1.0)
+    report, _ = campaign(tmp_path, "hangs_in_bulk", monkeypatch, timeout=0.5)
+    assert report.errors == [] and report.exit_code() == 1
+    (failure,) = report.failures
+    assert failure["signature"] == "bulk_poison:hangs_in_bulk:hang"
+    assert failure["found_by"] == "bulk screen"
+    assert "of a bulk batch" in failure["cause"], failure["cause"]
+    assert failure["cause"].endswith("it hangs after calls before it in the same process")
+    assert "bulk batch(es) also ran in its worker" in failure["why_not_shrunk"], failure
+
+
 def test_a_garbled_reply_becomes_a_rerun_case_by_case(tmp_path, monkeypatch) -> None:
     real, seen, reruns = IsolatedCandidate.receive_bulk, [], []
 
@@ -373,10 +425,10 @@ def test_the_worker_reports_which_case_it_was_running_when_it_died() -> None:
         status, _, _, cause = c.receive_bulk()
         assert status == "crash" and "SIGABRT" in cause
         assert c.bulk_progress == late
-    with worker("hangs_on_poison", timeout=1.0) as c:
+    with worker("hangs_on_poison", timeout=1.0, confirm_timeout=1.0) as c:
         send(c, b, seconds=3.0)
         status, *_ = c.receive_bulk()
-        assert status == "timeout" and c.bulk_progress == late
+        assert status == "hang" and c.bulk_progress == late
 
 
 def test_suspects_after_a_fault_start_at_the_running_case() -> None:

@@ -53,6 +53,20 @@ def aborts_in_bulk(extend_seq_lens, seq_lens, nsa_index_topk):
     return _correct(extend_seq_lens, seq_lens, nsa_index_topk)
 
 
+def slow_calls(extend_seq_lens, seq_lens, nsa_index_topk):
+    """Right, 0.2 s a call: a batch of dozens runs past a short limit, moving on."""
+    time.sleep(0.2)
+    return _correct(extend_seq_lens, seq_lens, nsa_index_topk)
+
+
+def hangs_in_bulk(extend_seq_lens, seq_lens, nsa_index_topk):
+    """Never returns on the poisoned case when the bulk loop calls it (stuck behind the
+    calls before it), right on every lone call: a hang that needs those calls."""
+    if nsa_index_topk == POISON and sys._getframe(1).f_code.co_name == "_outputs":
+        time.sleep(3600)
+    return _correct(extend_seq_lens, seq_lens, nsa_index_topk)
+
+
 def wrong_in_bulk(extend_seq_lens, seq_lens, nsa_index_topk):
     """Off by one whenever the bulk loop calls it, right on every lone call."""
     expanded, clamped = _correct(extend_seq_lens, seq_lens, nsa_index_topk)
