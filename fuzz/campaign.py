@@ -44,6 +44,7 @@ PLUGIN_DEPTH = 2  # bulk batches in flight per plug-in: one runs while the last 
 PLUGIN_SHARE = {"cpu": 4.0, "cuda": 20.0}
 PLUGIN_REQUESTS = 2**18  # requests per plug-in batch at most (an envelope of large bs)
 PLUGIN_SEED = 0x5EED_B01C
+BULK_FAULTS = ("hang", "crash", "cuda-fault")  # a bulk batch's, failures of the case it was on
 PER_CASE_CPU_S, PER_CASE_CUDA_S = 0.01, 0.002  # a batch's time limit, on top of --timeout
 SUSPECTS_PER_BATCH = 8
 FALLBACK_CASES = 256  # re-run one by one when a batch faults as a whole
@@ -562,10 +563,10 @@ class Campaign:
             if suspects:
                 w.settle_bulk()  # the next batch is read first: the worker is then idle
             found = self._confirm_suspects(batch, suspects, name, w)
-            if status == "hang" and not found and w.bulk_progress is not None:
-                # Stuck on one case after calls before it, which answers alone: a hang that
-                # needs those calls (an item's standard, fuzz/isolation.py).
-                self._hang_after_calls(batch.case(w.bulk_progress), name, cause)
+            if status in BULK_FAULTS and not found and w.bulk_progress is not None:
+                # It died or stuck on one case after calls before it, and the case answers
+                # alone: the fault needs those calls (as an item's would, fuzz/book.py).
+                self._fault_after_calls(batch.case(w.bulk_progress), name, status, cause)
                 found = True
             if suspects and not found and not self.done() and len(self.unreproduced) < 100:
                 if status == "ok":  # the screen saw a difference a lone re-run does not show
@@ -583,10 +584,15 @@ class Campaign:
             if self.done():
                 return
 
-    def _hang_after_calls(self, case, name: str, cause: str) -> None:
-        m = Mismatch(name, "hang", detail=cause, cause=f"{cause}; alone it answered: {AFTER_CALLS}")
+    def _fault_after_calls(self, case, name: str, status: str, cause: str) -> None:
+        """A failure of the bulk case its worker died or stuck on (what ran before it was a
+        bulk batch: no calls to search, said in its note)."""
+        if status == "hang":
+            cause = f"{cause}; alone it answered: {AFTER_CALLS}"
+        else:
+            cause = f"{cause} (on a case of a bulk batch, after the cases of it before)"
+        m = Mismatch(name, status, detail=cause, cause=cause)
         if m.signature not in self.book:
-            # What ran before it was a bulk batch: no calls to search, said in its note.
             self.book.record(Finding(m, case), found_by="bulk screen", past=([], 1))
 
     def _confirm_suspects(self, batch, suspects: list[int], name: str, w) -> bool:

@@ -451,23 +451,31 @@ def test_a_crash_late_in_a_large_batch_is_found_with_its_case(tmp_path, monkeypa
     assert "SIGABRT" in failure["cause"] and failure["found_by"] == "bulk screen"
 
 
-@pytest.mark.parametrize(
-    "name, status, cause",
-    [("aborts_in_bulk", "crash", "SIGABRT"), ("wrong_in_bulk", "differed", "flagged in bulk")],
-)
-def test_a_bulk_fault_no_lone_rerun_shows_is_reported_not_dropped(
-    tmp_path, monkeypatch, name: str, status: str, cause: str
-) -> None:
+def test_bulk_values_no_lone_rerun_shows_are_reported_not_dropped(tmp_path, monkeypatch) -> None:
+    """Values the vectorised judge flags, right alone: said, no verdict (the judge's word
+    alone is not one)."""
     real_done = Campaign.done  # ends once the first one is reported (a loaded CI is slow)
     monkeypatch.setattr(Campaign, "done", lambda self: bool(self.unreproduced) or real_done(self))
-    report, _ = campaign(tmp_path, name, monkeypatch, poison_batch=None, bulk=600)
+    report, _ = campaign(tmp_path, "wrong_in_bulk", monkeypatch, poison_batch=None, bulk=600)
     assert report.errors == [] and report.failures == [], report.failures
     assert report.exit_code() == 0  # not reproduced alone: no verdict, but said
     faults = report.unreproduced_faults
-    assert faults and faults[0]["status"] == status and cause in faults[0]["cause"]
-    assert faults[0]["cases"] == 600
-    assert faults[0]["running"] == (0 if status == "crash" else None)
+    assert faults and faults[0]["status"] == "differed" and "flagged in bulk" in faults[0]["cause"]
+    assert faults[0]["cases"] == 600 and faults[0]["running"] is None
     assert report.to_json()["unreproduced_faults"] == faults
+
+
+def test_a_bulk_crash_no_lone_rerun_shows_is_a_crash_after_calls(tmp_path, monkeypatch) -> None:
+    """The worker died on a case of a bulk batch that answers alone: a crash of that case
+    that needs the calls before it (as an item's would be; before stop 24 a note and exit
+    0), its note naming the bulk batch."""
+    report, _ = campaign(tmp_path, "aborts_in_bulk", monkeypatch, poison_batch=None, bulk=600)
+    assert report.errors == [] and report.exit_code() == 1
+    (failure,) = report.failures
+    assert failure["signature"] == "bulk_poison:aborts_in_bulk:crash"
+    assert "SIGABRT" in failure["cause"] and "on a case of a bulk batch" in failure["cause"]
+    assert failure["found_by"] == "bulk screen" and failure["reproduced_alone"] is False
+    assert "bulk batch(es) also ran in its worker" in failure["why_not_shrunk"], failure
 
 
 def test_a_crash_that_needs_the_calls_before_it_says_so(tmp_path) -> None:
