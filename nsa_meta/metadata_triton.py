@@ -506,7 +506,7 @@ TARGET_VAR = 4096  # ... in draft_extend_var from bs TARGET_VAR_BS where a reque
 TARGET_VAR_BS = 32  # VAR_CELLS cells or more (capacity / bs x width): programs of requests
 VAR_CELLS = 8192  # with no row end at once, so more column chunks keep the live ones busy
 TARGET_VAR_NARROW = 512  # ... and on narrower rows from bs NARROW_VAR_BS: programs of more
-NARROW_VAR_BS = 16384  # requests each (H100, s24: bs 16384 N 1 W 2048 P 1 65 -> 58 us)
+NARROW_VAR_BS = 8192  # requests each (H100, s24: bs 8192 N 1 W 2048 P 1 32 -> 29 us)
 TILE = 2048  # elements of one [RB, BW] page tile: 16 a thread at 4 warps
 SMALL_TILE = 1024  # ... up to bs SMALL_BS: one request a tile, twice the programs
 SMALL_BS = 128
@@ -604,9 +604,10 @@ def plan(
     # column chunks keep the live ones busy (H100, s21/call2: bs 1024 N 1 W 65536 P 64
     # 124 -> 112 us); on narrow ones each more program sums more earlier extends (bs 4096 N 1
     # W 2048 P 64 9.7-10.2 -> 12.7-12.8 us), so they keep TARGET, or fewer from
-    # NARROW_VAR_BS (s24/c1, c2: bs 16384 N 1 W 2048 P 1 65 -> 57-60 us, P 64 61-62 -> 60; at
-    # bs 4096 P 64 it lost 0-1 us). There the extends' sums do not cost it (a probe without
-    # them was no faster): programs of 16 requests x 2048 columns each, run as 1024.
+    # NARROW_VAR_BS (s24/c5, same call: bs 8192 N 1 W 2048 P 1 32.1-32.3 -> 28.9-29.1 us, bs
+    # 16384 63.1-63.7 -> 56.9-57.2, P 64 2-5% faster; at bs 4096 within noise or 0-1 us
+    # slower, s24/c1-c2). There the extends' sums do not cost it (a probe without them was
+    # no faster): programs of 8-16 requests x 2048 columns, run as 1024.
     wide_rows = rows_per_req * width >= VAR_CELLS
     if var and bs >= TARGET_VAR_BS and wide_rows:
         target = TARGET_VAR

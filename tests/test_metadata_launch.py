@@ -232,7 +232,7 @@ def test_draft_extend_var_aims_for_more_programs_on_wide_rows(
         assert p["n_rb"] * p["BR"] >= bs
 
 
-@pytest.mark.parametrize(("bs", "narrower"), [(16384, True), (16385, True), (8192, False)])
+@pytest.mark.parametrize(("bs", "narrower"), [(16384, True), (8192, True), (4096, False)])
 def test_draft_extend_var_aims_for_fewer_programs_on_narrow_rows_of_many_requests(
     bs: int, narrower: bool
 ) -> None:
