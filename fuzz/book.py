@@ -125,12 +125,12 @@ def forget_entry(path: Path | None, signature: str, case: Case) -> bool:
     return False
 
 
-def _leaves(data, path: str = "") -> set:
+def json_leaves(data, path: str = "") -> set:
     """(path, value) of every scalar in plain JSON data: how alike two cases are."""
     if isinstance(data, dict):
-        return set().union(*(_leaves(v, f"{path}.{k}") for k, v in data.items()))
+        return set().union(*(json_leaves(v, f"{path}.{k}") for k, v in data.items()))
     if isinstance(data, list):
-        return set().union(*(_leaves(v, f"{path}[{i}]") for i, v in enumerate(data)))
+        return set().union(*(json_leaves(v, f"{path}[{i}]") for i, v in enumerate(data)))
     return {(path, data)}
 
 
@@ -407,10 +407,10 @@ class Book:
         # Then each other call alone, the most like the case first (state keyed on shapes,
         # or on buffer addresses, reused for buffers of the same sizes), all of them after
         # the first SINGLES of those.
-        like = _leaves(failure.case.to_json())
+        like = json_leaves(failure.case.to_json())
         rest = sorted(
             range(1, len(items) - 1),
-            key=lambda k: (len(like ^ _leaves(items[k].get("case"))), -k),
+            key=lambda k: (len(like ^ json_leaves(items[k].get("case"))), -k),
         )
         singles = [[items[k]] for k in rest]
         tries = [[first], [last], [first, last], *singles[:SINGLES], items, *singles[SINGLES:]]
@@ -476,6 +476,7 @@ class Book:
         original: Case | None,
         note: str | None = None,
         before: list[dict] | None = None,
+        replace_any: bool = False,
     ) -> Path | None:
         """Write the entry; a failure that cannot be written is printed in full on stderr,
         kept in the report, and makes the run exit 3."""
@@ -493,6 +494,7 @@ class Book:
                 note=note,
                 replace_same=note is not None,
                 before=before,
+                replace_any=replace_any,
             )
         except (corpus.CorpusWriteError, OSError) as exc:
             entry = getattr(exc, "entry", None) or {

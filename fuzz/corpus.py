@@ -303,6 +303,7 @@ def _put(
     case,
     render: Callable[[Path], str],
     replace_same: bool = False,
+    replace_any: bool = False,
 ) -> tuple[Path, str]:
     """Write the entry of `signature` unless one with a case as small is there already
     (`replace_same`: an entry of this very case is rewritten, to add what was learnt).
@@ -313,6 +314,7 @@ def _put(
         same = replace_same and old is not None and old.case == case
         if (
             old is not None
+            and not replace_any
             and old.signature == signature
             and _size(case) >= _size(old.case)
             and not same
@@ -394,10 +396,12 @@ def save(
     note: str | None = None,
     replace_same: bool = False,
     before: list[dict] | None = None,
+    replace_any: bool = False,
 ) -> Path:
     """Write the entry of `mismatch.signature` in `directory` (one file per signature; an
     existing entry is replaced only by a smaller case, or by the same case with
-    `replace_same`) and return its path. `before`: the worker items the case fails after
+    `replace_same`, or by any with `replace_any`: the campaign's own first entry of a failure
+    whose case now holds the calls it needs) and return its path. `before`: the worker items the case fails after
     (a candidate that keeps state), saved as the entry's "before". Raises
     CorpusWriteError (path and OS reason; its `entry` holds the unsaved JSON object)."""
     directory = Path(directory)
@@ -420,7 +424,7 @@ def save(
 
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        path, _ = _put(directory, mismatch.signature, case, render, replace_same)
+        path, _ = _put(directory, mismatch.signature, case, render, replace_same, replace_any)
     except OSError as exc:
         err = CorpusWriteError(directory, _reason(exc))
         err.entry = data

@@ -8,22 +8,117 @@ meta_shrink within the same per-kind budgets, saved again.
 
 from __future__ import annotations
 
+import time
+from dataclasses import replace
+
 from hypothesis import strategies as st
 
 import fuzz.meta_entry  # noqa: F401  (registers the decoder of metadata entries)
-from fuzz.book import Book
+from fuzz.book import BUDGET_ENDED, Book, Probe, is_fault_kind, json_leaves
 from fuzz.campaign import Campaign
 from fuzz.harness import Finding
+from fuzz.meta_case import MetaCase
 from fuzz.meta_contract import named_bad_cases
+from fuzz.meta_entry import MAX_CALLS
 from fuzz.meta_harness import reproduce_meta, run_meta
 from fuzz.meta_shrink import shrink
 from fuzz.meta_strategies import meta_bad_cases, meta_cases, named_cases
 
 CASES_PER_EXAMPLE = 4
+FOLDED = (
+    "it fails after an earlier case's calls on the same buffers (its worker ran that case "
+    "before it): saved as one case of those calls and its own"
+)
+
+
+# A failure that needs the calls before it: those calls folded into the case as its first
+# calls on the same buffers, tried (each in a fresh worker) before a prefix is searched.
+FOLD_TRIES = 8
+
+
+def folded(prior: MetaCase, case: MetaCase) -> MetaCase | None:
+    """`case` with `prior`'s calls first, on `case`'s buffers (sized for every call: a width
+    each where they differ; `case`'s page size for all: a case has one); None past the calls
+    an entry holds. A candidate keeping state keyed on the buffers (their address, a width
+    or a decision baked on a first call) meets it within one case, replayable alone."""
+    if len(prior.calls) + len(case.calls) > MAX_CALLS:
+        return None
+    width = max(prior.width, case.width)
+    calls = tuple(
+        replace(
+            c,
+            width=c.width if c.width is not None or w == width else w,
+            # every req_to_token as wide as the buffers (an entry's rule); cells past a
+            # call's width are never read
+            table=replace(c.table, columns=max(c.table.columns, width)),
+        )
+        for src, w in ((prior, prior.width), (case, case.width))
+        for c in src.calls
+    )
+    return replace(case, calls=calls, width=width)
 
 
 class MetaBook(Book):
     op = "metadata"
+
+    def _not_alone(self, failure) -> None:
+        """As Book's, but first the calls before it folded into the case (`folded`): one
+        that fails in a fresh worker is the failure's case, self-contained (no `before`)."""
+        found = None if self.c.out_of_time() else self._fold_before(failure)
+        if found is None:
+            return super()._not_alone(failure)
+        case, finding = found
+        failure.original_case = failure.original_case or failure.case
+        failure.case, failure.mismatch = case, finding.mismatch
+        failure.reproduced_alone = True
+        failure.why_not_shrunk, failure.shrink_complete = BUDGET_ENDED, False
+        budget = self.c.o.shrink_seconds
+        if self.c.deadline is not None:
+            budget = min(budget, self.c.deadline - time.monotonic())
+        if budget > 0:  # the calls it does not need dropped, each smaller case failing alone
+            started = time.monotonic()
+            fails = Probe(self, failure, False, alone=True)
+            fails.tried[(case, failure.signature)] = fails.findings[case] = finding
+            small = self.shrink_case(failure, fails, budget)
+            failure.case, failure.mismatch = small, fails.findings[small].mismatch
+            failure.shrink_complete = time.monotonic() - started < budget * 0.98
+            failure.shrunk = True
+            failure.why_not_shrunk = None
+        m = failure.mismatch
+        failure.mismatch = replace(m, cause=f"{m.cause or m.describe()}; {FOLDED}")
+        path = self._save(
+            failure.mismatch, failure.case, failure.fault, original=failure.original_case,
+            note=FOLDED, replace_any=True,
+        )  # fmt: skip
+        failure.path = path or failure.path
+
+    def _fold_before(self, failure):
+        """(case, finding): the first of the worker's earlier cases (the last one, then the
+        most like it) that, folded in, makes the case fail alone; None within FOLD_TRIES."""
+        if failure.fault is not None or is_fault_kind(failure.mismatch):
+            return None  # a crash or a hang: the prefix search (Book)
+        if not self._plugin(failure.signature):
+            return None
+        items = [i for i in (failure.past or ([], 0))[0] if "fault" not in i and "case" in i]
+        like = json_leaves(failure.case.to_json())
+        order = sorted(
+            range(len(items)),
+            key=lambda k: (k != len(items) - 1, len(like ^ json_leaves(items[k]["case"]))),
+        )
+        for k in order[:FOLD_TRIES]:
+            if self.c.out_of_time():
+                return None
+            try:
+                prior = MetaCase.from_json(items[k]["case"])
+            except (KeyError, TypeError, ValueError):
+                continue
+            case = folded(prior, failure.case)
+            if case is None:
+                continue
+            got = self.alone(case, None, failure.signature)
+            if got is not None:
+                return case, got
+        return None
 
     def shrink_case(self, failure, fails, budget: float):
         return shrink(failure.case, fails, budget, envelope=self.c.envelope)

@@ -19,6 +19,7 @@ Pos32 = Annotated[int, msgspec.Meta(ge=1, le=INT32_MAX)]
 Small = Annotated[int, msgspec.Meta(ge=0, le=4096)]
 T = TypeVar("T")
 Step = Annotated[int, msgspec.Meta(ge=1, le=16)]
+MAX_CALLS = 6  # a case's calls: three drawn, or an earlier case's folded in (meta_campaign)
 Pair = Annotated[list[T], msgspec.Meta(min_length=2, max_length=2)]  # per page table
 Mode = Literal["decode", "target_verify", "draft_extend", "draft_extend_var"]
 
@@ -57,7 +58,7 @@ class _Call(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class _Case(msgspec.Struct, forbid_unknown_fields=True):
-    calls: Annotated[list[_Call], msgspec.Meta(min_length=1, max_length=3)]
+    calls: Annotated[list[_Call], msgspec.Meta(min_length=1, max_length=MAX_CALLS)]
     width: Pos32
     page_size: Pos32 = 1
     bs_slack: Small = 0

@@ -1,0 +1,132 @@
+"""A v2 failure that needs an earlier case's calls (state keyed on the buffers: their
+address, a width or a top-k decision baked on a first call): the book folds that case's
+calls into the failing case as its first calls on the same buffers, and saves the result,
+self-contained (fuzz/meta_campaign.py `folded`, MetaBook._not_alone). Before stop 24 such
+entries passed on replay (red-team round 12's bug_state_topk_fastpath_baked, round 11's
+v2_width_baked)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from fuzz.book import Failure
+from fuzz.compare import Mismatch
+from fuzz.meta_campaign import FOLDED, MetaBook, folded
+from fuzz.meta_entry import MAX_CALLS, decode_meta_case
+from fuzz.meta_strategies import named_meta_cases
+
+ROOT = Path(__file__).resolve().parents[1]
+NAMED = named_meta_cases()
+ONE = NAMED["decode, pool indices int64 stride 3 offset 2"]
+GROWS = NAMED["width grows between calls on one set of buffers (2, then 5)"]
+
+
+def test_a_fold_puts_the_earlier_calls_first_on_the_case_buffers() -> None:
+    prior = replace(ONE, width=ONE.width + 3)
+    got = folded(prior, GROWS)
+    both = (*prior.calls, *GROWS.calls)
+    assert [c.mode for c in got.calls] == [c.mode for c in both]
+    assert [c.seq_lens for c in got.calls] == [c.seq_lens for c in both]
+    assert all(c.table.columns >= got.width for c in got.calls)  # an entry's rule
+    assert got.width == max(prior.width, GROWS.width)
+    # each call keeps the width it had: the case's, where it named none
+    assert [got.call_width(k) for k in range(len(got.calls))] == [
+        *(prior.call_width(k) for k in range(len(prior.calls))),
+        *(GROWS.call_width(k) for k in range(len(GROWS.calls))),
+    ]
+    assert (got.page_size, got.bs_slack, got.vec_stride) == (
+        GROWS.page_size, GROWS.bs_slack, GROWS.vec_stride,
+    )  # fmt: skip
+    assert decode_meta_case(json.dumps(got.to_json()).encode(), max_total=2**22) == got
+
+
+def test_a_fold_runs_every_call_at_the_case_page_size_and_stops_at_the_entry_limit() -> None:
+    got = folded(replace(ONE, page_size=ONE.page_size + 63), ONE)
+    assert got.page_size == ONE.page_size and len(got.calls) == 2
+    many = replace(ONE, calls=ONE.calls * MAX_CALLS)
+    assert folded(many, ONE) is None
+
+
+class FoldBook(MetaBook):
+    """A book whose fresh-worker runs fail exactly on the case folded from `needs`."""
+
+    def __init__(self, needs, past: list[dict]) -> None:
+        options = SimpleNamespace(fault_shrink_seconds=5.0, shrink_seconds=0.0,
+                                  corpus_dir=Path("/nonexistent"))  # fmt: skip
+        campaign = SimpleNamespace(
+            o=options, deadline=time.monotonic() + 60, done=lambda: False, interrupted=False,
+            out_of_time=lambda: False, workers=[("cand:fn", None)],
+        )  # fmt: skip
+        super().__init__(campaign)
+        self.needs, self.past, self.tries, self.saved = needs, past, [], []
+
+    def impl_of(self, sig: str) -> str:
+        return "cand:fn"
+
+    def alone(self, case, fault, sig):
+        self.tries.append(case)
+        return SimpleNamespace(mismatch=self.mismatch) if case == self.needs else None
+
+    def _reproduce(self, case, fault, sig, *, confirm, before=()):
+        return None  # no prefix in a fresh worker shows it (an address-keyed state)
+
+    def _save(self, mismatch, case, fault, *, original, note=None, before=None, **kw):
+        self.saved.append((case, note, before))
+        return None
+
+
+def _fail(book: FoldBook, past: list[dict]) -> dict:
+    book.mismatch = Mismatch("cand:fn", "values", "page_table_1", cause="[0, 1] is 7")
+    f = Failure(book.mismatch.signature, book.mismatch, GROWS, None, None)
+    f.past = (past, 0)
+    book._not_alone(f)
+    return f.to_json()
+
+
+def test_the_earlier_case_that_makes_it_fail_is_folded_in_and_saved_whole() -> None:
+    others = [{"op": "metadata", "case": replace(ONE, width=w).to_json()} for w in (6, 7, 8)]
+    needs = folded(replace(ONE, width=7), GROWS)
+    book = FoldBook(needs, others)
+    got = _fail(book, others)
+    assert book.saved[-1] == (needs, FOLDED, None)  # self-contained: no calls before it
+    assert got["reproduced_alone"] is True and got["cause"].endswith(FOLDED)
+    assert book.tries[0] == folded(replace(ONE, width=8), GROWS)  # the last one first
+
+
+def test_without_a_fold_that_fails_the_prefix_search_goes_on() -> None:
+    others = [{"op": "metadata", "case": ONE.to_json()}]
+    book = FoldBook(needs=None, past=others)
+    got = _fail(book, others)
+    assert book.tries == [folded(ONE, GROWS)]
+    assert got["reproduced_alone"] is False and book.saved[-1][1] != FOLDED
+
+
+@pytest.mark.slow
+def test_a_kernel_keying_state_on_its_buffers_gets_an_entry_that_replays(tmp_path) -> None:
+    """Red-team round 12's top-k decision baked per buffer address, hunted until one entry
+    is saved: it must fail again on replay, and pass on the built-ins."""
+    spec = f"{ROOT / 'benchmarks' / 'redteam12_mutants.py'}:bug_state_topk_fastpath_baked"
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+
+    def fuzz(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "fuzz", *map(str, args)], cwd=ROOT, capture_output=True,
+            text=True, timeout=240, env={**os.environ, "PYTHONPATH": path},
+        )  # fmt: skip
+
+    corpus = tmp_path / "c"
+    r = fuzz("run", "--op", "metadata", "--candidate", spec, "--seconds", 40,
+             "--max-failures", 1, "--corpus", corpus)  # fmt: skip
+    assert r.returncode == 1, r.stdout + r.stderr
+    replay = fuzz("replay", "--op", "metadata", "--candidate", spec, corpus)
+    assert replay.returncode == 1, replay.stdout
+    assert fuzz("replay", "--op", "metadata", corpus).returncode == 0
