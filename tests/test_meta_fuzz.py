@@ -21,6 +21,7 @@ from fuzz import corpus, entry
 from fuzz.envelope import Envelope
 from fuzz.harness import Tally
 from fuzz.meta_case import POISON, MetaCase
+from fuzz.meta_entry import MAX_CALLS
 from fuzz.meta_envelope import valid, violations
 from fuzz.meta_harness import run_meta
 from fuzz.meta_judge import judge_sequence, plan
@@ -169,7 +170,7 @@ def _entry(case: dict) -> bytes:
         (lambda c: c["calls"][0]["seq_layout"].update(stride=-1), "stride"),
         (lambda c: c["calls"][0].update(mode="prefill"), "mode"),
         (lambda c: c.update(extra=1), "extra"),
-        (lambda c: c.update(calls=c["calls"] * 4), "calls"),
+        (lambda c: c.update(calls=c["calls"] * (MAX_CALLS + 1)), "calls"),
         (lambda c: c["calls"][0].update(req_pool_indices=[0, 99, 1]), "req_pool_indices"),
         (lambda c: c["calls"][0]["req_to_token"].update(pool=2**30), "max-total"),
         (lambda c: c["calls"][0].update(seq_lens=[2**31 - 1, 2**31 - 1, 1]), "int32"),
