@@ -307,6 +307,7 @@ def test_a_hang_after_calls_is_a_hang_though_the_case_answers_alone() -> None:
     assert before == [{"case": CASE.to_json()}, {"case": OTHER.to_json()}]
 
 
+@pytest.mark.slow  # a fresh worker's start and a slow call (~5 s); the gate keeps the hang
 def test_a_call_slow_after_calls_is_not_a_hang() -> None:
     """The third call takes SLOW_SECONDS in its worker (a compile the lone re-run found
     done): the worker answers within the confirmation, so the lone answer stands."""

@@ -129,6 +129,7 @@ def test_a_batch_that_hangs_behind_another_times_out() -> None:
         assert time.monotonic() - start < 10
 
 
+@pytest.mark.slow  # a worker's start and a slow batch (~4 s); the gate keeps the stuck one
 def test_a_slow_batch_that_moves_on_past_its_limit_is_a_timeout() -> None:
     """At its limit it is on a case it started less than --timeout before and it moves on
     to the next: only slow as a whole, a timeout (no case gets the confirmation's time)."""
