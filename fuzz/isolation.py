@@ -784,7 +784,7 @@ class IsolatedCandidate:
                 return frame, None
             now = time.monotonic()
             seen = (w.bulk_progress(batch), w.interpreter_steps())
-            if seen != mark:
+            if seen != mark or w.compiling_seconds() > 0:  # a compile is no stall
                 mark, since = seen, now
             elif seen[0] is not None and now - since >= stall:
                 return None, (seen[0], now - since)

@@ -152,6 +152,13 @@ class WorkerProcess:
             return None
         return struct.unpack_from("<q", self.progress, 16)[0]
 
+    def compiling_seconds(self) -> float:
+        """How long the Triton compile the worker runs now has taken (0: none running)."""
+        if self.progress is None:
+            return 0.0
+        began = struct.unpack_from("<q", self.progress, 40)[0]
+        return (time.monotonic_ns() - began) / 1e9 if began > 0 else 0.0
+
     def candidate_seconds(self) -> float | None:
         """How long the candidate itself has run on the item the worker is on (its calls
         only: not building the case, nor reading and shipping what it wrote), or None when
@@ -289,20 +296,21 @@ class WorkerProcess:
         self.cmd = self.res = self.cap_fd = self.life = -1
 
 
-PROGRESS_BYTES = 40
+PROGRESS_BYTES = 48
 
 
 def _progress_slot() -> tuple[mmap.mmap | None, int]:
-    """Five int64s shared with the worker (a memfd both map), written with no system call:
+    """Six int64s shared with the worker (a memfd both map), written with no system call:
     the bulk batch it runs, the case it last started, a count of the Triton interpreter's
-    programs, loads and stores, and the candidate's own time on the current item: the
+    programs, loads and stores, the candidate's own time on the current item: the
     nanoseconds of its finished calls and the CLOCK_MONOTONIC nanosecond its running call
-    began (0: none running) (fuzz/worker.py CallClock). (None, -1) where unavailable."""
+    began (0: none running, or compiling), and the nanosecond a Triton compile it runs began
+    (0: none) (fuzz/worker.py CallClock). (None, -1) where unavailable."""
     try:
         fd = os.memfd_create("nsa-fuzz-progress")
         os.ftruncate(fd, PROGRESS_BYTES)
         slot = mmap.mmap(fd, PROGRESS_BYTES)
     except (AttributeError, OSError):
         return None, -1
-    struct.pack_into("<qqqqq", slot, 0, -1, -1, 0, 0, 0)
+    struct.pack_into("<qqqqqq", slot, 0, -1, -1, 0, 0, 0, 0)
     return slot, fd

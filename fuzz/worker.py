@@ -8,6 +8,7 @@ Run as `python -m fuzz.worker CONFIG_JSON`, started by fuzz/isolation.py.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
@@ -97,6 +98,8 @@ class CallClock:
 
     def __init__(self, progress=None):  # type: ignore[no-untyped-def]
         self.progress = progress
+        self.inside = False  # in a call of the candidate
+        self.compiled_ns = 0  # Triton compiles during the current call (off the clock)
 
     def new_item(self) -> None:
         if self.progress is not None:
@@ -104,14 +107,55 @@ class CallClock:
             self.progress[3] = 0
 
     def enter(self) -> None:
+        self.inside, self.compiled_ns = True, 0
         if self.progress is not None:
             self.progress[4] = _monotonic_ns()
 
     def leave(self) -> None:
+        self.inside = False
         p = self.progress
         if p is not None and p[4] > 0:
             began, p[4] = p[4], 0  # cleared first: the parent reads `done` first, then this
             p[3] += _monotonic_ns() - began
+
+    @contextlib.contextmanager
+    def compiling(self):  # type: ignore[no-untyped-def]
+        """A Triton compile inside a call: off the clock (ptxas alone took 40 s on one
+        variant of red-team 12's kernel on the H100: a compile, not a hang), its start in
+        progress[5] while it runs (the parent sees the worker compiling)."""
+        p, start = self.progress, _monotonic_ns()
+        if p is not None and p[4] > 0:
+            p[3] += start - p[4]
+            p[4] = 0
+        if p is not None:
+            p[5] = start
+        try:
+            yield
+        finally:
+            end = _monotonic_ns()
+            self.compiled_ns += end - start
+            if p is not None:
+                p[5] = 0
+                if self.inside:
+                    p[4] = end
+
+
+def forgive_compiles(clock: CallClock) -> bool:
+    """Route the candidate's Triton compiles through `clock.compiling` (JIT functions take
+    `triton.compiler.compile` when first launched: patched before any call). False where
+    the candidate did not import Triton."""
+    module = sys.modules.get("triton.compiler")
+    original = getattr(module, "compile", None)
+    if original is None or getattr(original, "_off_the_clock", False):
+        return False
+
+    def compile(*args, **kwargs):  # type: ignore[no-untyped-def]
+        with clock.compiling():
+            return original(*args, **kwargs)
+
+    compile._off_the_clock = True  # type: ignore[attr-defined]
+    module.compile = compile
+    return True
 
 
 class Runner:
@@ -220,7 +264,7 @@ class Runner:
                     raised = self.raised(fault, "read")
         finally:
             self.clock.leave()
-        return result, raised, time.perf_counter() - start
+        return result, raised, time.perf_counter() - start - self.clock.compiled_ns / 1e9
 
     def shipped(self, header: dict, tensors: list, args: tuple, seconds: float):
         try:
@@ -377,6 +421,7 @@ def serve(config: dict, reaper: int) -> None:
         return
     progress = progress_slot(config)
     runner = Runner(fn, config["device"], config["cap"], CallClock(progress))
+    forgive_compiles(runner.clock)
     settle_heap()
     wire.write_frame(res_fd, {"op": "ready", "reaper": reaper, "envelope": envelope_of(fn)})
     reader = wire.FrameReader()

@@ -316,6 +316,35 @@ def test_a_call_slow_after_calls_is_not_a_hang() -> None:
     assert [a.status for a in answers] == ["ok", "ok", "ok", "ok"], answers
 
 
+def test_a_triton_compile_is_off_the_call_clock(monkeypatch) -> None:
+    """A first call that compiles for 1.5 s, with a 0.5 s limit and a 1 s confirmation:
+    its compile (triton.compiler.compile, which every JIT launch takes) runs off the clock,
+    so it answers as a 0 s call, in its first worker. Before stop 24 the same call of a
+    real kernel (ptxas 40 s on red-team 12's rows kernel, H100) was a confirmed hang."""
+    monkeypatch.setenv("NSA_HOSTILE_SLOW_COMPILE", "1")
+    with candidate("compiles_slowly_once", timeout=0.5, confirm_timeout=1.0) as c:
+        start = time.monotonic()
+        first, second = ask(c, CASE, OTHER)
+        took = time.monotonic() - start
+    assert (first.status, second.status) == ("ok", "ok"), (first, second)
+    assert first.seconds < 0.5 and took >= 1.5, (first.seconds, took)
+    assert c.slow == [] and c.restarts == 0
+
+
+def test_the_call_clock_stops_while_compiling() -> None:
+    from fuzz.worker import CallClock
+
+    progress = [0] * 6
+    clock = CallClock(progress)
+    clock.enter()
+    with clock.compiling():
+        assert progress[4] == 0 and progress[5] > 0  # off the clock, seen compiling
+        time.sleep(0.05)
+    assert progress[5] == 0 and progress[4] > 0  # back on it, inside the call
+    clock.leave()
+    assert progress[3] < 0.05 * 1e9 and clock.compiled_ns >= 0.05 * 1e9
+
+
 def test_time_outside_the_call_is_not_the_candidates() -> None:
     """Outputs that take seconds to read (harness time, after the call returned): with a
     0.3 s limit and a 1 s confirmation, before the worker timed the calls themselves, a

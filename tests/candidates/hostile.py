@@ -205,6 +205,34 @@ def slow_third_call(extend_seq_lens, seq_lens, nsa_index_topk):
     return _correct(extend_seq_lens, seq_lens, nsa_index_topk)
 
 
+def _slow_compile_here():
+    """Triton's compile entry, made slow (COMPILE_SECONDS, a ptxas run of a big kernel) by
+    this module before the worker routes it through its call clock."""
+    import triton.compiler
+
+    def compile(*args, **kwargs):
+        time.sleep(COMPILE_SECONDS)
+
+    triton.compiler.compile = compile
+
+
+COMPILE_SECONDS = 1.5
+if os.environ.get("NSA_HOSTILE_SLOW_COMPILE"):
+    _slow_compile_here()
+
+
+def compiles_slowly_once(extend_seq_lens, seq_lens, nsa_index_topk):
+    """Its first call in a process compiles for COMPILE_SECONDS (through
+    triton.compiler.compile, as a JIT's first launch does), then answers at once."""
+    global _calls
+    _calls += 1
+    if _calls == 1:
+        import triton.compiler
+
+        triton.compiler.compile()
+    return _correct(extend_seq_lens, seq_lens, nsa_index_topk)
+
+
 def hangs(extend_seq_lens, seq_lens, nsa_index_topk):
     while True:
         time.sleep(0.05)
