@@ -8,12 +8,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from book_doubles import campaign_double
 
 from fuzz import corpus
 from fuzz.book import NOT_ALONE, Book, Failure, after_calls
@@ -71,13 +71,7 @@ class SearchBook(Book):
     """A book whose re-runs fail exactly when `needs` ran before the case (the order kept)."""
 
     def __init__(self, needs: list[dict], past: list[dict]) -> None:
-        options = SimpleNamespace(fault_shrink_seconds=5.0, shrink_seconds=5.0,
-                                  corpus_dir=Path("/nonexistent"))  # fmt: skip
-        campaign = SimpleNamespace(
-            o=options, deadline=time.monotonic() + 60, done=lambda: False, interrupted=False,
-            out_of_time=lambda: False, workers=[("cand:fn", None)],
-        )  # fmt: skip
-        super().__init__(campaign)
+        super().__init__(campaign_double())
         self.needs, self.past, self.tries, self.saved = needs, past, [], []
 
     def impl_of(self, sig: str) -> str:

@@ -11,12 +11,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from book_doubles import campaign_double
 
 from fuzz.book import Failure
 from fuzz.compare import Mismatch
@@ -60,13 +60,7 @@ class FoldBook(MetaBook):
     """A book whose fresh-worker runs fail exactly on the case folded from `needs`."""
 
     def __init__(self, needs, past: list[dict]) -> None:
-        options = SimpleNamespace(fault_shrink_seconds=5.0, shrink_seconds=0.0,
-                                  corpus_dir=Path("/nonexistent"))  # fmt: skip
-        campaign = SimpleNamespace(
-            o=options, deadline=time.monotonic() + 60, done=lambda: False, interrupted=False,
-            out_of_time=lambda: False, workers=[("cand:fn", None)],
-        )  # fmt: skip
-        super().__init__(campaign)
+        super().__init__(campaign_double(shrink_seconds=0.0))
         self.needs, self.past, self.tries, self.saved = needs, past, [], []
 
     def impl_of(self, sig: str) -> str:
