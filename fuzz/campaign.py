@@ -587,7 +587,9 @@ class Campaign:
     def _fault_after_calls(self, case, name: str, status: str, cause: str) -> None:
         """A failure of the bulk case its worker died or stuck on (what ran before it was a
         bulk batch: no calls to search, said in its note)."""
-        if status == "hang":
+        if self.out_of_time():  # its suspects may not have run alone: nothing claimed
+            cause = f"{cause} (not re-run alone: the time budget ended)"
+        elif status == "hang":
             cause = f"{cause}; alone it answered: {AFTER_CALLS}"
         else:
             cause = f"{cause} (on a case of a bulk batch, after the cases of it before)"

@@ -775,7 +775,7 @@ class IsolatedCandidate:
         waiting out the batch's limit, or past it (not past `cap`) for a case it had been on
         for `timeout` when the limit came; else (None, None)."""
         stall = self.timeout + self.confirm_timeout
-        poll = min(BULK_POLL_S, self.timeout / 4)
+        poll = max(min(BULK_POLL_S, self.timeout / 4), POLL_S * 5)
         mark, since = (w.bulk_progress(batch), w.interpreter_steps()), time.monotonic()
         at_limit = None  # the case it was on when the batch's limit came
         while True:
@@ -784,7 +784,7 @@ class IsolatedCandidate:
                 return frame, None
             now = time.monotonic()
             seen = (w.bulk_progress(batch), w.interpreter_steps())
-            if seen != mark or w.compiling_seconds() > 0:  # a compile is no stall
+            if seen != mark or 0 < w.compiling_seconds() < HARNESS_S:  # compiling: no stall
                 mark, since = seen, now
             elif seen[0] is not None and now - since >= stall:
                 return None, (seen[0], now - since)
