@@ -23,6 +23,7 @@ group when it ends.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -135,6 +136,25 @@ def _end() -> None:
         os._exit(0)
 
 
+class _WatchedCall:
+    """The watchdog's view of a helper's call (`cell`: its start, 0 between calls) as a call
+    clock for `worker.forgive_compiles`: a Triton compile pauses it (ptxas took 40 s on one
+    kernel variant on the H100: a helper ended there left the worker to compile it again)."""
+
+    def __init__(self, cell: list[float]):
+        self.cell = cell
+
+    @contextlib.contextmanager
+    def compiling(self):  # type: ignore[no-untyped-def]
+        began, start = self.cell[0], time.monotonic()
+        self.cell[0] = 0.0
+        try:
+            yield
+        finally:
+            if began:
+                self.cell[0] = began + (time.monotonic() - start)
+
+
 def _watchdog(limit: float) -> list[float]:
     """A thread that ends the process when one call runs past `limit` seconds; the
     returned cell holds the current call's start (0: between calls)."""
@@ -241,6 +261,7 @@ def serve(config: dict) -> None:
     from fuzz.candidates import load_candidate
     from fuzz.envelope import Envelope
     from fuzz.meta_campaign import campaign_class
+    from fuzz.worker import forgive_compiles
 
     o = Options.from_json(config["options"])
     o.corpus_dir = Path(os.devnull)  # not a folder: the book reads no corpus
@@ -259,6 +280,7 @@ def serve(config: dict) -> None:
     campaign = campaign_class(o.op)(o)
     campaign.envelope = Envelope.parse(own, source="fn.envelope") if own else cli
     started = _watchdog(o.timeout)
+    forgive_compiles(_WatchedCall(started))
     quiet = [0]  # items in a row that met no new variant
 
     def run(items: list[dict], *, opening: bool) -> None:

@@ -273,3 +273,29 @@ def test_a_daemon_the_candidate_starts_goes_with_its_helper(tmp_path, fn):
     finally:
         helpers.close()
     assert _settled(lambda: not _helpers_alive(mark)), _helpers_alive(mark)
+
+
+def test_a_helpers_watchdog_does_not_count_a_triton_compile(monkeypatch) -> None:
+    """A helper's call that compiles: the watchdog's start moves past the compile (a helper
+    ended by its watchdog mid-compile left the worker to compile again: ptxas 40 s on one
+    variant of red-team 12's kernel, H100)."""
+    import triton.compiler
+
+    from fuzz.compile_ahead import _WatchedCall
+    from fuzz.worker import forgive_compiles
+
+    seen = []
+
+    def slow_compile(*args, **kwargs):
+        seen.append(cell[0])  # what the watchdog sees while it compiles
+        time.sleep(0.2)
+        return "compiled"
+
+    monkeypatch.setattr(triton.compiler, "compile", slow_compile)
+    cell = [0.0]
+    assert forgive_compiles(_WatchedCall(cell))
+    cell[0] = began = time.monotonic()
+    assert triton.compiler.compile() == "compiled"
+    assert seen == [0.0]  # paused: no watchdog kill while compiling
+    assert cell[0] >= began + 0.2  # the call's start moved past the compile
+    assert not forgive_compiles(_WatchedCall(cell))  # routed once, not twice
