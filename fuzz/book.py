@@ -246,9 +246,9 @@ class Book:
 
     def _shrink(self, failure: Failure) -> None:
         o = self.c.o
-        budget = o.fault_shrink_seconds if is_fault_kind(failure.mismatch) else o.shrink_seconds
-        if self.c.deadline is not None:
-            budget = min(budget, self.c.deadline - time.monotonic())
+        budget = self.left(
+            o.fault_shrink_seconds if is_fault_kind(failure.mismatch) else o.shrink_seconds
+        )
         if budget <= 0:
             failure.why_not_shrunk = "the time budget had ended"
             return
@@ -267,8 +267,7 @@ class Book:
         failure.reproduced_alone = True
         alone = fails.tried.get((failure.case, failure.signature))
         fails.found = getattr(alone, "mismatch", fails.found)
-        if self.c.deadline is not None:  # the lone re-run took its share
-            budget = min(budget, self.c.deadline - time.monotonic())
+        budget = self.left(budget)  # the lone re-run took its share
         started = time.monotonic()
         try:
             small = self.shrink_case(failure, fails, budget)
@@ -281,7 +280,9 @@ class Book:
                     return self._not_alone(failure)
                 # It does: a smaller one hit state an earlier one left. Shrink again, each
                 # smaller failing case confirmed in a fresh worker.
-                fails = self._careful(failure, fails, budget - (time.monotonic() - started))
+                key = (failure.case, sig)
+                left = budget - (time.monotonic() - started)
+                fails = self._careful(failure, fails.tried[key], fails.found, left)
                 small, best = fails.shrunk, fails.findings
                 if small == failure.case:
                     failure.why_not_shrunk, failure.shrink_complete = STATEFUL, False
@@ -320,13 +321,20 @@ class Book:
     def shrink_case(self, failure: Failure, fails, budget: float):
         return shrink(failure.case, fails, budget, envelope=self.c.envelope, fault=failure.fault)
 
-    def _careful(self, failure: Failure, warm: Probe, budget: float) -> Probe:
+    def left(self, seconds: float) -> float:
+        """`seconds`, or what is left of the campaign's time if less."""
+        if self.c.deadline is None:
+            return seconds
+        return min(seconds, self.c.deadline - time.monotonic())
+
+    def _careful(self, failure: Failure, finding, found: Mismatch, budget: float) -> Probe:
         """The shrink again, for a candidate that keeps state between calls: a smaller case
-        counts only once it fails in a fresh worker too. Its result is `.shrunk`."""
+        counts only once it fails in a fresh worker too; `finding` is `failure.case`'s, and
+        `found` the mismatch it starts from. Its result is `.shrunk`."""
         careful = Probe(self, failure, is_fault_kind(failure.mismatch), alone=True)
-        key = (failure.case, failure.signature)
-        careful.tried[key] = careful.findings[failure.case] = warm.tried[key]
-        careful.found = warm.found
+        careful.tried[(failure.case, failure.signature)] = finding
+        careful.findings[failure.case] = finding
+        careful.found = found
         careful.shrunk = self.shrink_case(failure, careful, budget) if budget > 0 else failure.case
         return careful
 

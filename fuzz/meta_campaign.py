@@ -14,7 +14,7 @@ from dataclasses import replace
 from hypothesis import strategies as st
 
 import fuzz.meta_entry  # noqa: F401  (registers the decoder of metadata entries)
-from fuzz.book import BUDGET_ENDED, Book, Probe, is_fault_kind, json_leaves
+from fuzz.book import BUDGET_ENDED, Book, is_fault_kind, json_leaves
 from fuzz.campaign import Campaign
 from fuzz.harness import Finding
 from fuzz.meta_case import MetaCase
@@ -72,14 +72,11 @@ class MetaBook(Book):
         failure.case, failure.mismatch = case, finding.mismatch
         failure.reproduced_alone = True
         failure.why_not_shrunk, failure.shrink_complete = BUDGET_ENDED, False
-        budget = self.c.o.shrink_seconds
-        if self.c.deadline is not None:
-            budget = min(budget, self.c.deadline - time.monotonic())
+        budget = self.left(self.c.o.shrink_seconds)
         if budget > 0:  # the calls it does not need dropped, each smaller case failing alone
             started = time.monotonic()
-            fails = Probe(self, failure, False, alone=True)
-            fails.tried[(case, failure.signature)] = fails.findings[case] = finding
-            small = self.shrink_case(failure, fails, budget)
+            fails = self._careful(failure, finding, finding.mismatch, budget)
+            small = fails.shrunk
             failure.case, failure.mismatch = small, fails.findings[small].mismatch
             failure.shrink_complete = time.monotonic() - started < budget * 0.98
             failure.shrunk = True
