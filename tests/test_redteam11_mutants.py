@@ -9,24 +9,17 @@ from __future__ import annotations
 import random
 
 import pytest
+import redteam_checks as checks
 import torch
 from meta_fuzz_helpers import benchmark_module
+from redteam_checks import poisoned, pool, t
 
 import reference
-from nsa_meta import Metadata
 
 M = benchmark_module("redteam11_mutants")
 I32, I64 = torch.int32, torch.int64
 VAR, DE, TV, DEC = "draft_extend_var", "draft_extend", "target_verify", "decode"
 INT32_MAX = 2**31 - 1
-POISON = -777
-
-
-def t(values, dtype=I32) -> torch.Tensor:
-    return torch.tensor(values, dtype=dtype)
-
-
-# -- v1: one call judged against reference.expand ----------------------------------------
 
 
 def v1_ok(fn, ext, seq, topk) -> bool:
@@ -44,68 +37,8 @@ def v1_ok(fn, ext, seq, topk) -> bool:
     )
 
 
-# -- v2: one call judged against reference.metadata, poisoned buffers --------------------
-
-
-def poisoned(bs_cap=4, rows_cap=8, cols=4, page_size=1, **over) -> Metadata:
-    """Poisoned int32 buffers; `over` replaces fields with given (layout-special) tensors."""
-
-    def full(*shape):
-        return torch.full(shape, POISON, dtype=I32)
-
-    out = Metadata(
-        cache_seqlens=full(bs_cap),
-        cu_seqlens_k=full(bs_cap + 1),
-        seqlens_expanded=full(rows_cap),
-        dsa_cache_seqlens=full(rows_cap),
-        dsa_cu_seqlens_k=full(rows_cap + 1),
-        page_table_1=full(rows_cap, cols),
-        real_page_table=full(rows_cap, -(-cols // page_size)) if page_size > 1 else None,
-    )
-    for tensor in over.values():
-        tensor.fill_(POISON)
-    return out._replace(**over)
-
-
-def pool(n=3, cols=4, base=0) -> torch.Tensor:
-    """req_to_token [n, cols]: row i holds base + 10 * i + c (distinct, >= 0)."""
-    return base + 10 * torch.arange(n, dtype=I32)[:, None] + torch.arange(cols, dtype=I32)
-
-
-def v2_ok(fn, mode, s, r, r2t, *, topk=INT32_MAX, width=2, page_size=1, next_n=1, ext=None,
-          out=None) -> bool:  # fmt: skip
-    """Whether `fn` writes exactly the oracle's region of `out` (the rest unchanged) and
-    keeps its inputs."""
-    out = out if out is not None else poisoned(page_size=page_size)
-    inputs = [x for x in (s, r, r2t, ext) if x is not None]
-    kept = [x.clone() for x in inputs]
-    ref = reference.metadata(
-        mode, s.tolist(), r.tolist(), r2t.tolist(), topk=topk, width=width,
-        page_size=page_size, next_n=next_n, extend_seq_lens=None if ext is None else ext.tolist(),
-    )  # fmt: skip
-    want = [None if b is None else b.clone() for b in out]
-    bs, T = len(ref.cache_seqlens), len(ref.seqlens_expanded)
-    for buf, value in zip(want, ref, strict=True):
-        if buf is None or value is None:
-            continue
-        v = torch.tensor(value, dtype=I32)
-        if buf.dim() == 2:
-            if T:
-                buf[:T, : v.shape[1]] = v
-        else:
-            buf[: v.numel()] = v
-    assert bs <= out.cache_seqlens.numel()
-    try:
-        fn(
-            mode=mode, seq_lens=s, extend_seq_lens=ext, req_pool_indices=r, req_to_token=r2t,
-            topk=topk, next_n=next_n, page_size=page_size, width=width, out=out,
-        )  # fmt: skip
-    except Exception:
-        return False
-    same = all(
-        (w is None and g is None) or torch.equal(w, g) for w, g in zip(want, out, strict=True)
-    )
-    return same and all(torch.equal(a, b) for a, b in zip(kept, inputs, strict=True))
+def v2_ok(fn, mode, s, r, r2t, **kw) -> bool:
+    return checks.v2_ok(fn, mode, s, r, r2t, fits=True, **kw)
 
 
 # -- scenarios: each returns one verdict per call, the trigger last ----------------------
