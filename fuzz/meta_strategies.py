@@ -71,6 +71,7 @@ def _big(bs: int, mode: str = "decode") -> MetaCase:
 
 
 I64 = Layout("int64")
+_ALL64 = {"seq_layout": I64, "ext_layout": I64, "idx_layout": I64}
 
 
 def named_meta_cases() -> dict[str, MetaCase]:
@@ -128,6 +129,15 @@ def named_meta_cases() -> dict[str, MetaCase]:
                 seq_layout=I64,
                 ext_layout=I64,
             )
+        ),
+        # with the cases around it, all eight mixes of draft_extend_var's three inputs
+        "int64 extends with int32 seq_lens, and the other mixes, on one set of buffers": _case(
+            c("draft_extend_var", [10, 4, 9], [3, 0, 5], [2, 1, 2], ext_layout=I64),
+            c("draft_extend_var", [6, 8], [1, 2], [1, 3], ext_layout=I64, idx_layout=I64),
+            c("draft_extend_var", [7, 5, 3], [4, 0, 1], [2, 2, 1], seq_layout=I64),
+            c("draft_extend_var", [9, 2], [5, 3], [3, 1], seq_layout=I64, idx_layout=I64),
+            c("draft_extend_var", [4, 6], [2, 7], [2, 0], idx_layout=I64),
+            c("draft_extend_var", [8, 1, 5], [0, 6, 3], [1, 1, 3], **_ALL64),
         ),
         "running sums near int32": _case(
             c("decode", [2**30, 2**30 - 101, 37], [0, 1, 2], topk=INT32_MAX)

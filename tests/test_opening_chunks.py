@@ -9,7 +9,14 @@ import time
 
 from fuzz import campaign as campaign_module
 from fuzz.campaign import OPENING_CHUNK, Campaign, Options
-from fuzz.meta_campaign import LARGE_BEFORE_ROUNDS, LARGE_FIRST, MetaCampaign, _large
+from fuzz.meta_campaign import (
+    FIRST_PASS,
+    LARGE_BEFORE_ROUNDS,
+    LARGE_FIRST,
+    MetaCampaign,
+    _first_pass,
+    _large,
+)
 from fuzz.meta_strategies import named_meta_cases
 
 
@@ -62,6 +69,27 @@ def test_the_large_named_cases_go_last() -> None:
     assert all(flags[first:]) and 5 <= flags.count(True) < len(opening) // 4
     assert max(c.calls[0].bs for c in opening[:first]) < 16_384
     assert any(c.calls[0].bs == 16_385 for c in opening[first:])
+
+
+def test_every_family_opens_in_the_first_two_chunks() -> None:
+    """On a GPU a Triton candidate's opening is compile-bound (85 cases in 30 s on an H100):
+    the batch-size edges and every dtype mix come in the first 32 cases, not 90-140 in."""
+    opening = MetaCampaign(Options(op="metadata"))._opening_cases()[: 2 * OPENING_CHUNK]
+    calls = [call for case in opening for call in case.calls]
+    assert {1, 33, 1025} <= {c.bs for c in calls}
+    assert {c.mode for c in calls if c.bs > 1024} == {"decode", "draft_extend_var"}
+    mixes = {
+        (c.seq_layout.dtype, c.ext_layout.dtype, c.idx_layout.dtype)
+        for c in calls
+        if c.mode == "draft_extend_var"
+    }
+    assert len(mixes) == 8
+
+
+def test_the_first_pass_keeps_its_order_where_an_envelope_left_cases_out() -> None:
+    assert _first_pass(["a", FIRST_PASS[1], "b"]) == [FIRST_PASS[1], "a", "b"]
+    names = ["a", "back-to-back calls, larger bs", FIRST_PASS[0], "b"]
+    assert _first_pass(names) == ["a", "back-to-back calls, larger bs", FIRST_PASS[0], "b"]
 
 
 def test_the_named_bad_calls_go_with_the_first_chunk_only(monkeypatch) -> None:
