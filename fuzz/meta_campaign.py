@@ -178,9 +178,10 @@ class MetaCampaign(Campaign):
 
     def _opening_cases(self) -> list:
         """One named case per family, and the shipped v2 regression seeds, inside the
-        envelope; the large ones last, in LARGE_FIRST's order (an interpreted kernel takes
-        seconds on each of them: the opening is judged chunk by chunk, so the small ones'
-        finds come first, and a timed campaign runs the large ones between its rounds)."""
+        envelope, a first pass over every family leading (FIRST_PASS). On the CPU the large
+        ones last, in LARGE_FIRST's order (an interpreted kernel takes seconds on each of
+        them: the opening is judged chunk by chunk, so the small ones' finds come first, and
+        a timed campaign runs the large ones between its rounds)."""
         from fuzz.meta_envelope import restrict
         from fuzz.seeds import shipped
 
@@ -193,15 +194,25 @@ class MetaCampaign(Campaign):
             case = restrict(self.envelope, e.case)
             if case is not None and e.fault is None:
                 opening.append(case)
-        order = _first_pass(list(named))
+        compiled = self._compiled()
+        order = _first_pass(list(named), large=compiled)
         opening = [named[n] for n in order] + opening[len(named) :]
+        if compiled:
+            return opening
         rank = {id(named[n]): i for i, n in enumerate(LARGE_FIRST) if n in named}
         return sorted(opening, key=lambda c: (_large(c), rank.get(id(c), len(LARGE_FIRST))))
+
+    def _compiled(self) -> bool:
+        """On a GPU a large case costs what a small one does (a compile), so one past 16,384
+        requests joins the first pass; on the CPU an interpreted kernel spends seconds on
+        it (round 12's bs_static_16384 found at 30 s there, and in no 20 s on an H100,
+        where 159 small cases came first)."""
+        return self.o.device.startswith("cuda")
 
     def _split_opening(self, cases: list) -> tuple[list, list]:
         """The large named cases wait for the rounds (one after each) in a campaign with a
         time budget; with --max-cases only (a fixed count), the whole opening comes first."""
-        if self.deadline is None:
+        if self.deadline is None or self._compiled():
             return cases, []
         return [c for c in cases if not _large(c)], [c for c in cases if _large(c)]
 
@@ -248,10 +259,12 @@ class MetaCampaign(Campaign):
             return "?"
 
 
-def _first_pass(names: list[str]) -> list[str]:
-    """`names` with FIRST_PASS moved to right after FIRST_PASS_AFTER (to the front where the
-    envelope left that one out)."""
-    early = [n for n in FIRST_PASS if n in names]
+def _first_pass(names: list[str], large: bool = False) -> list[str]:
+    """`names` with FIRST_PASS (`large`: and the first LARGE_BEFORE_ROUNDS of LARGE_FIRST)
+    moved to right after FIRST_PASS_AFTER (to the front where the envelope left that one
+    out)."""
+    first = FIRST_PASS + (LARGE_FIRST[:LARGE_BEFORE_ROUNDS] if large else ())
+    early = [n for n in first if n in names]
     rest = [n for n in names if n not in early]
     cut = rest.index(FIRST_PASS_AFTER) + 1 if FIRST_PASS_AFTER in rest else 0
     return rest[:cut] + early + rest[cut:]
