@@ -38,9 +38,9 @@ FOLD_TRIES = 8
 
 def folded(prior: MetaCase, case: MetaCase) -> MetaCase | None:
     """`case` with `prior`'s calls first, on `case`'s buffers (sized for every call: a width
-    each where they differ; `case`'s page size for all: a case has one); None past the calls
-    an entry holds. A candidate keeping state keyed on the buffers (their address, a width
-    or a decision baked on a first call) meets it within one case, replayable alone."""
+    and a page size each where they differ); None past the calls an entry holds. A
+    candidate keeping state keyed on the buffers (their address, a width, a page size or a
+    decision baked on a first call) meets it within one case, replayable alone."""
     if len(prior.calls) + len(case.calls) > MAX_CALLS:
         return None
     width = max(prior.width, case.width)
@@ -51,11 +51,17 @@ def folded(prior: MetaCase, case: MetaCase) -> MetaCase | None:
             # every req_to_token as wide as the buffers (an entry's rule); cells past a
             # call's width are never read
             table=replace(c.table, columns=max(c.table.columns, width)),
+            page_size=c.page_size if src is case else _own(c.page_in(prior.page_size), case),
         )
         for src, w in ((prior, prior.width), (case, case.width))
         for c in src.calls
     )
     return replace(case, calls=calls, width=width)
+
+
+def _own(page: int, case: MetaCase) -> int | None:
+    """A page size as a call of `case` holds it: None where it is the case's."""
+    return None if page == case.page_size else page
 
 
 class MetaBook(Book):

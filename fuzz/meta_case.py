@@ -104,10 +104,11 @@ def _idx_gap(n: int) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class MetaCall:
-    """One call of the v2 candidate signature (page size is the case's). `width`: this
-    call's page_table_1 width, at most the case's (the buffers'); None: the case's. SGLang's
-    replays write `page_table[:, :width]` with a width that may change between replays on
-    the same static buffers."""
+    """One call of the v2 candidate signature. `width`: this call's page_table_1 width, at
+    most the case's (the buffers'); None: the case's. SGLang's replays write
+    `page_table[:, :width]` with a width that may change between replays on the same static
+    buffers. `page_size`: this call's; None: the case's (a call of page size 1 gets
+    real_page_table None, and the buffer, where another call needs it, stays untouched)."""
 
     mode: str
     seq_lens: tuple[int, ...]
@@ -120,6 +121,7 @@ class MetaCall:
     idx_layout: Layout = field(default_factory=Layout)
     ext_layout: Layout = field(default_factory=Layout)
     width: int | None = None
+    page_size: int | None = None
 
     @property
     def bs(self) -> int:
@@ -154,18 +156,25 @@ class MetaCall:
         """This call's width in a case of width `case_width` (the buffers')."""
         return case_width if self.width is None else self.width
 
+    def page_in(self, case_page: int) -> int:
+        """This call's page size in a case of page size `case_page`."""
+        return case_page if self.page_size is None else self.page_size
+
     def scalars(self, width: int, page_size: int) -> dict:
-        """The scalar arguments; `width`: the case's (the call's own, when set, is passed)."""
+        """The scalar arguments; `width`, `page_size`: the case's (the call's own, when set,
+        is passed)."""
         return dict(
             mode=self.mode,
             topk=self.topk,
             next_n=self.next_n,
-            page_size=page_size,
+            page_size=self.page_in(page_size),
             width=self.width_in(width),
         )
 
     def to_json(self) -> dict:
         own = {} if self.width is None else {"width": self.width}  # older entries: as were
+        if self.page_size is not None:
+            own["page_size"] = self.page_size
         return {
             "mode": self.mode,
             "seq_lens": list(self.seq_lens),
@@ -200,6 +209,7 @@ class MetaCall:
             idx_layout=Layout(**d.get("idx_layout", {})),
             ext_layout=Layout(**d.get("ext_layout", {})),
             width=d.get("width"),
+            page_size=d.get("page_size"),
         )
 
     def describe(self, table: bool = False) -> str:
@@ -215,6 +225,8 @@ class MetaCall:
         parts = [f"{self.mode} bs={self.bs} T={self.rows}"]
         if self.width is not None:
             parts.append(f"width={self.width}")
+        if self.page_size is not None:
+            parts.append(f"page_size={self.page_size}")
         if self.mode in ("target_verify", "draft_extend") or self.next_n != 1:
             parts.append(f"next_n={self.next_n}")
         parts.append(f"topk={self.topk} seq_lens={short(self.seq_lens)} ({lay(self.seq_layout)})")
@@ -311,17 +323,38 @@ class MetaCase:
         return max(c.rows for c in self.calls)
 
     @property
+    def paged(self) -> bool:
+        """Some call has a page size above 1: the buffers have a real_page_table."""
+        return any(self.call_page(k) > 1 for k in range(len(self.calls)))
+
+    @property
     def pages(self) -> int:
-        """real_page_table's columns in the buffers (the widest call's at most)."""
-        return -(-self.width // self.page_size)
+        """real_page_table's columns in the buffers (the most any call can need)."""
+        sizes = [self.call_page(k) for k in range(len(self.calls))]
+        return max((-(-self.width // p) for p in sizes if p > 1), default=1)
 
     def call_width(self, k: int) -> int:
         """Call k's width: its own, else the case's (the buffers')."""
         return self.calls[k].width_in(self.width)
 
+    def call_page(self, k: int) -> int:
+        """Call k's page size: its own, else the case's."""
+        return self.calls[k].page_in(self.page_size)
+
     def call_pages(self, k: int) -> int:
-        """Call k's real_page_table columns: ceil(its width / page size)."""
-        return -(-self.call_width(k) // self.page_size)
+        """Call k's real_page_table columns: ceil(its width / its page size)."""
+        return -(-self.call_width(k) // self.call_page(k))
+
+    def call_out(self, out, call: MetaCall):
+        """The buffers as `call` gets them: real_page_table None at page size 1."""
+        if call.page_in(self.page_size) == 1 and out.real_page_table is not None:
+            return out._replace(real_page_table=None)
+        return out
+
+    @property
+    def page_changes(self) -> bool:
+        """Some call's page size differs from another's."""
+        return len({self.call_page(k) for k in range(len(self.calls))}) > 1
 
     def narrowed(self, width: int) -> MetaCase:
         """This case at width `width` (its buffers'), each call's own width cut to it."""
@@ -354,7 +387,7 @@ class MetaCase:
                 c.table.rows(),
                 topk=c.topk,
                 width=c.width_in(self.width),
-                page_size=self.page_size,
+                page_size=c.page_in(self.page_size),
                 next_n=c.next_n,
                 extend_seq_lens=None if c.extend_seq_lens is None else list(c.extend_seq_lens),
             )
@@ -387,7 +420,7 @@ class MetaCase:
             vector(rows_cap, v[3]),
             vector(rows_cap + 1, v[4]),
             table(self.width + self.table_extra, 0),
-            table(self.pages + self.table_extra, 1) if self.page_size > 1 else None,
+            table(self.pages + self.table_extra, 1) if self.paged else None,
         )
 
     def table_strides(self, which: int, rows: int, columns: int) -> tuple[tuple[int, int], int]:
@@ -426,6 +459,7 @@ class MetaCase:
             self.width,
             sum(c.width is not None for c in calls),
             self.page_size,
+            sum(c.page_size is not None for c in calls),
             unusual,
             max(c.next_n for c in calls),
             values,
@@ -492,7 +526,7 @@ class MetaCase:
         if self.odd_tables:
             tables = []
             for name, step, t in zip(FIELDS[5:], self.col_step, self.table_transposed):
-                if (step, t) == (1, False) or (name == "real_page_table" and self.page_size == 1):
+                if (step, t) == (1, False) or (name == "real_page_table" and not self.paged):
                     continue
                 tables.append(f"{name} column step {step}" + (" of a transposed storage" * t))
             head += f" ({', '.join(tables)})" if tables else ""

@@ -115,11 +115,11 @@ def _tv(c, case, v) -> bool:
 
 
 def _page1(c, case, v) -> bool:
-    return case.page_size == 1
+    return c.page_in(case.page_size) == 1
 
 
 def _field_present(c, case, v) -> bool:
-    return v in FIELDS and (v != "real_page_table" or case.page_size > 1)
+    return v in FIELDS and (v != "real_page_table" or c.page_in(case.page_size) > 1)
 
 
 def _field_can_shrink(c, case, v) -> bool:
@@ -466,7 +466,7 @@ def faulty_call(case: MetaCase, fault: Fault, device) -> dict:
         raise ValueError(f"fault {fault.kind}: {problem}")
     (call,) = case.calls
     kw = {**call.scalars(case.width, case.page_size), **call.tensors(device)}
-    kw["out"] = case.buffers(device)
+    kw["out"] = case.call_out(case.buffers(device), call)
     META_FAULTS[fault.kind].apply(kw, call, case, fault.value, fault.index)
     return kw
 

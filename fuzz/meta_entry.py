@@ -55,6 +55,7 @@ class _Call(msgspec.Struct, forbid_unknown_fields=True):
     idx_layout: _Layout = msgspec.field(default_factory=_Layout)
     ext_layout: _Layout = msgspec.field(default_factory=_Layout)
     width: Pos32 | None = None  # this call's width; None: the case's
+    page_size: Pos32 | None = None  # this call's page size; None: the case's
 
 
 class _Case(msgspec.Struct, forbid_unknown_fields=True):
@@ -120,6 +121,7 @@ def _call(where: str, c: _Call, width: int, max_total: int) -> MetaCall:
         idx_layout=_layout(f"{where}.idx_layout", c.req_pool_indices, c.idx_layout),
         ext_layout=_layout(f"{where}.ext_layout", ext or [], c.ext_layout),
         width=c.width,
+        page_size=c.page_size,
     )
 
 

@@ -13,7 +13,9 @@ from fuzz.meta_case import MetaCall, MetaCase
 
 def valid(case: MetaCase) -> bool:
     """A valid case: the oracle takes every call, and the buffers are consistent."""
-    if case.width < 1 or case.page_size < 1 or not case.calls:
+    if case.width < 1 or not case.calls:
+        return False
+    if any(case.call_page(k) < 1 for k in range(len(case.calls))):
         return False
     try:
         case.expected()
@@ -51,7 +53,8 @@ def violations(env: Envelope | None, case: MetaCase) -> set[str]:
             out.add("next_n")
     if env.contiguous and not _contiguous(case):
         out.add("contiguous")
-    if env.page_sizes is not None and case.page_size not in env.page_sizes:
+    pages = {case.call_page(k) for k in range(len(case.calls))}
+    if env.page_sizes is not None and not pages <= set(env.page_sizes):
         out.add("page_sizes")
     if env.max_width is not None and case.width > env.max_width:
         out.add("max_width")
@@ -88,6 +91,7 @@ def restrict(env: Envelope | None, case: MetaCase) -> MetaCase | None:
             idx_layout=_layout(env, c.idx_layout),
             ext_layout=_layout(env, c.ext_layout),
             table=table,
+            page_size=None if c.page_size is None else _nearest(env.page_sizes, c.page_size),
         )
         if not env.allows_bs(c.bs):
             return None

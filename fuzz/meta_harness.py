@@ -111,11 +111,11 @@ def _builtin(name: str, call, case: MetaCase, args: dict, *, out):
         args["req_to_token"],
         topk=call.topk,
         width=call.width_in(case.width),
-        page_size=case.page_size,
+        page_size=call.page_in(case.page_size),
         next_n=call.next_n,
         extend_seq_lens=args["extend_seq_lens"],
         backend=name,
-        out=out,
+        out=None if out is None else case.call_out(out, call),
         validate=case.validate,
     )
 

@@ -91,7 +91,7 @@ def after_call(p: Plan, before: dict[str, np.ndarray], k: int) -> dict[str, np.n
 
 def _region(p: Plan, name: str, k: int) -> tuple[int, int | None]:
     """(rows, columns or None) of buffer `name`'s region in call k."""
-    rows = len(getattr(p.expected[k], name))
+    rows = len(getattr(p.expected[k], name) or ())  # None: no real_page_table at page 1
     if name == "page_table_1":
         return rows, p.widths[k]
     if name == "real_page_table":

@@ -42,14 +42,16 @@ def reproducer(entry, comment) -> str:
     ]
     if not builtin:
         lines.append(
-            "    # your_function(**call.scalars(case.width, case.page_size), **args, out=out)"
+            "    # your_function(**call.scalars(case.width, case.page_size), **args,"
+            " out=case.call_out(out, call))"
         )
     lines += [
         "    nsa_meta.metadata(",
         '        call.mode, args["seq_lens"], args["req_pool_indices"], args["req_to_token"],',
-        "        topk=call.topk, width=case.call_width(k), page_size=case.page_size,",
-        "        next_n=call.next_n,  # width: the call's own, else the case's (the buffers')",
-        f'        extend_seq_lens=args["extend_seq_lens"], backend={backend!r}, out=out,',
+        "        topk=call.topk, width=case.call_width(k), page_size=case.call_page(k),",
+        "        next_n=call.next_n,  # width, page size: the call's own, else the case's",
+        f'        extend_seq_lens=args["extend_seq_lens"], backend={backend!r},',
+        "        out=case.call_out(out, call),  # real_page_table None at page size 1",
         "        validate=case.validate,",
         "    )",
         "    after.append(storage_arrays(out, args))",
@@ -77,7 +79,8 @@ def before_lines(entry) -> list[str]:
         "    b_out, b_args = b.buffers(device), None",
         "    for k, call in enumerate(b.calls):",
         "        b_args = b.call_args(k, device, b_args)",
-        "        # your_function(**call.scalars(b.width, b.page_size), **b_args, out=b_out)",
+        "        # your_function(**call.scalars(b.width, b.page_size), **b_args,",
+        "        #               out=b.call_out(b_out, call))",
         "",
     ]
 

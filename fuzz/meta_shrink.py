@@ -247,6 +247,9 @@ def _canonical_case(s: _Search) -> None:
         if not s.take(s.best.narrowed(mid)):
             lo = mid + 1
     _call_widths(s)
+    for k in range(len(s.best.calls)):  # each call at the case's page size, if it still fails
+        if s.best.calls[k].page_size is not None:
+            s.take(_with_call(s.best, k, replace(s.best.calls[k], page_size=None)))
 
 
 def _call_widths(s: _Search) -> None:

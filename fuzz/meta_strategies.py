@@ -37,6 +37,7 @@ NEGATIVE_UNREAD_ONE_IN = 6  # one call in this many: req_to_token's unread cells
 REFILL_ONE_IN = 2  # one replay in this many: on the first call's tensors, rewritten in place
 NEW_TOPK_ONE_IN = 4  # one replay in this many: another topk (a new capture, same buffers)
 WIDTH_CHANGE_ONE_IN = 4  # one case of 2-3 calls in this many: a call at its own width
+PAGE_CHANGE_ONE_IN = 8  # ... and a call at its own page size
 
 
 # --- named cases ---------------------------------------------------------------------------
@@ -793,6 +794,13 @@ def meta_cases(draw, envelope: Envelope | None = None) -> MetaCase:
         case = replace(case, table_extra=extra)
     if len(calls) > 1 and width > 1 and draw(st.integers(1, WIDTH_CHANGE_ONE_IN)) == 1:
         case = draw(_width_change(case))
+    others = [p for p in sizes if p != page]
+    if len(calls) > 1 and others and draw(st.integers(1, PAGE_CHANGE_ONE_IN)) == 1:
+        # one call at another page size on the same buffers (real_page_table None at 1): a
+        # page size baked on a first call, or kept per buffer, meets a call that differs
+        k = draw(st.integers(0, len(calls) - 1))
+        call = replace(case.calls[k], page_size=draw(st.sampled_from(others)))
+        case = replace(case, calls=case.calls[:k] + (call,) + case.calls[k + 1 :])
     assume(valid(case) and not violations(env, case))
     return case
 

@@ -26,14 +26,15 @@ def storages(out, args: dict) -> tuple[list[str], list]:
 
 
 def call_candidate(fn, case: MetaCase, call, args: dict, out) -> None:
-    """One call of the v2 signature: the case's scalars, the call's tensors, the buffers."""
+    """One call of the v2 signature: the case's scalars, the call's tensors, the buffers
+    (real_page_table None in a call of page size 1)."""
     fn(
         **call.scalars(case.width, case.page_size),
         seq_lens=args["seq_lens"],
         extend_seq_lens=args["extend_seq_lens"],
         req_pool_indices=args["req_pool_indices"],
         req_to_token=args["req_to_token"],
-        out=out,
+        out=case.call_out(out, call),
     )
 
 

@@ -49,9 +49,12 @@ def test_a_fold_puts_the_earlier_calls_first_on_the_case_buffers() -> None:
     assert decode_meta_case(json.dumps(got.to_json()).encode(), max_total=2**22) == got
 
 
-def test_a_fold_runs_every_call_at_the_case_page_size_and_stops_at_the_entry_limit() -> None:
+def test_a_fold_keeps_each_calls_page_size_and_stops_at_the_entry_limit() -> None:
     got = folded(replace(ONE, page_size=ONE.page_size + 63), ONE)
     assert got.page_size == ONE.page_size and len(got.calls) == 2
+    assert [got.call_page(k) for k in (0, 1)] == [ONE.page_size + 63, ONE.page_size]
+    assert [c.page_size for c in got.calls] == [ONE.page_size + 63, None]
+    assert folded(ONE, ONE).calls[0].page_size is None  # the case's: nothing to hold
     many = replace(ONE, calls=ONE.calls * MAX_CALLS)
     assert folded(many, ONE) is None
 
