@@ -153,6 +153,8 @@ LARGE_FIRST = (
     "dsa_cu_seqlens_k below -2**31 + 2**15, then rows past 2**31 - 1 on their own",
     "bs 16385, target_verify",
     "bs 16385, draft_extend",
+    "bs 16384, draft_extend_var, every extend 0",
+    "dsa_cu_seqlens_k exactly -2**31 (32,768, then 65,537 rows of kv 0)",
     "one extend past 2**16 rows",
     "bs 16383",
     "bs 16384",

@@ -524,6 +524,9 @@ def _bases() -> list[MetaCase]:
             width=5,
             page=64,
         ),
+        # red team 13: one decode request, where an s past int32 saturated to 2**31 - 1
+        # before the checks is a valid call (elsewhere a running sum or kv still overflows)
+        _case(_call("decode", [7], [2]), width=3, page=1),
     ]
 
 

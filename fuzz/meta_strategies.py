@@ -243,9 +243,28 @@ def named_meta_cases() -> dict[str, MetaCase]:
     for bs in (33, 129, 1025, 16385):  # one past a block of requests, in the other modes
         for mode in MODES[1:]:
             cases[f"bs {bs}, {mode}"] = _big(bs, mode)
+    cases.update(_round13_cases())
     cases.update(_round8_cases())
     cases.update(_round9_cases())
     return cases
+
+
+def _round13_cases() -> dict[str, MetaCase]:
+    """Red-team round 13 (value-level coincidences): a batch of the largest capture with no
+    rows (a kernel that still writes row 0 there), and a running sum that lands exactly on
+    -2**31, valid (a clamp to -(2**31 - 1) "to stay inside int32")."""
+    bs = 16_384
+    s = [(i * 7) % 50 + 1 for i in range(bs)]
+    r = [(i * 5) % (bs + 2) for i in range(bs)]
+    return {
+        "bs 16384, draft_extend_var, every extend 0": _case(
+            _call("draft_extend_var", s, r, [0] * bs, pool=bs + 2, columns=1), width=1
+        ),
+        "dsa_cu_seqlens_k exactly -2**31 (32,768, then 65,537 rows of kv 0)": _case(
+            _call("draft_extend_var", [32_768, 0], [1, 0], [1, 65_537], topk=INT32_MAX),
+            width=1,
+        ),
+    }
 
 
 def _round8_cases() -> dict[str, MetaCase]:
