@@ -365,6 +365,10 @@ def _corner_cases() -> dict[str, MetaCase]:
         "draft_extend_var, s = 2**31 - 1": _case(
             c("draft_extend_var", [INT32_MAX, 0], [1, 0], [2, 1], topk=100)
         ),
+        # red team 13: s + 1 taken in int32 only where the extends are int64
+        "draft_extend_var, s = 2**31 - 1 in int32, extends int64": _case(
+            c("draft_extend_var", [INT32_MAX, 0], [1, 0], [1, 2], topk=5, ext_layout=I64)
+        ),
         "T = 257 rows (a tile of 64, 128 or 256 and one row)": _case(
             c("draft_extend_var", [300, 40, 500], [2, 0, 1], [200, 0, 57], topk=250),
             width=3,
