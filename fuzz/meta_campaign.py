@@ -17,7 +17,7 @@ import fuzz.meta_entry  # noqa: F401  (registers the decoder of metadata entries
 from fuzz.book import BUDGET_ENDED, Book, is_fault_kind, json_leaves
 from fuzz.campaign import Campaign
 from fuzz.harness import Finding
-from fuzz.meta_case import MetaCase
+from fuzz.meta_case import POISON, MetaCase
 from fuzz.meta_contract import named_bad_cases
 from fuzz.meta_entry import MAX_CALLS
 from fuzz.meta_harness import reproduce_meta, run_meta
@@ -118,15 +118,27 @@ class MetaBook(Book):
             case = folded(prior, failure.case)
             if case is None:
                 continue
-            got = self.alone(case, None, failure.signature)
+            got = self._fold_alone(case, failure)
             if got is not None:
                 return case, got
         return None
 
+    def _fold_alone(self, case: MetaCase, failure):
+        """`alone` for a folded case: the failure's signature, or, for a cell left poisoned
+        (never written), the same buffer's `stale` (the earlier calls wrote it first; red-team
+        13's page tables skipped when a call repeats on the same buffers)."""
+        m = failure.mismatch
+        if not (m.kind == "values" and m.got == POISON):
+            return self.alone(case, None, failure.signature)
+        for _, w in self._workers_of(failure.signature):
+            w.fresh()
+        stale = replace(m, kind="stale").signature
+        return self._reproduce(case, None, failure.signature, confirm=True, also=(stale,))
+
     def shrink_case(self, failure, fails, budget: float):
         return shrink(failure.case, fails, budget, envelope=self.c.envelope)
 
-    def _reproduce(self, case, fault, sig: str, *, confirm: bool, before=()):
+    def _reproduce(self, case, fault, sig: str, *, confirm: bool, before=(), also=()):
         impl = self.impl_of(sig)
         return reproduce_meta(
             case,
@@ -140,6 +152,7 @@ class MetaBook(Book):
             confirm=confirm,
             fault=fault,
             before=before,
+            also=also,
         )
 
 

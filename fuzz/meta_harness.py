@@ -299,9 +299,10 @@ def reproduce_meta(
     confirm: bool = True,
     fault=None,
     before: list[dict] | tuple = (),
+    also: tuple[str, ...] = (),
 ) -> Finding | None:
-    """Does `case` (broken by `fault`, if given) still fail with `signature`? (shrinking,
-    minimise and replay ask this)."""
+    """Does `case` (broken by `fault`, if given) still fail with `signature` (or one of
+    `also`)? (shrinking, minimise and replay ask this)."""
     if fault is not None:
         from fuzz.meta_contract import fault_problem
 
@@ -325,5 +326,5 @@ def reproduce_meta(
     finally:
         for _, w in candidates:
             w.confirm = True
-    same = [f for f in found if f.mismatch.signature == signature]
+    same = [f for f in found if f.mismatch.signature in (signature, *also)]
     return same[0] if same else None

@@ -21,6 +21,7 @@ from book_doubles import campaign_double
 from fuzz.book import Failure
 from fuzz.compare import Mismatch
 from fuzz.meta_campaign import FOLDED, MetaBook, folded
+from fuzz.meta_case import POISON
 from fuzz.meta_entry import MAX_CALLS, decode_meta_case
 from fuzz.meta_strategies import named_meta_cases
 
@@ -105,6 +106,43 @@ def test_without_a_fold_that_fails_the_prefix_search_goes_on() -> None:
     got = _fail(book, others)
     assert book.tries == [folded(ONE, GROWS)]
     assert got["reproduced_alone"] is False and book.saved[-1][1] != FOLDED
+
+
+class StaleFoldBook(FoldBook):
+    """Its fresh-worker runs of the fold fail as `stale` on the buffer the failure left
+    poisoned: the earlier calls wrote it first, and the failing call skipped it again."""
+
+    def _workers_of(self, sig):
+        return [("cand:fn", SimpleNamespace(fresh=lambda: None))]
+
+    def alone(self, case, fault, sig):
+        return None  # with the failure's own signature, no fold fails
+
+    def _reproduce(self, case, fault, sig, *, confirm, before=(), also=()):
+        if case == self.needs and self.stale.signature in also:
+            return SimpleNamespace(mismatch=self.stale)
+        return None
+
+
+def test_a_cell_never_written_folds_as_stale_on_the_same_buffer() -> None:
+    """Red-team 13's page tables skipped when a call repeats on the same buffers: alone, a
+    cell the failing call never wrote holds the poison; folded, the earlier call's value."""
+    others = [{"op": "metadata", "case": ONE.to_json()}]
+    book = StaleFoldBook(folded(ONE, GROWS), others)
+    book.stale = Mismatch("cand:fn", "stale", "page_table_1", cause="[0, 0] left from call 1")
+    f = Failure("", None, GROWS, None, None)
+    f.mismatch = Mismatch("cand:fn", "values", "page_table_1", got=POISON, cause="poison")
+    f.signature, f.past = f.mismatch.signature, (others, 0)
+    book._not_alone(f)
+    assert book.saved[-1] == (folded(ONE, GROWS), FOLDED, None)
+    assert f.mismatch.kind == "stale" and f.reproduced_alone
+    other = StaleFoldBook(folded(ONE, GROWS), others)  # another wrong value: not its twin
+    other.stale = book.stale
+    g = Failure("", None, GROWS, None, None)
+    g.mismatch = Mismatch("cand:fn", "values", "page_table_1", got=5, cause="5")
+    g.signature, g.past = g.mismatch.signature, (others, 0)
+    other._not_alone(g)
+    assert other.saved[-1][1] != FOLDED and not g.reproduced_alone
 
 
 @pytest.mark.slow
