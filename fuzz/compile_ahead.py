@@ -239,7 +239,7 @@ def call(fn, item: dict, device: str) -> None:
         else:
             fn(*case.tensors(device), case.nsa_index_topk)
         return
-    from fuzz.meta_case import MetaCase
+    from fuzz.meta_case import MetaCase, poison_again
     from fuzz.meta_contract import faulty_call
     from fuzz.meta_worker import call_candidate
 
@@ -251,6 +251,8 @@ def call(fn, item: dict, device: str) -> None:
     args = None
     for k, c in enumerate(case.calls):
         args = case.call_args(k, device, args)
+        if case.repoison and k:
+            poison_again(out)
         call_candidate(fn, case, c, args, out)
 
 

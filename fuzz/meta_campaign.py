@@ -59,6 +59,11 @@ def folded(prior: MetaCase, case: MetaCase) -> MetaCase | None:
     return replace(case, calls=calls, width=width)
 
 
+def _poisoned(m) -> bool:
+    """A wrong value that is the poison: a cell the failing call never wrote."""
+    return m.kind == "values" and m.got == POISON
+
+
 def _own(page: int, case: MetaCase) -> int | None:
     """A page size as a call of `case` holds it: None where it is the case's."""
     return None if page == case.page_size else page
@@ -118,9 +123,12 @@ class MetaBook(Book):
             case = folded(prior, failure.case)
             if case is None:
                 continue
-            got = self._fold_alone(case, failure)
-            if got is not None:
-                return case, got
+            # A cell left poisoned may need new buffers at the same address (the earlier
+            # case's own, freed), not its values: the same buffers poisoned again.
+            for fold in (case, replace(case, repoison=True))[: 1 + _poisoned(failure.mismatch)]:
+                got = self._fold_alone(fold, failure)
+                if got is not None:
+                    return fold, got
         return None
 
     def _fold_alone(self, case: MetaCase, failure):
@@ -128,7 +136,7 @@ class MetaBook(Book):
         (never written), the same buffer's `stale` (the earlier calls wrote it first; red-team
         13's page tables skipped when a call repeats on the same buffers)."""
         m = failure.mismatch
-        if not (m.kind == "values" and m.got == POISON):
+        if not _poisoned(m):
             return self.alone(case, None, failure.signature)
         for _, w in self._workers_of(failure.signature):
             w.fresh()

@@ -252,6 +252,13 @@ class MetaCall:
         return " ".join(parts)
 
 
+def poison_again(out) -> None:
+    """Every buffer's whole storage back to the poison, in place (a case's `repoison`)."""
+    for t in out:
+        if t is not None:
+            torch.empty(0, dtype=t.dtype, device=t.device).set_(t.untyped_storage()).fill_(POISON)
+
+
 def _refilled(previous, t):
     """`previous` with `t`'s storage copied in, where both are tensors of one dtype, device,
     shape, strides, offset and storage size; else `t`."""
@@ -284,7 +291,10 @@ class MetaCase:
     stride 1, `table_pad` spare rows). `table_extra`: both page tables have that many
     columns more than the call needs (SGLang allocates them for the longest context), all
     outside the region. `out` ("buffers" or "none") and `validate` say how the built-ins
-    are called; a candidate always writes into the buffers.
+    are called; a candidate always writes into the buffers. `repoison`: every buffer's
+    storage is poisoned again before each call after the first (`poison_again`), as new
+    buffers landing at the same address would be: a kernel that skips work on state keyed
+    on the address leaves poison there, in one case (the fold's, fuzz/meta_campaign.py).
     """
 
     calls: tuple[MetaCall, ...]
@@ -302,6 +312,7 @@ class MetaCase:
     vec_strides: tuple[int, ...] = ()
     table_extra: int = 0
     refill: bool = False
+    repoison: bool = False
 
     @property
     def bs(self) -> int:
@@ -449,6 +460,7 @@ class MetaCase:
         unusual += self.table_extra != 0
         unusual += sum(s != 1 for s in self.col_step) + sum(self.table_transposed)
         unusual += len(set(self.vec_strides)) > 1
+        unusual += self.repoison
         values = sum(
             sum(c.seq_lens) + sum(c.extend_seq_lens or ()) + sum(c.req_pool_indices) for c in calls
         )
@@ -477,6 +489,8 @@ class MetaCase:
             odd["table_extra"] = self.table_extra
         if self.refill:
             odd["refill"] = True
+        if self.repoison:
+            odd["repoison"] = True
         return {
             "calls": [c.to_json() for c in self.calls],
             "width": self.width,
@@ -503,6 +517,7 @@ class MetaCase:
             "validate",
             "table_extra",
             "refill",
+            "repoison",
         )
         lists = ("col_step", "table_transposed", "vec_strides")
         return cls(
@@ -523,6 +538,8 @@ class MetaCase:
             head += f" page tables {self.table_extra} columns wider than needed"
         if self.refill:
             head += " inputs refilled in place between calls (the same tensors)"
+        if self.repoison:
+            head += " buffers poisoned again before each call (new ones at the same address)"
         if self.odd_tables:
             tables = []
             for name, step, t in zip(FIELDS[5:], self.col_step, self.table_transposed):

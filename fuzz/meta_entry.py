@@ -74,6 +74,7 @@ class _Case(msgspec.Struct, forbid_unknown_fields=True):
     vec_strides: Annotated[list[Step], msgspec.Meta(min_length=5, max_length=5)] | None = None
     table_extra: Small = 0
     refill: bool = False
+    repoison: bool = False
 
 
 def _layout(where: str, values: list[int], lay: _Layout) -> Layout:
@@ -148,6 +149,7 @@ def decode_meta_case(raw: bytes, *, max_total: int, where: str = "case") -> Meta
         tuple(c.vec_strides or ()),
         c.table_extra,
         c.refill,
+        c.repoison,
     )
     try:
         case.expected()  # the contract's value rules (sums in int32, kv in range)

@@ -14,7 +14,7 @@ import torch
 from fuzz.answers import Answer, raised_cause
 from fuzz.harness import PLUGIN_FAULTS, Finding, HarnessError, Tally
 from fuzz.isolation import worker_items
-from fuzz.meta_case import FIELDS, MetaCase
+from fuzz.meta_case import FIELDS, MetaCase, poison_again
 from fuzz.meta_judge import MetaMismatch, Plan, fault_storages, judge_error, judge_sequence, plan
 from fuzz.meta_worker import storages
 
@@ -82,6 +82,8 @@ def run_builtin(name: str, case: MetaCase, p: Plan, device) -> MetaMismatch | No
     args = None
     for k, call in enumerate(case.calls):
         args = case.call_args(k, device, args)
+        if case.repoison and k:
+            poison_again(out)
         try:
             _builtin(name, call, case, args, out=out)
             if torch.device(device).type == "cuda":

@@ -51,6 +51,7 @@ class Plan:
     expected: list  # reference.MetadataLists per call
     widths: tuple[int, ...] = ()  # each call's width (page_table_1's region columns)
     pages: tuple[int, ...] = ()  # each call's real_page_table region columns
+    repoison: bool = False  # every call starts from `start` (MetaCase.repoison)
 
 
 def plan(case: MetaCase, expected: list | None = None) -> Plan:
@@ -63,7 +64,8 @@ def plan(case: MetaCase, expected: list | None = None) -> Plan:
     want = expected if expected is not None else case.expected()
     n = range(len(case.calls))
     widths = tuple(case.call_width(k) for k in n)
-    return Plan(out, start, inputs, want, widths, tuple(case.call_pages(k) for k in n))
+    pages = tuple(case.call_pages(k) for k in n)
+    return Plan(out, start, inputs, want, widths, pages, case.repoison)
 
 
 def after_call(p: Plan, before: dict[str, np.ndarray], k: int) -> dict[str, np.ndarray]:
@@ -201,7 +203,7 @@ def judge_sequence(impl: str, p: Plan, calls: list[dict[str, np.ndarray]]) -> Me
         found = judge_call(impl, p, k, before, got)
         if found is not None:
             return found
-        before = {n: got[n] for n in before}
+        before = p.start if p.repoison else {n: got[n] for n in before}
     return None
 
 

@@ -27,7 +27,7 @@ def reproducer(entry, comment) -> str:
         "import nsa_meta",
         "import torch",
         "",
-        "from fuzz.meta_case import MetaCase",
+        "from fuzz.meta_case import MetaCase, poison_again",
         "from fuzz.meta_harness import storage_arrays",
         "from fuzz.meta_judge import judge_sequence, plan",
         "",
@@ -39,6 +39,8 @@ def reproducer(entry, comment) -> str:
         "args = None",
         "for k, call in enumerate(case.calls):",
         "    args = case.call_args(k, device, args)  # refill: the previous inputs, rewritten",
+        "    if case.repoison and k:  # new buffers at the same address",
+        "        poison_again(out)",
     ]
     if not builtin:
         lines.append(

@@ -235,6 +235,7 @@ def _canonical_case(s: _Search) -> None:
     s.take(replace(s.best, vec_strides=()))
     s.take(replace(s.best, vec_stride=1, offset=0, table_pad=0, table_extra=0))
     s.take(replace(s.best, refill=False))  # new input tensors each call, if it still fails
+    s.take(replace(s.best, repoison=False))  # the buffers as the last call left them
     if s.env.next_n is None or 1 in s.env.next_n:  # every call at once (see _tied)
         s.take(_with_each(s.best, tuple(range(len(s.best.calls))), lambda c: replace(c, next_n=1)))
     for page in (1, 2):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from fuzz.meta_case import FIELDS, INPUTS, MetaCase
+from fuzz.meta_case import FIELDS, INPUTS, MetaCase, poison_again
 from fuzz.pinned import ours
 
 
@@ -62,6 +62,8 @@ def run_item(runner, item: dict) -> tuple[dict, list]:
         try:
             with ours():
                 args = case.call_args(k, runner.device, args, built)
+                if case.repoison and k:
+                    poison_again(out)
         except Exception as exc:  # ours: the parent must not judge it
             return {"status": "harness-error", "message": f"refilling inputs: {exc!r}"}, []
         _, raised, seconds = runner.call(partial(call_candidate, runner.fn, case, call, args, out))

@@ -11,7 +11,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, Phase, find, given, seed, settings
 
 import nsa_meta
-from fuzz.meta_case import MetaCase
+from fuzz.meta_case import MetaCase, poison_again
 from fuzz.meta_harness import storage_arrays
 from fuzz.meta_judge import MetaMismatch, judge_sequence, plan
 from fuzz.meta_strategies import meta_cases
@@ -86,6 +86,8 @@ def judged_here(fn, case: MetaCase, impl: str = "rt") -> MetaMismatch | None:
     args = None
     for k, call in enumerate(case.calls):
         args = case.call_args(k, "cpu", args)
+        if case.repoison and k:
+            poison_again(out)
         call_candidate(fn, case, call, args, out)
         calls.append(storage_arrays(out, args))
     return judge_sequence(impl, plan(case), calls)

@@ -273,7 +273,10 @@ def test_a_candidate_that_hangs_after_calls_is_a_hang_saved_with_them(tmp_path: 
     and replay shows it; the built-ins pass the entry."""
     spec, limits = f"{HOSTILE}:hangs_after_two_calls", ("--timeout", 0.5, "--confirm-seconds", 2)
     corpus_dir = tmp_path / "corpus"
-    r = _fuzz("run", "--candidate", spec, "--seconds", 30, "--max-failures", 1, "--seed", 0,
+    # 60 s: each worker of its opening hangs after two calls (a timeout, a confirmation and a
+    # fresh worker each); on a loaded 2-core machine the hang came at 25 s of 30, and the
+    # search for the calls it needs had too little left (CI of stop 25)
+    r = _fuzz("run", "--candidate", spec, "--seconds", 60, "--max-failures", 1, "--seed", 0,
               "--corpus", corpus_dir, *limits)  # fmt: skip
     assert r.returncode == 1, r.stdout + r.stderr
     assert "hang" in r.stdout and "it hangs after calls before it in the same process" in r.stdout

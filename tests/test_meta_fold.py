@@ -17,12 +17,15 @@ from types import SimpleNamespace
 
 import pytest
 from book_doubles import campaign_double
+from meta_fuzz_helpers import judged_here, torch_candidate
 
 from fuzz.book import Failure
 from fuzz.compare import Mismatch
 from fuzz.meta_campaign import FOLDED, MetaBook, folded
 from fuzz.meta_case import POISON
 from fuzz.meta_entry import MAX_CALLS, decode_meta_case
+from fuzz.meta_harness import run_builtin
+from fuzz.meta_judge import plan
 from fuzz.meta_strategies import named_meta_cases
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,8 +77,11 @@ class FoldBook(MetaBook):
         self.tries.append(case)
         return SimpleNamespace(mismatch=self.mismatch) if case == self.needs else None
 
-    def _reproduce(self, case, fault, sig, *, confirm, before=()):
-        return None  # no prefix in a fresh worker shows it (an address-keyed state)
+    def _reproduce(self, case, fault, sig, *, confirm, before=(), also=()):
+        if before:
+            return None  # no prefix in a fresh worker shows it (an address-keyed state)
+        self.tries.append(case)  # a fold of a cell left poisoned (MetaBook._fold_alone)
+        return SimpleNamespace(mismatch=self.mismatch) if case == self.needs else None
 
     def _save(self, mismatch, case, fault, *, original, note=None, before=None, **kw):
         self.saved.append((case, note, before))
@@ -143,6 +149,52 @@ def test_a_cell_never_written_folds_as_stale_on_the_same_buffer() -> None:
     g.signature, g.past = g.mismatch.signature, (others, 0)
     other._not_alone(g)
     assert other.saved[-1][1] != FOLDED and not g.reproduced_alone
+
+
+def _skips_repeats(seen: dict):
+    """Red-team 13's page tables skipped when a call's slots repeat on buffers at the same
+    address (the tiny twin of bug_state_pt_skip_same_slots)."""
+
+    def fn(**kw):
+        out = kw["out"]
+        key = (tuple(kw["req_pool_indices"].tolist()), kw["width"], kw["page_size"])
+        if seen.get(out.page_table_1.data_ptr()) == key:
+            kw = {**kw, "out": out._replace(page_table_1=out.page_table_1.clone())}
+        seen[out.page_table_1.data_ptr()] = key
+        return torch_candidate(**kw)
+
+    return fn
+
+
+def test_a_repoisoned_case_poisons_every_buffer_again_before_each_later_call() -> None:
+    twice = replace(ONE, calls=ONE.calls * 2)
+    again = replace(twice, repoison=True)
+    assert judged_here(torch_candidate, again) is None  # correct: every region rewritten
+    assert judged_here(_skips_repeats({}), twice) is None  # the same buffers hold its values
+    m = judged_here(_skips_repeats({}), again)
+    assert m is not None and m.kind == "values" and m.got == POISON and "(call 2)" in m.cause
+    assert "poisoned again" in again.describe()
+    assert decode_meta_case(json.dumps(again.to_json()).encode(), max_total=2**22) == again
+    assert "repoison" not in twice.to_json()  # older entries' bytes are unchanged
+    for name in ("torch", "triton"):
+        assert run_builtin(name, again, plan(again), "cpu") is None
+
+
+def test_a_cell_left_poisoned_folds_with_the_buffers_poisoned_again() -> None:
+    """When the earlier case wrote the same values, only new buffers at the same address
+    show a skipped write: the fold poisons the same buffers again before the case's calls
+    (before: a prefix of calls whose replay depended on the allocator)."""
+    others = [{"op": "metadata", "case": ONE.to_json()}]
+    needs = replace(folded(ONE, GROWS), repoison=True)
+    book = FoldBook(needs, others)
+    book.mismatch = Mismatch("cand:fn", "values", "page_table_1", got=POISON, cause="poison")
+    f = Failure(book.mismatch.signature, book.mismatch, GROWS, None, None)
+    f.past = (others, 0)
+    book._workers_of = lambda sig: [("cand:fn", SimpleNamespace(fresh=lambda: None))]
+    book._not_alone(f)
+    assert book.tries[-1] == needs and book.saved[-1] == (needs, FOLDED, None)
+    plain = FoldBook(needs, others)  # a wrong value that is not the poison: no such fold
+    assert _fail(plain, others)["reproduced_alone"] is False and needs not in plain.tries
 
 
 @pytest.mark.slow
