@@ -37,6 +37,17 @@ def poisoned(bs_cap=4, rows_cap=8, cols=4, page_size=1, **over) -> Metadata:
     return out._replace(**over)
 
 
+def exact(bs, T, width, page_size=1) -> Metadata:
+    """Buffers of exactly the contract's sizes (no spare row or column)."""
+    return poisoned(bs, T, width, page_size)
+
+
+def decode_batch(fn, bs: int) -> bool:
+    """A decode call of `bs` requests (s = 1, pool slots 0, 1, 2, ...) into exact buffers."""
+    r = t([i % 3 for i in range(bs)])
+    return v2_ok(fn, "decode", t([1] * bs), r, out=exact(bs, bs, 2))
+
+
 def pool(n=3, cols=4, base=0) -> torch.Tensor:
     """req_to_token [n, cols]: row i holds base + 10 * i + c (distinct, >= 0)."""
     return base + 10 * torch.arange(n, dtype=I32)[:, None] + torch.arange(cols, dtype=I32)

@@ -11,27 +11,15 @@ import random
 
 import torch
 from meta_fuzz_helpers import benchmark_module
-from redteam_checks import poisoned, pool, t
+from redteam_checks import decode_batch, poisoned, pool, t
 from redteam_checks import v2_ok as ok
 
 import reference
-from nsa_meta import Metadata
 
 M = benchmark_module("redteam13_mutants")
 I32, I64 = torch.int32, torch.int64
 VAR, DE, TV, DEC = "draft_extend_var", "draft_extend", "target_verify", "decode"
 INT32_MAX = 2**31 - 1
-
-
-def exact(bs, T, width, page_size=1) -> Metadata:
-    """Buffers of exactly the contract's sizes (no spare row or column)."""
-    return poisoned(bs, T, width, page_size)
-
-
-def decode_batch(fn, bs: int) -> bool:
-    """A decode call of `bs` requests (s = 1, pool slots 0, 1, 2, ...) into exact buffers."""
-    r = t([i % 3 for i in range(bs)])
-    return ok(fn, DEC, t([1] * bs), r, out=exact(bs, bs, 2))
 
 
 def rejects(fn, exc, name, mode=DEC, s=None, r=None, *, topk=5, width=2, page_size=1,
