@@ -22,6 +22,7 @@ from fuzz.compare import Mismatch
 from fuzz.entry import MAX_BEFORE, CorpusError, decode
 from fuzz.isolation import HISTORY_FIRST, HISTORY_LAST, History, IsolatedCandidate
 from fuzz.summary import failure_state
+from tests.cli_here import fuzz_here
 
 ROOT = Path(__file__).resolve().parents[1]
 HOSTILE = ROOT / "tests" / "candidates" / "hostile.py"
@@ -212,6 +213,27 @@ def test_a_prefix_runs_first_in_a_fresh_worker_and_only_the_case_is_answered() -
 
 
 # --- the CLI, end to end ---------------------------------------------------------------------------
+
+
+def test_a_replay_after_calls_that_passes_is_tried_again_in_fresh_workers(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """Where the calls before a case left the process decides whether it fails (a buffer's
+    address): one passing replay proved nothing. The candidate bakes its first top-k only in
+    every second process: the first fresh worker passes, the second fails."""
+    monkeypatch.setenv("NSA_TEST_PROCESS_COUNTER", str(tmp_path / "processes"))
+    spec = f"{HOSTILE}:bakes_topk_every_second_process"
+    m = Mismatch("hostile:bakes_topk_every_second_process", "values", "nsa_cache_seqlens")
+    path = corpus.save(tmp_path / "c", m, CASE, None, device="cpu", seed=0, spec=spec,
+                       note=after_calls(1), before=[item(OTHER)])  # fmt: skip
+    replay = fuzz_here("replay", "--candidate", spec, path)
+    assert replay.returncode == 1, replay.stdout
+    assert "after the 1 call(s) saved before it; failing on try 2 of 3" in replay.stdout
+    (tmp_path / "processes").write_text("1")  # the next fresh worker bakes first: try 1
+    again = fuzz_here("replay", "--candidate", spec, path)
+    assert again.returncode == 1 and "failing on try 1 of 3" in again.stdout, again.stdout
+    plain = fuzz_here("replay", path)  # the built-ins: no calls before it, one try
+    assert plain.returncode == 0 and "tries" not in plain.stdout, plain.stdout
 
 
 def _fuzz(*args: object) -> subprocess.CompletedProcess:

@@ -289,3 +289,17 @@ def bakes_topk(extend_seq_lens, seq_lens, nsa_index_topk):
     a fresh process, every call is right (tests/test_history.py)."""
     topk = _BAKED.setdefault("topk", nsa_index_topk)
     return _correct(extend_seq_lens, seq_lens, topk)
+
+
+def bakes_topk_every_second_process(extend_seq_lens, seq_lens, nsa_index_topk):
+    """`bakes_topk`, but only in every second process that calls it (a counter in the file
+    named by NSA_TEST_PROCESS_COUNTER): a failure after calls that a replay in one fresh
+    worker may miss (tests/test_history.py)."""
+    if "on" not in _BAKED:
+        path = os.environ["NSA_TEST_PROCESS_COUNTER"]
+        n = int(open(path).read() or 0) + 1 if os.path.exists(path) else 1
+        with open(path, "w") as f:
+            f.write(str(n))
+        _BAKED["on"] = n % 2 == 0
+    topk = _BAKED.setdefault("topk", nsa_index_topk) if _BAKED["on"] else nsa_index_topk
+    return _correct(extend_seq_lens, seq_lens, topk)
