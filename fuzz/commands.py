@@ -348,13 +348,43 @@ def _replay_targets(args) -> list[Path]:
     return [seeds_dir()] + ([Path("corpus")] if Path("corpus").is_dir() else [])
 
 
+def _replay_once(entry, before, builtins, workers, device, tally, args) -> list:
+    """One replay of `entry` (its calls `before` first, in a fresh worker): the findings."""
+    from fuzz.harness import run_one
+
+    if entry.op == "metadata":
+        from fuzz.meta_harness import run_meta
+
+        bad = [(entry.case, entry.fault)] if entry.fault else []
+        return run_meta(
+            [] if bad else [entry.case],
+            [b for b in builtins if b in META_IMPLS],
+            workers,
+            device,
+            tally,
+            slow_is_failure=args.slow_is_failure,
+            bad=bad,
+            before=before,
+        )
+    return run_one(
+        entry.case,
+        entry.fault,
+        builtins,
+        workers,
+        device,
+        tally,
+        slow_is_failure=args.slow_is_failure,
+        before=before,
+    )
+
+
 def cmd_replay(args) -> int:
     check_candidates(args.candidate)
     cli_envelope(args)
     targets = _replay_targets(args)
     device = setup_device(args.device)
     from fuzz import corpus
-    from fuzz.harness import Tally, run_one
+    from fuzz.harness import Tally
     from fuzz.summary import printable
 
     builtins = args.impl if args.impl is not None else list(IMPL_NAMES)
@@ -403,31 +433,7 @@ def cmd_replay(args) -> int:
             tries, failing_try = REPLAY_TRIES_AFTER_CALLS if before and workers else 1, 0
             try:
                 for attempt in range(1, tries + 1):
-                    if entry.op == "metadata":
-                        from fuzz.meta_harness import run_meta
-
-                        bad = [(entry.case, entry.fault)] if entry.fault else []
-                        findings = run_meta(
-                            [] if bad else [entry.case],
-                            [b for b in builtins if b in META_IMPLS],
-                            workers,
-                            device,
-                            tally,
-                            slow_is_failure=args.slow_is_failure,
-                            bad=bad,
-                            before=before,
-                        )
-                    else:
-                        findings = run_one(
-                            entry.case,
-                            entry.fault,
-                            builtins,
-                            workers,
-                            device,
-                            tally,
-                            slow_is_failure=args.slow_is_failure,
-                            before=before,
-                        )
+                    findings = _replay_once(entry, before, builtins, workers, device, tally, args)
                     if findings:
                         failing_try = attempt
                         break

@@ -3,6 +3,8 @@ and the check that a candidate wrote exactly the oracle's region (reference.meta
 
 from __future__ import annotations
 
+import random
+
 import torch
 
 import reference
@@ -46,6 +48,25 @@ def decode_batch(fn, bs: int) -> bool:
     """A decode call of `bs` requests (s = 1, pool slots 0, 1, 2, ...) into exact buffers."""
     r = t([i % 3 for i in range(bs)])
     return v2_ok(fn, "decode", t([1] * bs), r, out=exact(bs, bs, 2))
+
+
+def strided(values: list[int], dtype, rng: random.Random) -> torch.Tensor:
+    """`values` as int32/int64, contiguous or a step-2 view with an offset."""
+    if values and rng.random() < 0.5:
+        base = torch.full((2 * len(values) + 1,), 9, dtype=dtype)
+        base[1::2] = torch.tensor(values, dtype=dtype)
+        return base[1::2]
+    return torch.tensor(values, dtype=dtype)
+
+
+def wrong_only_on_trigger(module, scenario, name: str) -> None:
+    """`module.bug_NAME` right on every call of `scenario` but its last (the trigger), and
+    `module.correct` right on all of them; `module.reset()` before each."""
+    module.reset()
+    got = scenario(getattr(module, f"bug_{name}"))
+    assert got == [True] * (len(got) - 1) + [False], f"bug_{name}: {got}"
+    module.reset()
+    assert scenario(module.correct) == [True] * len(got), f"correct on bug_{name}'s scenario"
 
 
 def pool(n=3, cols=4, base=0) -> torch.Tensor:

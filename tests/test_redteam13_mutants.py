@@ -11,7 +11,7 @@ import random
 
 import torch
 from meta_fuzz_helpers import benchmark_module
-from redteam_checks import decode_batch, poisoned, pool, t
+from redteam_checks import decode_batch, poisoned, pool, strided, t, wrong_only_on_trigger
 from redteam_checks import v2_ok as ok
 
 import reference
@@ -246,24 +246,10 @@ def test_every_bug_has_a_scenario_and_a_hunt_entry():
 
 def test_every_bug_is_wrong_only_on_its_trigger():
     for name in BUGS:
-        scenario = globals()[f"s_{name}"]
-        M.reset()
-        got = scenario(getattr(M, f"bug_{name}"))
-        assert got == [True] * (len(got) - 1) + [False], f"bug_{name}: {got}"
-        M.reset()
-        assert scenario(M.correct) == [True] * len(got), f"correct on bug_{name}'s scenario"
+        wrong_only_on_trigger(M, globals()[f"s_{name}"], name)
 
 
 # -- the correct candidate on varied inputs -----------------------------------------------
-
-
-def _strided(values: list[int], dtype, rng: random.Random) -> torch.Tensor:
-    """`values` as int32/int64, contiguous or a step-2 view with an offset."""
-    if values and rng.random() < 0.5:
-        base = torch.full((2 * len(values) + 1,), 9, dtype=dtype)
-        base[1::2] = torch.tensor(values, dtype=dtype)
-        return base[1::2]
-    return torch.tensor(values, dtype=dtype)
 
 
 def test_correct_matches_the_oracle_on_varied_inputs():
@@ -281,8 +267,8 @@ def test_correct_matches_the_oracle_on_varied_inputs():
         r = [rng.choice([0, 3, 3, 1]) for _ in range(bs)]
         out = shared if P == 3 and rng.random() < 0.7 else poisoned(40, 300, 130, P)
         assert ok(
-            M.correct, mode, _strided(seq, rng.choice([I32, I64]), rng),
-            _strided(r, rng.choice([I32, I64]), rng), r2t,
+            M.correct, mode, strided(seq, rng.choice([I32, I64]), rng),
+            strided(r, rng.choice([I32, I64]), rng), r2t,
             topk=rng.choice([0, 1, 3, 2048, INT32_MAX]), width=width, page_size=P, next_n=n,
-            ext=None if ext is None else _strided(ext, rng.choice([I32, I64]), rng), out=out,
+            ext=None if ext is None else strided(ext, rng.choice([I32, I64]), rng), out=out,
         ), (mode, seq, r, ext, width, P, n)  # fmt: skip
