@@ -51,4 +51,31 @@ elif probe:
     raise SystemExit(f"unknown PROBE {probe!r}")
 if probe:
     bench.Problem.check_against_oracle = lambda self, got: None
+if os.environ.get("DIAG"):
+    # Registers, spills and shared memory of each compiled variant (eager launches, no
+    # fast path), per bs and page size of draft_extend_var at W 2048, N 1; then the floor's.
+    import torch
+
+    kernel = metadata_triton._metadata_kernel
+    seen = []
+
+    def _launch(grid, args, constexprs):
+        warps = metadata_triton.num_warps(args[metadata_triton._I_BS], constexprs["VAR"])
+        seen.append((grid, warps, kernel[grid](*args, num_warps=warps, **constexprs)))
+
+    metadata_triton._launch = _launch
+    for bs in (512, 1024, 4096):
+        for page in (1, 64):
+            p = bench.Problem("draft_extend_var", bs, 1, 2048, page, "cuda", torch.Generator())
+            p.call("triton")()
+            grid, warps, k = seen[-1]
+            print(f"{probe or 'default'} bs {bs} P {page}: grid {grid[0]} warps {warps} "
+                  f"regs {k.n_regs} spills {k.n_spills} shared {k.metadata.shared}")
+    p = bench.Problem("draft_extend_var", 1024, 1, 2048, 1, "cuda", torch.Generator())
+    g = p.gather()
+    g()
+    k = bench._gather_kernel[(p.T, 2)](p.pool_row, p.req_to_token, p.out.page_table_1, 2048,
+                                         2048, 2048, BW=1024)
+    print(f"gather floor: regs {k.n_regs} spills {k.n_spills} shared {k.metadata.shared}")
+    sys.exit(0)
 sys.exit(bench.main())
