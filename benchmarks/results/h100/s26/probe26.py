@@ -69,13 +69,16 @@ if os.environ.get("DIAG"):
             p = bench.Problem("draft_extend_var", bs, 1, 2048, page, "cuda", torch.Generator())
             p.call("triton")()
             grid, warps, k = seen[-1]
-            print(f"{probe or 'default'} bs {bs} P {page}: grid {grid[0]} warps {warps} "
-                  f"regs {k.n_regs} spills {k.n_spills} shared {k.metadata.shared}")
+            print(
+                f"{probe or 'default'} bs {bs} P {page}: grid {grid[0]} warps {warps} "
+                f"regs {k.n_regs} spills {k.n_spills} shared {k.metadata.shared}"
+            )
     p = bench.Problem("draft_extend_var", 1024, 1, 2048, 1, "cuda", torch.Generator())
     g = p.gather()
     g()
-    k = bench._gather_kernel[(p.T, 2)](p.pool_row, p.req_to_token, p.out.page_table_1, 2048,
-                                         2048, 2048, BW=1024)
+    k = bench._gather_kernel[(p.T, 2)](
+        p.pool_row, p.req_to_token, p.out.page_table_1, 2048, 2048, 2048, BW=1024
+    )
     print(f"gather floor: regs {k.n_regs} spills {k.n_spills} shared {k.metadata.shared}")
     sys.exit(0)
 sys.exit(bench.main())
