@@ -72,7 +72,6 @@ PLAN_CONSTANTS = (
     "SCALAR_REQS_VAR",
     "SUM_SCALAR",
     "EARLY_BS",
-    "EARLY_Q_BS",
     "WIDE_TILE",
     "MAX_BW",
 )
@@ -369,7 +368,7 @@ def main() -> int:
         metavar="NAME=INT",
         help="override a GPU plan constant of nsa_meta/metadata_triton.py (TARGET, TARGET_VAR, TARGET_VAR_BS, VAR_CELLS, TARGET_VAR_NARROW, NARROW_VAR_BS, TILE, "
         "SMALL_TILE, SMALL_BS, NUM_WARPS, SMALL_NUM_WARPS, BIG_NUM_WARPS, BIG_BS, MAX_SPLIT, SPLIT_ROWS, MIN_PAGE_PROGRAMS, SUM_BLOCK, SCALAR_REQS, SCALAR_SUB, "
-        "SCALAR_REQS_VAR, SUM_SCALAR, EARLY_BS, EARLY_Q_BS, WIDE_TILE, MAX_BW); repeatable",
+        "SCALAR_REQS_VAR, SUM_SCALAR, EARLY_BS, WIDE_TILE, MAX_BW); repeatable",
     )
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated modes")
     parser.add_argument("--bs", type=_ints, help="comma-separated batch sizes (GPU)")

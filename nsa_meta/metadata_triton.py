@@ -523,7 +523,6 @@ SCALAR_SUB = 128  # ... walked in sub-blocks of this many
 SCALAR_REQS_VAR = 128  # ... in draft_extend_var (extends loaded, more work a request)
 SUM_SCALAR = 1024  # scalar programs' loads of the requests before theirs
 EARLY_BS = 128  # draft_extend_var up to this bs, one tile a page program: early loads (EARLY)
-EARLY_Q_BS = 0  # ... up to this bs, real_page_table's cells loaded with the tile (EARLY_Q)
 MAX_BW = 1024  # columns of a tile at most while the tile holds several requests
 WIDE_TILE = 2048  # one row a request: a chunk of a few tiles becomes one tile up to this
 # (4 warps: 55 registers at 2048 elements, 96 at 4096, 217 at 8192)
@@ -731,9 +730,7 @@ def launch_args(
         "ONE_SUM_P": bs <= p["SUM_P"],
         "PAGE_SHIFT": _log2_or_minus_1(page_size),
         "EARLY": early,
-        "EARLY_Q": (early or (var and bs <= EARLY_Q_BS))
-        and has_rpt
-        and page_size * p["BQ"] >= chunk_w,
+        "EARLY_Q": early and has_rpt and page_size * p["BQ"] >= chunk_w,
     }
     # Page programs write only page-table rows: with none to write (bs 0, T 0, or no row
     # of capacity) launch none, else they would walk every column of the width for nothing.
