@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stop 26 call 3 (run with EARLY_Q_BS, a knob of 2f0 since reverted): draft_extend_var at page size 64: real_page_table's cells loaded with the
+# Stop 26 call 3 (run with EARLY_Q_BS, a knob of 1c301da, reverted in 9170bbd): draft_extend_var at page size 64: real_page_table's cells loaded with the
 # tile, before its stores (EARLY_Q at every bs: eq) against the default (only with EARLY,
 # bs <= 128), interleaved twice; bs 128-16384, W 2048 and 65536, N 1 and 4.
 set -u
