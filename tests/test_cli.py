@@ -79,18 +79,21 @@ def digest(tmp_path: Path, *args: object) -> str:
     return report["cases_digest"]
 
 
+@pytest.mark.slow
 def test_same_seed_same_cases_other_seed_other_cases(tmp_path: Path) -> None:
     first = digest(tmp_path / "a", "--seed", 3)
     assert digest(tmp_path / "b", "--seed", 3) == first
     assert digest(tmp_path / "c", "--seed", 4) != first
 
 
+@pytest.mark.slow
 def test_shards_run_different_cases(tmp_path: Path) -> None:
     zero = digest(tmp_path / "a", "--seed", 5, "--shard", "0/2")
     one = digest(tmp_path / "b", "--seed", 5, "--shard", "1/2")
     assert zero != one
 
 
+@pytest.mark.slow
 def test_workers_run_and_merge(tmp_path: Path) -> None:
     r, report = run(tmp_path, "--impl", "reference", "--max-cases", 60, "--workers", 2)
     assert r.returncode == 0, said(r)
@@ -164,6 +167,7 @@ def test_hanging_candidate_is_recorded_as_a_hang(tmp_path: Path) -> None:
     assert not any(Case.from_json(entry["case"]).extend_seq_lens)
 
 
+@pytest.mark.slow
 def test_aborting_candidate_is_recorded_as_a_crash(tmp_path: Path) -> None:
     spec = "tests/mutants.py:aborts_on_padded_request"
     r, report = run(tmp_path, "--seconds", 30, "--max-failures", 1, "--candidate", spec)

@@ -214,6 +214,7 @@ def test_report_merge_adds_counts_and_keeps_one_failure_per_signature() -> None:
 # --- the budget is a promise; nothing is left behind -----------------------------------------
 
 
+@pytest.mark.slow
 def test_a_candidate_whose_import_outlasts_the_budget_is_a_usage_error(tmp_path: Path) -> None:
     slow = tmp_path / "slow_import.py"
     slow.write_text("import time\ntime.sleep(60)\n\ndef fn(e, s, k):\n    return e, s\n")
@@ -301,6 +302,7 @@ def test_replay_of_a_mixed_corpus_asks_which_op_the_candidate_is() -> None:
         assert "TypeError" not in r.stdout + r.stderr, said(r)
 
 
+@pytest.mark.slow
 def test_cases_the_time_cut_off_are_not_counted_and_are_named(tmp_path: Path) -> None:
     """A candidate that could not answer every case before --seconds ended: the report
     counts only the cases it judged, and says how many it never answered (exit 0: the

@@ -75,6 +75,7 @@ def test_helpers_run_the_cases_the_worker_runs(tmp_path, monkeypatch, op, fn, na
     assert [d for d in worker if d not in ahead] == []
 
 
+@pytest.mark.slow
 def test_a_campaign_ends_its_helpers(tmp_path, monkeypatch):
     monkeypatch.setenv("NSA_RECORD", str(tmp_path / "record"))
     o = Options(
@@ -204,6 +205,7 @@ def test_dry_launches_compile_but_never_run(tmp_path, how, written):
     assert any((tmp_path / "cache").rglob("*.cubin"))
 
 
+@pytest.mark.slow
 def test_helpers_given_items_run_exactly_their_share(tmp_path, monkeypatch):
     """A replay's helpers: items h, h + H, ... each, then done; the items file is removed."""
     record = tmp_path / "record"

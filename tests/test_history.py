@@ -194,6 +194,7 @@ def test_a_refill_case_after_calls_before_makes_them_first(tmp_path: Path) -> No
 # --- a real worker --------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_prefix_runs_first_in_a_fresh_worker_and_only_the_case_is_answered() -> None:
     c = IsolatedCandidate(f"{HOSTILE}:bakes_topk", "cpu", timeout=30)
     try:
@@ -215,6 +216,7 @@ def test_a_prefix_runs_first_in_a_fresh_worker_and_only_the_case_is_answered() -
 # --- the CLI, end to end ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_replay_after_calls_that_passes_is_tried_again_in_fresh_workers(
     tmp_path: Path, monkeypatch
 ) -> None:

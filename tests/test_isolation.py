@@ -70,6 +70,7 @@ def findings(c: IsolatedCandidate, case: Case = CASE):
 # --- no process left behind ----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_forking_candidate_leaves_no_process_behind() -> None:
     with candidate("forks") as c:
         c.submit([{"case": case.to_json()} for case in (CASE, OTHER)])
@@ -178,6 +179,7 @@ def test_a_result_on_the_meta_device_is_the_wrong_device() -> None:
     assert found.mismatch.kind == "device" and found.mismatch.got == "meta"
 
 
+@pytest.mark.slow
 def test_junk_on_the_protocol_fd_is_a_protocol_failure() -> None:
     with candidate("junk_on_protocol_fd") as c:
         (answer,) = ask(c, CASE)
@@ -270,6 +272,7 @@ def test_our_own_fault_in_the_worker_is_a_harness_error() -> None:
 # --- hangs, confirmed ----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_slow_first_call_is_slow_not_a_hang() -> None:
     # confirm_timeout far above SLOW_SECONDS: a fresh worker on a loaded CI machine is slow.
     with candidate("slow_first_call", timeout=0.5, confirm_timeout=10.0) as c:
@@ -291,6 +294,7 @@ def test_a_true_hang_is_confirmed_in_a_fresh_worker() -> None:
     assert answer.cause == "no answer in 0.5 s, nor in 2 s in a fresh worker"
 
 
+@pytest.mark.slow
 def test_a_hang_after_calls_is_a_hang_though_the_case_answers_alone() -> None:
     """A candidate stuck from its third call in a process: the case re-run alone answers,
     but the worker that ran two calls before it never does. Before, the lone answer stood:
@@ -345,6 +349,7 @@ def test_the_call_clock_stops_while_compiling() -> None:
     assert progress[3] < 0.05 * 1e9 and clock.compiled_ns >= 0.05 * 1e9
 
 
+@pytest.mark.slow
 def test_time_outside_the_call_is_not_the_candidates() -> None:
     """Outputs that take seconds to read (harness time, after the call returned): with a
     0.3 s limit and a 1 s confirmation, before the worker timed the calls themselves, a
@@ -489,6 +494,7 @@ def interpreted(name: str, monkeypatch, small_work: int = 50):
         c.close()
 
 
+@pytest.mark.slow
 def test_a_large_case_the_interpreter_still_steps_through_is_too_slow_not_a_hang(
     monkeypatch, capsys
 ) -> None:
@@ -509,6 +515,7 @@ def test_a_large_case_the_interpreter_still_steps_through_is_too_slow_not_a_hang
     assert "TOO SLOW TO JUDGE k: still running after 2 s alone on bs 1" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_an_interpreted_kernel_that_stops_stepping_is_a_hang(monkeypatch) -> None:
     with interpreted("steps_then_stalls", monkeypatch) as c:
         (answer,) = ask(c, BIG)
@@ -516,6 +523,7 @@ def test_an_interpreted_kernel_that_stops_stepping_is_a_hang(monkeypatch) -> Non
     assert "the interpreter stopped stepping" in answer.cause
 
 
+@pytest.mark.slow
 def test_a_small_case_gets_no_longer_wait_even_while_stepping(monkeypatch) -> None:
     with interpreted("slow_kernel", monkeypatch, small_work=5000) as c:
         start = time.monotonic()
@@ -528,6 +536,7 @@ def test_a_small_case_gets_no_longer_wait_even_while_stepping(monkeypatch) -> No
     assert took < 8
 
 
+@pytest.mark.slow
 def test_spares_keep_fresh_workers_loading_and_go_with_close() -> None:
     # the search for the calls before a failure takes a fresh worker per try: several load
     # at once, the extra ones go when it ends, and all of them with close()

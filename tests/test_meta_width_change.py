@@ -123,6 +123,7 @@ def test_drawn_call_widths_stay_inside_the_buffers(case):
         assert c.width is None or len(case.calls) > 1  # a width change needs two calls
 
 
+@pytest.mark.slow
 def test_width_changes_are_drawn_both_ways():
     def grows_later(c: MetaCase) -> bool:
         return c.call_width(0) < max(map(c.call_width, range(len(c.calls))))

@@ -310,6 +310,7 @@ def campaign(
     return c.report(), c
 
 
+@pytest.mark.slow
 def test_a_planted_bug_in_the_second_batch_is_found_and_shrunk(tmp_path, monkeypatch) -> None:
     report, c = campaign(tmp_path, "wrong_on_poison", monkeypatch)
     assert report.errors == [] and report.exit_code() == 1
@@ -364,6 +365,7 @@ def test_a_bulk_case_stuck_only_behind_the_batch_is_a_hang_after_calls(
     assert "bulk batch(es) also ran in its worker" in failure["why_not_shrunk"], failure
 
 
+@pytest.mark.slow
 def test_a_garbled_reply_becomes_a_rerun_case_by_case(tmp_path, monkeypatch) -> None:
     real, seen, reruns = IsolatedCandidate.receive_bulk, [], []
 
@@ -416,6 +418,7 @@ def _last_case_with_tokens(b: bulk.Batch) -> int:
     return int(np.flatnonzero(totals > 0)[-1])
 
 
+@pytest.mark.slow
 def test_the_worker_reports_which_case_it_was_running_when_it_died() -> None:
     b = bulk.draw(np.random.default_rng(7), 600)
     late = _last_case_with_tokens(b)
@@ -452,6 +455,7 @@ def test_a_crash_late_in_a_large_batch_is_found_with_its_case(tmp_path, monkeypa
     assert "SIGABRT" in failure["cause"] and failure["found_by"] == "bulk screen"
 
 
+@pytest.mark.slow
 def test_bulk_values_no_lone_rerun_shows_are_reported_not_dropped(tmp_path, monkeypatch) -> None:
     """Values the vectorised judge flags, right alone: said, no verdict (the judge's word
     alone is not one)."""
@@ -466,6 +470,7 @@ def test_bulk_values_no_lone_rerun_shows_are_reported_not_dropped(tmp_path, monk
     assert report.to_json()["unreproduced_faults"] == faults
 
 
+@pytest.mark.slow
 def test_a_bulk_crash_no_lone_rerun_shows_is_a_crash_after_calls(tmp_path, monkeypatch) -> None:
     """The worker died on a case of a bulk batch that answers alone: a crash of that case
     that needs the calls before it (as an item's would be; before stop 24 a note and exit

@@ -144,6 +144,7 @@ def test_metadata_correct_kernel_passes_with_the_error_contract(tmp_path: Path) 
     assert f"{len(named_meta_cases()) + len(META_FAULTS) + 3} passed" in out, out
 
 
+@pytest.mark.slow
 def test_an_expand_run_skips_metadata_entries_with_a_reason(tmp_path: Path) -> None:
     corpus = meta_corpus(tmp_path)
     r = user_pytest(tmp_path, "--nsa-candidate", f"{MUTANTS}:correct", "--nsa-corpus",
@@ -153,6 +154,7 @@ def test_an_expand_run_skips_metadata_entries_with_a_reason(tmp_path: Path) -> N
     assert "metadata-mixed.json: a 'metadata' entry; this run is --nsa-op expand" in out, out
 
 
+@pytest.mark.slow
 def test_a_metadata_run_on_the_shipped_seeds_collects_only_seeds_of_its_op(tmp_path: Path) -> None:
     # The shipped seeds are v1 (seed-*) and v2 (seed-meta-*) inputs: each run collects its
     # own op's only, and piles up no skips.
