@@ -29,7 +29,7 @@ from fuzz.book import Book, is_fault_kind
 from fuzz.candidates import CandidateError, candidate_name
 from fuzz.case import Case, Fault
 from fuzz.compare import Mismatch
-from fuzz.compile_ahead import Helpers
+from fuzz.compile_ahead import Helpers, compiles_ahead
 from fuzz.harness import Finding, Tally, run_example, smallest_per_signature
 from fuzz.isolation import AFTER_CALLS, IsolatedCandidate, default_confirm_seconds
 from fuzz.report import Report
@@ -217,7 +217,8 @@ class Campaign:
     def run(self) -> Campaign:
         # Cases are small: one intra-op thread beats several, and leaves a core to plug-ins.
         torch.set_num_threads(1)
-        helpers = Helpers(self.o, self.o.compile_ahead if self.o.candidates else 0)
+        wanted = compiles_ahead(self.o.candidates, self.o.builtins)
+        helpers = Helpers(self.o, self.o.compile_ahead if wanted else 0)
         try:
             helpers.start()  # their start-up overlaps the worker's
             self._start_workers()

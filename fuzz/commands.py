@@ -175,7 +175,7 @@ def cmd_run(args) -> int:
         envelope=envelope.to_json() if envelope is not None else None,
         named=not args.no_named,
         op=args.op,
-        compile_ahead=_compile_ahead(args, device),
+        compile_ahead=_compile_ahead(args, device, builtins),
     )
     gpus = _gpu_list(args, device)
     from fuzz.progress import Progress
@@ -232,12 +232,12 @@ def _replay_helpers(args, device: str, entries: list, op: str):
     return helpers
 
 
-def _compile_ahead(args, device: str) -> int:
-    from fuzz.compile_ahead import default_helpers
+def _compile_ahead(args, device: str, builtins: list[str] = ()) -> int:
+    from fuzz.compile_ahead import compiles_ahead, default_helpers
 
     if args.compile_ahead is None:
-        return default_helpers(device, args.candidate)
-    return args.compile_ahead if args.candidate else 0
+        return default_helpers(device, args.candidate, builtins)
+    return args.compile_ahead if compiles_ahead(args.candidate, builtins) else 0
 
 
 def _meta_impls(builtins: list[str]) -> None:

@@ -40,15 +40,39 @@ MAX_HELPERS = 12
 MEMORY_SHARE = 0.25  # of the GPU's memory, for all helpers together
 
 
-def default_helpers(device: str, candidates: list[str]) -> int:
-    """On CUDA with a candidate: one helper per core beyond the first four (the campaign,
-    its worker, the system), at most MAX_HELPERS; none on the CPU, where the interpreter
-    compiles nothing. Measured on a 16-core H100 host, the opening of a Triton candidate on
-    a cold cache (benchmarks/results/h100/s19/c3, helpers launching then): 47.8 s with
-    none, 23.2 s with 6, 20.1 s with 12."""
-    if not candidates or not device.startswith("cuda"):
+def default_helpers(device: str, candidates: list[str], builtins: list[str] = ()) -> int:
+    """On CUDA with a candidate, or the built-in Triton backend without one: one helper per
+    core beyond the first four (the campaign, its worker, the system), at most MAX_HELPERS;
+    none on the CPU, where the interpreter compiles nothing. Measured on a 16-core H100
+    host, the opening of a Triton candidate on a cold cache (benchmarks/results/h100/s19/c3,
+    helpers launching then): 47.8 s with none, 23.2 s with 6, 20.1 s with 12."""
+    if not compiles_ahead(candidates, builtins) or not device.startswith("cuda"):
         return 0
     return max(0, min(MAX_HELPERS, (os.cpu_count() or 1) - 4))
+
+
+def compiles_ahead(candidates: list[str], builtins: list[str]) -> bool:
+    """Whether helpers have something to compile: a candidate's kernels, or without one
+    the built-in Triton backend's (run in the campaign's own process, whose JIT then finds
+    them in the same disk cache)."""
+    return bool(candidates) or "triton" in builtins
+
+
+BUILTIN = "triton"  # what a helper calls when the campaign has no candidate
+
+
+def _fns(o) -> list:
+    """The callables a helper runs every item through: the candidates, or BUILTIN."""
+    from fuzz.candidates import load_candidate
+
+    if o.candidates:
+        return [load_candidate(spec) for spec in o.candidates]
+    # The built-in's fast launch path calls a variant's C launcher itself, past the dry
+    # launcher: off here, so that helpers compile its variants and never run one.
+    for module in ("nsa_meta.triton_kernel", "nsa_meta.metadata_triton"):
+        with contextlib.suppress(Exception):
+            __import__(module, fromlist=["_fast"])._fast.on = False
+    return [BUILTIN]
 
 
 class Helpers:
@@ -229,6 +253,9 @@ def call(fn, item: dict, device: str) -> None:
     from fuzz.case import Case, Fault, faulty_args, refill_calls
 
     fault = Fault.from_json(item["fault"]) if item.get("fault") else None
+    if fn == BUILTIN:
+        _call_builtin(item, fault, device)
+        return
     if item.get("op") != "metadata":
         case = Case.from_json(item["case"])
         if fault:
@@ -256,11 +283,36 @@ def call(fn, item: dict, device: str) -> None:
         call_candidate(fn, case, c, args, out)
 
 
+def _call_builtin(item: dict, fault, device: str) -> None:
+    """An item through the built-in Triton backend as the campaign calls it (validation as
+    the case asks, which picks the launch's plan); bad calls raise before any launch."""
+    if fault is not None:
+        return
+    if item.get("op") != "metadata":
+        from fuzz.case import Case
+        from nsa_meta import expand
+
+        case = Case.from_json(item["case"])
+        ext, seq = case.tensors(device)
+        expand(ext, seq, case.nsa_index_topk, backend=BUILTIN, validate=case.validate)
+        return
+    from fuzz.meta_case import MetaCase, poison_again
+    from fuzz.meta_harness import _builtin
+
+    case = MetaCase.from_json(item["case"])
+    out = None if case.out == "none" else case.buffers(device)
+    args = None
+    for k, c in enumerate(case.calls):
+        args = case.call_args(k, device, args)
+        if case.repoison and k and out is not None:
+            poison_again(out)
+        _builtin(BUILTIN, c, case, args, out=out)
+
+
 def serve(config: dict) -> None:
     from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
 
     from fuzz.campaign import EXAMPLES_PER_ROUND, Options, round_seed
-    from fuzz.candidates import load_candidate
     from fuzz.envelope import Envelope
     from fuzz.meta_campaign import campaign_class
     from fuzz.worker import forgive_compiles
@@ -276,7 +328,7 @@ def serve(config: dict) -> None:
         dry_launches()
     torch.set_num_threads(1)
     variants = count_variants()
-    fns = [load_candidate(spec) for spec in o.candidates]
+    fns = _fns(o)
     own = getattr(fns[0], "envelope", None)
     cli = Envelope.parse(o.envelope, source="--envelope") if o.envelope else None
     campaign = campaign_class(o.op)(o)

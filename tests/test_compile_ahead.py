@@ -149,12 +149,16 @@ def test_close_kills_a_running_helper(tmp_path, monkeypatch):
     assert helpers.procs == []
 
 
-def test_helpers_by_default_only_on_cuda_with_a_candidate(monkeypatch):
+def test_helpers_by_default_only_on_cuda_with_something_to_compile(monkeypatch):
     monkeypatch.setattr(compile_ahead.os, "cpu_count", lambda: 16)
     assert default_helpers("cuda", ["f.py:fn"]) == 12
     assert default_helpers("cuda:1", ["f.py:fn"]) == 12
     assert default_helpers("cpu", ["f.py:fn"]) == 0
     assert default_helpers("cuda", []) == 0
+    # the built-ins alone: only the Triton backend compiles anything
+    assert default_helpers("cuda", [], ["reference", "triton", "torch"]) == 12
+    assert default_helpers("cuda", [], ["reference", "torch", "legacy"]) == 0
+    assert default_helpers("cpu", [], ["reference", "triton"]) == 0
     monkeypatch.setattr(compile_ahead.os, "cpu_count", lambda: 8)
     assert default_helpers("cuda", ["f.py:fn"]) == 4
     monkeypatch.setattr(compile_ahead.os, "cpu_count", lambda: 64)
@@ -301,3 +305,38 @@ def test_a_helpers_watchdog_does_not_count_a_triton_compile(monkeypatch) -> None
     assert seen == [0.0]  # paused: no watchdog kill while compiling
     assert cell[0] >= began + 0.2  # the call's start moved past the compile
     assert not forgive_compiles(_WatchedCall(cell))  # routed once, not twice
+
+
+def test_a_helper_without_a_candidate_calls_the_builtin_triton_as_the_campaign_does(
+    monkeypatch,
+):
+    """With no candidate a helper runs each item through the built-in Triton backend, call
+    by call on one set of buffers, with the case's validation (it picks the launch's plan:
+    the variants the campaign's own process then finds compiled); bad calls launch nothing."""
+    import nsa_meta
+    from fuzz.meta_contract import named_bad_cases
+    from fuzz.meta_strategies import named_cases
+
+    seen = []
+
+    def spy(mode, *args, **kw):
+        seen.append((mode, kw["backend"], kw["validate"], kw["out"]))
+
+    monkeypatch.setattr(nsa_meta, "metadata", spy)
+    from nsa_meta import metadata_triton, triton_kernel
+
+    for module in (metadata_triton, triton_kernel):  # _fns turns their fast path off
+        monkeypatch.setattr(module._fast, "on", module._fast.on)
+    fns = compile_ahead._fns(Options(builtins=["reference", "triton"], op="metadata"))
+    assert fns == [compile_ahead.BUILTIN]
+    cases = [c for c in named_cases(None).values() if len(c.calls) > 1 and c.out != "none"]
+    case = cases[0]
+    compile_ahead.call(fns[0], {"op": "metadata", "case": case.to_json()}, "cpu")
+    assert [m for m, *_ in seen] == [c.mode for c in case.calls]
+    assert {(b, v) for _, b, v, _ in seen} == {("triton", case.validate)}
+    assert len({id(o.cache_seqlens) for *_, o in seen}) == 1  # one set of buffers
+    seen.clear()
+    bad_case, fault = next(iter(named_bad_cases(None).values()))
+    item = {"op": "metadata", "case": bad_case.to_json(), "fault": fault.to_json()}
+    compile_ahead.call(fns[0], item, "cpu")
+    assert seen == []
