@@ -257,6 +257,8 @@ def test_an_allocation_refused_under_the_memory_cap_is_raised_with_its_message()
         (found,) = findings(c)
     assert found.mismatch.kind == "raised RuntimeError"
     assert "allocate" in found.mismatch.cause and "\n" not in found.mismatch.cause
+    # the cap is the fuzzer's, not the machine's: the cause says so, and how to lift it
+    assert "capped at 8 GiB by the fuzzer: --memory-limit" in found.mismatch.cause
 
 
 def test_our_own_fault_in_the_worker_is_a_harness_error() -> None:
