@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from fuzz import bulk, corpus, plugin_bulk
 from fuzz.book import Book, is_fault_kind
-from fuzz.candidates import CandidateError, candidate_name
+from fuzz.candidates import CandidateError, candidate_name, check_callable_as
 from fuzz.case import Case, Fault
 from fuzz.compare import Mismatch
 from fuzz.compile_ahead import Helpers, compiles_ahead
@@ -293,6 +293,7 @@ class Campaign:
         cli = Envelope.parse(self.o.envelope, source="--envelope") if self.o.envelope else None
         found = []
         for spec, (_, w) in zip(self.o.candidates, self.workers):
+            check_callable_as(spec, getattr(w, "callable_as", None), self.o.op)
             own = getattr(w, "envelope", None)
             try:
                 found.append(Envelope.parse(own, source=f"{spec}.envelope") if own else cli)

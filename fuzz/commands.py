@@ -105,7 +105,7 @@ def confirm_seconds(args) -> float:
 
 def start_workers(specs: list[str], args, device: str, deadline: float | None):
     """(name, IsolatedCandidate) per spec, started; a candidate that cannot load is usage."""
-    from fuzz.candidates import CandidateError, candidate_name
+    from fuzz.candidates import CandidateError, candidate_name, check_callable_as
     from fuzz.isolation import IsolatedCandidate
 
     confirm = confirm_seconds(args)
@@ -117,8 +117,9 @@ def start_workers(specs: list[str], args, device: str, deadline: float | None):
         for s in specs
     ]
     try:
-        for _, w in workers:
+        for spec, (_, w) in zip(specs, workers):
             w.start(deadline=deadline)
+            check_callable_as(spec, w.callable_as, getattr(args, "op", "expand"))
     except CandidateError as exc:
         for _, w in workers:
             w.close()

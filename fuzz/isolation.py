@@ -112,6 +112,7 @@ def _mark_ready(w: WorkerProcess, header: dict) -> None:
     w.ready = True
     w.reaper = header.get("reaper") if type(header.get("reaper")) is int else None
     w.envelope = header.get("envelope")  # the candidate's fn.envelope, checked by the parent
+    w.callable_as = header.get("callable_as")  # which calls its signature takes (candidates.py)
 
 
 def _await_ready(w: WorkerProcess, until: float) -> None:
@@ -245,6 +246,7 @@ class IsolatedCandidate:
         self.message_cap = message_cap
         self.restarts = 0
         self.envelope: dict | str | None = None  # as the candidate declared it (fn.envelope)
+        self.callable_as: dict | None = None  # the calls its signature takes (callable_as)
         self.confirm = True  # False while shrinking: a timeout is a hang, confirmed at the end
         self.slow: list[tuple[dict, float]] = []
         self.too_slow: list[tuple[dict, float]] = []  # still interpreting when stopped
@@ -285,6 +287,7 @@ class IsolatedCandidate:
             raise CandidateError(reason if reason.startswith(prefix) else prefix + reason) from None
         self._main = w
         self.envelope = getattr(w, "envelope", None)
+        self.callable_as = getattr(w, "callable_as", None)
         self._spare = self._spawn()  # loads in the background: a replacement costs ~nothing
 
     def _take_spare(self) -> WorkerProcess:

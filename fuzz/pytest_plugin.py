@@ -164,7 +164,7 @@ class _NsaItem(pytest.Item):
     # --- the candidate's worker, shared by this process's items ---------------------------
 
     def worker(self):
-        from fuzz.candidates import CandidateError, candidate_name
+        from fuzz.candidates import CandidateError, candidate_name, check_callable_as
         from fuzz.isolation import IsolatedCandidate
 
         w = _workers.get(self.spec)
@@ -173,7 +173,9 @@ class _NsaItem(pytest.Item):
             w = IsolatedCandidate(self.spec, self.config._nsa_device, timeout, 8.0)
             try:
                 w.start()
+                check_callable_as(self.spec, w.callable_as, self.config.getoption("nsa_op"))
             except CandidateError as exc:
+                w.close()
                 raise pytest.UsageError(str(exc)) from None
             _workers[self.spec] = w
         return candidate_name(self.spec), w

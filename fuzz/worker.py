@@ -428,7 +428,7 @@ def serve(config: dict, reaper: int) -> None:
     cmd_fd, res_fd = config["cmd_fd"], config["res_fd"]
     _ITEM_END_FD = SavedFd(2)
     sys.path[:0] = [p for p in config["sys_path"] if p not in sys.path]
-    from fuzz.candidates import CandidateError, load_candidate
+    from fuzz.candidates import CandidateError, callable_as, load_candidate
 
     try:
         fn = load_candidate(config["spec"])
@@ -439,7 +439,8 @@ def serve(config: dict, reaper: int) -> None:
     runner = Runner(fn, config["device"], config["cap"], CallClock(progress))
     forgive_compiles(runner.clock)
     settle_heap()
-    wire.write_frame(res_fd, {"op": "ready", "reaper": reaper, "envelope": envelope_of(fn)})
+    ready = {"op": "ready", "reaper": reaper, "envelope": envelope_of(fn)}
+    wire.write_frame(res_fd, {**ready, "callable_as": callable_as(fn)})
     reader = wire.FrameReader()
     bulk_batches = 0
     counting = count_interpreter_steps(progress)

@@ -188,6 +188,11 @@ BAD_CANDIDATES = {
         "has no attribute 'no_such_function'",
     ),
     "import error": ("{broken}:correct", "importing"),
+    # a v2 kernel run without --op metadata: every call would raise TypeError, a "failure"
+    "v2 signature, v1 campaign": (
+        "benchmarks/redteam13_mutants.py:correct",
+        "cannot take contract v1's three positional arguments",
+    ),
 }
 
 
