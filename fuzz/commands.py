@@ -103,8 +103,9 @@ def confirm_seconds(args) -> float:
     return args.confirm_seconds
 
 
-def start_workers(specs: list[str], args, device: str, deadline: float | None):
-    """(name, IsolatedCandidate) per spec, started; a candidate that cannot load is usage."""
+def start_workers(specs: list[str], args, device: str, deadline: float | None, op: str):
+    """(name, IsolatedCandidate) per spec, started; a candidate that cannot load, or whose
+    signature cannot take `op`'s call, is usage."""
     from fuzz.candidates import CandidateError, candidate_name, check_callable_as
     from fuzz.isolation import IsolatedCandidate
 
@@ -119,7 +120,7 @@ def start_workers(specs: list[str], args, device: str, deadline: float | None):
     try:
         for spec, (_, w) in zip(specs, workers):
             w.start(deadline=deadline)
-            check_callable_as(spec, w.callable_as, getattr(args, "op", "expand"))
+            check_callable_as(spec, w.callable_as, op)
     except CandidateError as exc:
         for _, w in workers:
             w.close()
@@ -413,7 +414,7 @@ def cmd_replay(args) -> int:
     entries = [e for e in entries if e not in skipped]
     helpers = _replay_helpers(args, device, [e for e in entries if e.op == cand_op], cand_op)
     try:
-        workers = start_workers(args.candidate, args, device, None)
+        workers = start_workers(args.candidate, args, device, None, cand_op)
     except BaseException:
         helpers.close()
         raise
@@ -513,7 +514,7 @@ def cmd_minimise(args) -> int:
     if not specs and not builtins:
         raise UsageError(f"minimise: {entry.impl} is a plug-in: pass its --candidate SPEC")
     envelope = cli_envelope(args)
-    workers = start_workers(specs, args, device, None)
+    workers = start_workers(specs, args, device, None, entry.op)
     tally = Tally()
     found: dict = {}
     before = corpus.before_items(entry)  # run first, in a fresh worker, by every probe
