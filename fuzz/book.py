@@ -50,6 +50,31 @@ NOT_ALONE = (
     "it did not fail again when re-run alone in a fresh worker: the failure needs the calls "
     "made before it in the candidate's process, or is flaky; replay may not show it"
 )
+# A failure no saved prefix shows is run again and again alone in one fresh worker: one that
+# fails on the k-th run depends on how many calls its process made (red-team 14: from the
+# 50th call on), or is flaky (1 call in 3); its entry holds how often replay runs it.
+REPEAT_PROBE = 64  # runs of the case alone at most
+REPEAT_PROBE_S = 10.0  # ... within this many seconds
+REPLAY_REPEAT_MIN = 16  # replay runs such an entry (and one not reproduced) this often at least
+
+
+def repeated(k: int) -> str:
+    """What a failure that showed on the k-th run of its case alone says (summary, cause)."""
+    return (
+        f"it fails on run {k} of the case alone in a fresh worker, not on the first: it "
+        "depends on how many calls its process made before, or is flaky (saved to be run "
+        "again and again by replay)"
+    )
+
+
+def replay_repeats(k: int) -> int:
+    """How often replay runs an entry that failed on run k: twice that, REPLAY_REPEAT_MIN
+    at least (a flaky failure gets its chances), MAX_REPEAT at most."""
+    from fuzz.entry import MAX_REPEAT
+
+    return min(MAX_REPEAT, max(REPLAY_REPEAT_MIN, 2 * k))
+
+
 PREFIX_MIN_S = 10.0  # the search for the calls a failure needs before it, at least
 SINGLES = 16  # calls tried alone before all of them are (the most like the case first)
 SEARCH_SPARES = 3  # fresh workers loading at once during that search (one per try)
@@ -82,6 +107,7 @@ class Failure:
     found_by: str = ""
     why_not_shrunk: str = ""
     reproduced_alone: bool | None = None  # None: not tried (budget, corpus)
+    repeat: int = 1  # how often replay runs its entry in one fresh worker (_not_alone)
     shrink_complete: bool | None = None  # False: the budget ended before a fixed point
     found_as: str = ""  # the signature it was found with, when its shrunk case has another
     past: tuple[list[dict], int] | None = None  # its worker's items before it, bulk batches
@@ -351,17 +377,42 @@ class Book:
             m = got.mismatch
             failure.mismatch = replace(m, cause=f"{m.cause or m.describe()}; {note}")
             failure.why_not_shrunk = note
+        elif (rep := self._repeated(failure)) is not None:
+            k, got = rep
+            note = repeated(k)
+            m = got.mismatch
+            failure.mismatch = replace(m, cause=f"{m.cause or m.describe()}; {note}")
+            failure.why_not_shrunk = note
+            failure.repeat = replay_repeats(k)
         else:
             note = NOT_ALONE
             bulk = failure.past[1] if failure.past else 0
             if bulk:
                 note += f" ({bulk} bulk batch(es) also ran in its worker, not saved as calls)"
             failure.why_not_shrunk = note
-        saved = {"before": failure.before} if failure.before else {}
+            failure.repeat = REPLAY_REPEAT_MIN  # a flaky failure gets its chances on replay
+        saved = {"before": failure.before} if failure.before else {"repeat": failure.repeat}
         path = self._save(
             failure.mismatch, failure.case, failure.fault, original=None, note=note, **saved
         )
         failure.path = path or failure.path
+
+    def _repeated(self, failure: Failure):
+        """(k, finding): the run k of the case alone, again and again in one fresh worker,
+        on which it fails (REPEAT_PROBE runs within REPEAT_PROBE_S at most); None if none
+        does, for a hang (each run would wait out its limit) or a built-in (no state)."""
+        if failure.mismatch.kind in ("hang", "timeout") or not self._plugin(failure.signature):
+            return None
+        until = min(time.monotonic() + REPEAT_PROBE_S, self.c.hard_deadline or float("inf"))
+        for _, w in self._workers_of(failure.signature):
+            w.fresh()
+        for k in range(1, REPEAT_PROBE + 1):
+            if time.monotonic() >= until or (self.c.done() and self.c.interrupted):
+                return None
+            got = self._reproduce(failure.case, failure.fault, failure.signature, confirm=True)
+            if got is not None:
+                return k, got
+        return None
 
     def _past(self, f: Finding) -> tuple[list[dict], int] | None:
         """The items the plug-in's worker ran before `f`'s case (its first ones and its
@@ -485,6 +536,7 @@ class Book:
         note: str | None = None,
         before: list[dict] | None = None,
         replace_any: bool = False,
+        repeat: int = 1,
     ) -> Path | None:
         """Write the entry; a failure that cannot be written is printed in full on stderr,
         kept in the report, and makes the run exit 3."""
@@ -503,6 +555,7 @@ class Book:
                 replace_same=note is not None,
                 before=before,
                 replace_any=replace_any,
+                repeat=repeat,
             )
         except (corpus.CorpusWriteError, OSError) as exc:
             entry = getattr(exc, "entry", None) or {

@@ -433,8 +433,14 @@ def cmd_replay(args) -> int:
             # Such a failure may hang on where the calls before it left the process (a
             # buffer's address): a pass is tried again, each time in a fresh worker.
             tries, failing_try = REPLAY_TRIES_AFTER_CALLS if before and workers else 1, 0
+            # One that failed only on some run of its case alone (flaky, or after so many
+            # calls in its process) is run again and again in one fresh worker.
+            runs = entry.repeat if workers and not before else 1
             try:
-                for attempt in range(1, tries + 1):
+                if runs > 1:
+                    for _, w in workers:
+                        w.fresh()
+                for attempt in range(1, max(tries, runs) + 1):
                     findings = _replay_once(entry, before, builtins, workers, device, tally, args)
                     if findings:
                         failing_try = attempt
@@ -450,6 +456,9 @@ def cmd_replay(args) -> int:
             if before and workers:
                 tried = f"failing on try {failing_try} of {tries}" if findings else f"{tries} tries"
                 note += f" (after the {len(before)} call(s) saved before it; {tried})"
+            elif runs > 1:
+                ran = f"failing on run {failing_try}" if findings else "passing every run"
+                note += f" (run up to {runs} times in one fresh worker; {ran})"
             if findings:
                 failed[group] += 1
                 print(f"FAIL {label + ' ' if label else ''}{printable(entry.path)}{note}")

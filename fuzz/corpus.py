@@ -338,6 +338,7 @@ def entry_data(
     note: str | None = None,
     path: Path | None = None,
     before: list[dict] | None = None,
+    repeat: int = 1,
 ) -> dict:
     """The JSON object `save` writes (also what to print when it cannot be written)."""
     data = {
@@ -365,6 +366,8 @@ def entry_data(
         data["note"] = note
     if before:  # the calls the case fails after, in one fresh worker (the worker's items)
         data["before"] = [_plain_item(it) for it in before]
+    if repeat > 1:  # replay runs the case up to this many times in one fresh worker
+        data["repeat"] = repeat
     return data
 
 
@@ -397,6 +400,7 @@ def save(
     replace_same: bool = False,
     before: list[dict] | None = None,
     replace_any: bool = False,
+    repeat: int = 1,
 ) -> Path:
     """Write the entry of `mismatch.signature` in `directory` (one file per signature; an
     existing entry is replaced only by a smaller case, or by the same case with
@@ -417,6 +421,7 @@ def save(
         note=note,
         path=directory / entry_name(mismatch.signature),
         before=before,
+        repeat=repeat,
     )
 
     def render(path: Path) -> str:

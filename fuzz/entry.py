@@ -26,6 +26,7 @@ MAX_BYTES = 8 * 2**20
 MAX_DEPTH = 64
 DEFAULT_MAX_TOTAL = 2**22
 MAX_BEFORE = 80  # calls saved before a case (fuzz/book.py: its worker's first and last ones)
+MAX_REPEAT = 128  # times replay may run a case again and again in one fresh worker ("repeat")
 KNOWN_OPS = ("expand", "metadata")
 
 
@@ -60,6 +61,8 @@ class Entry:
     extra: dict = field(default_factory=dict)
     # (case, fault or None) per call the case fails after, in one fresh worker, in order
     before: tuple = ()
+    # replay runs the case up to this many times in one fresh worker (fuzz/book.py)
+    repeat: int = 1
 
 
 # --- the schema -------------------------------------------------------------------------------
@@ -92,6 +95,7 @@ class _Head(msgspec.Struct):
     replay: Text = ""
     note: Annotated[str, msgspec.Meta(max_length=1000)] | None = None
     before: Annotated[list[msgspec.Raw], msgspec.Meta(max_length=MAX_BEFORE)] | None = None
+    repeat: Annotated[int, msgspec.Meta(ge=1, le=MAX_REPEAT)] | None = None
 
 
 class _Item(msgspec.Struct, forbid_unknown_fields=True):
@@ -391,6 +395,7 @@ def decode(text: bytes, *, path: Path | str | None = None, max_total: int = DEFA
         is_seed=is_seed,
         candidate=head.candidate,
         before=before,
+        repeat=head.repeat or 1,
     )
 
 

@@ -14,7 +14,7 @@ from dataclasses import replace
 from hypothesis import strategies as st
 
 import fuzz.meta_entry  # noqa: F401  (registers the decoder of metadata entries)
-from fuzz.book import BUDGET_ENDED, Book, is_fault_kind, json_leaves
+from fuzz.book import BUDGET_ENDED, REPLAY_REPEAT_MIN, Book, is_fault_kind, json_leaves
 from fuzz.campaign import Campaign
 from fuzz.harness import Finding
 from fuzz.meta_case import POISON, MetaCase
@@ -96,7 +96,7 @@ class MetaBook(Book):
         failure.mismatch = replace(m, cause=f"{m.cause or m.describe()}; {FOLDED}")
         path = self._save(
             failure.mismatch, failure.case, failure.fault, original=failure.original_case,
-            note=FOLDED, replace_any=True,
+            note=FOLDED, replace_any=True, repeat=REPLAY_REPEAT_MIN,
         )  # fmt: skip
         failure.path = path or failure.path
 
