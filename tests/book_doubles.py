@@ -17,5 +17,6 @@ def campaign_double(*, shrink_seconds: float = 5.0, fault_shrink_seconds: float 
     )
     return SimpleNamespace(
         o=options, deadline=time.monotonic() + 60, done=lambda: False, interrupted=False,
-        out_of_time=lambda: False, workers=[("cand:fn", None)],
+        out_of_time=lambda: False, workers=[("cand:fn", SimpleNamespace(fresh=lambda: None))],
+        hard_deadline=None,
     )  # fmt: skip

@@ -25,7 +25,7 @@ class FakeBook(Book):
         options = SimpleNamespace(fault_shrink_seconds=5.0, shrink_seconds=5.0,
                                   corpus_dir=Path("/nonexistent"))  # fmt: skip
         campaign = SimpleNamespace(o=options, deadline=deadline, done=lambda: False,
-                                   interrupted=False)  # fmt: skip
+                                   interrupted=False, workers=[])  # fmt: skip
         super().__init__(campaign)
         self.fails_alone, self.shrinker, self.reruns, self.saved = fails_alone, shrinker, [], []
 
@@ -36,7 +36,7 @@ class FakeBook(Book):
     def shrink_case(self, failure, fails, budget):
         return self.shrinker(failure, fails, budget)
 
-    def _save(self, mismatch, case, fault, *, original, note=None):
+    def _save(self, mismatch, case, fault, *, original, note=None, **_):
         self.saved.append(note)
         return None
 

@@ -16,7 +16,7 @@ import pytest
 from book_doubles import campaign_double
 
 from fuzz import corpus
-from fuzz.book import NOT_ALONE, Book, Failure, after_calls
+from fuzz.book import NOT_ALONE, REPEAT_PROBE, Book, Failure, after_calls
 from fuzz.case import Case, Fault
 from fuzz.compare import Mismatch
 from fuzz.entry import MAX_BEFORE, CorpusError, decode
@@ -84,7 +84,7 @@ class SearchBook(Book):
         ok = bool(before) and min(pos) >= 0 and pos == sorted(pos)
         return SimpleNamespace(mismatch=self.mismatch) if ok else None
 
-    def _save(self, mismatch, case, fault, *, original, note=None, before=None):
+    def _save(self, mismatch, case, fault, *, original, note=None, before=None, **_):
         self.saved.append((note, before))
         return None
 
@@ -121,7 +121,8 @@ def test_no_prefix_that_fails_leaves_the_failure_not_reproduced_alone() -> None:
     assert got["reproduced_alone"] is False and got["reproduced_after_calls"] is None
     assert book.saved[-1] == (NOT_ALONE, None)
     book, got = run_search([item(OTHER)], [])  # no history at all: no search
-    assert book.tries == [[]] and book.saved[-1] == (NOT_ALONE, None)
+    # no prefix to try: the lone re-run, then the case alone again and again
+    assert book.tries == [[]] * (1 + REPEAT_PROBE) and book.saved[-1] == (NOT_ALONE, None)
 
 
 # --- the corpus entry ---------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import pytest
 from book_doubles import campaign_double
 from meta_fuzz_helpers import judged_here, torch_candidate
 
-from fuzz.book import Failure
+from fuzz.book import REPEAT_PROBE, Failure
 from fuzz.compare import Mismatch
 from fuzz.meta_campaign import FOLDED, MetaBook, folded
 from fuzz.meta_case import POISON
@@ -110,7 +110,8 @@ def test_without_a_fold_that_fails_the_prefix_search_goes_on() -> None:
     others = [{"op": "metadata", "case": ONE.to_json()}]
     book = FoldBook(needs=None, past=others)
     got = _fail(book, others)
-    assert book.tries == [folded(ONE, GROWS)]
+    # the fold, then (no prefix fails either) the case alone again and again
+    assert book.tries == [folded(ONE, GROWS)] + [GROWS] * REPEAT_PROBE
     assert got["reproduced_alone"] is False and book.saved[-1][1] != FOLDED
 
 

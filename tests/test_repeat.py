@@ -1,0 +1,121 @@
+"""A failure that shows only on some run of its case in a process (after so many calls, or
+at random): the book runs the case alone again and again in one fresh worker, or a few
+more times where it failed again, and saves how often replay must run it (`repeat`);
+replay runs it that often in one fresh worker (fuzz/book.py, fuzz/commands.py). Red-team
+14: a slip from the 50th call on and one on 1 call in 3 were saved as entries that passed
+on replay, read as "fixed"."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from book_doubles import campaign_double
+
+from fuzz import corpus
+from fuzz.book import REPEAT_PROBE, REPLAY_REPEAT_MIN, Book, Failure, repeated
+from fuzz.case import Case
+from fuzz.compare import Mismatch
+from fuzz.entry import MAX_REPEAT, CorpusError, decode
+from tests.cli_here import fuzz_here
+
+ROOT = Path(__file__).resolve().parents[1]
+HOSTILE = ROOT / "tests" / "candidates" / "hostile.py"
+CASE = Case((2,), (9,), 4)  # rows 8 and 9 clamped to 4: a top-k one too high shows
+
+
+class CountingBook(Book):
+    """A plug-in whose re-runs fail on the `fails_on`-th call since its last fresh worker
+    (None: never), or on every call in `flaky` (a set of call numbers since the start)."""
+
+    def __init__(self, fails_on=None, flaky=None) -> None:
+        super().__init__(campaign_double())
+        self.c.workers = [("cand:fn", SimpleNamespace(fresh=self._fresh))]
+        self.fails_on, self.flaky, self.calls, self.total, self.saved = fails_on, flaky, 0, 0, []
+
+    def _fresh(self) -> None:
+        self.calls = 0
+
+    def impl_of(self, sig: str) -> str:
+        return "cand:fn"
+
+    def _reproduce(self, case, fault, sig, *, confirm, before=()):
+        self.calls += 1
+        self.total += 1
+        bad = self.calls == self.fails_on or self.total in (self.flaky or ())
+        return SimpleNamespace(mismatch=self.mismatch) if bad else None
+
+    def shrink_case(self, failure, fails, budget):
+        return failure.case
+
+    def _save(self, mismatch, case, fault, *, original, note=None, before=None, **kw):
+        self.saved.append((note, before, kw.get("repeat", 1)))
+
+
+def shrunk(book: CountingBook) -> Failure:
+    book.mismatch = Mismatch("cand:fn", "values", "nsa_cache_seqlens", cause="[0] is 5")
+    f = Failure(book.mismatch.signature, book.mismatch, CASE, None, None)
+    book._shrink(f)
+    return f
+
+
+def test_a_failure_from_the_fiftieth_call_is_found_by_running_it_again_and_again() -> None:
+    book = CountingBook(fails_on=50)
+    f = shrunk(book)  # the lone re-run (call 1) passes; no history to search
+    assert f.reproduced_alone is False and f.repeat == 100
+    assert book.saved[-1] == (repeated(50), None, 100)
+    assert f.mismatch.cause.endswith(repeated(50)) and "run 50" in f.mismatch.cause
+
+
+def test_past_the_probe_it_is_not_reproduced_and_replay_still_runs_it_repeatedly() -> None:
+    book = CountingBook(fails_on=REPEAT_PROBE + 2)
+    f = shrunk(book)
+    assert f.reproduced_alone is False and book.saved[-1][2] == REPLAY_REPEAT_MIN
+    assert "replay may not show it" in book.saved[-1][0]
+
+
+def test_a_failure_that_fails_again_but_not_every_time_is_flaky() -> None:
+    # the lone re-run fails, then 1 of the next 4 runs, then the fresh worker's run
+    book = CountingBook(flaky={1, 3, 6})
+    f = shrunk(book)
+    assert f.reproduced_alone is True and f.repeat == REPLAY_REPEAT_MIN
+    assert "it passed 3 of 4 more runs of the same case in the same worker: flaky" in (
+        f.mismatch.cause
+    )
+    steady = shrunk(CountingBook(flaky=set(range(1, 10))))
+    assert steady.repeat == 1 and "flaky" not in steady.mismatch.cause
+
+
+def test_repeat_round_trips_and_is_checked(tmp_path: Path) -> None:
+    m = Mismatch("cand:fn", "values", "nsa_cache_seqlens")
+    path = corpus.save(tmp_path, m, CASE, None, device="cpu", seed=0, spec="x.py:fn",
+                       note=repeated(5), repeat=10)  # fmt: skip
+    assert corpus.load(path).repeat == 10 and json.loads(path.read_text())["repeat"] == 10
+    head = {"format": 2, "signature": "cand:fn:values", "impl": "cand:fn",
+            "case": CASE.to_json()}  # fmt: skip
+    assert decode(json.dumps(head).encode()).repeat == 1
+    for bad in (0, MAX_REPEAT + 1, True, "3", 2.5):
+        with pytest.raises(CorpusError, match="repeat"):
+            decode(json.dumps({**head, "repeat": bad}).encode())
+
+
+def test_replay_runs_a_repeat_entry_again_and_again_in_one_fresh_worker(tmp_path: Path) -> None:
+    spec = f"{HOSTILE}:wrong_from_call_5"
+    m = Mismatch("hostile:wrong_from_call_5", "values", "nsa_cache_seqlens")
+    path = corpus.save(tmp_path / "c", m, CASE, None, device="cpu", seed=0, spec=spec,
+                       note=repeated(5), repeat=10)  # fmt: skip
+    replay = fuzz_here("replay", "--candidate", spec, path)
+    assert replay.returncode == 1, replay.stdout
+    assert "run up to 10 times in one fresh worker; failing on run 5" in replay.stdout
+    once = corpus.save(tmp_path / "once", m, CASE, None, device="cpu", seed=0, spec=spec)
+    assert fuzz_here("replay", "--candidate", spec, once).returncode == 0  # run once: right
+    plain = fuzz_here("replay", path)  # the built-ins keep no state: one run
+    assert plain.returncode == 0 and "run up to" not in plain.stdout, plain.stdout
+
+
+def test_a_flaky_failure_that_passes_its_fresh_confirmation_keeps_its_repeat() -> None:
+    f = shrunk(CountingBook(flaky={1, 3}))  # the fresh worker's run (6) passes
+    assert f.reproduced_alone is False and f.repeat == REPLAY_REPEAT_MIN
+    assert "flaky" in f.mismatch.cause
