@@ -314,11 +314,3 @@ def wrong_from_call_5(extend_seq_lens, seq_lens, nsa_index_topk):
     _CALLS[0] += 1
     topk = nsa_index_topk + 1 if _CALLS[0] >= 5 else nsa_index_topk
     return _correct(extend_seq_lens, seq_lens, topk)
-
-
-def wrong_on_every_other_call(extend_seq_lens, seq_lens, nsa_index_topk):
-    """Wrong on every second call in a process (its 2nd, 4th, ...): run once in a fresh
-    worker it passes, run twice it fails (tests/test_repeat.py)."""
-    _CALLS[0] += 1
-    topk = nsa_index_topk + 1 if _CALLS[0] % 2 == 0 else nsa_index_topk
-    return _correct(extend_seq_lens, seq_lens, topk)
