@@ -146,6 +146,7 @@ class Failure:
             "shrink_complete": self.shrink_complete,
             "found_as": self.found_as or None,
             "reproduced_after_calls": None if self.before is None else len(self.before),
+            "replay_runs": self.repeat,  # times replay runs its entry in one fresh worker
         }
 
 
