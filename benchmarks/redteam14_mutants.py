@@ -154,7 +154,15 @@ def _kept(buf: torch.Tensor, index) -> torch.Tensor:
 
 @torch.inference_mode()  # an out buffer made in inference mode takes in-place writes only there
 def _fill(slip: str, **kw) -> None:
-    """The candidate; `slip` is "" (correct), "rewrites" (correct_rewrites) or a bug's name."""
+    """The candidate; `slip` is "" (correct), "rewrites" (correct_rewrites) or a bug's name.
+    Its tensors are made on the inputs' device (it was written on the CPU: on cuda every
+    call raised, s26/c5)."""
+    seq_lens = kw.get("seq_lens")
+    with torch.device(seq_lens.device if isinstance(seq_lens, torch.Tensor) else "cpu"):
+        _fill_here(slip, **kw)
+
+
+def _fill_here(slip: str, **kw) -> None:
     _calls[0] += 1
     call = _calls[0]
     mode, seq_lens, ext = kw["mode"], kw["seq_lens"], kw["extend_seq_lens"]
