@@ -19,7 +19,7 @@ from pathlib import Path
 from fuzz import corpus
 from fuzz.case import Case, Fault
 from fuzz.compare import Mismatch
-from fuzz.entry import MAX_BEFORE
+from fuzz.entry import MAX_BEFORE, MAX_REPEAT
 from fuzz.harness import Finding, reproduce
 from fuzz.isolation import AFTER_CALLS, IN_A_FRESH_WORKER, worker_items
 from fuzz.minimise import shrink
@@ -85,11 +85,13 @@ def flaky(passed: int, runs: int) -> str:
 def replay_repeats(k: int) -> int:
     """How often replay runs an entry that failed on run k: twice that, REPLAY_REPEAT_MIN
     at least (a flaky failure gets its chances), MAX_REPEAT at most."""
-    from fuzz.entry import MAX_REPEAT
-
     return min(MAX_REPEAT, max(REPLAY_REPEAT_MIN, 2 * k))
 
 
+UNCONFIRMED = (
+    "the time budget ended before it could be re-run alone in a fresh worker: saved to be "
+    "run again and again by replay"
+)
 PREFIX_MIN_S = 10.0  # the search for the calls a failure needs before it, at least
 SINGLES = 16  # calls tried alone before all of them are (the most like the case first)
 SEARCH_SPARES = 3  # fresh workers loading at once during that search (one per try)
@@ -390,8 +392,18 @@ class Book:
 
     def _not_alone(self, failure: Failure) -> None:
         if self.c.deadline is not None and time.monotonic() >= self.c.deadline:
-            # The campaign's time ran out during the lone re-run: nothing is known.
-            failure.why_not_shrunk = "the time budget ended before it could be re-run alone"
+            # The campaign's time ran out during the lone re-run: nothing is known. A
+            # plug-in's entry is run again and again by replay, in one fresh worker: the
+            # failure may need its worker's calls (red-team 14's slip from the 50th call,
+            # cut here on an H100, was saved as run once, and its replay passed).
+            failure.why_not_shrunk = UNCONFIRMED
+            if self._plugin(failure.signature):
+                failure.repeat = MAX_REPEAT
+                path = self._save(
+                    failure.mismatch, failure.case, failure.fault, original=None,
+                    note=UNCONFIRMED, replace_any=True, repeat=MAX_REPEAT,
+                )  # fmt: skip
+                failure.path = path or failure.path
             return
         failure.reproduced_alone = False
         found = self._calls_before(failure)

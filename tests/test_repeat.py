@@ -15,7 +15,7 @@ import pytest
 from book_doubles import campaign_double
 
 from fuzz import corpus
-from fuzz.book import REPEAT_PROBE, REPLAY_REPEAT_MIN, Book, Failure, repeated
+from fuzz.book import REPEAT_PROBE, REPLAY_REPEAT_MIN, UNCONFIRMED, Book, Failure, repeated
 from fuzz.case import Case
 from fuzz.compare import Mismatch
 from fuzz.entry import MAX_REPEAT, CorpusError, decode
@@ -119,3 +119,18 @@ def test_a_flaky_failure_that_passes_its_fresh_confirmation_keeps_its_repeat() -
     f = shrunk(CountingBook(flaky={1, 3}))  # the fresh worker's run (6) passes
     assert f.reproduced_alone is False and f.repeat == REPLAY_REPEAT_MIN
     assert "flaky" in f.mismatch.cause
+
+
+def test_a_failure_the_deadline_left_unconfirmed_is_saved_to_be_run_again_and_again() -> None:
+    """The campaign's time ended before the fresh worker's run: nothing is known, so replay
+    runs the entry MAX_REPEAT times in one fresh worker (on an H100, round 14's slip from
+    the 50th call was cut there and saved as run once: its replay passed)."""
+    import time
+
+    book = CountingBook(fails_on=50)
+    book.mismatch = Mismatch("cand:fn", "values", "nsa_cache_seqlens", cause="[0] is 5")
+    f = Failure(book.mismatch.signature, book.mismatch, CASE, None, None)
+    book.c.deadline = time.monotonic() - 1
+    book._not_alone(f)
+    assert book.saved == [(UNCONFIRMED, None, MAX_REPEAT)] and f.repeat == MAX_REPEAT
+    assert f.reproduced_alone is None and book.calls == 0  # nothing run
