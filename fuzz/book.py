@@ -265,7 +265,8 @@ class Book:
         self._shrink(failure)
         if failure.mismatch.signature != sig:
             self._refile(failure, original, first=path)
-        elif failure.case != original or failure.repeat > 1:
+        elif failure.case != original or (failure.repeat > 1 and failure.reproduced_alone):
+            # (a failure not reproduced alone was saved with its note and repeat already)
             if failure.case != original:
                 failure.original_case = original
             new = self._save(
