@@ -484,8 +484,8 @@ def test_a_bulk_crash_no_lone_rerun_shows_is_a_crash_after_calls(tmp_path, monke
     assert "bulk batch(es) also ran in its worker" in failure["why_not_shrunk"], failure
 
 
-@pytest.mark.slow  # 17-24 s (a prefix search of 19 calls); the gate keeps the bulk crash after
-# calls (test_a_bulk_crash_no_lone_rerun_shows_is_a_crash_after_calls) and the search's units
+@pytest.mark.slow  # 17-24 s (a prefix search of 19 calls, then the case run 50 times); the
+# gate keeps the search's and the repetition's units (tests/test_history.py, test_repeat.py)
 def test_a_crash_that_needs_the_calls_before_it_says_so(tmp_path) -> None:
     from fuzz.summary import failure_state
 
