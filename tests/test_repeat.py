@@ -134,3 +134,22 @@ def test_a_failure_the_deadline_left_unconfirmed_is_saved_to_be_run_again_and_ag
     book._not_alone(f)
     assert book.saved == [(UNCONFIRMED, None, MAX_REPEAT)] and f.repeat == MAX_REPEAT
     assert f.reproduced_alone is None and book.calls == 0  # nothing run
+
+
+def test_runs_the_deadline_cut_short_leave_replay_every_run() -> None:
+    """The campaign's time ended during the runs: a failure on a later run was not reached,
+    so replay gets MAX_REPEAT runs, not REPLAY_REPEAT_MIN."""
+    import time
+
+    class LateBook(CountingBook):
+        def _reproduce(self, case, fault, sig, *, confirm, before=()):
+            if self.total == 10:
+                self.c.deadline = time.monotonic() - 1
+            return super()._reproduce(case, fault, sig, confirm=confirm, before=before)
+
+    book = LateBook(fails_on=50)
+    book.mismatch = Mismatch("cand:fn", "values", "nsa_cache_seqlens", cause="[0] is 5")
+    f = Failure(book.mismatch.signature, book.mismatch, CASE, None, None)
+    book._not_alone(f)
+    assert book.total == 11 and book.saved[-1][2] == MAX_REPEAT
+    assert "replay may not show it" in book.saved[-1][0]
