@@ -293,7 +293,7 @@ class Campaign:
         cli = Envelope.parse(self.o.envelope, source="--envelope") if self.o.envelope else None
         found = []
         for spec, (_, w) in zip(self.o.candidates, self.workers):
-            check_callable_as(spec, getattr(w, "callable_as", None), self.o.op)
+            check_callable_as(spec, w.callable_as, self.o.op)
             own = getattr(w, "envelope", None)
             try:
                 found.append(Envelope.parse(own, source=f"{spec}.envelope") if own else cli)

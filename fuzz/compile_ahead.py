@@ -249,16 +249,22 @@ def _items(campaign, cases, bad) -> list[dict]:
 
 def call(fn, item: dict, device: str) -> None:
     """Call `fn` on an item as the worker would (fuzz/worker.py, fuzz/meta_worker.py), and
-    keep nothing."""
+    keep nothing. BUILTIN: the built-in Triton backend as the campaign calls it (validation
+    as the case asks, which picks the launch's plan; a bad call raises before any launch)."""
     from fuzz.case import Case, Fault, faulty_args, refill_calls
 
     fault = Fault.from_json(item["fault"]) if item.get("fault") else None
-    if fn == BUILTIN:
-        _call_builtin(item, fault, device)
+    builtin = fn == BUILTIN
+    if builtin and fault is not None:
         return
     if item.get("op") != "metadata":
         case = Case.from_json(item["case"])
-        if fault:
+        if builtin:
+            from nsa_meta import expand
+
+            ext, seq = case.tensors(device)
+            expand(ext, seq, case.nsa_index_topk, backend=BUILTIN, validate=case.validate)
+        elif fault:
             fn(*faulty_args(case, fault, device))
         elif case.prior is not None:  # a refill case: the prior's call, then the case's
             for args in refill_calls(case, device):
@@ -268,45 +274,23 @@ def call(fn, item: dict, device: str) -> None:
         return
     from fuzz.meta_case import MetaCase, poison_again
     from fuzz.meta_contract import faulty_call
+    from fuzz.meta_harness import _builtin
     from fuzz.meta_worker import call_candidate
 
     case = MetaCase.from_json(item["case"])
     if fault is not None:
         fn(**faulty_call(case, fault, device))
         return
-    out = case.buffers(device)
-    args = None
-    for k, c in enumerate(case.calls):
-        args = case.call_args(k, device, args)
-        if case.repoison and k:
-            poison_again(out)
-        call_candidate(fn, case, c, args, out)
-
-
-def _call_builtin(item: dict, fault, device: str) -> None:
-    """An item through the built-in Triton backend as the campaign calls it (validation as
-    the case asks, which picks the launch's plan); bad calls raise before any launch."""
-    if fault is not None:
-        return
-    if item.get("op") != "metadata":
-        from fuzz.case import Case
-        from nsa_meta import expand
-
-        case = Case.from_json(item["case"])
-        ext, seq = case.tensors(device)
-        expand(ext, seq, case.nsa_index_topk, backend=BUILTIN, validate=case.validate)
-        return
-    from fuzz.meta_case import MetaCase, poison_again
-    from fuzz.meta_harness import _builtin
-
-    case = MetaCase.from_json(item["case"])
-    out = None if case.out == "none" else case.buffers(device)
+    out = None if builtin and case.out == "none" else case.buffers(device)
     args = None
     for k, c in enumerate(case.calls):
         args = case.call_args(k, device, args)
         if case.repoison and k and out is not None:
             poison_again(out)
-        _builtin(BUILTIN, c, case, args, out=out)
+        if builtin:
+            _builtin(BUILTIN, c, case, args, out=out)
+        else:
+            call_candidate(fn, case, c, args, out)
 
 
 def serve(config: dict) -> None:

@@ -286,7 +286,7 @@ class Runner:
             "phase": phase,
             "exc_type": type(exc).__name__,
             "exc_mro": [c.__name__ for c in type(exc).__mro__],
-            "message": str(exc)[:4000] + capped(exc),
+            "message": capped(exc, str(exc)[:4000]),
             "detail": traceback.format_exc(limit=4)[-1500:],
         }
 
@@ -331,16 +331,15 @@ MEMORY_CAP_GB: float | None = None  # this worker's address-space cap (main), if
 _REFUSED = ("can't allocate memory", "Cannot allocate memory", "bad_alloc", "out of memory")
 
 
-def capped(exc: BaseException) -> str:
-    """What to add to the message of an allocation refused under this worker's cap: the
-    cap is ours (--memory-limit), not the machine's, which may well have the memory."""
-    text = str(exc)[:4000]
-    if MEMORY_CAP_GB and (isinstance(exc, MemoryError) or any(w in text for w in _REFUSED)):
+def capped(exc: BaseException, message: str) -> str:
+    """`message`, and for an allocation refused under this worker's cap, that the cap is
+    ours (--memory-limit), not the machine's, which may well have the memory."""
+    if MEMORY_CAP_GB and (isinstance(exc, MemoryError) or any(w in message for w in _REFUSED)):
         return (
-            f" (this worker's address space is capped at {MEMORY_CAP_GB:g} GiB by the fuzzer:"
-            " --memory-limit GIB raises the cap, 0 lifts it)"
+            f"{message} (this worker's address space is capped at {MEMORY_CAP_GB:g} GiB by the"
+            " fuzzer: --memory-limit GIB raises the cap, 0 lifts it)"
         )
-    return ""
+    return message
 
 
 def end_of_output() -> None:
