@@ -105,6 +105,15 @@ def after_calls(n: int) -> str:
     )
 
 
+# A prefix or a fold that showed the failure once is run this many more times, each in a
+# fresh worker, before the calls are blamed: a flaky failure shows after any calls by chance
+# (red-team 14's slip on 1 call in 3 was saved as "fails after an earlier case's calls").
+CONFIRMS = 3
+CALLS_RULED_OUT = (
+    "it failed once after calls made before it, then passed {passed} of {runs} more runs "
+    "after the same calls, each in a fresh worker: those calls do not explain it"
+)
+
 STATEFUL = (
     "smaller cases failed only after earlier calls in the same worker (the candidate keeps "
     "state between calls), none in a fresh worker within the budget"
@@ -129,6 +138,8 @@ class Failure:
     found_as: str = ""  # the signature it was found with, when its shrunk case has another
     past: tuple[list[dict], int] | None = None  # its worker's items before it, bulk batches
     before: list[dict] | None = None  # the calls it fails after in a fresh worker (saved)
+    ruled_out: str = ""  # CALLS_RULED_OUT: calls showed it once, not again (flaky)
+    unsteady: str = ""  # flaky(): it failed again, then passed some more runs (_steady)
 
     def to_json(self) -> dict:
         return {
@@ -297,6 +308,13 @@ class Book:
             self.failures[sig] = failure
 
     def _shrink(self, failure: Failure) -> None:
+        self._reproduce_and_shrink(failure)
+        m = failure.mismatch
+        if failure.unsteady and not (m.cause or "").endswith(failure.unsteady):
+            # the shrunk case's mismatch replaced the one _steady's note was added to
+            failure.mismatch = replace(m, cause=f"{m.cause or m.describe()}; {failure.unsteady}")
+
+    def _reproduce_and_shrink(self, failure: Failure) -> None:
         o = self.c.o
         budget = self.left(
             o.fault_shrink_seconds if is_fault_kind(failure.mismatch) else o.shrink_seconds
@@ -407,7 +425,14 @@ class Book:
                 failure.path = path or failure.path
             return
         failure.reproduced_alone = False
-        found = self._calls_before(failure)
+        found = None if failure.ruled_out else self._calls_before(failure)
+        if found is not None:
+            sig, fault = failure.signature, failure.fault
+            failure.ruled_out = self._unless_steady(
+                sig,
+                lambda: self._reproduce(failure.case, fault, sig, confirm=True, before=found[0]),
+            )
+            found = None if failure.ruled_out else found
         if found is not None:  # it fails after these calls in a fresh worker: replayable
             failure.before, got = found
             note = after_calls(len(failure.before))
@@ -416,13 +441,13 @@ class Book:
             failure.why_not_shrunk = note
         elif (rep := self._repeated(failure))[0] is not None:
             k, got = rep
-            note = repeated(k)
+            note = f"{failure.ruled_out}; {repeated(k)}" if failure.ruled_out else repeated(k)
             m = got.mismatch
             failure.mismatch = replace(m, cause=f"{m.cause or m.describe()}; {note}")
             failure.why_not_shrunk = note
             failure.repeat = replay_repeats(k)
         else:
-            note = NOT_ALONE
+            note = f"{failure.ruled_out}; {NOT_ALONE}" if failure.ruled_out else NOT_ALONE
             bulk = failure.past[1] if failure.past else 0
             if bulk:
                 note += f" ({bulk} bulk batch(es) also ran in its worker, not saved as calls)"
@@ -435,6 +460,23 @@ class Book:
             failure.mismatch, failure.case, failure.fault, original=None, note=note, **saved
         )
         failure.path = path or failure.path
+
+    def _unless_steady(self, sig: str, again) -> str:
+        """ "" when `again()` (a fresh-worker run of calls that showed the failure once, then
+        its case) shows it CONFIRMS more times, else CALLS_RULED_OUT with the count. Runs
+        the deadline cut leave the calls as found (nothing more is known)."""
+        workers = [w for _, w in self._workers_of(sig) if hasattr(w, "spares")]
+        for w in workers:
+            w.spares(SEARCH_SPARES)  # one fresh worker a run: they load at once
+        try:
+            passed = runs = 0
+            while runs < CONFIRMS and not passed and not self.c.out_of_time():
+                runs += 1
+                passed += again() is None
+        finally:
+            for w in workers:
+                w.spares(1)
+        return CALLS_RULED_OUT.format(passed=passed, runs=runs) if passed else ""
 
     def _steady(self, failure: Failure) -> None:
         """A failure that failed again: does it every time? A few more runs of its case in
@@ -452,7 +494,8 @@ class Book:
             passed += got is None
         if passed:
             m = failure.mismatch
-            failure.mismatch = replace(m, cause=f"{m.cause or m.describe()}; {flaky(passed, runs)}")
+            failure.unsteady = flaky(passed, runs)
+            failure.mismatch = replace(m, cause=f"{m.cause or m.describe()}; {failure.unsteady}")
             failure.repeat = REPLAY_REPEAT_MIN
 
     def _repeated(self, failure: Failure) -> tuple:

@@ -565,8 +565,28 @@ def cmd_minimise(args) -> int:
         return f is not None
 
     try:
-        if not fails(entry.case):
-            print(f"{args.target}: {entry.signature} does not fail any more; nothing to minimise")
+        # As replay runs it: an entry saved with calls before it is tried up to
+        # REPLAY_TRIES_AFTER_CALLS times (a fresh worker each), a `repeat` one up to that
+        # many times in one fresh worker (run once, red-team 14's slip from the 50th call
+        # read "does not fail any more").
+        tries = REPLAY_TRIES_AFTER_CALLS if before and workers else 1
+        runs = entry.repeat if workers and not before else 1
+        if runs > 1:
+            for _, w in workers:
+                w.fresh()
+        failing = next((k for k in range(1, max(tries, runs) + 1) if fails(entry.case)), 0)
+        if not failing:
+            ran = f" (run {max(tries, runs)} times, as replay does)" if max(tries, runs) > 1 else ""
+            print(
+                f"{args.target}: {entry.signature} does not fail any more{ran}; nothing to minimise"
+            )
+            return EXIT_OK
+        if runs > 1:
+            print(
+                f"{args.target}: {entry.signature} fails on run {failing} of up to {runs} in "
+                "one fresh worker (its note says why): a smaller case would need as many runs "
+                "to show it, so the entry stands as saved"
+            )
             return EXIT_OK
         if meta:
             # A stale entry may end as the values failure of its lone call (the same missed

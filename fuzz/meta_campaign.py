@@ -76,7 +76,11 @@ class MetaBook(Book):
         """As Book's, but first the calls before it folded into the case (`folded`): one
         that fails in a fresh worker is the failure's case, self-contained (no `before`)."""
         found = None if self.c.out_of_time() else self._fold_before(failure)
-        if found is None:
+        if found is not None:  # blamed only if it shows every time (a flaky one by chance)
+            failure.ruled_out = self._unless_steady(
+                failure.signature, lambda: self._fold_again(found[0], failure)
+            )
+        if found is None or failure.ruled_out:
             return super()._not_alone(failure)
         case, finding = found
         failure.original_case = failure.original_case or failure.case
@@ -135,13 +139,17 @@ class MetaBook(Book):
         """`alone` for a folded case: the failure's signature, or, for a cell left poisoned
         (never written), the same buffer's `stale` (the earlier calls wrote it first; red-team
         13's page tables skipped when a call repeats on the same buffers)."""
-        m = failure.mismatch
-        if not _poisoned(m):
+        if not _poisoned(failure.mismatch):
             return self.alone(case, None, failure.signature)
+        return self._fold_again(case, failure)
+
+    def _fold_again(self, case: MetaCase, failure):
+        """A folded case run in a fresh worker, every time (`alone` remembers its answer)."""
+        m = failure.mismatch
         for _, w in self._workers_of(failure.signature):
             w.fresh()
-        stale = replace(m, kind="stale").signature
-        return self._reproduce(case, None, failure.signature, confirm=True, also=(stale,))
+        also = (replace(m, kind="stale").signature,) if _poisoned(m) else ()
+        return self._reproduce(case, None, failure.signature, confirm=True, also=also)
 
     def shrink_case(self, failure, fails, budget: float):
         return shrink(failure.case, fails, budget, envelope=self.c.envelope)

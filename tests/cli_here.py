@@ -1,6 +1,6 @@
 """`python -m fuzz ...` run inside the test process: the same parser and command functions,
 with stdout and stderr captured, minus a second torch import (seconds on a small CI box).
-For the commands a test only reads (replay, show, list); a test of the process itself (exit
+For the commands a test only reads (replay, minimise, show, list); a test of the process itself (exit
 on a signal, start-up, usage errors at the door) still runs it as a subprocess.
 """
 
@@ -20,7 +20,12 @@ def fuzz_here(*args: object) -> subprocess.CompletedProcess:
     from fuzz.report import EXIT_USAGE
 
     argv = [str(a) for a in args]
-    handlers = {"replay": commands.cmd_replay, "list": commands.cmd_list, "show": commands.cmd_show}
+    handlers = {
+        "replay": commands.cmd_replay,
+        "minimise": commands.cmd_minimise,
+        "list": commands.cmd_list,
+        "show": commands.cmd_show,
+    }
     if argv[0] not in handlers:  # a campaign arms signal handlers: a subprocess's business
         raise ValueError(f"fuzz_here runs {', '.join(handlers)}, not {argv[0]!r}")
     out, err = io.StringIO(), io.StringIO()

@@ -19,7 +19,7 @@ import pytest
 from book_doubles import campaign_double
 from meta_fuzz_helpers import judged_here, torch_candidate
 
-from fuzz.book import REPEAT_PROBE, Failure
+from fuzz.book import CALLS_RULED_OUT, CONFIRMS, REPEAT_PROBE, Failure, repeated
 from fuzz.compare import Mismatch
 from fuzz.meta_campaign import FOLDED, MetaBook, folded
 from fuzz.meta_case import POISON
@@ -113,6 +113,37 @@ def test_without_a_fold_that_fails_the_prefix_search_goes_on() -> None:
     # the fold, then (no prefix fails either) the case alone again and again
     assert book.tries == [folded(ONE, GROWS)] + [GROWS] * REPEAT_PROBE
     assert got["reproduced_alone"] is False and book.saved[-1][1] != FOLDED
+
+
+class FlakyFoldBook(FoldBook):
+    """A slip on a call at random: the first fold tried fails once, in its fresh worker; the
+    same fold run again passes; the case alone fails on the fifth run since."""
+
+    def alone(self, case, fault, sig):
+        self.tries.append(case)
+        return SimpleNamespace(mismatch=self.mismatch) if len(self.tries) == 1 else None
+
+    def _reproduce(self, case, fault, sig, *, confirm, before=(), also=()):
+        self.tries.append(case)
+        return SimpleNamespace(mismatch=self.mismatch) if len(self.tries) == 7 else None
+
+
+def test_a_fold_that_shows_a_flaky_failure_once_is_not_blamed() -> None:
+    """Red-team 14's slip on 1 call in 3 was saved folded with an earlier case, its cause
+    blaming that case's calls: a fold is run CONFIRMS more times first, and one that passes
+    leaves the case as found, run alone again and again."""
+    others = [{"op": "metadata", "case": ONE.to_json()}]
+    book = FlakyFoldBook(needs=None, past=others)
+    got = _fail(book, others)
+    fold = folded(ONE, GROWS)
+    assert book.tries == [fold, fold, GROWS, GROWS, GROWS, GROWS, GROWS]  # no prefix search
+    note = f"{CALLS_RULED_OUT.format(passed=1, runs=1)}; {repeated(5)}"
+    assert book.saved[-1] == (GROWS, note, None) and FOLDED not in got["cause"]
+    assert got["reproduced_alone"] is False and got["replay_runs"] == 16
+    # a fold that shows it every time is blamed (it ran CONFIRMS more times)
+    steady = FoldBook(fold, others)
+    assert _fail(steady, others)["cause"].endswith(FOLDED)
+    assert steady.tries[: 1 + CONFIRMS] == [fold] * (1 + CONFIRMS)
 
 
 class StaleFoldBook(FoldBook):

@@ -15,7 +15,17 @@ import pytest
 from book_doubles import campaign_double
 
 from fuzz import corpus
-from fuzz.book import REPEAT_PROBE, REPLAY_REPEAT_MIN, UNCONFIRMED, Book, Failure, repeated
+from fuzz.book import (
+    CALLS_RULED_OUT,
+    CONFIRMS,
+    REPEAT_PROBE,
+    REPLAY_REPEAT_MIN,
+    UNCONFIRMED,
+    Book,
+    Failure,
+    after_calls,
+    repeated,
+)
 from fuzz.case import Case
 from fuzz.compare import Mismatch
 from fuzz.entry import MAX_REPEAT, CorpusError, decode
@@ -88,6 +98,48 @@ def test_a_failure_that_fails_again_but_not_every_time_is_flaky() -> None:
     assert steady.repeat == 1 and "flaky" not in steady.mismatch.cause
 
 
+def test_a_flaky_failure_says_so_after_it_is_shrunk() -> None:
+    """The shrunk case's mismatch replaces the one found: the flaky note goes with it (a
+    flaky v2 failure read as one that always fails, its entry run 16 times)."""
+
+    class ShrinkingBook(CountingBook):
+        def shrink_case(self, failure, fails, budget):
+            small = Case((1,), (9,), 4)
+            fails.findings[small] = SimpleNamespace(
+                mismatch=Mismatch("cand:fn", "values", "nsa_cache_seqlens", cause="[0] is 4")
+            )
+            return small
+
+    f = shrunk(ShrinkingBook(flaky={1, 3, 6}))  # 6: the smaller case in a fresh worker
+    assert f.case == Case((1,), (9,), 4) and f.repeat == REPLAY_REPEAT_MIN
+    assert f.mismatch.cause.startswith("[0] is 4; it passed 3 of 4 more runs"), f.mismatch
+
+
+def test_calls_that_showed_a_flaky_failure_once_are_not_blamed_for_it() -> None:
+    """A slip at random shows after any calls by chance: red-team 14's 1 call in 3 was saved
+    as "fails after 1 call before it". The calls found are run CONFIRMS more times (a fresh
+    worker each); one that passes rules them out, and the case alone is run again and again."""
+    past = [{"case": Case((k,), (k + 1,), 9).to_json()} for k in range(5)]
+    # the lone re-run (1) passes; the first call before it (2) fails, by chance; the same
+    # again (3) passes; then the case alone, again and again, fails on its 4th run (7)
+    book = CountingBook(flaky={2, 7})
+    book.mismatch = Mismatch("cand:fn", "values", "nsa_cache_seqlens", cause="[0] is 5")
+    f = Failure(book.mismatch.signature, book.mismatch, CASE, None, None)
+    f.past = (past, 0)
+    book._shrink(f)
+    ruled_out = CALLS_RULED_OUT.format(passed=1, runs=1)
+    assert book.saved[-1] == (f"{ruled_out}; {repeated(4)}", None, REPLAY_REPEAT_MIN)
+    assert f.before is None and f.repeat == REPLAY_REPEAT_MIN and book.total == 7
+    assert "after 1 call" not in f.mismatch.cause and ruled_out in f.mismatch.cause
+    # a failure that needs the call before it shows after it every time: blamed
+    steady = CountingBook(flaky={2, 3, 4, 5})
+    steady.mismatch = book.mismatch
+    g = Failure(book.mismatch.signature, book.mismatch, CASE, None, None)
+    g.past = (past, 0)
+    steady._shrink(g)
+    assert steady.saved[-1] == (after_calls(1), past[:1], 1) and steady.total == 2 + CONFIRMS
+
+
 def test_repeat_round_trips_and_is_checked(tmp_path: Path) -> None:
     m = Mismatch("cand:fn", "values", "nsa_cache_seqlens")
     path = corpus.save(tmp_path, m, CASE, None, device="cpu", seed=0, spec="x.py:fn",
@@ -113,6 +165,19 @@ def test_replay_runs_a_repeat_entry_again_and_again_in_one_fresh_worker(tmp_path
     assert fuzz_here("replay", "--candidate", spec, once).returncode == 0  # run once: right
     plain = fuzz_here("replay", path)  # the built-ins keep no state: one run
     assert plain.returncode == 0 and "run up to" not in plain.stdout, plain.stdout
+
+
+def test_minimise_runs_a_repeat_entry_as_replay_does_and_leaves_it(tmp_path: Path) -> None:
+    """Run once, the entry of a failure from the 5th call on read "does not fail any more"
+    while replay failed it: minimise runs it as replay does, and says why it stands."""
+    spec = f"{HOSTILE}:wrong_from_call_5"
+    m = Mismatch("hostile:wrong_from_call_5", "values", "nsa_cache_seqlens")
+    path = corpus.save(tmp_path, m, CASE, None, device="cpu", seed=0, spec=spec,
+                       note=repeated(5), repeat=10)  # fmt: skip
+    got = fuzz_here("minimise", "--candidate", spec, path)
+    assert got.returncode == 0, got.stdout + got.stderr
+    assert "fails on run 5 of up to 10 in one fresh worker" in got.stdout, got.stdout
+    assert "does not fail any more" not in got.stdout and len(list(tmp_path.iterdir())) == 1
 
 
 def test_a_flaky_failure_that_passes_its_fresh_confirmation_keeps_its_repeat() -> None:
