@@ -18,7 +18,6 @@ Rows: bs 1 with every extend 0 (T = 0), bs 8-32 at page size 64, bs 512-4096 N 1
 """
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -151,7 +150,7 @@ def main():
                 "empty": p.empty(),
                 "gather": p.gather(),
                 "triton": p.call("triton"),
-                "empty_grid": lambda: bench._empty_kernel[(n_prog,)](p.seq),
+                "empty_grid": lambda n=n_prog, seq=p.seq: bench._empty_kernel[(n,)](seq),
                 "var_gather": var_gather(p),
             }
             for name, fn in calls.items():
