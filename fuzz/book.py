@@ -111,7 +111,11 @@ def after_calls(n: int) -> str:
 CONFIRMS = 3
 CALLS_RULED_OUT = (
     "it failed once after calls made before it, then passed {passed} of {runs} more runs "
-    "after the same calls, each in a fresh worker: those calls do not explain it"
+    "after the same calls, each in a fresh worker: those calls do not explain it alone"
+)
+SOME_RUNS = (
+    "nor did its case alone, run again and again: flaky, or it hangs on where those calls "
+    "left the process (an address)"
 )
 
 STATEFUL = (
@@ -139,6 +143,7 @@ class Failure:
     past: tuple[list[dict], int] | None = None  # its worker's items before it, bulk batches
     before: list[dict] | None = None  # the calls it fails after in a fresh worker (saved)
     ruled_out: str = ""  # CALLS_RULED_OUT: calls showed it once, not again (flaky)
+    shaky: tuple | None = None  # (calls or a folded case, finding) ruled out, kept as a last resort
     unsteady: str = ""  # flaky(): it failed again, then passed some more runs (_steady)
 
     def to_json(self) -> dict:
@@ -432,7 +437,8 @@ class Book:
                 sig,
                 lambda: self._reproduce(failure.case, fault, sig, confirm=True, before=found[0]),
             )
-            found = None if failure.ruled_out else found
+            if failure.ruled_out:  # kept, should nothing show it better
+                failure.shaky, found = found, None
         if found is not None:  # it fails after these calls in a fresh worker: replayable
             failure.before, got = found
             note = after_calls(len(failure.before))
@@ -446,8 +452,10 @@ class Book:
             failure.mismatch = replace(m, cause=f"{m.cause or m.describe()}; {note}")
             failure.why_not_shrunk = note
             failure.repeat = replay_repeats(k)
+        elif failure.shaky is not None:
+            return self._save_shaky(failure)
         else:
-            note = f"{failure.ruled_out}; {NOT_ALONE}" if failure.ruled_out else NOT_ALONE
+            note = NOT_ALONE
             bulk = failure.past[1] if failure.past else 0
             if bulk:
                 note += f" ({bulk} bulk batch(es) also ran in its worker, not saved as calls)"
@@ -459,6 +467,26 @@ class Book:
         path = self._save(
             failure.mismatch, failure.case, failure.fault, original=None, note=note, **saved
         )
+        failure.path = path or failure.path
+
+    def _save_shaky(self, failure: Failure) -> None:
+        """Calls that showed the failure in some runs after them, not all, and nothing that
+        shows it better (the case alone, again and again): the entry keeps them, and replay
+        tries them REPLAY_REPEAT_MIN times (a fresh worker each). Where a later call lands
+        (an address) may decide it, as well as chance."""
+        failure.before, got = failure.shaky
+        failure.repeat = REPLAY_REPEAT_MIN
+        note = (
+            f"{failure.ruled_out}; {SOME_RUNS}; saved with the {len(failure.before)} call(s) "
+            f"before it, which replay runs first, in up to {failure.repeat} fresh workers"
+        )
+        m = got.mismatch
+        failure.mismatch = replace(m, cause=f"{m.cause or m.describe()}; {note}")
+        failure.why_not_shrunk = note
+        path = self._save(
+            failure.mismatch, failure.case, failure.fault, original=None, note=note,
+            before=failure.before, repeat=failure.repeat,
+        )  # fmt: skip
         failure.path = path or failure.path
 
     def _unless_steady(self, sig: str, again) -> str:

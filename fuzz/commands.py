@@ -350,6 +350,20 @@ def _replay_targets(args) -> list[Path]:
     return [seeds_dir()] + ([Path("corpus")] if Path("corpus").is_dir() else [])
 
 
+def replay_runs(entry, before, workers) -> tuple[int, int]:
+    """(tries, runs) of an entry on replay. With calls before it, tries: each a fresh worker
+    running them, then the case, until one fails (the failure may hang on where they left
+    the process, a buffer's address): REPLAY_TRIES_AFTER_CALLS, or the entry's `repeat` if
+    more. Without, runs: its case again and again in one fresh worker, `repeat` times (a
+    failure on some run only: flaky, or after so many calls in its process). Built-ins keep
+    no state: one of each."""
+    if not workers:
+        return 1, 1
+    if before:
+        return max(REPLAY_TRIES_AFTER_CALLS, entry.repeat), 1
+    return 1, entry.repeat
+
+
 def _replay_once(entry, before, builtins, workers, device, tally, args) -> list:
     """One replay of `entry` (its calls `before` first, in a fresh worker): the findings."""
     from fuzz.harness import run_one
@@ -430,12 +444,8 @@ def cmd_replay(args) -> int:
             # The calls its case fails after (a candidate that keeps state) go first to each
             # candidate, in a fresh worker; built-ins keep no state and ignore them.
             before = corpus.before_items(entry)
-            # Such a failure may hang on where the calls before it left the process (a
-            # buffer's address): a pass is tried again, each time in a fresh worker.
-            tries, failing_try = REPLAY_TRIES_AFTER_CALLS if before and workers else 1, 0
-            # One that failed only on some run of its case alone (flaky, or after so many
-            # calls in its process) is run again and again in one fresh worker.
-            runs = entry.repeat if workers and not before else 1
+            tries, runs = replay_runs(entry, before, workers)
+            failing_try = 0
             try:
                 if runs > 1:
                     for _, w in workers:
@@ -565,12 +575,9 @@ def cmd_minimise(args) -> int:
         return f is not None
 
     try:
-        # As replay runs it: an entry saved with calls before it is tried up to
-        # REPLAY_TRIES_AFTER_CALLS times (a fresh worker each), a `repeat` one up to that
-        # many times in one fresh worker (run once, red-team 14's slip from the 50th call
-        # read "does not fail any more").
-        tries = REPLAY_TRIES_AFTER_CALLS if before and workers else 1
-        runs = entry.repeat if workers and not before else 1
+        # As replay runs it (run once, red-team 14's slip from the 50th call read "does not
+        # fail any more").
+        tries, runs = replay_runs(entry, before, workers)
         if runs > 1:
             for _, w in workers:
                 w.fresh()

@@ -14,7 +14,14 @@ from dataclasses import replace
 from hypothesis import strategies as st
 
 import fuzz.meta_entry  # noqa: F401  (registers the decoder of metadata entries)
-from fuzz.book import BUDGET_ENDED, REPLAY_REPEAT_MIN, Book, is_fault_kind, json_leaves
+from fuzz.book import (
+    BUDGET_ENDED,
+    REPLAY_REPEAT_MIN,
+    SOME_RUNS,
+    Book,
+    is_fault_kind,
+    json_leaves,
+)
 from fuzz.campaign import Campaign
 from fuzz.harness import Finding
 from fuzz.meta_case import POISON, MetaCase
@@ -80,14 +87,30 @@ class MetaBook(Book):
             failure.ruled_out = self._unless_steady(
                 failure.signature, lambda: self._fold_again(found[0], failure)
             )
-        if found is None or failure.ruled_out:
+            if failure.ruled_out:  # kept, should nothing show it better (Book._not_alone)
+                failure.shaky, found = found, None
+        if found is None:
             return super()._not_alone(failure)
-        case, finding = found
+        self._save_fold(failure, *found, note=FOLDED)
+
+    def _save_shaky(self, failure) -> None:
+        case, finding = failure.shaky
+        if not isinstance(case, MetaCase):  # calls before it (Book's prefix search)
+            return super()._save_shaky(failure)
+        note = (
+            f"{failure.ruled_out}; {SOME_RUNS}; saved as one case of those calls and its "
+            f"own, which replay runs up to {REPLAY_REPEAT_MIN} times in one fresh worker"
+        )
+        self._save_fold(failure, case, finding, note=note, shrink=False)
+
+    def _save_fold(self, failure, case, finding, *, note: str, shrink: bool = True) -> None:
+        """The folded case as the failure's, its calls not needed dropped (each smaller case
+        failing alone), saved self-contained."""
         failure.original_case = failure.original_case or failure.case
         failure.case, failure.mismatch = case, finding.mismatch
-        failure.reproduced_alone = True
+        failure.reproduced_alone = shrink
         failure.why_not_shrunk, failure.shrink_complete = BUDGET_ENDED, False
-        budget = self.left(self.c.o.shrink_seconds)
+        budget = self.left(self.c.o.shrink_seconds) if shrink else 0
         if budget > 0:  # the calls it does not need dropped, each smaller case failing alone
             started = time.monotonic()
             fails = self._careful(failure, finding, finding.mismatch, budget)
@@ -96,11 +119,14 @@ class MetaBook(Book):
             failure.shrink_complete = time.monotonic() - started < budget * 0.98
             failure.shrunk = True
             failure.why_not_shrunk = None
+        elif not shrink:
+            failure.why_not_shrunk = note
         m = failure.mismatch
-        failure.mismatch = replace(m, cause=f"{m.cause or m.describe()}; {FOLDED}")
+        failure.mismatch = replace(m, cause=f"{m.cause or m.describe()}; {note}")
+        failure.repeat = REPLAY_REPEAT_MIN
         path = self._save(
             failure.mismatch, failure.case, failure.fault, original=failure.original_case,
-            note=FOLDED, replace_any=True, repeat=REPLAY_REPEAT_MIN,
+            note=note, replace_any=True, repeat=REPLAY_REPEAT_MIN,
         )  # fmt: skip
         failure.path = path or failure.path
 

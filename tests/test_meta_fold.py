@@ -19,7 +19,7 @@ import pytest
 from book_doubles import campaign_double
 from meta_fuzz_helpers import judged_here, torch_candidate
 
-from fuzz.book import CALLS_RULED_OUT, CONFIRMS, REPEAT_PROBE, Failure, repeated
+from fuzz.book import CALLS_RULED_OUT, CONFIRMS, REPEAT_PROBE, SOME_RUNS, Failure, repeated
 from fuzz.compare import Mismatch
 from fuzz.meta_campaign import FOLDED, MetaBook, folded
 from fuzz.meta_case import POISON
@@ -140,6 +140,13 @@ def test_a_fold_that_shows_a_flaky_failure_once_is_not_blamed() -> None:
     note = f"{CALLS_RULED_OUT.format(passed=1, runs=1)}; {repeated(5)}"
     assert book.saved[-1] == (GROWS, note, None) and FOLDED not in got["cause"]
     assert got["reproduced_alone"] is False and got["replay_runs"] == 16
+    # nothing shows it better (the case alone never fails): the fold is kept, not blamed
+    never = FlakyFoldBook(needs=None, past=others)
+    never._reproduce = lambda case, *a, **kw: never.tries.append(case)  # None: passes
+    got = _fail(never, others)
+    case, note, before = never.saved[-1]
+    assert case == fold and before is None and SOME_RUNS in note and FOLDED not in note
+    assert got["replay_runs"] == 16 and got["reproduced_alone"] is False
     # a fold that shows it every time is blamed (it ran CONFIRMS more times)
     steady = FoldBook(fold, others)
     assert _fail(steady, others)["cause"].endswith(FOLDED)

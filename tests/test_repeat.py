@@ -20,6 +20,7 @@ from fuzz.book import (
     CONFIRMS,
     REPEAT_PROBE,
     REPLAY_REPEAT_MIN,
+    SOME_RUNS,
     UNCONFIRMED,
     Book,
     Failure,
@@ -138,6 +139,22 @@ def test_calls_that_showed_a_flaky_failure_once_are_not_blamed_for_it() -> None:
     g.past = (past, 0)
     steady._shrink(g)
     assert steady.saved[-1] == (after_calls(1), past[:1], 1) and steady.total == 2 + CONFIRMS
+
+
+def test_calls_that_show_it_in_some_runs_are_kept_when_nothing_shows_it_better() -> None:
+    """A failure that hangs on where the calls before it left the process (an address the
+    allocator may or may not reuse) shows after them in some fresh workers, not all, and
+    never alone: the entry keeps them, and replay tries them REPLAY_REPEAT_MIN times."""
+    past = [{"case": Case((k,), (k + 1,), 9).to_json()} for k in range(5)]
+    book = CountingBook(flaky={2})  # after the first call once (2), never again
+    book.mismatch = Mismatch("cand:fn", "values", "nsa_cache_seqlens", cause="[0] is 5")
+    f = Failure(book.mismatch.signature, book.mismatch, CASE, None, None)
+    f.past = (past, 0)
+    book._shrink(f)
+    note, before, repeat = book.saved[-1]
+    assert before == past[:1] and repeat == REPLAY_REPEAT_MIN == f.repeat
+    assert note.startswith(CALLS_RULED_OUT.format(passed=1, runs=1)) and SOME_RUNS in note
+    assert book.total == 3 + REPEAT_PROBE and f.mismatch.cause.endswith(note)
 
 
 def test_repeat_round_trips_and_is_checked(tmp_path: Path) -> None:
