@@ -89,8 +89,8 @@ def replay_repeats(k: int) -> int:
 
 
 UNCONFIRMED = (
-    "the time budget ended before it could be re-run alone in a fresh worker: saved to be "
-    "run again and again by replay"
+    "the time budget ended before it could be re-run alone in a fresh worker: saved with the "
+    "calls its worker ran before it, which replay runs first, then its case again and again"
 )
 PREFIX_MIN_S = 10.0  # the search for the calls a failure needs before it, at least
 SINGLES = 16  # calls tried alone before all of them are (the most like the case first)
@@ -145,6 +145,7 @@ class Failure:
     ruled_out: str = ""  # CALLS_RULED_OUT: calls showed it once, not again (flaky)
     shaky: tuple | None = None  # (calls or a folded case, finding) ruled out, kept as a last resort
     unsteady: str = ""  # flaky(): it failed again, then passed some more runs (_steady)
+    settled: bool = False  # its entry written whole (note, calls before it, repeat): kept
 
     def to_json(self) -> dict:
         return {
@@ -281,7 +282,9 @@ class Book:
         self._shrink(failure)
         if failure.mismatch.signature != sig:
             self._refile(failure, original, first=path)
-        elif failure.case != original or (failure.repeat > 1 and failure.reproduced_alone):
+        elif not failure.settled and (
+            failure.case != original or (failure.repeat > 1 and failure.reproduced_alone)
+        ):
             # (a failure not reproduced alone was saved with its note and repeat already)
             if failure.case != original:
                 failure.original_case = original
@@ -420,14 +423,20 @@ class Book:
             # plug-in's entry is run again and again by replay, in one fresh worker: the
             # failure may need its worker's calls (red-team 14's slip from the 50th call,
             # cut here on an H100, was saved as run once, and its replay passed).
+            # The calls its worker ran before it go with it (GPU, s27/c4: red-team 12's top-k
+            # decision baked per out buffer, cut here, was saved as its case alone, and 128
+            # runs of it passed on replay).
             failure.why_not_shrunk = UNCONFIRMED
             if self._plugin(failure.signature):
-                failure.repeat = MAX_REPEAT
+                failure.repeat, failure.reproduced_alone = MAX_REPEAT, None
+                failure.before = (failure.past or ([], 0))[0][-MAX_BEFORE:] or None
+                m = failure.mismatch
+                failure.mismatch = replace(m, cause=f"{m.cause or m.describe()}; {UNCONFIRMED}")
                 path = self._save(
                     failure.mismatch, failure.case, failure.fault, original=None,
-                    note=UNCONFIRMED, replace_any=True, repeat=MAX_REPEAT,
+                    note=UNCONFIRMED, replace_any=True, repeat=MAX_REPEAT, before=failure.before,
                 )  # fmt: skip
-                failure.path = path or failure.path
+                failure.path, failure.settled = path or failure.path, True
             return
         failure.reproduced_alone = False
         found = None if failure.ruled_out else self._calls_before(failure)
@@ -467,7 +476,7 @@ class Book:
         path = self._save(
             failure.mismatch, failure.case, failure.fault, original=None, note=note, **saved
         )
-        failure.path = path or failure.path
+        failure.path, failure.settled = path or failure.path, True
 
     def _save_shaky(self, failure: Failure) -> None:
         """Calls that showed the failure in some runs after them, not all, and nothing that
@@ -487,7 +496,7 @@ class Book:
             failure.mismatch, failure.case, failure.fault, original=None, note=note,
             before=failure.before, repeat=failure.repeat,
         )  # fmt: skip
-        failure.path = path or failure.path
+        failure.path, failure.settled = path or failure.path, True
 
     def _unless_steady(self, sig: str, again) -> str:
         """ "" when `again()` (a fresh-worker run of calls that showed the failure once, then

@@ -351,17 +351,42 @@ def _replay_targets(args) -> list[Path]:
 
 
 def replay_runs(entry, before, workers) -> tuple[int, int]:
-    """(tries, runs) of an entry on replay. With calls before it, tries: each a fresh worker
-    running them, then the case, until one fails (the failure may hang on where they left
-    the process, a buffer's address): REPLAY_TRIES_AFTER_CALLS, or the entry's `repeat` if
-    more. Without, runs: its case again and again in one fresh worker, `repeat` times (a
-    failure on some run only: flaky, or after so many calls in its process). Built-ins keep
-    no state: one of each."""
+    """(tries, runs) of an entry on replay: each try a fresh worker that runs the calls
+    saved before it (if any), then its case up to `runs` times, until one fails. With calls
+    before it, REPLAY_TRIES_AFTER_CALLS tries (the failure may hang on where they left the
+    process, a buffer's address); runs: the entry's `repeat` (a failure on some run only:
+    flaky, or after so many calls in its process). Built-ins keep no state: one of each."""
     if not workers:
         return 1, 1
-    if before:
-        return max(REPLAY_TRIES_AFTER_CALLS, entry.repeat), 1
-    return 1, entry.repeat
+    return (REPLAY_TRIES_AFTER_CALLS if before else 1), entry.repeat
+
+
+def first_failing(tries: int, runs: int, once) -> tuple[int, int] | None:
+    """(try, run) of the first failing run, as replay runs an entry: `once(first)` runs the
+    case once (`first`: the try's first run, in a fresh worker after the calls before it)
+    and says whether it failed; None when every run passed."""
+    for t in range(1, tries + 1):
+        for r in range(1, runs + 1):
+            if once(r == 1):
+                return t, r
+    return None
+
+
+def _replay_entry(entry, before, tries, runs, builtins, workers, device, tally, args):
+    """(findings, (try, run)) of the first failing run of `entry` as replay runs it, or
+    ([], None)."""
+    got: list = []
+
+    def once(first: bool) -> bool:
+        if first and not before and runs > 1:
+            for _, w in workers:
+                w.fresh()
+        got[:] = _replay_once(entry, before if first else (), builtins, workers, device,
+                              tally, args)  # fmt: skip
+        return bool(got)
+
+    failing = first_failing(tries, runs, once)
+    return got, failing
 
 
 def _replay_once(entry, before, builtins, workers, device, tally, args) -> list:
@@ -445,16 +470,10 @@ def cmd_replay(args) -> int:
             # candidate, in a fresh worker; built-ins keep no state and ignore them.
             before = corpus.before_items(entry)
             tries, runs = replay_runs(entry, before, workers)
-            failing_try = 0
             try:
-                if runs > 1:
-                    for _, w in workers:
-                        w.fresh()
-                for attempt in range(1, max(tries, runs) + 1):
-                    findings = _replay_once(entry, before, builtins, workers, device, tally, args)
-                    if findings:
-                        failing_try = attempt
-                        break
+                findings, failing = _replay_entry(
+                    entry, before, tries, runs, builtins, workers, device, tally, args
+                )
             except Exception as exc:  # HarnessError or another bug of ours: exit 3, no verdict
                 internal.append(f"{entry.path}: {exc!r}")
                 print(f"ERROR {printable(entry.path)}: the harness failed: {printable(repr(exc))}")
@@ -463,11 +482,15 @@ def cmd_replay(args) -> int:
             note = ""
             if not entry.is_seed and entry.impl not in builtins and entry.impl not in names:
                 note = f" ({printable(entry.impl)} not given: pass --candidate to replay it)"
+            each = f", its case up to {runs} times each" if runs > 1 else ""
             if before and workers:
-                tried = f"failing on try {failing_try} of {tries}" if findings else f"{tries} tries"
+                tried = f"{tries} tries{each}"
+                if failing:
+                    at = f", run {failing[1]}" if runs > 1 else ""
+                    tried = f"failing on try {failing[0]} of {tries}{at}"
                 note += f" (after the {len(before)} call(s) saved before it; {tried})"
             elif runs > 1:
-                ran = f"failing on run {failing_try}" if findings else "passing every run"
+                ran = f"failing on run {failing[1]}" if failing else "passing every run"
                 note += f" (run up to {runs} times in one fresh worker; {ran})"
             if findings:
                 failed[group] += 1
@@ -538,7 +561,7 @@ def cmd_minimise(args) -> int:
     found: dict = {}
     before = corpus.before_items(entry)  # run first, in a fresh worker, by every probe
 
-    def meta_probe(case, signature: str | None = None):
+    def meta_probe(case, signature: str | None = None, calls=before):
         """The meta shrinker's probe (fuzz/meta_shrink.py): the finding if `case` fails with
         `signature` (the entry's by default), else None."""
         f = reproduce_meta(
@@ -550,15 +573,15 @@ def cmd_minimise(args) -> int:
             tally,
             slow_is_failure=args.slow_is_failure,
             fault=entry.fault,
-            before=before,
+            before=calls,
         )
         if f is not None:
             found[case] = f
         return f
 
-    def fails(case) -> bool:
+    def fails(case, calls=before) -> bool:
         if meta:
-            return meta_probe(case) is not None
+            return meta_probe(case, calls=calls) is not None
         f = reproduce(
             case,
             entry.fault,
@@ -568,7 +591,7 @@ def cmd_minimise(args) -> int:
             device,
             tally,
             slow_is_failure=args.slow_is_failure,
-            before=before,
+            before=calls,
         )
         if f is not None:
             found[case] = f
@@ -578,21 +601,26 @@ def cmd_minimise(args) -> int:
         # As replay runs it (run once, red-team 14's slip from the 50th call read "does not
         # fail any more").
         tries, runs = replay_runs(entry, before, workers)
-        if runs > 1:
-            for _, w in workers:
-                w.fresh()
-        failing = next((k for k in range(1, max(tries, runs) + 1) if fails(entry.case)), 0)
-        if not failing:
-            ran = f" (run {max(tries, runs)} times, as replay does)" if max(tries, runs) > 1 else ""
+
+        def once(first: bool) -> bool:
+            if first and not before and runs > 1:
+                for _, w in workers:
+                    w.fresh()
+            return fails(entry.case, before if first else ())
+
+        failing = first_failing(tries, runs, once)
+        if failing is None:
+            n = tries * runs
+            ran = f" (run {n} times, as replay does)" if n > 1 else ""
             print(
                 f"{args.target}: {entry.signature} does not fail any more{ran}; nothing to minimise"
             )
             return EXIT_OK
-        if runs > 1:
+        if failing[1] > 1:
             print(
-                f"{args.target}: {entry.signature} fails on run {failing} of up to {runs} in "
-                "one fresh worker (its note says why): a smaller case would need as many runs "
-                "to show it, so the entry stands as saved"
+                f"{args.target}: {entry.signature} fails on run {failing[1]} of up to {runs} of "
+                "its case in one worker (its note says why): a smaller case would need as many "
+                "runs to show it, so the entry stands as saved"
             )
             return EXIT_OK
         if meta:

@@ -128,7 +128,7 @@ class MetaBook(Book):
             failure.mismatch, failure.case, failure.fault, original=failure.original_case,
             note=note, replace_any=True, repeat=REPLAY_REPEAT_MIN,
         )  # fmt: skip
-        failure.path = path or failure.path
+        failure.path, failure.settled = path or failure.path, True
 
     def _fold_before(self, failure):
         """(case, finding): the first of the worker's earlier cases (the last one, then the

@@ -29,7 +29,7 @@ from fuzz.book import (
 )
 from fuzz.case import Case
 from fuzz.compare import Mismatch
-from fuzz.entry import MAX_REPEAT, CorpusError, decode
+from fuzz.entry import MAX_BEFORE, MAX_REPEAT, CorpusError, decode
 from tests.cli_here import fuzz_here
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -184,6 +184,19 @@ def test_replay_runs_a_repeat_entry_again_and_again_in_one_fresh_worker(tmp_path
     assert plain.returncode == 0 and "run up to" not in plain.stdout, plain.stdout
 
 
+def test_replay_runs_the_calls_before_then_the_case_again_and_again(tmp_path: Path) -> None:
+    """An entry with calls before it and a `repeat` (a failure the campaign's time left
+    unconfirmed): each try, a fresh worker runs them, then the case up to `repeat` times."""
+    spec = f"{HOSTILE}:wrong_from_call_5"
+    m = Mismatch("hostile:wrong_from_call_5", "values", "nsa_cache_seqlens")
+    path = corpus.save(tmp_path, m, CASE, None, device="cpu", seed=0, spec=spec,
+                       note=UNCONFIRMED, before=[{"case": CASE.to_json()}], repeat=10)  # fmt: skip
+    replay = fuzz_here("replay", "--candidate", spec, path)
+    assert replay.returncode == 1, replay.stdout
+    # call 1 the one before, then runs 1-4 of the case: calls 2-5
+    assert "after the 1 call(s) saved before it; failing on try 1 of 3, run 4)" in replay.stdout
+
+
 def test_minimise_runs_a_repeat_entry_as_replay_does_and_leaves_it(tmp_path: Path) -> None:
     """Run once, the entry of a failure from the 5th call on read "does not fail any more"
     while replay failed it: minimise runs it as replay does, and says why it stands."""
@@ -193,7 +206,7 @@ def test_minimise_runs_a_repeat_entry_as_replay_does_and_leaves_it(tmp_path: Pat
                        note=repeated(5), repeat=10)  # fmt: skip
     got = fuzz_here("minimise", "--candidate", spec, path)
     assert got.returncode == 0, got.stdout + got.stderr
-    assert "fails on run 5 of up to 10 in one fresh worker" in got.stdout, got.stdout
+    assert "fails on run 5 of up to 10 of its case in one worker" in got.stdout, got.stdout
     assert "does not fail any more" not in got.stdout and len(list(tmp_path.iterdir())) == 1
 
 
@@ -216,6 +229,20 @@ def test_a_failure_the_deadline_left_unconfirmed_is_saved_to_be_run_again_and_ag
     book._not_alone(f)
     assert book.saved == [(UNCONFIRMED, None, MAX_REPEAT)] and f.repeat == MAX_REPEAT
     assert f.reproduced_alone is None and book.calls == 0  # nothing run
+    # with calls before it in its worker, the entry keeps them (the last MAX_BEFORE): a state
+    # bug needs them (GPU, s27/c4: a top-k decision baked per out buffer, saved as its case
+    # alone, passed 128 runs on replay); and the campaign does not write it again without
+    past = [{"case": Case((k % 3,), (k + 1,), 9).to_json()} for k in range(MAX_BEFORE + 5)]
+    book = CountingBook(fails_on=50)
+    book.mismatch = Mismatch("cand:fn", "values", "nsa_cache_seqlens", cause="[0] is 5")
+    book.c.deadline = time.monotonic() - 1
+    book._past = lambda f: (past, 0)
+    book._reproduce_and_shrink = lambda failure: book._not_alone(failure)
+    book.record(SimpleNamespace(mismatch=book.mismatch, case=CASE, fault=None), found_by="x")
+    assert book.saved[-1] == (UNCONFIRMED, past[-MAX_BEFORE:], MAX_REPEAT)
+    assert len(book.saved) == 2  # found, then settled: not written again
+    (f,) = book.failures.values()
+    assert f.mismatch.cause == f"[0] is 5; {UNCONFIRMED}" and f.settled
 
 
 def test_runs_the_deadline_cut_short_leave_replay_every_run() -> None:
