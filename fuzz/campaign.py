@@ -275,7 +275,23 @@ class Campaign:
             for _, w in self.workers:
                 w.close()
             helpers.close()
+        if not self.interrupted:
+            self._judged_nothing()
         return self
+
+    def _judged_nothing(self) -> None:
+        """A candidate that answered no case and failed none: nothing is known of it, so the
+        run cannot pass it (exit 3, not 0). Under load a 6 s campaign of a candidate taking
+        0.25 s a call ended before its first answer, and exited 0."""
+        failed = {f.mismatch.impl for f in self.book.failures.values()}
+        for name, _ in self.workers:
+            answered = self.tally.calls[name] + self.tally.calls[f"{name} (bulk)"]
+            if not answered and name not in failed:
+                self.errors.append(
+                    f"--candidate {name}: not one case was judged in the campaign's time "
+                    f"({self.not_judged.get(name, 0):,} sent, never answered): nothing is "
+                    "known of it; give the campaign more --seconds"
+                )
 
     def _start_workers(self) -> None:
         from fuzz.envelope import Envelope, EnvelopeError

@@ -280,7 +280,9 @@ class IsolatedCandidate:
         except _NoWorker as exc:
             reason = str(exc)
             if exc.timed_out:
-                reason = f"importing it did not finish within {until - begin:.1f} s"
+                reason = f"importing it did not finish within {max(until - begin, 0):.1f} s"
+                if deadline is not None and until == deadline:
+                    reason += " (the campaign's time ended first: give it more --seconds)"
                 tail = one_line(w.tail.text()[-300:], 300)
                 reason += f" (output: {tail})" if tail else ""
             prefix = f"--candidate {self.spec!r}: "

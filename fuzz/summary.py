@@ -94,7 +94,11 @@ def print_summary(report: Report) -> None:
     print(
         f"summary: {report.cases:,} cases in {report.seconds:.1f} s "
         f"({report.cases_per_second:,.0f} cases/s); {len(report.failures)} failure(s)"
-        + (f"; {len(report.errors)} error(s) of the suite itself" if report.errors else "")
+        + (
+            f"; {len(report.errors)} error(s) (the ERROR lines above: exit 3)"
+            if report.errors
+            else ""
+        )
         + ("; interrupted" if report.interrupted else "")
     )
     print(

@@ -308,13 +308,32 @@ def test_cases_the_time_cut_off_are_not_counted_and_are_named(tmp_path: Path) ->
     counts only the cases it judged, and says how many it never answered (exit 0: the
     budget was the user's, nothing failed)."""
     cand = "tests/candidates/hostile.py:slow_every_call"
-    r, report = campaign(tmp_path, "--candidate", cand, "--seconds", 6, "--timeout", 5)
+    # 12 s: under load (two xdist workers beside other jobs) a 6 s campaign ended before the
+    # worker's first answer (that run now exits 3: the next test)
+    r, report = campaign(tmp_path, "--candidate", cand, "--seconds", 12, "--timeout", 5)
     assert r.returncode == 0, said(r)
     assert report is not None
     missed = report["not_judged"].get("hostile:slow_every_call", 0)
     answered = report["implementations"]["hostile:slow_every_call"]["calls"]
     assert missed > 0 and report["cases"] == answered == report["opening_cases"], report
     assert f"NOT JUDGED hostile:slow_every_call: {missed:,} case(s)" in r.stdout, said(r)
+
+
+@pytest.mark.slow
+def test_a_candidate_that_answered_no_case_does_not_pass(tmp_path, monkeypatch) -> None:
+    """Every case of the campaign's time still unanswered (a first call of 60 s): nothing is
+    known of the candidate, so the run exits 3 and says so, never 0."""
+    from fuzz.campaign import Campaign, Options
+
+    monkeypatch.setenv("NSA_HOSTILE_SLOW_SECONDS", "60")
+    cand = "tests/candidates/hostile.py:slow_first_call"
+    options = Options(candidates=[cand], corpus_dir=tmp_path, timeout=120.0,
+                      deadline=time.monotonic() + 10)  # fmt: skip
+    report = Campaign(options).run().report()
+    assert report.failures == [] and report.exit_code() == 3, report
+    (error,) = report.errors
+    assert "--candidate hostile:slow_first_call: not one case was judged" in error, error
+    assert report.not_judged.get("hostile:slow_first_call", 0) > 0
 
 
 def test_a_command_past_the_wire_header_cap_is_the_suites_error(tmp_path, monkeypatch) -> None:

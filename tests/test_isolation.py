@@ -555,3 +555,14 @@ def test_spares_keep_fresh_workers_loading_and_go_with_close() -> None:
         c.spares(2)
         last = c._more[0].pid
     assert wait_until(lambda: not alive_in([last])), alive_in([last])
+
+
+def test_an_import_the_campaigns_time_cut_says_so() -> None:
+    """A campaign whose --seconds ended while the candidate was still loading: the usage
+    error says the time was the campaign's (it read "did not finish within -0.5 s")."""
+    c = IsolatedCandidate(f"{HOSTILE}:slow_every_call", "cpu")
+    with pytest.raises(CandidateError) as err:
+        c.start(deadline=time.monotonic() - 0.5)
+    assert "within 0.0 s (the campaign's time ended first: give it more --seconds)" in str(
+        err.value
+    )
