@@ -480,14 +480,16 @@ class Book:
 
     def _save_shaky(self, failure: Failure) -> None:
         """Calls that showed the failure in some runs after them, not all, and nothing that
-        shows it better (the case alone, again and again): the entry keeps them, and replay
-        tries them REPLAY_REPEAT_MIN times (a fresh worker each). Where a later call lands
-        (an address) may decide it, as well as chance."""
+        shows it better (the case alone, again and again): the entry keeps them; replay runs
+        them in each of its tries (a fresh worker each), then the case up to
+        REPLAY_REPEAT_MIN times. Where a later call lands (an address) may decide it, as
+        well as chance."""
         failure.before, got = failure.shaky
         failure.repeat = REPLAY_REPEAT_MIN
         note = (
             f"{failure.ruled_out}; {SOME_RUNS}; saved with the {len(failure.before)} call(s) "
-            f"before it, which replay runs first, in up to {failure.repeat} fresh workers"
+            f"before it, which replay runs first in each fresh worker it tries, then the case up "
+            f"to {failure.repeat} times"
         )
         m = got.mismatch
         failure.mismatch = replace(m, cause=f"{m.cause or m.describe()}; {note}")
