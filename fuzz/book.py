@@ -74,11 +74,14 @@ FLAKY_RUNS = 4  # runs of a case that failed again, to see whether it always doe
 FLAKY_S = 3.0  # ... within this many seconds (a large case on an interpreter takes more)
 
 
-def flaky(passed: int, runs: int) -> str:
+def flaky(passed: int, runs: int, found_as: bool = False) -> str:
+    """What a failure that failed again, then passed `passed` of `runs` more runs in the
+    same worker says; `found_as`: said of a smaller case it was shrunk to."""
+    which = "the case it was found as" if found_as else "the same case"
     return (
-        f"it passed {passed} of {runs} more runs of the same case in the same worker: flaky, "
-        "or it depends on the calls its process made before (saved to be run again and again "
-        "by replay)"
+        f"{which} passed {passed} of {runs} more runs in the same worker: flaky, or it "
+        "depends on the calls its process made before (saved to be run again and again by "
+        "replay)"
     )
 
 
@@ -144,7 +147,7 @@ class Failure:
     before: list[dict] | None = None  # the calls it fails after in a fresh worker (saved)
     ruled_out: str = ""  # CALLS_RULED_OUT: calls showed it once, not again (flaky)
     shaky: tuple | None = None  # (calls or a folded case, finding) ruled out, kept as a last resort
-    unsteady: str = ""  # flaky(): it failed again, then passed some more runs (_steady)
+    unsteady: tuple[int, int] | None = None  # (passed, runs) of _steady's more runs
     settled: bool = False  # its entry written whole (note, calls before it, repeat): kept
 
     def to_json(self) -> dict:
@@ -318,9 +321,10 @@ class Book:
     def _shrink(self, failure: Failure) -> None:
         self._reproduce_and_shrink(failure)
         m = failure.mismatch
-        if failure.unsteady and not (m.cause or "").endswith(failure.unsteady):
+        if failure.unsteady and not (m.cause or "").endswith(flaky(*failure.unsteady)):
             # the shrunk case's mismatch replaced the one _steady's note was added to
-            failure.mismatch = replace(m, cause=f"{m.cause or m.describe()}; {failure.unsteady}")
+            note = flaky(*failure.unsteady, found_as=True)
+            failure.mismatch = replace(m, cause=f"{m.cause or m.describe()}; {note}")
 
     def _reproduce_and_shrink(self, failure: Failure) -> None:
         o = self.c.o
@@ -533,8 +537,8 @@ class Book:
             passed += got is None
         if passed:
             m = failure.mismatch
-            failure.unsteady = flaky(passed, runs)
-            failure.mismatch = replace(m, cause=f"{m.cause or m.describe()}; {failure.unsteady}")
+            failure.unsteady = (passed, runs)
+            failure.mismatch = replace(m, cause=f"{m.cause or m.describe()}; {flaky(passed, runs)}")
             failure.repeat = REPLAY_REPEAT_MIN
 
     def _repeated(self, failure: Failure) -> tuple:
