@@ -424,12 +424,11 @@ class Book:
     def _not_alone(self, failure: Failure) -> None:
         if self.c.deadline is not None and time.monotonic() >= self.c.deadline:
             # The campaign's time ran out during the lone re-run: nothing is known. A
-            # plug-in's entry is run again and again by replay, in one fresh worker: the
-            # failure may need its worker's calls (red-team 14's slip from the 50th call,
-            # cut here on an H100, was saved as run once, and its replay passed).
-            # The calls its worker ran before it go with it (GPU, s27/c4: red-team 12's top-k
-            # decision baked per out buffer, cut here, was saved as its case alone, and 128
-            # runs of it passed on replay).
+            # plug-in's entry keeps the calls its worker ran before it, and replay runs them,
+            # then its case again and again: the failure may need those calls (GPU, s27/c4:
+            # red-team 12's top-k decision baked per out buffer, saved as its case alone,
+            # passed 128 runs) or so many calls in a process (red-team 14's slip from the
+            # 50th call, saved as run once on an H100, passed).
             failure.why_not_shrunk = UNCONFIRMED
             if self._plugin(failure.signature):
                 failure.repeat, failure.reproduced_alone = MAX_REPEAT, None

@@ -361,13 +361,16 @@ def replay_runs(entry, before, workers) -> tuple[int, int]:
     return (REPLAY_TRIES_AFTER_CALLS if before else 1), entry.repeat
 
 
-def first_failing(tries: int, runs: int, once) -> tuple[int, int] | None:
-    """(try, run) of the first failing run, as replay runs an entry: `once(first)` runs the
-    case once (`first`: the try's first run, in a fresh worker after the calls before it)
-    and says whether it failed; None when every run passed."""
+def first_failing(tries: int, runs: int, once, before, workers) -> tuple[int, int] | None:
+    """(try, run) of the first failing run, as replay runs an entry: `once(calls)` runs the
+    case once after `calls` (the calls `before` it on a try's first run, in a fresh worker;
+    none after) and says whether it failed; None when every run passed."""
     for t in range(1, tries + 1):
         for r in range(1, runs + 1):
-            if once(r == 1):
+            if r == 1 and not before and runs > 1:
+                for _, w in workers:  # the runs of a case alone start in a fresh worker
+                    w.fresh()
+            if once(before if r == 1 else ()):
                 return t, r
     return None
 
@@ -377,16 +380,11 @@ def _replay_entry(entry, before, tries, runs, builtins, workers, device, tally, 
     ([], None)."""
     got: list = []
 
-    def once(first: bool) -> bool:
-        if first and not before and runs > 1:
-            for _, w in workers:
-                w.fresh()
-        got[:] = _replay_once(entry, before if first else (), builtins, workers, device,
-                              tally, args)  # fmt: skip
+    def once(calls) -> bool:
+        got[:] = _replay_once(entry, calls, builtins, workers, device, tally, args)
         return bool(got)
 
-    failing = first_failing(tries, runs, once)
-    return got, failing
+    return got, first_failing(tries, runs, once, before, workers)
 
 
 def _replay_once(entry, before, builtins, workers, device, tally, args) -> list:
@@ -601,14 +599,7 @@ def cmd_minimise(args) -> int:
         # As replay runs it (run once, red-team 14's slip from the 50th call read "does not
         # fail any more").
         tries, runs = replay_runs(entry, before, workers)
-
-        def once(first: bool) -> bool:
-            if first and not before and runs > 1:
-                for _, w in workers:
-                    w.fresh()
-            return fails(entry.case, before if first else ())
-
-        failing = first_failing(tries, runs, once)
+        failing = first_failing(tries, runs, lambda c: fails(entry.case, c), before, workers)
         if failing is None:
             n = tries * runs
             ran = f" (run {n} times, as replay does)" if n > 1 else ""
