@@ -128,6 +128,10 @@ def hunt(
             case=f and f["case"],
             shrunk=f and f["shrunk"],
             errors=report["errors"],
+            # how the book ended it: what to read when its entry does not replay
+            why_not_shrunk=f and f.get("why_not_shrunk"),
+            reproduced_alone=f and f.get("reproduced_alone"),
+            replay_runs=f and f.get("replay_runs"),
         )
         if replay and f is not None:
             row["replay_mutant"] = row["replay_builtins"] = None  # None: no entry was saved
@@ -135,6 +139,8 @@ def hunt(
                 entry = f["file"]
                 row["replay_mutant"] = _fuzz(["replay", entry, "--candidate", spec], 300).returncode
                 row["replay_builtins"] = _fuzz(["replay", entry, "--op", op], 300).returncode
+                if row["replay_mutant"] != 1:  # kept whole, to be read: the temp dir goes
+                    row["entry"] = json.loads(Path(entry).read_text())
         return row
 
 

@@ -120,6 +120,7 @@ def test_no_prefix_that_fails_leaves_the_failure_not_reproduced_alone() -> None:
     book, got = run_search([item(OTHER)], past)  # never ran in the worker: nothing fails
     assert got["reproduced_alone"] is False and got["reproduced_after_calls"] is None
     assert book.saved[-1] == (NOT_ALONE, None)
+    assert got["cause"].endswith(NOT_ALONE)  # the entry, read alone, says replay may not show it
     book, got = run_search([item(OTHER)], [])  # no history at all: no search
     # no prefix to try: the lone re-run, then the case alone again and again
     assert book.tries == [[]] * (1 + REPEAT_PROBE) and book.saved[-1] == (NOT_ALONE, None)
