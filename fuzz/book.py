@@ -473,9 +473,11 @@ class Book:
                 note += f" ({bulk} bulk batch(es) also ran in its worker, not saved as calls)"
             failure.why_not_shrunk = note
             # the cause says so too, as every other branch's does: an entry read alone (the
-            # report's cause, `show`) must not look like one that replays
+            # report's cause, `show`) must not look like one that replays. A hang after calls
+            # says it already, and its cause must end so (_hangs_after_calls).
             m = failure.mismatch
-            failure.mismatch = replace(m, cause=f"{m.cause or m.describe()}; {note}")
+            if not _hangs_after_calls(m):
+                failure.mismatch = replace(m, cause=f"{m.cause or m.describe()}; {note}")
             # a flaky failure gets its chances on replay; all of them where the campaign's
             # time cut the runs short (one from the 50th call on was not reached, s26 CI)
             failure.repeat = REPLAY_REPEAT_MIN if rep[1] else MAX_REPEAT
