@@ -85,6 +85,11 @@ def flaky(passed: int, runs: int, found_as: bool = False) -> str:
     )
 
 
+def noted(m: Mismatch, note: str) -> Mismatch:
+    """`m` with `note` added to its cause (what the book learned of the failure)."""
+    return replace(m, cause=f"{m.cause or m.describe()}; {note}")
+
+
 def replay_repeats(k: int) -> int:
     """How often replay runs an entry that failed on run k: twice that, REPLAY_REPEAT_MIN
     at least (a flaky failure gets its chances), MAX_REPEAT at most."""
@@ -146,7 +151,7 @@ class Failure:
     past: tuple[list[dict], int] | None = None  # its worker's items before it, bulk batches
     before: list[dict] | None = None  # the calls it fails after in a fresh worker (saved)
     ruled_out: str = ""  # CALLS_RULED_OUT: calls showed it once, not again (flaky)
-    shaky: tuple | None = None  # (calls or a folded case, finding) ruled out, kept as a last resort
+    shaky: tuple | None = None  # (calls or a folded case, finding) ruled out: a last resort
     unsteady: tuple[int, int] | None = None  # (passed, runs) of _steady's more runs
     settled: bool = False  # its entry written whole (note, calls before it, repeat): kept
 
@@ -323,8 +328,7 @@ class Book:
         m = failure.mismatch
         if failure.unsteady and not (m.cause or "").endswith(flaky(*failure.unsteady)):
             # the shrunk case's mismatch replaced the one _steady's note was added to
-            note = flaky(*failure.unsteady, found_as=True)
-            failure.mismatch = replace(m, cause=f"{m.cause or m.describe()}; {note}")
+            failure.mismatch = noted(m, flaky(*failure.unsteady, found_as=True))
 
     def _reproduce_and_shrink(self, failure: Failure) -> None:
         o = self.c.o
@@ -433,8 +437,7 @@ class Book:
             if self._plugin(failure.signature):
                 failure.repeat, failure.reproduced_alone = MAX_REPEAT, None
                 failure.before = (failure.past or ([], 0))[0][-MAX_BEFORE:] or None
-                m = failure.mismatch
-                failure.mismatch = replace(m, cause=f"{m.cause or m.describe()}; {UNCONFIRMED}")
+                failure.mismatch = noted(failure.mismatch, UNCONFIRMED)
                 path = self._save(
                     failure.mismatch, failure.case, failure.fault, original=None,
                     note=UNCONFIRMED, replace_any=True, repeat=MAX_REPEAT, before=failure.before,
@@ -445,23 +448,20 @@ class Book:
         found = None if failure.ruled_out else self._calls_before(failure)
         if found is not None:
             sig, fault = failure.signature, failure.fault
-            failure.ruled_out = self._unless_steady(
-                sig,
+            found = self._held(
+                failure,
+                found,
                 lambda: self._reproduce(failure.case, fault, sig, confirm=True, before=found[0]),
             )
-            if failure.ruled_out:  # kept, should nothing show it better
-                failure.shaky, found = found, None
         if found is not None:  # it fails after these calls in a fresh worker: replayable
             failure.before, got = found
             note = after_calls(len(failure.before))
-            m = got.mismatch
-            failure.mismatch = replace(m, cause=f"{m.cause or m.describe()}; {note}")
+            failure.mismatch = noted(got.mismatch, note)
             failure.why_not_shrunk = note
         elif (rep := self._repeated(failure))[0] is not None:
             k, got = rep
             note = f"{failure.ruled_out}; {repeated(k)}" if failure.ruled_out else repeated(k)
-            m = got.mismatch
-            failure.mismatch = replace(m, cause=f"{m.cause or m.describe()}; {note}")
+            failure.mismatch = noted(got.mismatch, note)
             failure.why_not_shrunk = note
             failure.repeat = replay_repeats(k)
         elif failure.shaky is not None:
@@ -475,9 +475,8 @@ class Book:
             # the cause says so too, as every other branch's does: an entry read alone (the
             # report's cause, `show`) must not look like one that replays. A hang after calls
             # says it already, and its cause must end so (_hangs_after_calls).
-            m = failure.mismatch
-            if not _hangs_after_calls(m):
-                failure.mismatch = replace(m, cause=f"{m.cause or m.describe()}; {note}")
+            if not _hangs_after_calls(failure.mismatch):
+                failure.mismatch = noted(failure.mismatch, note)
             # a flaky failure gets its chances on replay; all of them where the campaign's
             # time cut the runs short (one from the 50th call on was not reached, s26 CI)
             failure.repeat = REPLAY_REPEAT_MIN if rep[1] else MAX_REPEAT
@@ -500,8 +499,7 @@ class Book:
             f"before it, which replay runs first in each fresh worker it tries, then the case up "
             f"to {failure.repeat} times"
         )
-        m = got.mismatch
-        failure.mismatch = replace(m, cause=f"{m.cause or m.describe()}; {note}")
+        failure.mismatch = noted(got.mismatch, note)
         failure.why_not_shrunk = note
         path = self._save(
             failure.mismatch, failure.case, failure.fault, original=None, note=note,
@@ -509,11 +507,12 @@ class Book:
         )  # fmt: skip
         failure.path, failure.settled = path or failure.path, True
 
-    def _unless_steady(self, sig: str, again) -> str:
-        """ "" when `again()` (a fresh-worker run of calls that showed the failure once, then
-        its case) shows it CONFIRMS more times, else CALLS_RULED_OUT with the count. Runs
-        the deadline cut leave the calls as found (nothing more is known)."""
-        workers = [w for _, w in self._workers_of(sig) if hasattr(w, "spares")]
+    def _held(self, failure: Failure, found: tuple, again) -> tuple | None:
+        """`found` (calls or a fold, and its finding) when `again()`, a fresh-worker run of
+        them then the case, shows the failure CONFIRMS more times; else None, the calls
+        ruled out (`failure.ruled_out`) and `found` kept as a last resort (`failure.shaky`).
+        Runs the deadline cut leave it as found (nothing more is known)."""
+        workers = [w for _, w in self._workers_of(failure.signature) if hasattr(w, "spares")]
         for w in workers:
             w.spares(SEARCH_SPARES)  # one fresh worker a run: they load at once
         try:
@@ -524,7 +523,11 @@ class Book:
         finally:
             for w in workers:
                 w.spares(1)
-        return CALLS_RULED_OUT.format(passed=passed, runs=runs) if passed else ""
+        if not passed:
+            return found
+        failure.ruled_out = CALLS_RULED_OUT.format(passed=passed, runs=runs)
+        failure.shaky = found
+        return None
 
     def _steady(self, failure: Failure) -> None:
         """A failure that failed again: does it every time? A few more runs of its case in
@@ -541,9 +544,8 @@ class Book:
             got = self._reproduce(failure.case, failure.fault, failure.signature, confirm=True)
             passed += got is None
         if passed:
-            m = failure.mismatch
             failure.unsteady = (passed, runs)
-            failure.mismatch = replace(m, cause=f"{m.cause or m.describe()}; {flaky(passed, runs)}")
+            failure.mismatch = noted(failure.mismatch, flaky(passed, runs))
             failure.repeat = REPLAY_REPEAT_MIN
 
     def _repeated(self, failure: Failure) -> tuple:

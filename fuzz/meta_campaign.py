@@ -21,6 +21,7 @@ from fuzz.book import (
     Book,
     is_fault_kind,
     json_leaves,
+    noted,
 )
 from fuzz.campaign import Campaign
 from fuzz.harness import Finding
@@ -84,11 +85,7 @@ class MetaBook(Book):
         that fails in a fresh worker is the failure's case, self-contained (no `before`)."""
         found = None if self.c.out_of_time() else self._fold_before(failure)
         if found is not None:  # blamed only if it shows every time (a flaky one by chance)
-            failure.ruled_out = self._unless_steady(
-                failure.signature, lambda: self._fold_again(found[0], failure)
-            )
-            if failure.ruled_out:  # kept, should nothing show it better (Book._not_alone)
-                failure.shaky, found = found, None
+            found = self._held(failure, found, lambda: self._fold_again(found[0], failure))
         if found is None:
             return super()._not_alone(failure)
         self._save_fold(failure, *found, note=FOLDED)
@@ -121,8 +118,7 @@ class MetaBook(Book):
             failure.why_not_shrunk = None
         elif not shrink:
             failure.why_not_shrunk = note
-        m = failure.mismatch
-        failure.mismatch = replace(m, cause=f"{m.cause or m.describe()}; {note}")
+        failure.mismatch = noted(failure.mismatch, note)
         failure.repeat = REPLAY_REPEAT_MIN
         path = self._save(
             failure.mismatch, failure.case, failure.fault, original=failure.original_case,
